@@ -1,0 +1,125 @@
+//! Virtio device models: wire formats, protocol state machines and per-guest policy.
+//!
+//! A device sees the driver's buffers only as [`Request`]s (the device-readable bytes, copied
+//! out of guest memory and bounded, plus the size of the device-writable part) and hands
+//! responses back through a [`Completer`]. It never touches guest memory, sockets or fds, so
+//! the same device is served unchanged by every transport (vhost-user, Gunyah).
+
+pub mod scmi;
+
+use std::time::Instant;
+
+/// Default cap on the device-readable bytes of one request; larger chains are refused.
+pub const DEFAULT_MAX_REQUEST_LEN: usize = 64 * 1024;
+
+/// Identifies one driver buffer until the device completes it.
+///
+/// Opaque to devices: only the transport that issued it can resolve it. A token outlives
+/// neither a reset nor a reconnect; completing a stale one is ignored by the transport.
+#[derive(Debug)]
+pub struct Token {
+    pub(crate) queue: u16,
+    pub(crate) head: u16,
+    pub(crate) generation: u64,
+    /// Device-writable regions of the chain (guest address, length), already bounds-checked.
+    pub(crate) writable: Vec<(u64, u32)>,
+}
+
+impl Token {
+    /// The queue this buffer came from.
+    pub fn queue(&self) -> u16 {
+        self.queue
+    }
+}
+
+/// A buffer the driver made available on one of the device's queues.
+#[derive(Debug)]
+pub struct Request {
+    /// Handle used to return the buffer to the driver.
+    pub token: Token,
+    /// The device-readable part of the chain, gathered in order.
+    pub data: Vec<u8>,
+    /// Total size of the device-writable part of the chain.
+    pub writable_len: usize,
+}
+
+/// Why a buffer could not be returned to the driver.
+#[derive(Debug, thiserror::Error)]
+pub enum CompleteError {
+    /// The response does not fit the buffer's device-writable part.
+    #[error("response of {len} bytes exceeds the {cap}-byte writable buffer")]
+    TooLarge {
+        /// Bytes the device tried to write.
+        len: usize,
+        /// Writable capacity of the buffer.
+        cap: usize,
+    },
+    /// Writing guest memory or the used ring failed.
+    #[error("cannot return buffer to the driver: {0}")]
+    Queue(String),
+}
+
+/// The transport's side of a device: returns buffers to the driver.
+pub trait Completer {
+    /// Writes `response` into the buffer's writable part and puts it on the used ring.
+    ///
+    /// On [`CompleteError::TooLarge`] the buffer is still returned, with a used length of 0,
+    /// so the driver never loses a buffer to a device bug.
+    fn complete(&mut self, token: Token, response: &[u8]) -> Result<(), CompleteError>;
+}
+
+/// Wakes a device's transport from another thread (a hardware backend, a timer owner) so
+/// that it calls [`VirtioDevice::poll`].
+pub trait Wake: Send + Sync {
+    /// Requests a call to [`VirtioDevice::poll`] soon.
+    fn wake(&self);
+}
+
+/// One virtio device, independent of how it is put in front of a guest.
+pub trait VirtioDevice: Send {
+    /// Virtio device ID (OASIS virtio §5).
+    fn device_type(&self) -> u32;
+
+    /// Short name for logs (e.g. `scmi`).
+    fn name(&self) -> &str;
+
+    /// Maximum size of each queue, one entry per queue.
+    fn queue_max_sizes(&self) -> &[u16];
+
+    /// Device-specific feature bits; the transport adds the ring and version bits itself.
+    fn features(&self) -> u64;
+
+    /// Reads the device configuration space; bytes past its end read as zero.
+    fn read_config(&self, offset: usize, data: &mut [u8]) {
+        data.fill(0);
+        let _ = offset;
+    }
+
+    /// Writes the device configuration space; the default ignores writes (read-only space).
+    fn write_config(&mut self, offset: usize, data: &[u8]) {
+        let _ = (offset, data);
+    }
+
+    /// Called once the driver has acknowledged `features` (the device-specific subset
+    /// included), before any request arrives.
+    fn activate(&mut self, features: u64, waker: std::sync::Arc<dyn Wake>);
+
+    /// Most device-readable bytes accepted in one request on `queue`.
+    fn max_request_len(&self, queue: u16) -> usize {
+        let _ = queue;
+        DEFAULT_MAX_REQUEST_LEN
+    }
+
+    /// Handles one buffer. The device may complete it now or keep it and complete it later
+    /// (event queues, paced streams).
+    fn handle(&mut self, request: Request, completer: &mut dyn Completer);
+
+    /// Does time- or event-driven work; returns when it next needs to be polled.
+    fn poll(&mut self, now: Instant, completer: &mut dyn Completer) -> Option<Instant> {
+        let _ = (now, completer);
+        None
+    }
+
+    /// Returns the device to its initial state; every held token is dropped.
+    fn reset(&mut self);
+}

@@ -1,0 +1,3 @@
+//! Hardware access: one trait per hardware class, each with a real and a simulated backend.
+
+pub mod soc;

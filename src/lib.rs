@@ -1,0 +1,13 @@
+//! drivervm: serves a driver VM's SoC hardware to guest VMs as standard virtio devices.
+//!
+//! Layers, each ignorant of the one above it:
+//! - [`hw`]: hardware access, one trait per class, real and simulated backends;
+//! - [`devices`]: virtio device models over byte buffers and `hw` traits;
+//! - [`transport`]: puts a device in front of a guest (vhost-user; Gunyah later).
+//!
+//! Beside them: [`config`] (the TOML file), [`service`] (wires config to devices and
+//! transports) and [`harness`] (a driver-side vhost-user frontend for tests and load).
+
+pub mod devices;
+pub mod hw;
+pub mod transport;

@@ -1,0 +1,1 @@
+//! Transports: put a [`crate::devices::VirtioDevice`] in front of a guest.
