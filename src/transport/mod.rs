@@ -1,1 +1,5 @@
 //! Transports: put a [`crate::devices::VirtioDevice`] in front of a guest.
+
+pub mod chain;
+pub mod socket;
+pub mod vhost_user;

@@ -1,0 +1,216 @@
+//! Turns a driver's descriptor chain into a [`Request`], validating it against guest memory.
+//!
+//! Shared by every transport whose queues live in a `vm-memory` [`GuestMemory`]: the chain is
+//! walked once, every address is checked before use, and the readable part is copied out with
+//! a bound, so a device never sees guest memory and a hostile chain costs at most the bound.
+
+use std::ops::Deref;
+
+use virtio_queue::DescriptorChain;
+use vm_memory::{Bytes, GuestAddress, GuestMemory, Permissions};
+
+use crate::devices::{CompleteError, Request, Token};
+
+/// Why a chain was refused; the buffer goes back to the driver with a used length of 0.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ChainError {
+    /// The chain has no descriptors (head out of range, or an unusable indirect table).
+    #[error("empty or unreadable descriptor chain")]
+    Empty,
+    /// The chain ended on a descriptor that still has NEXT set: a loop, an index out of
+    /// range, or a descriptor table outside guest memory.
+    #[error("descriptor chain is cut short (loop, bad next index or bad table address)")]
+    Truncated,
+    /// A device-readable descriptor follows a device-writable one (virtio 1.x §2.7.4.2).
+    #[error("device-readable descriptor after a device-writable one")]
+    WrongDirection,
+    /// A descriptor's buffer lies (partly) outside guest memory.
+    #[error("descriptor buffer {addr:#x}+{len:#x} is outside guest memory")]
+    OutOfRange {
+        /// Guest address of the buffer.
+        addr: u64,
+        /// Length of the buffer.
+        len: u32,
+    },
+    /// The device-readable part exceeds what the device accepts on this queue.
+    #[error("device-readable part exceeds {max} bytes")]
+    TooLong {
+        /// The device's limit for this queue.
+        max: usize,
+    },
+}
+
+/// Validates `chain` and copies out its readable part (at most `max_readable` bytes).
+pub fn parse_chain<M>(
+    chain: DescriptorChain<M>,
+    queue: u16,
+    generation: u64,
+    max_readable: usize,
+) -> Result<Request, ChainError>
+where
+    M: Deref + Clone,
+    M::Target: GuestMemory,
+{
+    let mem = chain.memory();
+    let head = chain.head_index();
+    let mut data = Vec::new();
+    let mut writable = Vec::new();
+    let mut writable_len: usize = 0;
+    let mut last_has_next = None;
+    // Iterating a clone keeps `mem` borrowed from the original chain.
+    for desc in chain.clone() {
+        last_has_next = Some(desc.has_next());
+        let (addr, len) = (desc.addr(), desc.len());
+        let access = if desc.is_write_only() {
+            Permissions::Write
+        } else {
+            Permissions::Read
+        };
+        if !mem.check_range(addr, len as usize, access) {
+            return Err(ChainError::OutOfRange { addr: addr.0, len });
+        }
+        if desc.is_write_only() {
+            writable_len = writable_len.saturating_add(len as usize);
+            writable.push((addr.0, len));
+        } else {
+            if !writable.is_empty() {
+                return Err(ChainError::WrongDirection);
+            }
+            let start = data.len();
+            let end = start
+                .checked_add(len as usize)
+                .filter(|&end| end <= max_readable)
+                .ok_or(ChainError::TooLong { max: max_readable })?;
+            data.resize(end, 0);
+            mem.read_slice(&mut data[start..end], addr)
+                .map_err(|_| ChainError::OutOfRange { addr: addr.0, len })?;
+        }
+    }
+    match last_has_next {
+        None => Err(ChainError::Empty),
+        Some(true) => Err(ChainError::Truncated),
+        Some(false) => Ok(Request {
+            token: Token {
+                queue,
+                head,
+                generation,
+                writable,
+            },
+            data,
+            writable_len,
+        }),
+    }
+}
+
+/// Writes `response` into the token's writable regions; returns the bytes written.
+pub fn write_response<M: GuestMemory>(
+    mem: &M,
+    token: &Token,
+    response: &[u8],
+) -> Result<u32, CompleteError> {
+    let cap: usize = token.writable.iter().map(|&(_, len)| len as usize).sum();
+    if response.len() > cap {
+        return Err(CompleteError::TooLarge {
+            len: response.len(),
+            cap,
+        });
+    }
+    let mut rest = response;
+    for &(addr, len) in &token.writable {
+        if rest.is_empty() {
+            break;
+        }
+        let n = rest.len().min(len as usize);
+        mem.write_slice(&rest[..n], GuestAddress(addr))
+            .map_err(|e| CompleteError::Queue(e.to_string()))?;
+        rest = &rest[n..];
+    }
+    // `response.len() <= cap`, and a chain's total length fits u32 (virtio-queue enforces it).
+    u32::try_from(response.len()).map_err(|_| CompleteError::Queue("response too long".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use virtio_queue::desc::{split::Descriptor as SplitDescriptor, RawDescriptor};
+    use virtio_queue::mock::MockSplitQueue;
+    use virtio_queue::QueueOwnedT;
+    use vm_memory::GuestMemoryMmap;
+
+    const F_NEXT: u16 = 1;
+    const F_WRITE: u16 = 2;
+
+    fn mem() -> GuestMemoryMmap {
+        GuestMemoryMmap::from_ranges(&[(GuestAddress(0), 0x10000)]).unwrap()
+    }
+
+    fn parse(descs: &[(u64, u32, u16, u16)], max: usize) -> Result<Request, ChainError> {
+        let m = mem();
+        let vq = MockSplitQueue::new(&m, 16);
+        let raw: Vec<RawDescriptor> = descs
+            .iter()
+            .map(|&(a, l, f, n)| RawDescriptor::from(SplitDescriptor::new(a, l, f, n)))
+            .collect();
+        vq.build_desc_chain(&raw).unwrap();
+        let mut q: virtio_queue::Queue = vq.create_queue().unwrap();
+        let chain = q.iter(&m).unwrap().next().unwrap();
+        parse_chain(chain, 0, 7, max)
+    }
+
+    #[test]
+    fn gathers_readable_and_records_writable() {
+        let m = mem();
+        m.write_slice(b"abcd", GuestAddress(0x1000)).unwrap();
+        m.write_slice(b"ef", GuestAddress(0x2000)).unwrap();
+        let vq = MockSplitQueue::new(&m, 16);
+        let raw = [
+            RawDescriptor::from(SplitDescriptor::new(0x1000, 4, F_NEXT, 1)),
+            RawDescriptor::from(SplitDescriptor::new(0x2000, 2, F_NEXT, 2)),
+            RawDescriptor::from(SplitDescriptor::new(0x3000, 8, F_WRITE, 0)),
+        ];
+        vq.build_desc_chain(&raw).unwrap();
+        let mut q: virtio_queue::Queue = vq.create_queue().unwrap();
+        let chain = q.iter(&m).unwrap().next().unwrap();
+        let req = parse_chain(chain, 3, 9, 64).unwrap();
+        assert_eq!(req.data, b"abcdef");
+        assert_eq!(req.writable_len, 8);
+        assert_eq!(req.token.queue, 3);
+        assert_eq!(req.token.generation, 9);
+        assert_eq!(req.token.writable, vec![(0x3000, 8)]);
+        let n = write_response(&m, &req.token, b"12345").unwrap();
+        assert_eq!(n, 5);
+        let mut out = [0u8; 5];
+        m.read_slice(&mut out, GuestAddress(0x3000)).unwrap();
+        assert_eq!(&out, b"12345");
+        assert!(matches!(
+            write_response(&m, &req.token, &[0; 9]),
+            Err(CompleteError::TooLarge { len: 9, cap: 8 })
+        ));
+    }
+
+    #[test]
+    fn refuses_readable_after_writable() {
+        let r = parse(&[(0x1000, 4, F_WRITE | F_NEXT, 1), (0x2000, 4, 0, 0)], 64);
+        assert_eq!(r.unwrap_err(), ChainError::WrongDirection);
+    }
+
+    #[test]
+    fn refuses_out_of_range_buffers() {
+        let r = parse(&[(0xfff0, 0x20, 0, 0)], 64);
+        assert_eq!(
+            r.unwrap_err(),
+            ChainError::OutOfRange {
+                addr: 0xfff0,
+                len: 0x20
+            }
+        );
+        let r = parse(&[(0x1000, 4, F_NEXT, 1), (0x100_0000, 4, F_WRITE, 0)], 64);
+        assert!(matches!(r.unwrap_err(), ChainError::OutOfRange { .. }));
+    }
+
+    #[test]
+    fn refuses_oversize_readable_part() {
+        let r = parse(&[(0x1000, 0x100, F_NEXT, 1), (0x2000, 0x100, 0, 0)], 0x1ff);
+        assert_eq!(r.unwrap_err(), ChainError::TooLong { max: 0x1ff });
+    }
+}

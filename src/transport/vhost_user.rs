@@ -1,0 +1,461 @@
+//! vhost-user transport: serves one device on one unix socket to crosvm, QEMU or any
+//! vhost-user frontend, one frontend at a time, for as long as the service runs.
+//!
+//! Each connection gets a fresh `VhostUserDaemon` (the crate's handler keeps ownership and
+//! negotiation state that cannot be reset from outside), while the listening socket and the
+//! device object persist: a VMM restart reconnects to the same path and finds a reset device.
+
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixListener;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use log::{debug, error, info, warn};
+use vhost::vhost_user::message::{VhostUserProtocolFeatures, VhostUserVirtioFeatures};
+use vhost::vhost_user::Listener;
+use vhost_user_backend::{VhostUserBackendMut, VhostUserDaemon, VringRwLock, VringT};
+use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
+use virtio_bindings::virtio_ring::{VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC};
+use virtio_queue::QueueT;
+use vm_memory::{GuestAddressSpace, GuestMemoryAtomic, GuestMemoryMmap};
+use vmm_sys_util::epoll::EventSet;
+use vmm_sys_util::event::{
+    new_event_consumer_and_notifier, EventConsumer, EventFlag, EventNotifier,
+};
+use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
+use vmm_sys_util::timerfd::TimerFd;
+
+use super::chain::{parse_chain, write_response};
+use crate::devices::{CompleteError, Completer, Token, VirtioDevice, Wake};
+
+type Memory = GuestMemoryAtomic<GuestMemoryMmap>;
+
+/// Most configuration-space bytes one GET_CONFIG may ask for (vhost-user caps it at 256).
+const MAX_CONFIG_READ: u32 = 4096;
+
+/// Wakes the device's worker thread through an eventfd registered in its epoll set.
+struct EventWaker(EventFd);
+
+impl Wake for EventWaker {
+    fn wake(&self) {
+        if let Err(e) = self.0.write(1) {
+            warn!("cannot wake device worker: {e}");
+        }
+    }
+}
+
+/// A device as the vhost-user-backend crate sees it.
+pub struct VhostUserDevice {
+    id: String,
+    /// Locked only by `&self` queries; the worker thread reaches it through `get_mut`.
+    device: Mutex<Box<dyn VirtioDevice>>,
+    mem: Memory,
+    event_idx: bool,
+    /// Bumped on every reset so tokens from an earlier connection are never completed.
+    generation: u64,
+    waker: Arc<EventWaker>,
+    timer: TimerFd,
+    /// Exit-event read ends the crate registers in its epoll set with `into_raw_fd` and never
+    /// closes; reclaimed once the connection's worker threads have been joined.
+    orphaned_exit_fds: Mutex<Vec<RawFd>>,
+}
+
+impl VhostUserDevice {
+    /// Wraps `device`, named `id` in logs.
+    pub fn new(id: String, device: Box<dyn VirtioDevice>) -> std::io::Result<Self> {
+        Ok(Self {
+            id,
+            device: Mutex::new(device),
+            mem: GuestMemoryAtomic::new(GuestMemoryMmap::new()),
+            event_idx: false,
+            generation: 0,
+            waker: Arc::new(EventWaker(EventFd::new(EFD_NONBLOCK)?)),
+            timer: TimerFd::new()?,
+            orphaned_exit_fds: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The device, for the worker thread that holds `&mut self`.
+    fn dev(&mut self) -> &mut dyn VirtioDevice {
+        match self.device.get_mut() {
+            Ok(d) => d.as_mut(),
+            Err(poisoned) => poisoned.into_inner().as_mut(),
+        }
+    }
+
+    /// Runs a read-only query on the device from a `&self` context.
+    fn query<R>(&self, f: impl FnOnce(&dyn VirtioDevice) -> R) -> R {
+        match self.device.lock() {
+            Ok(d) => f(d.as_ref()),
+            Err(poisoned) => f(poisoned.into_inner().as_ref()),
+        }
+    }
+
+    fn waker_event(&self) -> u16 {
+        self.query(|d| d.queue_max_sizes().len() as u16) + 1
+    }
+
+    fn timer_event(&self) -> u16 {
+        self.waker_event() + 1
+    }
+
+    /// Returns the device to its power-on state and forgets the previous frontend.
+    fn reset(&mut self) {
+        self.generation += 1;
+        self.dev().reset();
+        self.event_idx = false;
+        if let Err(e) = self.timer.clear() {
+            warn!("{}: cannot disarm timer: {e}", self.id);
+        }
+        self.mem = GuestMemoryAtomic::new(GuestMemoryMmap::new());
+    }
+
+    /// Closes the exit-event fds of a connection whose daemon has been dropped.
+    fn reclaim_exit_fds(&self) {
+        let fds = match self.orphaned_exit_fds.lock() {
+            Ok(mut fds) => std::mem::take(&mut *fds),
+            Err(_) => return,
+        };
+        for fd in fds {
+            // SAFETY: `fd` came from `EventConsumer::into_raw_fd` in `exit_event`; the crate
+            // only registered it with its epoll instance, which was closed when the daemon
+            // and its worker threads were dropped, so nothing else owns or uses it.
+            unsafe { libc::close(fd) };
+        }
+    }
+
+    fn process_queue(&mut self, queue: u16, vrings: &[VringRwLock]) {
+        let Some(vring) = vrings.get(usize::from(queue)) else {
+            return;
+        };
+        let mem = self.mem.memory();
+        let max = self.dev().max_request_len(queue);
+        let generation = self.generation;
+        let id = self.id.clone();
+        let event_idx = self.event_idx;
+        let device = match self.device.get_mut() {
+            Ok(d) => d,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut completer = VringCompleter::new(vrings, &mem, generation, &id);
+        loop {
+            if event_idx {
+                if let Err(e) = vring.disable_notification() {
+                    warn!("{id}: queue {queue}: {e}");
+                }
+            }
+            let mut batch = Vec::new();
+            {
+                let mut state = vring.get_mut();
+                while let Some(chain) = state.get_queue_mut().pop_descriptor_chain(&*mem) {
+                    let head = chain.head_index();
+                    batch.push((head, parse_chain(chain, queue, generation, max)));
+                }
+            }
+            for (head, parsed) in batch {
+                match parsed {
+                    Ok(request) => device.handle(request, &mut completer),
+                    Err(e) => {
+                        warn!("{id}: queue {queue}: chain {head} refused: {e}");
+                        completer.return_unused(queue, head);
+                    }
+                }
+            }
+            if !event_idx {
+                break;
+            }
+            match vring.enable_notification() {
+                Ok(true) => continue,
+                Ok(false) => break,
+                Err(e) => {
+                    warn!("{id}: queue {queue}: {e}");
+                    break;
+                }
+            }
+        }
+        completer.signal();
+    }
+
+    /// Lets the device do timed work and re-arms the timer for its next deadline.
+    fn poll_device(&mut self, vrings: &[VringRwLock]) {
+        let mem = self.mem.memory();
+        let generation = self.generation;
+        let id = self.id.clone();
+        let device = match self.device.get_mut() {
+            Ok(d) => d,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut completer = VringCompleter::new(vrings, &mem, generation, &id);
+        let now = Instant::now();
+        let next = device.poll(now, &mut completer);
+        completer.signal();
+        let armed = match next {
+            // A zero duration would disarm the timer: wake as soon as possible instead.
+            Some(at) => self.timer.reset(
+                at.saturating_duration_since(now)
+                    .max(Duration::from_micros(1)),
+                None,
+            ),
+            None => self.timer.clear(),
+        };
+        if let Err(e) = armed {
+            warn!("{}: cannot arm timer: {e}", self.id);
+        }
+    }
+}
+
+/// Completes buffers on the vrings of the current connection.
+struct VringCompleter<'a> {
+    vrings: &'a [VringRwLock],
+    mem: &'a GuestMemoryMmap,
+    generation: u64,
+    id: &'a str,
+    /// Bit per queue that got used entries and may need an interrupt.
+    dirty: u64,
+}
+
+impl<'a> VringCompleter<'a> {
+    fn new(
+        vrings: &'a [VringRwLock],
+        mem: &'a GuestMemoryMmap,
+        generation: u64,
+        id: &'a str,
+    ) -> Self {
+        Self {
+            vrings,
+            mem,
+            generation,
+            id,
+            dirty: 0,
+        }
+    }
+
+    fn add_used(&mut self, queue: u16, head: u16, len: u32) -> Result<(), CompleteError> {
+        let vring = self
+            .vrings
+            .get(usize::from(queue))
+            .ok_or_else(|| CompleteError::Queue(format!("no queue {queue}")))?;
+        vring
+            .add_used(head, len)
+            .map_err(|e| CompleteError::Queue(e.to_string()))?;
+        self.dirty |= 1 << (queue % 64);
+        Ok(())
+    }
+
+    /// Gives a refused chain back with nothing written (virtio: used length 0).
+    fn return_unused(&mut self, queue: u16, head: u16) {
+        if let Err(e) = self.add_used(queue, head, 0) {
+            warn!(
+                "{}: queue {queue}: cannot return chain {head}: {e}",
+                self.id
+            );
+        }
+    }
+
+    /// Interrupts the driver for every queue that got used entries, as EVENT_IDX allows.
+    fn signal(&mut self) {
+        for (q, vring) in self.vrings.iter().enumerate() {
+            if self.dirty & (1 << (q % 64)) == 0 {
+                continue;
+            }
+            match vring.needs_notification() {
+                Ok(true) => {
+                    if let Err(e) = vring.signal_used_queue() {
+                        warn!("{}: queue {q}: cannot signal driver: {e}", self.id);
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => warn!("{}: queue {q}: {e}", self.id),
+            }
+        }
+        self.dirty = 0;
+    }
+}
+
+impl Completer for VringCompleter<'_> {
+    fn complete(&mut self, token: Token, response: &[u8]) -> Result<(), CompleteError> {
+        if token.generation != self.generation {
+            debug!("{}: dropping completion from before a reset", self.id);
+            return Ok(());
+        }
+        match write_response(self.mem, &token, response) {
+            Ok(len) => self.add_used(token.queue, token.head, len),
+            Err(e) => {
+                self.return_unused(token.queue, token.head);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl VhostUserBackendMut for VhostUserDevice {
+    type Bitmap = ();
+    type Vring = VringRwLock;
+
+    fn num_queues(&self) -> usize {
+        self.query(|d| d.queue_max_sizes().len())
+    }
+
+    fn max_queue_size(&self) -> usize {
+        self.query(|d| {
+            d.queue_max_sizes()
+                .iter()
+                .copied()
+                .max()
+                .map_or(0, usize::from)
+        })
+    }
+
+    fn features(&self) -> u64 {
+        (1 << VIRTIO_F_VERSION_1)
+            | (1 << VIRTIO_RING_F_EVENT_IDX)
+            | (1 << VIRTIO_RING_F_INDIRECT_DESC)
+            | VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits()
+            | self.query(|d| d.features())
+    }
+
+    fn acked_features(&mut self, features: u64) {
+        info!("{}: driver acknowledged features {features:#x}", self.id);
+        let waker = self.waker.clone();
+        self.dev().activate(features, waker);
+    }
+
+    fn protocol_features(&self) -> VhostUserProtocolFeatures {
+        VhostUserProtocolFeatures::MQ
+            | VhostUserProtocolFeatures::CONFIG
+            | VhostUserProtocolFeatures::REPLY_ACK
+            | VhostUserProtocolFeatures::RESET_DEVICE
+    }
+
+    fn reset_device(&mut self) {
+        info!("{}: reset requested by the frontend", self.id);
+        self.reset();
+    }
+
+    fn set_event_idx(&mut self, enabled: bool) {
+        self.event_idx = enabled;
+    }
+
+    fn get_config(&self, offset: u32, size: u32) -> Vec<u8> {
+        let mut buf = vec![0; size.min(MAX_CONFIG_READ) as usize];
+        self.query(|d| d.read_config(offset as usize, &mut buf));
+        buf
+    }
+
+    fn set_config(&mut self, offset: u32, buf: &[u8]) -> std::io::Result<()> {
+        self.dev().write_config(offset as usize, buf);
+        Ok(())
+    }
+
+    fn update_memory(&mut self, mem: Memory) -> std::io::Result<()> {
+        self.mem = mem;
+        Ok(())
+    }
+
+    fn exit_event(&self, _thread_index: usize) -> Option<(EventConsumer, EventNotifier)> {
+        let (consumer, notifier) =
+            new_event_consumer_and_notifier(EventFlag::NONBLOCK | EventFlag::CLOEXEC).ok()?;
+        // The crate will leak the consumer via into_raw_fd; remember it so it can be closed.
+        let fd = consumer.as_raw_fd();
+        self.orphaned_exit_fds.lock().ok()?.push(fd);
+        Some((consumer, notifier))
+    }
+
+    fn handle_event(
+        &mut self,
+        device_event: u16,
+        _evset: EventSet,
+        vrings: &[VringRwLock],
+        _thread_id: usize,
+    ) -> std::io::Result<()> {
+        // Guest misbehaviour is logged and answered on the rings; returning Err here would
+        // stop the worker thread, so this never fails.
+        let queues = self.num_queues() as u16;
+        if device_event < queues {
+            self.process_queue(device_event, vrings);
+        } else if device_event == self.waker_event() {
+            let _ = self.waker.0.read();
+        } else if device_event == self.timer_event() {
+            let _ = self.timer.wait();
+        } else {
+            warn!("{}: unexpected event {device_event}", self.id);
+        }
+        self.poll_device(vrings);
+        Ok(())
+    }
+}
+
+/// Serves `device` on `listener` until the process exits, one frontend at a time.
+pub fn serve(device: VhostUserDevice, listener: UnixListener) {
+    let id = device.id.clone();
+    let backend = Arc::new(RwLock::new(device));
+    let mut listener = Listener::from(listener);
+    loop {
+        if let Err(e) = serve_one(&id, &backend, &mut listener) {
+            error!("{id}: {e}");
+            // Avoid a hot loop if accept itself keeps failing (e.g. out of fds).
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let mut dev = match backend.write() {
+            Ok(d) => d,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        dev.reset();
+        dev.reclaim_exit_fds();
+        info!("{id}: device reset; waiting for the next frontend");
+    }
+}
+
+/// Accepts one frontend and serves it until it disconnects or breaks the protocol.
+fn serve_one(
+    id: &str,
+    backend: &Arc<RwLock<VhostUserDevice>>,
+    listener: &mut Listener,
+) -> Result<(), String> {
+    let mut daemon = VhostUserDaemon::new(
+        id.to_owned(),
+        backend.clone(),
+        GuestMemoryAtomic::new(GuestMemoryMmap::new()),
+    )
+    .map_err(|e| format!("cannot start vhost-user handler: {e}"))?;
+    {
+        let dev = backend
+            .read()
+            .map_err(|_| "device lock poisoned".to_owned())?;
+        let handlers = daemon.get_epoll_handlers();
+        let handler = handlers.first().ok_or("no vring worker")?;
+        handler
+            .register_listener(
+                dev.waker.0.as_raw_fd(),
+                EventSet::IN,
+                u64::from(dev.waker_event()),
+            )
+            .map_err(|e| format!("cannot watch waker: {e}"))?;
+        handler
+            .register_listener(
+                dev.timer.as_raw_fd(),
+                EventSet::IN,
+                u64::from(dev.timer_event()),
+            )
+            .map_err(|e| format!("cannot watch timer: {e}"))?;
+    }
+    daemon
+        .start(listener)
+        .map_err(|e| format!("cannot accept a frontend: {e}"))?;
+    info!("{id}: frontend connected");
+    let result = daemon.wait();
+    drop(daemon);
+    match result {
+        Ok(()) => {
+            info!("{id}: frontend disconnected");
+            Ok(())
+        }
+        Err(vhost_user_backend::Error::HandleRequest(vhost::vhost_user::Error::Disconnected))
+        | Err(vhost_user_backend::Error::HandleRequest(vhost::vhost_user::Error::PartialMessage)) =>
+        {
+            info!("{id}: frontend disconnected");
+            Ok(())
+        }
+        Err(e) => Err(format!("dropping frontend after protocol error: {e}")),
+    }
+}
