@@ -57,10 +57,9 @@ impl DeviceKind {
 
     /// The backend used when a device names none.
     pub fn default_backend(&self) -> Backend {
-        // backends() is never empty; the match keeps this total without an unwrap.
-        match self.backends().first() {
-            Some(b) => *b,
-            None => Backend::Sim,
+        match self {
+            Self::Scmi | Self::Sound | Self::Radio => Backend::Sim,
+            Self::Rpmb => Backend::File,
         }
     }
 
@@ -163,6 +162,14 @@ mod tests {
         assert_eq!(DeviceKind::Rpmb.default_backend(), Backend::File);
         assert_eq!(DeviceKind::Sound.default_backend(), Backend::Sim);
         assert_eq!(DeviceKind::Radio.default_backend(), Backend::Sim);
+        for k in DeviceKind::ALL {
+            assert_eq!(
+                k.backends().first(),
+                Some(&k.default_backend()),
+                "{}",
+                k.name()
+            );
+        }
     }
 
     #[test]

@@ -31,6 +31,11 @@ pub const DEFAULT_CONFIG_TEXT: &str = include_str!("default.toml");
 /// The name errors in the embedded default are reported under.
 pub const DEFAULT_CONFIG_ORIGIN: &str = "<built-in default config>";
 
+/// The embedded default config's text, for `drivervm --print-default-config`.
+pub fn default_config_text() -> &'static str {
+    DEFAULT_CONFIG_TEXT
+}
+
 /// Reads and validates the config file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let file = path.display().to_string();

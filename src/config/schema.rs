@@ -17,6 +17,15 @@ pub struct Config {
     pub guests: Vec<GuestConfig>,
 }
 
+impl Config {
+    /// Every device with its guest, guests and devices in file order.
+    pub fn devices(&self) -> impl Iterator<Item = (&GuestConfig, &DeviceConfig)> + '_ {
+        self.guests
+            .iter()
+            .flat_map(|g| g.devices.iter().map(move |d| (g, d)))
+    }
+}
+
 /// `[service]`: process-wide settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceConfig {

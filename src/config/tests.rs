@@ -59,6 +59,7 @@ fn embedded_default_is_one_scmi_sim_guest() {
         }
     );
     assert!(DEFAULT_CONFIG_TEXT.contains("join this default as they are implemented"));
+    assert_eq!(default_config_text(), DEFAULT_CONFIG_TEXT);
 }
 
 #[test]
@@ -168,6 +169,18 @@ fn several_devices_of_a_kind_are_numbered_from_zero() {
     assert_eq!(
         c.guests[1].devices,
         vec![scmi("a-scmi-scmi", "a-scmi-scmi.sock")]
+    );
+    let all: Vec<_> = c
+        .devices()
+        .map(|(g, d)| (g.name.as_str(), d.id.as_str()))
+        .collect();
+    assert_eq!(
+        all,
+        [
+            ("a", "a-scmi-0"),
+            ("a", "a-scmi-1"),
+            ("a-scmi", "a-scmi-scmi")
+        ]
     );
 }
 
@@ -320,6 +333,10 @@ fn bad_sockets_are_refused() {
         )
     );
     assert!(parse(&with(&long[..107]), "t").is_ok(), "107 bytes fit");
+    assert_eq!(
+        err(&with("a\\u0000b.sock")),
+        "etc/x.toml: guest \"ivi\" device 1: socket \"a\\0b.sock\" contains a NUL byte"
+    );
 }
 
 #[test]
@@ -407,6 +424,10 @@ fn service_keys_are_checked() {
     assert_eq!(
         err(&with("runtime_dir = \"\"")),
         "etc/x.toml: service.runtime_dir: must not be empty"
+    );
+    assert_eq!(
+        err(&with("runtime_dir = \"/run/a\\u0000b\"")),
+        "etc/x.toml: service.runtime_dir: contains a NUL byte"
     );
     for level in LOG_LEVELS {
         let c = parse(&with(&format!("log_level = \"{level}\"")), "t").expect("valid level");

@@ -302,7 +302,7 @@ impl Validator<'_> {
     }
 
     fn socket(&self, place: &str, socket: &Path) -> Result<(), ConfigError> {
-        let shown = socket.display();
+        let shown = shown_path(socket);
         if has_nul(socket) {
             return Err(self.err(place, format!("socket \"{shown}\" contains a NUL byte")));
         }
@@ -336,7 +336,10 @@ impl Validator<'_> {
                 if let Some(owner) = owners.get(&key) {
                     return Err(self.err(
                         place,
-                        format!("socket \"{}\" is already used by {owner}", socket.display()),
+                        format!(
+                            "socket \"{}\" is already used by {owner}",
+                            shown_path(socket)
+                        ),
                     ));
                 }
                 owners.insert(key, place);
@@ -355,4 +358,9 @@ fn valid_guest_name(name: &str) -> bool {
 
 fn has_nul(path: &Path) -> bool {
     path.as_os_str().as_bytes().contains(&0)
+}
+
+/// A path as messages quote it: lossy UTF-8 with control characters escaped.
+fn shown_path(path: &Path) -> String {
+    path.display().to_string().escape_debug().to_string()
 }
