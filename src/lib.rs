@@ -8,6 +8,7 @@
 //! Beside them: [`config`] (the TOML file), [`service`] (wires config to devices and
 //! transports) and [`harness`] (a driver-side vhost-user frontend for tests and load).
 
+pub mod config;
 pub mod devices;
 pub mod hw;
 pub mod transport;
