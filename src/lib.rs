@@ -9,5 +9,6 @@
 //! transports) and [`harness`] (a driver-side vhost-user frontend for tests and load).
 
 pub mod devices;
+pub mod harness;
 pub mod hw;
 pub mod transport;
