@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod devices;
+pub mod harness;
 pub mod hw;
 pub mod logging;
 pub mod service;
