@@ -193,9 +193,11 @@ const _: () = {
 
 bit_set! {
     /// `EVENT_*`: what `GH_WAIT_FOR_EVENT` reports. The drivers can report several at once
-    /// (e.g. NEW_BUFFER together with INTERRUPT_ACK), so this is a set, not an enum.
+    /// (e.g. INTERRUPT_ACK together with DRIVER_FAILED), so this is a set, not an enum.
     pub struct EventSet {
-        /// `EVENT_NEW_BUFFER`: the driver notified queues; `event_data` bit i = queue i.
+        /// `EVENT_NEW_BUFFER`: the frontend notified queues (hypervisor bitmap: bit i =
+        /// queue i). The drivers route it to the per-queue ioeventfds once
+        /// GH_ACK_DRIVER_OK was issued and strip it from what userspace sees.
         const NEW_BUFFER = 0x1;
         /// `EVENT_RESET_RQST`: the driver reset the device; answer with GH_ACK_RESET.
         const RESET_RQST = 0x2;
@@ -262,7 +264,8 @@ impl DeviceLabel {
 pub struct BackendEvent {
     /// What happened.
     pub events: EventSet,
-    /// Queue bitmap for NEW_BUFFER, the InterruptACK value for INTERRUPT_ACK, else 0.
+    /// With INTERRUPT_ACK: the value the frontend wrote to InterruptACK. Otherwise whatever
+    /// event data the driver had pending (e.g. a queue bitmap); not meaningful on its own.
     pub data: u32,
 }
 
@@ -273,16 +276,6 @@ impl BackendEvent {
             events: EventSet::from_bits_retain(ev.event),
             data: ev.event_data,
         }
-    }
-
-    /// Indices of the queues named in `data` when NEW_BUFFER is set (none otherwise).
-    pub fn notified_queues(&self) -> impl Iterator<Item = u32> + '_ {
-        let bitmap = if self.events.contains(EventSet::NEW_BUFFER) {
-            self.data
-        } else {
-            0
-        };
-        (0..u32::BITS).filter(move |i| bitmap & (1 << i) != 0)
     }
 }
 
@@ -365,24 +358,30 @@ mod tests {
     }
 
     #[test]
-    fn events_decode_into_sets_and_queue_bitmaps() {
+    fn events_decode_into_sets() {
         let ev = BackendEvent::from_raw(&VirtioEvent {
             label: 1,
-            event: 0x1 | 0x4,
-            event_data: 0b1010,
+            event: 0x4 | 0x10,
+            event_data: 0x1,
             reserved: 0,
         });
         assert!(ev
             .events
-            .contains(EventSet::NEW_BUFFER | EventSet::INTERRUPT_ACK));
-        assert_eq!(ev.notified_queues().collect::<Vec<_>>(), [1, 3]);
+            .contains(EventSet::INTERRUPT_ACK | EventSet::DRIVER_FAILED));
+        assert!(!ev
+            .events
+            .intersects(EventSet::NEW_BUFFER | EventSet::APP_EXIT));
+        assert_eq!(ev.data, 1);
+        assert_eq!(
+            format!("{:?}", ev.events),
+            "EventSet(INTERRUPT_ACK | DRIVER_FAILED)"
+        );
         let reset = BackendEvent::from_raw(&VirtioEvent {
             label: 1,
             event: 0x2,
-            event_data: 0b1,
+            event_data: 0,
             reserved: 0,
         });
-        assert_eq!(reset.notified_queues().count(), 0);
         assert_eq!(format!("{:?}", reset.events), "EventSet(RESET_RQST)");
         let odd = EventSet::from_bits_retain(0x200 | 0x8);
         assert_eq!(odd.unknown(), 0x200);
