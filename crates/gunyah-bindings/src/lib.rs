@@ -11,6 +11,7 @@
 //! Every number and layout is traced to its kernel header in this crate's README.md.
 
 #![warn(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod error;
 mod flags;

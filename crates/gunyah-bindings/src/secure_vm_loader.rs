@@ -228,6 +228,7 @@ mod tests {
 
     #[test]
     fn fw_names_are_validated_and_nul_terminated() {
+        assert_eq!(size_of::<GhFwName>(), 16);
         let n = GhFwName::new("trustedvm").expect("valid");
         assert_eq!(n.as_bytes(), b"trustedvm");
         assert_eq!(n.name[9], 0);

@@ -26,7 +26,7 @@ use std::os::raw::c_ulong;
 use vmm_sys_util::ioctl::{ioctl, ioctl_with_mut_ref, ioctl_with_ref, ioctl_with_val};
 
 use crate::error::ArgError;
-use crate::ret::{check, check_zero};
+use crate::ret::check_zero;
 
 /// An fd speaking the virtio backend API in a given numbering: a
 /// `/dev/gh_virtio_backend_<vm>` node ([`Numbering::DeviceNode`]) or a secure-VM-loader VM
@@ -229,7 +229,7 @@ impl<'fd> BackendFd<'fd> {
         let code = self.req(BackendRequest::SetAppReady)?;
         // SAFETY: GH_SET_APP_READY takes no argument.
         let ret = unsafe { ioctl(&self.fd, code) };
-        check(ret).map(drop)
+        check_zero(ret)
     }
 
     /// `GH_ACK_RESET`: the device finished the reset the frontend requested.
