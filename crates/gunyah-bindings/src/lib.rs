@@ -1,7 +1,7 @@
 //! Gunyah userspace API for Rust: request numbers, layout-checked `#[repr(C)]` structs and
 //! one thin safe wrapper per ioctl.
 //!
-//! Two interfaces:
+//! Three interfaces:
 //! - [`vm_manager`]: `/dev/gunyah` (`'G'` and `'A'` ioctls), used by a VMM to build VMs;
 //! - [`virtio_backend`]: Qualcomm's virtio-backend driver, used by a VM that serves virtio
 //!   devices to another VM over shared memory and doorbells, in both of its numberings;
