@@ -166,7 +166,7 @@ fn a_protocol_error_drops_only_that_frontend() {
     version_ok(&svc, SOCKETS[0]);
     let log = svc.log();
     assert!(
-        log.contains("vm0-scmi: dropping frontend after protocol error"),
+        log.contains("vm0-scmi: guest vm0: dropping frontend after protocol error"),
         "{log}"
     );
 }
