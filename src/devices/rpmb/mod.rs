@@ -7,3 +7,6 @@
 pub mod constants;
 pub mod engine;
 pub mod frame;
+
+#[cfg(test)]
+mod test_hmac;
