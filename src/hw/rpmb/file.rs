@@ -12,7 +12,7 @@ use super::{check_range, RpmbKey, RpmbMac, RpmbStorage, StorageError, BLOCK_SIZE
 use nix::fcntl::{Flock, FlockArg};
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// Size of one superblock slot.
@@ -223,10 +223,12 @@ impl FileRpmb {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
             _ => {}
         }
+        // The image holds the key: readable by its owner only.
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .open(&tmp)?;
         file.set_len(DATA_OFFSET + u64::from(capacity_blocks) * BLOCK_SIZE as u64)?;
         let sb = Superblock {
@@ -636,6 +638,9 @@ mod tests {
             1024
         );
         assert!(!dir.path().join("rpmb.img.creating").exists());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "image must not be group/other accessible");
     }
 
     #[test]
