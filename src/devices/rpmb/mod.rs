@@ -7,6 +7,7 @@
 pub mod constants;
 pub mod engine;
 pub mod frame;
+pub mod rpmb_dev_wire;
 
 #[cfg(test)]
 mod test_hmac;
