@@ -77,6 +77,11 @@ impl<S: RpmbStorage> RpmbEngine<S> {
         &self.storage
     }
 
+    /// Forgets the result register, as a power cycle does; the storage is untouched.
+    pub fn reset(&mut self) {
+        self.result_register = None;
+    }
+
     /// The per-request block limits.
     pub fn limits(&self) -> EngineLimits {
         self.limits

@@ -5,6 +5,7 @@
 //! socket framing both feed it request frames and return its response frames.
 
 pub mod constants;
+pub mod device;
 pub mod engine;
 pub mod frame;
 pub mod rpmb_dev_wire;
