@@ -202,7 +202,7 @@ impl std::fmt::Debug for FileRpmb {
 
 impl FileRpmb {
     /// Creates a blank image (no key, counter 0, zeroed blocks) at `path`, which must not
-    /// exist. The image appears atomically: it is built under a temporary name and renamed.
+    /// exist. The image appears atomically: it is built under a temporary name, then linked.
     pub fn create(path: &Path, capacity_blocks: u32) -> Result<Self, StorageError> {
         if capacity_blocks == 0 || capacity_blocks > MAX_BLOCKS {
             return Err(StorageError::Geometry(format!(
@@ -243,7 +243,11 @@ impl FileRpmb {
         }
         file.sync_all()?;
         drop(file);
-        std::fs::rename(&tmp, path)?;
+        // A hard link, unlike rename, never replaces an image (and its key) that appeared
+        // at `path` meanwhile.
+        let linked = std::fs::hard_link(&tmp, path);
+        std::fs::remove_file(&tmp)?;
+        linked?;
         sync_parent_dir(path)?;
         Self::open(path)
     }

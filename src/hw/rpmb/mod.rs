@@ -33,7 +33,7 @@ impl RpmbKey {
     }
 
     /// A MAC instance keyed with this key.
-    pub(crate) fn mac(&self) -> RpmbMac {
+    pub(in crate::hw::rpmb) fn mac(&self) -> RpmbMac {
         // HMAC accepts keys of any length, so this cannot fail for 32 bytes.
         match RpmbMac::new_from_slice(&self.0) {
             Ok(mac) => mac,
@@ -42,7 +42,7 @@ impl RpmbKey {
     }
 
     /// The raw bytes, for backends that persist the key.
-    pub(crate) fn expose(&self) -> &[u8; 32] {
+    pub(in crate::hw::rpmb) fn expose(&self) -> &[u8; 32] {
         &self.0
     }
 }
