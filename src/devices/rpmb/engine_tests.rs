@@ -484,3 +484,66 @@ fn file_backed_engine_keeps_key_counter_and_data_across_restarts() {
         RES_WRITE_FAILURE
     );
 }
+
+/// xorshift64*: deterministic pseudo-random input without a test dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[test]
+fn arbitrary_requests_never_panic_and_the_counter_only_steps_forward() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut e = keyed_engine(512);
+    let valid = [
+        RESP_PROGRAM_KEY,
+        RESP_GET_WRITE_COUNTER,
+        RESP_DATA_WRITE,
+        RESP_DATA_READ,
+        0,
+    ];
+    let mut writes = 0u32;
+    for _ in 0..3000 {
+        let n = rng.below(5) as usize;
+        let mut frames = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mut f = Frame::with_type(rng.below(8) as u16);
+            f.set_address(match rng.below(3) {
+                0 => rng.below(520) as u16,
+                1 => u16::MAX - rng.below(4) as u16,
+                _ => rng.next() as u16,
+            });
+            f.set_block_count(rng.below(4) as u16);
+            f.set_write_counter(if rng.below(2) == 0 {
+                e.storage().write_counter()
+            } else {
+                rng.next() as u32
+            });
+            frames.push(f);
+        }
+        // Some of the writes carry a correct MAC so that the success path is exercised too.
+        if n > 0 && rng.below(3) == 0 && frames.iter().all(|f| f.req_resp() == REQ_DATA_WRITE) {
+            let mac = client_mac(&KEY, &frames);
+            frames.last_mut().unwrap().set_key_mac(&mac);
+        }
+        let slots = rng.below(4) as usize;
+        let before = e.storage().write_counter();
+        let r = e.process(&frames, slots);
+        let after = e.storage().write_counter();
+        assert!(r.len() <= slots);
+        assert!(r.iter().all(|f| valid.contains(&f.req_resp())), "{r:?}");
+        assert!(after == before || after == before + 1);
+        writes += after - before;
+    }
+    assert!(writes > 0, "the success path was never reached");
+}

@@ -348,4 +348,41 @@ mod tests {
         assert_eq!(r[0].data(), &[0x61; 256]);
         assert_eq!(r[0].nonce(), &[7; 16]);
     }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_or_overbuffer() {
+        let mut state = 0x1234_5678_9abc_def1u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..200 {
+            let mut d = Decoder::new(DEFAULT_MAX_FRAMES);
+            for _ in 0..50 {
+                // Small counts are likelier to pass the header check, reaching the body path.
+                let mut chunk: Vec<u8> = (0..next() % 700).map(|_| next() as u8).collect();
+                if chunk.len() >= 4 && next() % 2 == 0 {
+                    chunk[..2].copy_from_slice(&((next() % 9) as u16).to_ne_bytes());
+                    chunk[2..4].copy_from_slice(&((next() % 9) as u16).to_ne_bytes());
+                }
+                let mut rest = &chunk[..];
+                let mut failed = false;
+                while !rest.is_empty() && !failed {
+                    let took = d.push(rest);
+                    rest = &rest[took..];
+                    assert!(d.buf.len() <= HEADER_SIZE + 8 * FRAME_SIZE);
+                    match d.next_message() {
+                        Ok(Some(m)) => assert!((1..=8).contains(&m.commands.len())),
+                        Ok(None) => assert!(took > 0 || rest.is_empty()),
+                        Err(_) => failed = true,
+                    }
+                }
+                if failed {
+                    break;
+                }
+            }
+        }
+    }
 }
