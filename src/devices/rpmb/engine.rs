@@ -15,6 +15,8 @@
 //! - A trailing RESULT_READ frame asks for the result of a PROGRAM_KEY or DATA_WRITE in the
 //!   same request; a RESULT_READ on its own returns the result of the last one (the eMMC
 //!   result register, kept in memory only).
+//! - The PROGRAM_KEY response carries a MAC under the key just programmed, as virtio §5.12
+//!   describes; `rpmb_dev` leaves it zero and Trusty does not check it.
 //! - Once the write counter is at its maximum every response carries
 //!   WRITE_COUNTER_EXPIRED, and a write is refused with WRITE_FAILURE | WRITE_COUNTER_EXPIRED.
 
