@@ -29,6 +29,8 @@
 //! ```
 
 mod connection;
+#[cfg(test)]
+mod interop_tests;
 mod malformed;
 mod memory;
 mod split_ring;
