@@ -11,4 +11,4 @@ pub mod frame;
 pub mod rpmb_dev_wire;
 
 #[cfg(test)]
-mod test_hmac;
+pub(crate) mod test_hmac;

@@ -6,8 +6,11 @@
 //! Backends: [`file::FileRpmb`] (crash-safe image file, persistent) and
 //! [`memory::MemoryRpmb`] (volatile, for tests and throwaway guests).
 
+pub mod emmc;
 pub mod file;
+pub mod frames;
 pub mod memory;
+pub mod ufs;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -33,7 +36,7 @@ impl RpmbKey {
     }
 
     /// A MAC instance keyed with this key.
-    pub(in crate::hw::rpmb) fn mac(&self) -> RpmbMac {
+    pub(crate) fn mac(&self) -> RpmbMac {
         // HMAC accepts keys of any length, so this cannot fail for 32 bytes.
         match RpmbMac::new_from_slice(&self.0) {
             Ok(mac) => mac,
@@ -42,7 +45,7 @@ impl RpmbKey {
     }
 
     /// The raw bytes, for backends that persist the key.
-    pub(in crate::hw::rpmb) fn expose(&self) -> &[u8; 32] {
+    pub(crate) fn expose(&self) -> &[u8; 32] {
         &self.0
     }
 }
