@@ -79,6 +79,12 @@ impl<S: RpmbStorage> RpmbEngine<S> {
         &self.storage
     }
 
+    /// The backend, mutably, for tests that inspect the medium.
+    #[cfg(test)]
+    pub(crate) fn storage_mut(&mut self) -> &mut S {
+        &mut self.storage
+    }
+
     /// Forgets the result register, as a power cycle does; the storage is untouched.
     pub fn reset(&mut self) {
         self.result_register = None;

@@ -8,7 +8,9 @@ pub mod constants;
 pub mod device;
 pub mod engine;
 pub mod frame;
+pub mod physical;
 pub mod rpmb_dev_wire;
+pub mod virtual_rpmb;
 
 #[cfg(test)]
 pub(crate) mod test_hmac;
