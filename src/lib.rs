@@ -14,4 +14,5 @@ pub mod harness;
 pub mod hw;
 pub mod logging;
 pub mod service;
+pub mod service_rpmb;
 pub mod transport;

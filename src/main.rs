@@ -26,6 +26,11 @@ struct Args {
     #[arg(long, value_name = "DIR")]
     runtime_dir: Option<PathBuf>,
 
+    /// Where persistent state (RPMB images, keys) goes [default: $XDG_STATE_HOME/drivervm,
+    /// else /var/lib/drivervm as root, else ./state].
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+
     /// Print the embedded default config and exit.
     #[arg(long)]
     print_default_config: bool,
@@ -65,6 +70,12 @@ fn main() -> ExitCode {
         |k| std::env::var(k).ok(),
         nix::unistd::geteuid().as_raw(),
     );
+    let state_dir = config::resolve_state_dir(
+        args.state_dir.as_deref(),
+        &cfg,
+        |k| std::env::var(k).ok(),
+        nix::unistd::geteuid().as_raw(),
+    );
     if args.check_config {
         for guest in &cfg.guests {
             for dev in &guest.devices {
@@ -79,7 +90,7 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    match run(&cfg, &runtime_dir) {
+    match run(&cfg, &runtime_dir, &state_dir) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e:#}");
@@ -89,14 +100,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cfg: &Config, runtime_dir: &std::path::Path) -> anyhow::Result<()> {
+fn run(
+    cfg: &Config,
+    runtime_dir: &std::path::Path,
+    state_dir: &std::path::Path,
+) -> anyhow::Result<()> {
     // Every thread inherits this mask, so only the sigwait below ever sees these signals.
     let mut signals = SigSet::empty();
     signals.add(Signal::SIGTERM);
     signals.add(Signal::SIGINT);
     signals.thread_block()?;
 
-    let svc = service::start(cfg, runtime_dir)?;
+    let svc = service::start_in(cfg, runtime_dir, state_dir)?;
     info!(
         "ready: {} device(s) listening in {}",
         svc.endpoints().len(),

@@ -6,9 +6,11 @@ use std::thread::JoinHandle;
 use log::info;
 use nix::unistd::{Gid, Group};
 
-use crate::config::{Backend, Config, DeviceConfig, DeviceKind, GuestConfig, TransportConfig};
+use crate::config::{Backend, Config, DeviceConfig, DeviceKind, GuestConfig};
 use crate::devices::scmi::{AgentView, ScmiDevice};
 use crate::devices::VirtioDevice;
+use crate::service_rpmb::{build_rpmb, prepare_state_dir, RpmbServed, RpmbSetupError, RpmbStores};
+use crate::transport::rpmb_dev_socket;
 use crate::transport::socket::{self, SocketError};
 use crate::transport::vhost_user::{self, VhostUserDevice};
 
@@ -37,6 +39,9 @@ pub enum ServiceError {
     /// The validated config asks for something this build cannot construct.
     #[error("device {0}: kind and backend are not implemented in this build")]
     Unsupported(String),
+    /// An RPMB device, its image or its store could not be opened.
+    #[error(transparent)]
+    Rpmb(#[from] RpmbSetupError),
     /// A thread or OS resource could not be created.
     #[error("device {device}: {why}")]
     Os {
@@ -103,7 +108,8 @@ pub fn prepare_runtime_dir(dir: &Path, shared: bool) -> Result<(), ServiceError>
     .map_err(|e| err(format!("not writable: {}", std::io::Error::from(e))))
 }
 
-/// Builds the device model a config entry describes.
+/// Builds the device model a config entry describes (RPMB devices: see
+/// [`crate::service_rpmb::build_rpmb`], which also serves the non-virtio socket face).
 pub fn build_device(
     config: &Config,
     guest: &GuestConfig,
@@ -147,18 +153,50 @@ fn socket_group(config: &Config) -> Result<Option<Gid>, ServiceError> {
     }
 }
 
-/// Binds every device's socket, then starts serving them all.
+/// [`start_in`] with the state dir the config and environment give
+/// ([`crate::config::resolve_state_dir`]).
+pub fn start(config: &Config, runtime_dir: &Path) -> Result<Service, ServiceError> {
+    let state_dir = crate::config::resolve_state_dir(
+        None,
+        config,
+        |k| std::env::var(k).ok(),
+        nix::unistd::geteuid().as_raw(),
+    );
+    start_in(config, runtime_dir, &state_dir)
+}
+
+/// What one device is served as.
+enum Served {
+    VhostUser(Box<dyn VirtioDevice>),
+    RpmbDev(Box<crate::devices::rpmb::engine::RpmbEngine<crate::service_rpmb::GuestRpmb>>),
+}
+
+/// Binds every device's socket, then starts serving them all; persistent state (RPMB
+/// images and keys) lives in `state_dir`, created only if some device needs it.
 ///
 /// Sockets are bound before any thread starts (see [`socket::bind`]), so on success every
 /// socket already accepts connections.
-pub fn start(config: &Config, runtime_dir: &Path) -> Result<Service, ServiceError> {
+pub fn start_in(
+    config: &Config,
+    runtime_dir: &Path,
+    state_dir: &Path,
+) -> Result<Service, ServiceError> {
     let group = socket_group(config)?;
     prepare_runtime_dir(runtime_dir, group.is_some())?;
+    if config.devices().any(|(_, d)| d.kind == DeviceKind::Rpmb) {
+        prepare_state_dir(state_dir)?;
+    }
+    let mut stores = RpmbStores::new(state_dir);
     let mut bound = Vec::new();
     for guest in &config.guests {
         for dev in &guest.devices {
-            let device = build_device(config, guest, dev)?;
-            let TransportConfig::VhostUser { .. } = &dev.transport;
+            let device = match dev.kind {
+                DeviceKind::Rpmb => match build_rpmb(config, guest, dev, &mut stores)? {
+                    RpmbServed::Virtio(d) => Served::VhostUser(d),
+                    RpmbServed::RpmbDevSocket(e) => Served::RpmbDev(e),
+                },
+                _ => Served::VhostUser(build_device(config, guest, dev)?),
+            };
             let path = dev.transport.socket_path(runtime_dir);
             let listener = socket::bind(&path, group).map_err(|source| ServiceError::Socket {
                 device: dev.id.clone(),
@@ -181,12 +219,22 @@ pub fn start(config: &Config, runtime_dir: &Path) -> Result<Service, ServiceErro
             device: id.clone(),
             why,
         };
-        let backend = VhostUserDevice::new(id.clone(), endpoint.guest.clone(), device)
-            .map_err(|e| os_err(format!("cannot create event fds: {e}")))?;
-        let thread = std::thread::Builder::new()
-            .name(id.clone())
-            .spawn(move || vhost_user::serve(backend, listener))
-            .map_err(|e| os_err(format!("cannot spawn thread: {e}")))?;
+        let spawned = match device {
+            Served::VhostUser(device) => {
+                let backend = VhostUserDevice::new(id.clone(), endpoint.guest.clone(), device)
+                    .map_err(|e| os_err(format!("cannot create event fds: {e}")))?;
+                std::thread::Builder::new()
+                    .name(id.clone())
+                    .spawn(move || vhost_user::serve(backend, listener))
+            }
+            Served::RpmbDev(engine) => {
+                let name = id.clone();
+                std::thread::Builder::new()
+                    .name(id.clone())
+                    .spawn(move || rpmb_dev_socket::serve(&name, *engine, listener))
+            }
+        };
+        let thread = spawned.map_err(|e| os_err(format!("cannot spawn thread: {e}")))?;
         info!(
             "{id}: {} for guest \"{}\" on {}",
             endpoint.kind.name(),

@@ -7,6 +7,7 @@
 mod error;
 mod kinds;
 mod raw;
+mod rpmb;
 mod runtime_dir;
 mod schema;
 mod syntax;
@@ -19,9 +20,10 @@ use std::path::Path;
 
 pub use error::ConfigError;
 pub use kinds::{implemented, Backend, DeviceKind};
-pub use runtime_dir::resolve_runtime_dir;
+pub use runtime_dir::{resolve_runtime_dir, resolve_state_dir};
 pub use schema::{
-    Config, DeviceConfig, GuestConfig, GuestPolicy, ServiceConfig, SocConfig, TransportConfig,
+    Config, DeviceConfig, GuestConfig, GuestPolicy, RpmbConfig, RpmbInterface, RpmbStorageConfig,
+    RpmbStoreConfig, ServiceConfig, SocConfig, TransportConfig,
 };
 pub use validate::LOG_LEVELS;
 

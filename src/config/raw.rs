@@ -20,6 +20,8 @@ pub(super) struct RawConfig {
     pub soc: RawSoc,
     #[serde(default, rename = "guest")]
     pub guests: Vec<RawGuest>,
+    #[serde(default, rename = "rpmb_store")]
+    pub rpmb_stores: Vec<RawRpmbStore>,
 }
 
 /// `[service]`.
@@ -27,6 +29,7 @@ pub(super) struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawService {
     pub runtime_dir: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
     pub socket_group: Option<String>,
     pub log_level: Option<String>,
 }
@@ -65,6 +68,7 @@ pub(super) struct RawDevice {
     pub kind: String,
     pub backend: Option<String>,
     pub transport: Option<RawTransport>,
+    pub rpmb: Option<RawRpmb>,
 }
 
 /// `transport = { <kind> = { ... } }`: exactly one transport per device.
@@ -72,6 +76,40 @@ pub(super) struct RawDevice {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) enum RawTransport {
     VhostUser(RawVhostUser),
+    RpmbDev(RawRpmbDev),
+}
+
+/// `transport.rpmb-dev`: the Android `rpmb_dev` protocol on a unix socket.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRpmbDev {
+    pub socket: Option<PathBuf>,
+}
+
+/// `[guest.device.rpmb]`: where an RPMB device keeps its blocks and how it is presented.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRpmb {
+    pub image: Option<PathBuf>,
+    pub store: Option<String>,
+    pub offset: Option<RawInt>,
+    pub capacity_blocks: Option<RawInt>,
+    pub max_wr_cnt: Option<RawInt>,
+    pub max_rd_cnt: Option<RawInt>,
+    pub interface: Option<String>,
+}
+
+/// One `[[rpmb_store]]`: a physical RPMB that guests' virtual RPMBs share.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRpmbStore {
+    pub name: String,
+    pub backend: Option<String>,
+    pub path: PathBuf,
+    pub capacity_blocks: RawInt,
+    pub max_wr_cnt: Option<RawInt>,
+    pub max_rd_cnt: Option<RawInt>,
+    pub key_file: Option<PathBuf>,
 }
 
 /// `transport.vhost-user`.

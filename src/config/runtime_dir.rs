@@ -34,6 +34,36 @@ pub fn resolve_runtime_dir(
     }
 }
 
+/// The state dir (persistent: RPMB images and keys), first found of: `--state-dir`,
+/// `service.state_dir`, `$XDG_STATE_HOME/drivervm`, `/var/lib/drivervm` for root, `./state`.
+///
+/// Not the runtime dir: that is usually a tmpfs, and an RPMB that forgets its counter at
+/// reboot protects against no replay. Pure, like [`resolve_runtime_dir`].
+pub fn resolve_state_dir(
+    cli: Option<&Path>,
+    cfg: &Config,
+    env: impl Fn(&str) -> Option<String>,
+    euid: u32,
+) -> PathBuf {
+    if let Some(dir) = cli {
+        return dir.to_path_buf();
+    }
+    if let Some(dir) = &cfg.service.state_dir {
+        return dir.clone();
+    }
+    if let Some(xdg) = env("XDG_STATE_HOME") {
+        let xdg = PathBuf::from(xdg);
+        if xdg.is_absolute() {
+            return xdg.join("drivervm");
+        }
+    }
+    if euid == 0 {
+        PathBuf::from("/var/lib/drivervm")
+    } else {
+        PathBuf::from("./state")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +110,33 @@ mod tests {
         assert_eq!(
             resolve_runtime_dir(None, &cfg(None), xdg("rel"), 0),
             PathBuf::from("/run/drivervm")
+        );
+    }
+
+    #[test]
+    fn state_dir_order() {
+        let mut c = cfg(None);
+        let state = |k: &str| (k == "XDG_STATE_HOME").then(|| "/home/u/.local/state".to_owned());
+        assert_eq!(
+            resolve_state_dir(Some(Path::new("/cli")), &c, state, 0),
+            PathBuf::from("/cli")
+        );
+        assert_eq!(
+            resolve_state_dir(None, &c, state, 0),
+            PathBuf::from("/home/u/.local/state/drivervm")
+        );
+        assert_eq!(
+            resolve_state_dir(None, &c, no_env, 0),
+            PathBuf::from("/var/lib/drivervm")
+        );
+        assert_eq!(
+            resolve_state_dir(None, &c, no_env, 1000),
+            PathBuf::from("./state")
+        );
+        c.service.state_dir = Some("/file".into());
+        assert_eq!(
+            resolve_state_dir(None, &c, state, 0),
+            PathBuf::from("/file")
         );
     }
 

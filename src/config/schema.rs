@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::hw::soc::SocIdentity;
 
 use super::kinds::{Backend, DeviceKind};
+pub use super::rpmb::{RpmbConfig, RpmbInterface, RpmbStorageConfig, RpmbStoreConfig};
 
 /// A validated config: everything the service needs to start its devices.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +16,8 @@ pub struct Config {
     pub soc: SocConfig,
     /// The guests served, in file order; never empty.
     pub guests: Vec<GuestConfig>,
+    /// Physical RPMBs shared by guests' virtual RPMBs, in file order.
+    pub rpmb_stores: Vec<RpmbStoreConfig>,
 }
 
 impl Config {
@@ -31,6 +34,8 @@ impl Config {
 pub struct ServiceConfig {
     /// Where sockets and state live; see [`super::resolve_runtime_dir`] for the fallbacks.
     pub runtime_dir: Option<PathBuf>,
+    /// Where persistent state (RPMB images, keys) lives; see [`super::resolve_state_dir`].
+    pub state_dir: Option<PathBuf>,
     /// Group owning the sockets, which are then mode 0660; without it they are 0600.
     pub socket_group: Option<String>,
     /// One of `error`, `warn`, `info`, `debug`, `trace`; overridden by `RUST_LOG`.
@@ -89,6 +94,8 @@ pub struct DeviceConfig {
     pub backend: Backend,
     /// How it is put in front of the guest.
     pub transport: TransportConfig,
+    /// RPMB storage and presentation; `Some` exactly for rpmb devices.
+    pub rpmb: Option<RpmbConfig>,
 }
 
 /// How a device reaches its guest.
@@ -99,14 +106,24 @@ pub enum TransportConfig {
         /// Socket path; a relative one is relative to the runtime dir.
         socket: PathBuf,
     },
+    /// The Android `rpmb_dev` protocol on a unix socket (rpmb devices only).
+    RpmbDev {
+        /// Socket path; a relative one is relative to the runtime dir.
+        socket: PathBuf,
+    },
 }
 
 impl TransportConfig {
     /// The socket path with a relative one placed in `runtime_dir`.
     pub fn socket_path(&self, runtime_dir: &Path) -> PathBuf {
+        // join() keeps an absolute socket as it is.
+        runtime_dir.join(self.socket())
+    }
+
+    /// The socket as configured.
+    pub fn socket(&self) -> &Path {
         match self {
-            // join() keeps an absolute socket as it is.
-            Self::VhostUser { socket } => runtime_dir.join(socket),
+            Self::VhostUser { socket } | Self::RpmbDev { socket } => socket,
         }
     }
 }

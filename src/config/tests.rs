@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use super::*;
 use crate::hw::soc::SocIdentity;
 
+mod rpmb;
 mod schema_keys;
 
 /// The example config shipped in etc/, compiled in so this test cannot drift from it.
@@ -36,11 +37,32 @@ fn scmi(id: &str, socket: &str) -> DeviceConfig {
         transport: TransportConfig::VhostUser {
             socket: PathBuf::from(socket),
         },
+        rpmb: None,
+    }
+}
+
+fn rpmb_image(id: &str, image: &str, capacity_blocks: u32) -> DeviceConfig {
+    DeviceConfig {
+        id: id.to_owned(),
+        kind: DeviceKind::Rpmb,
+        backend: Backend::File,
+        transport: TransportConfig::VhostUser {
+            socket: PathBuf::from(format!("{id}.sock")),
+        },
+        rpmb: Some(RpmbConfig {
+            storage: RpmbStorageConfig::Image {
+                path: PathBuf::from(image),
+            },
+            capacity_blocks,
+            max_wr_cnt: 2,
+            max_rd_cnt: 2,
+            interface: RpmbInterface::VirtioRpmb,
+        }),
     }
 }
 
 #[test]
-fn embedded_default_is_one_scmi_sim_guest() {
+fn embedded_default_is_one_guest_with_scmi_sim_and_an_rpmb_image() {
     let c = embedded_default().expect("the embedded default must parse");
     assert_eq!(
         c,
@@ -54,8 +76,12 @@ fn embedded_default_is_one_scmi_sim_guest() {
                 policy: GuestPolicy {
                     max_request_bytes: 65536
                 },
-                devices: vec![scmi("vm0-scmi", "vm0-scmi.sock")],
+                devices: vec![
+                    scmi("vm0-scmi", "vm0-scmi.sock"),
+                    rpmb_image("vm0-rpmb", "vm0-rpmb.img", 512)
+                ],
             }],
+            rpmb_stores: Vec::new(),
         }
     );
     assert!(DEFAULT_CONFIG_TEXT.contains("join this default as they are implemented"));
@@ -69,6 +95,7 @@ fn example_parses_to_what_its_comments_say() {
         c.service,
         ServiceConfig {
             runtime_dir: Some("/run/drivervm".into()),
+            state_dir: Some("/var/lib/drivervm".into()),
             socket_group: Some("kvm".into()),
             log_level: Some("info".into()),
         }
@@ -83,10 +110,49 @@ fn example_parses_to_what_its_comments_say() {
     );
     let names: Vec<_> = c.guests.iter().map(|g| g.name.as_str()).collect();
     assert_eq!(names, ["ivi", "cluster"]);
-    assert_eq!(c.guests[0].devices, vec![scmi("ivi-scmi", "ivi-scmi.sock")]);
     assert_eq!(
-        c.guests[1].devices,
-        vec![scmi("cluster-scmi", "cluster-scmi.sock")]
+        c.guests[0].devices,
+        vec![
+            scmi("ivi-scmi", "ivi-scmi.sock"),
+            rpmb_image("ivi-rpmb", "ivi-rpmb.img", 512)
+        ]
+    );
+    assert_eq!(
+        c.guests[1].devices[0],
+        scmi("cluster-scmi", "cluster-scmi.sock")
+    );
+    assert_eq!(
+        c.guests[1].devices[1],
+        DeviceConfig {
+            id: "cluster-rpmb".into(),
+            kind: DeviceKind::Rpmb,
+            backend: Backend::File,
+            transport: TransportConfig::RpmbDev {
+                socket: "cluster-rpmb.sock".into()
+            },
+            rpmb: Some(RpmbConfig {
+                storage: RpmbStorageConfig::Shared {
+                    store: "emmc0".into(),
+                    offset: 0
+                },
+                capacity_blocks: 256,
+                max_wr_cnt: 1,
+                max_rd_cnt: 2,
+                interface: RpmbInterface::RpmbDevSocket,
+            }),
+        }
+    );
+    assert_eq!(
+        c.rpmb_stores,
+        vec![RpmbStoreConfig {
+            name: "emmc0".into(),
+            backend: Backend::File,
+            path: "emmc0-rpmb.img".into(),
+            capacity_blocks: 1024,
+            max_wr_cnt: 2,
+            max_rd_cnt: 2,
+            key_file: "emmc0.key".into(),
+        }]
     );
 }
 
@@ -215,11 +281,6 @@ fn unimplemented_kinds_are_refused() {
     assert_eq!(
         err(&ivi(&["kind = \"scmi\"", "kind = \"sound\""])),
         "etc/x.toml: guest \"ivi\" device 2: device kind \"sound\" is not available in this build yet"
-    );
-    // rpmb's default backend is file; the kind as a whole is what is missing.
-    assert_eq!(
-        err(&ivi(&["kind = \"rpmb\""])),
-        "etc/x.toml: guest \"ivi\" device 1: device kind \"rpmb\" is not available in this build yet"
     );
     assert_eq!(
         err(&ivi(&["kind = \"radio\"\nbackend = \"v4l2\""])),
@@ -440,17 +501,17 @@ fn unknown_keys_name_line_column_and_key() {
     assert_eq!(
         err(&ivi(&["kind = \"scmi\"\nbakend = \"sim\""])),
         "etc/x.toml: line 5, column 1, at guest 1 device 1 bakend: unknown field `bakend`, \
-         expected one of `kind`, `backend`, `transport`"
+         expected one of `kind`, `backend`, `transport`, `rpmb`"
     );
     assert_eq!(
         err("[service]\nlog_level = \"info\"\nsocket = \"x\"\n"),
         "etc/x.toml: line 3, column 1, at service.socket: unknown field `socket`, \
-         expected one of `runtime_dir`, `socket_group`, `log_level`"
+         expected one of `runtime_dir`, `state_dir`, `socket_group`, `log_level`"
     );
     assert_eq!(
         err("[servic]\n"),
         "etc/x.toml: line 1, column 2, at servic: unknown field `servic`, \
-         expected one of `service`, `soc`, `guest`"
+         expected one of `service`, `soc`, `guest`, `rpmb_store`"
     );
 }
 
@@ -469,7 +530,7 @@ fn wrong_types_name_line_column_and_key() {
     assert_eq!(
         err(&ivi(&["kind = \"scmi\"\ntransport = { gunyah = {} }"])),
         "etc/x.toml: line 5, column 15, at guest 1 device 1 transport: \
-         unknown variant `gunyah`, expected `vhost-user`"
+         unknown variant `gunyah`, expected `vhost-user` or `rpmb-dev`"
     );
     assert_eq!(
         err("[[guest]]\n[[guest.device]]\nkind = \"scmi\"\n"),

@@ -8,7 +8,10 @@ use crate::hw::soc::{self, SocIdentity};
 
 use super::error::ConfigError;
 use super::kinds::{implemented, name_list, Backend, DeviceKind};
-use super::raw::{RawConfig, RawDevice, RawGuest, RawInt, RawService, RawSoc, RawTransport};
+use super::raw::{
+    RawConfig, RawDevice, RawGuest, RawInt, RawRpmb, RawService, RawSoc, RawTransport,
+};
+use super::rpmb::RpmbStoreConfig;
 use super::schema::{
     Config, DeviceConfig, GuestConfig, GuestPolicy, ServiceConfig, SocConfig, TransportConfig,
 };
@@ -30,6 +33,7 @@ pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError
     let v = Validator { file };
     let service = v.service(raw.service)?;
     let soc = v.soc(raw.soc)?;
+    let rpmb_stores = v.rpmb_stores(raw.rpmb_stores)?;
     if raw.guests.is_empty() {
         return Err(v.err(
             "guest",
@@ -38,7 +42,7 @@ pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError
     }
     let mut guests: Vec<GuestConfig> = Vec::with_capacity(raw.guests.len());
     for (i, g) in raw.guests.into_iter().enumerate() {
-        let guest = v.guest(i + 1, g)?;
+        let guest = v.guest(i + 1, g, &rpmb_stores)?;
         if let Some(j) = guests.iter().position(|o| o.name == guest.name) {
             return Err(v.err(
                 format!("guest {}", i + 1),
@@ -48,20 +52,22 @@ pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError
         guests.push(guest);
     }
     v.unique_sockets(&guests)?;
+    v.rpmb_layout(&guests, &rpmb_stores)?;
     Ok(Config {
         service,
         soc,
         guests,
+        rpmb_stores,
     })
 }
 
 /// Carries the file name into every error.
-struct Validator<'a> {
+pub(super) struct Validator<'a> {
     file: &'a str,
 }
 
 impl Validator<'_> {
-    fn err(&self, place: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    pub(super) fn err(&self, place: impl Into<String>, reason: impl Into<String>) -> ConfigError {
         ConfigError::Invalid {
             file: self.file.to_owned(),
             place: place.into(),
@@ -76,6 +82,14 @@ impl Validator<'_> {
             }
             if has_nul(dir) {
                 return Err(self.err("service.runtime_dir", "contains a NUL byte"));
+            }
+        }
+        if let Some(dir) = &raw.state_dir {
+            if dir.as_os_str().is_empty() {
+                return Err(self.err("service.state_dir", "must not be empty"));
+            }
+            if has_nul(dir) {
+                return Err(self.err("service.state_dir", "contains a NUL byte"));
             }
         }
         if let Some(group) = &raw.socket_group {
@@ -105,6 +119,7 @@ impl Validator<'_> {
         }
         Ok(ServiceConfig {
             runtime_dir: raw.runtime_dir,
+            state_dir: raw.state_dir,
             socket_group: raw.socket_group,
             log_level: raw.log_level,
         })
@@ -155,7 +170,12 @@ impl Validator<'_> {
         Ok(value)
     }
 
-    fn guest(&self, number: usize, raw: RawGuest) -> Result<GuestConfig, ConfigError> {
+    fn guest(
+        &self,
+        number: usize,
+        raw: RawGuest,
+        stores: &[RpmbStoreConfig],
+    ) -> Result<GuestConfig, ConfigError> {
         if !valid_guest_name(&raw.name) {
             return Err(self.err(
                 format!("guest {number}"),
@@ -198,12 +218,20 @@ impl Validator<'_> {
             parsed.push((place.clone(), self.device(&place, d)?));
         }
         let mut count: HashMap<DeviceKind, usize> = HashMap::new();
-        for (_, (kind, ..)) in &parsed {
-            *count.entry(*kind).or_default() += 1;
+        for (_, d) in &parsed {
+            *count.entry(d.kind).or_default() += 1;
         }
         let mut seen: HashMap<DeviceKind, usize> = HashMap::new();
         let mut devices = Vec::with_capacity(parsed.len());
-        for (place, (kind, backend, socket)) in parsed {
+        for (place, parsed) in parsed {
+            let ParsedDevice {
+                kind,
+                backend,
+                backend_given,
+                socket,
+                rpmb_dev,
+                rpmb,
+            } = parsed;
             let n = seen.entry(kind).or_default();
             let id = if count.get(&kind).copied().unwrap_or(0) > 1 {
                 format!("{name}-{}-{n}", kind.name())
@@ -218,11 +246,45 @@ impl Validator<'_> {
                 }
                 None => PathBuf::from(format!("{id}.sock")),
             };
+            let transport = if rpmb_dev {
+                TransportConfig::RpmbDev { socket }
+            } else {
+                TransportConfig::VhostUser { socket }
+            };
+            let (backend, rpmb) = match kind {
+                DeviceKind::Rpmb => {
+                    let (b, r) = self.rpmb_device(
+                        &place,
+                        &id,
+                        (backend, backend_given),
+                        rpmb,
+                        &transport,
+                        stores,
+                    )?;
+                    (b, Some(r))
+                }
+                _ => {
+                    if rpmb.is_some() {
+                        return Err(self.err(
+                            format!("{place} rpmb"),
+                            format!("rpmb options on a {} device", kind.name()),
+                        ));
+                    }
+                    if rpmb_dev {
+                        return Err(self.err(
+                            format!("{place} transport"),
+                            format!("rpmb-dev serves rpmb devices, not {}", kind.name()),
+                        ));
+                    }
+                    (backend, None)
+                }
+            };
             devices.push(DeviceConfig {
                 id,
                 kind,
                 backend,
-                transport: TransportConfig::VhostUser { socket },
+                transport,
+                rpmb,
             });
         }
         Ok(GuestConfig {
@@ -232,12 +294,8 @@ impl Validator<'_> {
         })
     }
 
-    /// Kind, backend and the socket as written (if any) of one device.
-    fn device(
-        &self,
-        place: &str,
-        raw: RawDevice,
-    ) -> Result<(DeviceKind, Backend, Option<PathBuf>), ConfigError> {
+    /// Kind, backend, transport and options of one device, as written.
+    fn device(&self, place: &str, raw: RawDevice) -> Result<ParsedDevice, ConfigError> {
         let kind = DeviceKind::from_name(&raw.kind).ok_or_else(|| {
             self.err(
                 place,
@@ -294,11 +352,19 @@ impl Validator<'_> {
                 ),
             ));
         }
-        let socket = match raw.transport {
-            None => None,
-            Some(RawTransport::VhostUser(v)) => v.socket,
+        let (socket, rpmb_dev) = match raw.transport {
+            None => (None, false),
+            Some(RawTransport::VhostUser(v)) => (v.socket, false),
+            Some(RawTransport::RpmbDev(r)) => (r.socket, true),
         };
-        Ok((kind, backend, socket))
+        Ok(ParsedDevice {
+            kind,
+            backend,
+            backend_given: raw.backend.is_some(),
+            socket,
+            rpmb_dev,
+            rpmb: raw.rpmb,
+        })
     }
 
     fn socket(&self, place: &str, socket: &Path) -> Result<(), ConfigError> {
@@ -327,7 +393,7 @@ impl Validator<'_> {
         for g in guests {
             for (i, d) in g.devices.iter().enumerate() {
                 let place = format!("guest \"{}\" device {}", g.name, i + 1);
-                let TransportConfig::VhostUser { socket } = &d.transport;
+                let socket = d.transport.socket();
                 // "a.sock" and "./a.sock" are the same socket.
                 let key: PathBuf = socket
                     .components()
@@ -347,6 +413,16 @@ impl Validator<'_> {
         }
         Ok(())
     }
+}
+
+/// One device as written, before its id is known.
+struct ParsedDevice {
+    kind: DeviceKind,
+    backend: Backend,
+    backend_given: bool,
+    socket: Option<PathBuf>,
+    rpmb_dev: bool,
+    rpmb: Option<RawRpmb>,
 }
 
 fn valid_guest_name(name: &str) -> bool {

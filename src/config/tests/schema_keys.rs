@@ -13,13 +13,22 @@ use serde::de::value::{Error, StrDeserializer};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 use serde::Deserialize;
 
-use crate::config::raw::RawConfig;
+use crate::config::raw::{RawConfig, RawRpmbDev};
 
 /// Every dotted key path the schema accepts, as in `guest.device.kind`.
 pub fn schema_keys() -> BTreeSet<String> {
     let keys = RefCell::new(BTreeSet::new());
     let traced = RawConfig::deserialize(Tracer {
         path: String::new(),
+        keys: &keys,
+    });
+    if let Err(e) = traced {
+        panic!("schema tracer failed: {e}");
+    }
+    // Enums are entered through their first variant only; the transport's other variants
+    // are traced here, each under its key.
+    let traced = RawRpmbDev::deserialize(Tracer {
+        path: "guest.device.transport.rpmb-dev".into(),
         keys: &keys,
     });
     if let Err(e) = traced {

@@ -4,6 +4,7 @@
 //! over an [`crate::hw::rpmb::RpmbStorage`]; the virtio device and the Android `rpmb_dev`
 //! socket framing both feed it request frames and return its response frames.
 
+pub mod console;
 pub mod constants;
 pub mod device;
 pub mod engine;

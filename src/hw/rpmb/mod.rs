@@ -124,6 +124,36 @@ pub trait RpmbStorage: Send {
     fn write_blocks(&mut self, address: u16, data: &[u8]) -> Result<u32, StorageError>;
 }
 
+impl<T: RpmbStorage + ?Sized> RpmbStorage for Box<T> {
+    fn capacity_blocks(&self) -> u32 {
+        (**self).capacity_blocks()
+    }
+
+    fn key_programmed(&self) -> bool {
+        (**self).key_programmed()
+    }
+
+    fn write_counter(&self) -> u32 {
+        (**self).write_counter()
+    }
+
+    fn program_key(&mut self, key: &RpmbKey) -> Result<(), StorageError> {
+        (**self).program_key(key)
+    }
+
+    fn keyed_mac(&self) -> Option<RpmbMac> {
+        (**self).keyed_mac()
+    }
+
+    fn read_blocks(&mut self, address: u16, out: &mut [u8]) -> Result<(), StorageError> {
+        (**self).read_blocks(address, out)
+    }
+
+    fn write_blocks(&mut self, address: u16, data: &[u8]) -> Result<u32, StorageError> {
+        (**self).write_blocks(address, data)
+    }
+}
+
 /// Checks that `len` bytes at `address` are whole blocks inside a `capacity`-block partition;
 /// returns the number of blocks.
 pub(crate) fn check_range(address: u16, len: usize, capacity: u32) -> Result<u32, StorageError> {

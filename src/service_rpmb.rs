@@ -1,0 +1,247 @@
+//! Builds RPMB devices from config: opens the shared physical stores (once, for every
+//! guest that has a slot in them), the guests' own images, and the face each guest sees.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::config::{
+    Backend, Config, DeviceConfig, GuestConfig, RpmbConfig, RpmbInterface, RpmbStorageConfig,
+    RpmbStoreConfig,
+};
+use crate::devices::rpmb::console::RpmbConsole;
+use crate::devices::rpmb::device::RpmbDevice;
+use crate::devices::rpmb::engine::{EngineLimits, RpmbEngine};
+use crate::devices::rpmb::physical::{random_bytes, PhysicalGeometry, PhysicalRpmb};
+use crate::devices::rpmb::virtual_rpmb::{SharedPhysical, VirtualRpmb, VirtualSlot};
+use crate::devices::VirtioDevice;
+use crate::hw::rpmb::emmc::EmmcRpmb;
+use crate::hw::rpmb::file::FileRpmb;
+use crate::hw::rpmb::frames::RpmbFrameDevice;
+use crate::hw::rpmb::ufs::UfsRpmb;
+use crate::hw::rpmb::{RpmbKey, RpmbStorage};
+
+/// A guest's RPMB storage, whichever backend holds it.
+pub type GuestRpmb = Box<dyn RpmbStorage>;
+
+/// Why an RPMB device or store could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {why}")]
+pub struct RpmbSetupError {
+    /// The device id or `rpmb_store "<name>"`.
+    pub what: String,
+    /// What failed.
+    pub why: String,
+}
+
+/// How an RPMB device is served.
+pub enum RpmbServed {
+    /// A virtio device (virtio-rpmb or the virtio-console face) for the vhost-user transport.
+    Virtio(Box<dyn VirtioDevice>),
+    /// The engine behind an `rpmb_dev` unix socket.
+    RpmbDevSocket(Box<RpmbEngine<GuestRpmb>>),
+}
+
+/// The physical stores, opened on first use and shared by every guest with a slot.
+pub struct RpmbStores {
+    state_dir: PathBuf,
+    open: HashMap<String, SharedPhysical>,
+}
+
+impl RpmbStores {
+    /// Stores whose relative paths are relative to `state_dir`.
+    pub fn new(state_dir: &Path) -> Self {
+        Self {
+            state_dir: state_dir.to_owned(),
+            open: HashMap::new(),
+        }
+    }
+
+    fn get(&mut self, cfg: &RpmbStoreConfig) -> Result<SharedPhysical, RpmbSetupError> {
+        if let Some(p) = self.open.get(&cfg.name) {
+            return Ok(p.clone());
+        }
+        let err = |why: String| RpmbSetupError {
+            what: format!("rpmb_store \"{}\"", cfg.name),
+            why,
+        };
+        let path = self.state_dir.join(&cfg.path);
+        let key = load_or_create_key(&self.state_dir.join(&cfg.key_file)).map_err(err)?;
+        let limits = EngineLimits {
+            max_write_blocks: cfg.max_wr_cnt,
+            max_read_blocks: cfg.max_rd_cnt,
+        };
+        let dev: Box<dyn RpmbFrameDevice> = match cfg.backend {
+            Backend::Emmc => Box::new(
+                EmmcRpmb::open(&path).map_err(|e| err(format!("{}: {e}", path.display())))?,
+            ),
+            Backend::Ufs => {
+                Box::new(UfsRpmb::open(&path).map_err(|e| err(format!("{}: {e}", path.display())))?)
+            }
+            _ => {
+                let file = FileRpmb::open_or_create(&path, cfg.capacity_blocks)
+                    .map_err(|e| err(format!("{}: {e}", path.display())))?;
+                Box::new(RpmbEngine::new(file, limits).map_err(|e| err(e.to_string()))?)
+            }
+        };
+        let geometry = PhysicalGeometry {
+            capacity_blocks: cfg.capacity_blocks,
+            max_write_blocks: u16::from(cfg.max_wr_cnt),
+            max_read_blocks: u16::from(cfg.max_rd_cnt),
+        };
+        let phys = PhysicalRpmb::open(dev, key, geometry).map_err(|e| err(e.to_string()))?;
+        log::info!(
+            "rpmb_store \"{}\": {} RPMB at {}, write counter {}",
+            cfg.name,
+            cfg.backend.name(),
+            path.display(),
+            phys.write_counter()
+        );
+        let shared = Arc::new(Mutex::new(phys));
+        self.open.insert(cfg.name.clone(), shared.clone());
+        Ok(shared)
+    }
+}
+
+/// Reads the 32-byte device key at `path`, or creates it from /dev/urandom (mode 0600).
+///
+/// A created key is programmed into a blank part on first use; on real hardware that is
+/// permanent, so keep the key file with the device.
+fn load_or_create_key(path: &Path) -> Result<RpmbKey, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let raw: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+                format!(
+                    "key file {} holds {} bytes, expected 32",
+                    path.display(),
+                    bytes.len()
+                )
+            })?;
+            Ok(RpmbKey::new(raw))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut raw = [0u8; 32];
+            random_bytes(&mut raw).map_err(|e| e.to_string())?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| format!("cannot create key file {}: {e}", path.display()))?;
+            f.write_all(&raw)
+                .and_then(|()| f.sync_all())
+                .map_err(|e| format!("cannot write key file {}: {e}", path.display()))?;
+            log::info!("created device key file {}", path.display());
+            Ok(RpmbKey::new(raw))
+        }
+        Err(e) => Err(format!("cannot read key file {}: {e}", path.display())),
+    }
+}
+
+/// Creates the state dir (0700) if needed.
+pub fn prepare_state_dir(dir: &Path) -> Result<(), RpmbSetupError> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| RpmbSetupError {
+            what: format!("state dir {}", dir.display()),
+            why: format!("cannot create: {e}"),
+        })
+}
+
+/// Builds the RPMB device `device` of `guest` describes.
+pub fn build_rpmb(
+    config: &Config,
+    guest: &GuestConfig,
+    device: &DeviceConfig,
+    stores: &mut RpmbStores,
+) -> Result<RpmbServed, RpmbSetupError> {
+    let err = |why: String| RpmbSetupError {
+        what: device.id.clone(),
+        why,
+    };
+    let Some(rpmb) = &device.rpmb else {
+        return Err(err(
+            "no rpmb options (config validation should have set them)".into(),
+        ));
+    };
+    let storage = open_storage(config, guest, rpmb, stores).map_err(|e| match e {
+        Open::Store(e) => e,
+        Open::Other(why) => err(why),
+    })?;
+    let limits = EngineLimits {
+        max_write_blocks: rpmb.max_wr_cnt,
+        max_read_blocks: rpmb.max_rd_cnt,
+    };
+    log::info!(
+        "{}: RPMB of {} blocks, counter {}, key {}, as {}",
+        device.id,
+        storage.capacity_blocks(),
+        storage.write_counter(),
+        if storage.key_programmed() {
+            "programmed"
+        } else {
+            "not programmed"
+        },
+        rpmb.interface.name()
+    );
+    Ok(match rpmb.interface {
+        RpmbInterface::VirtioRpmb => RpmbServed::Virtio(Box::new(
+            RpmbDevice::new(storage, limits).map_err(|e| err(e.to_string()))?,
+        )),
+        RpmbInterface::VirtioConsole => RpmbServed::Virtio(Box::new(RpmbConsole::new(
+            RpmbEngine::new(storage, limits).map_err(|e| err(e.to_string()))?,
+        ))),
+        RpmbInterface::RpmbDevSocket => RpmbServed::RpmbDevSocket(Box::new(
+            RpmbEngine::new(storage, limits).map_err(|e| err(e.to_string()))?,
+        )),
+    })
+}
+
+enum Open {
+    Store(RpmbSetupError),
+    Other(String),
+}
+
+fn open_storage(
+    config: &Config,
+    guest: &GuestConfig,
+    rpmb: &RpmbConfig,
+    stores: &mut RpmbStores,
+) -> Result<GuestRpmb, Open> {
+    match &rpmb.storage {
+        RpmbStorageConfig::Image { path } => {
+            let path = stores.state_dir.join(path);
+            let file = FileRpmb::open_or_create(&path, rpmb.capacity_blocks)
+                .map_err(|e| Open::Other(format!("{}: {e}", path.display())))?;
+            if let crate::hw::rpmb::file::Recovery::Replayed { write_counter } = file.recovery() {
+                log::warn!(
+                    "{}: completed a write torn by a crash (counter {write_counter})",
+                    path.display()
+                );
+            }
+            Ok(Box::new(file))
+        }
+        RpmbStorageConfig::Shared { store, offset } => {
+            let Some(cfg) = config.rpmb_stores.iter().find(|s| &s.name == store) else {
+                return Err(Open::Other(format!("no rpmb_store \"{store}\"")));
+            };
+            let phys = stores.get(cfg).map_err(Open::Store)?;
+            let slot = VirtualSlot {
+                guest: guest.name.clone(),
+                offset: *offset,
+                capacity_blocks: rpmb.capacity_blocks,
+                journal_blocks: u16::from(rpmb.max_wr_cnt),
+            };
+            let v = VirtualRpmb::open(phys, slot).map_err(|e| Open::Other(e.to_string()))?;
+            Ok(Box::new(v))
+        }
+    }
+}
