@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of this module.
 
+pub mod rpmb;
 pub mod scmi;
 
 use std::io::Read;
@@ -58,30 +59,54 @@ impl Service {
         let config_path = dir.path().join("drivervm.toml");
         std::fs::write(&config_path, config).expect("write config");
         let log_path = dir.path().join("service.log");
-        let log = std::fs::File::create(&log_path).expect("log file");
+        let mut svc = Service {
+            child: None,
+            dir,
+            runtime_dir,
+            log_path,
+        };
+        svc.spawn(sockets);
+        svc
+    }
+
+    /// Runs the binary on the config in `dir`, appending to the log, and waits for `sockets`.
+    fn spawn(&mut self, sockets: &[&str]) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_drivervm"))
             .arg("--config")
-            .arg(&config_path)
+            .arg(self.dir.path().join("drivervm.toml"))
             .arg("--runtime-dir")
-            .arg(&runtime_dir)
+            .arg(&self.runtime_dir)
             .arg("--state-dir")
-            .arg(dir.path().join("state"))
+            .arg(self.dir.path().join("state"))
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("spawn drivervm");
-        let mut svc = Service {
-            child: Some(child),
-            dir,
-            runtime_dir,
-            log_path,
-        };
+        self.child = Some(child);
         for s in sockets {
-            svc.wait_socket(s);
+            self.wait_socket(s);
         }
-        svc
+    }
+
+    /// Kills the service with SIGKILL, as a crash would, and starts it again on the same
+    /// config, runtime and state dirs; waits for `sockets`.
+    pub fn crash_and_restart(&mut self, sockets: &[&str]) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // A killed service leaves its sockets; they must not pass for the new ones.
+        for s in sockets {
+            let _ = std::fs::remove_file(self.socket(s));
+        }
+        self.spawn(sockets);
     }
 
     /// Path of socket `name` in the runtime dir.
