@@ -11,6 +11,9 @@ use clap::{Parser, ValueEnum};
 use drivervm::harness::{ChainLayout, Harness, HarnessOptions, Segment};
 use hdrhistogram::Histogram;
 
+#[path = "drivervm-load/rpmb_load.rs"]
+mod rpmb_load;
+
 const ABOUT: &str = "Drives a vhost-user backend socket as a VMM + guest driver would and \
 measures it: keeps --outstanding requests in flight on the device's request queue for \
 --duration seconds (after --warmup seconds that are not counted) and reports throughput \
@@ -21,6 +24,8 @@ over the measured window (utime+stime from /proc/PID/stat, as % of one core).
 Devices and ops:
   scmi  base-version   SCMI BASE PROTOCOL_VERSION on the command queue (queue 0); the reply \
 must echo the header (token = sequence number mod 1024) with status SUCCESS.
+  rpmb  write          authenticated 1-block DATA_WRITE + RESULT_READ (virtio-rpmb, queue 0), MACed with --rpmb-key, counter = the device's counter + sequence number (the device takes its queue in order, so pipelined writes stay valid); the reply must be OK with the next counter and a valid MAC. A blank device gets the key programmed first.
+  rpmb  read1, read8   authenticated DATA_READ of 1 or 8 blocks (needs max_rd_cnt >= 8); every frame OK, nonce and address echoed, MAC valid.
 
 Exits 1 with a one-line message if the socket cannot be used or a request times out.";
 
@@ -61,31 +66,41 @@ struct Args {
     /// Send each request as one indirect descriptor table.
     #[arg(long)]
     indirect: bool,
+    /// RPMB authentication key, 64 hex digits (rpmb ops).
+    #[arg(long, value_name = "HEX", default_value = DEFAULT_RPMB_KEY)]
+    rpmb_key: String,
 }
+
+/// The key rpmb ops use unless told otherwise; programmed into a blank device.
+const DEFAULT_RPMB_KEY: &str = "6472697665727666206c6f61642d746f6f6c20524d504220746573742d6b6579";
 
 /// A device type the tool can drive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Device {
     /// virtio-scmi (device ID 32): queue 0 commands, queue 1 events.
     Scmi,
+    /// virtio-rpmb (device ID 28): queue 0 requests.
+    Rpmb,
 }
 
 impl Device {
     fn name(self) -> &'static str {
         match self {
             Device::Scmi => "scmi",
+            Device::Rpmb => "rpmb",
         }
     }
 
     fn num_queues(self) -> usize {
         match self {
             Device::Scmi => 2,
+            Device::Rpmb => 1,
         }
     }
 
     fn device_features(self) -> u64 {
         match self {
-            Device::Scmi => 0,
+            Device::Scmi | Device::Rpmb => 0,
         }
     }
 }
@@ -95,6 +110,12 @@ impl Device {
 enum Op {
     /// SCMI BASE PROTOCOL_VERSION.
     BaseVersion,
+    /// RPMB authenticated 1-block write.
+    Write,
+    /// RPMB authenticated 1-block read.
+    Read1,
+    /// RPMB authenticated 8-block read.
+    Read8,
 }
 
 /// SCMI header: message_id bits 7:0, type 9:8, protocol_id 17:10, token 27:18.
@@ -106,18 +127,22 @@ impl Op {
     fn name(self) -> &'static str {
         match self {
             Op::BaseVersion => "base-version",
+            Op::Write => "write",
+            Op::Read1 => "read1",
+            Op::Read8 => "read8",
         }
     }
 
     fn device(self) -> Device {
         match self {
             Op::BaseVersion => Device::Scmi,
+            Op::Write | Op::Read1 | Op::Read8 => Device::Rpmb,
         }
     }
 
     fn queue(self) -> u16 {
         match self {
-            Op::BaseVersion => 0,
+            Op::BaseVersion | Op::Write | Op::Read1 | Op::Read8 => 0,
         }
     }
 
@@ -125,18 +150,26 @@ impl Op {
         match self {
             // header, status, version
             Op::BaseVersion => 12,
+            Op::Write | Op::Read1 => 512,
+            Op::Read8 => 8 * 512,
         }
     }
 
-    fn request(self, seq: u64) -> Vec<u8> {
+    fn request(self, seq: u64, rpmb: &rpmb_load::Session) -> Vec<u8> {
         match self {
             Op::BaseVersion => scmi_header(0x10, 0, seq as u32).to_le_bytes().to_vec(),
+            Op::Write => rpmb.write_request(seq),
+            Op::Read1 => rpmb.read_request(seq, 1),
+            Op::Read8 => rpmb.read_request(seq, 8),
         }
     }
 
     /// Checks a reply; the error says what is wrong with it.
-    fn check(self, seq: u64, reply: &[u8]) -> Result<(), String> {
+    fn check(self, seq: u64, reply: &[u8], rpmb: &rpmb_load::Session) -> Result<(), String> {
         match self {
+            Op::Write => rpmb.check_write(seq, reply),
+            Op::Read1 => rpmb.check_read(seq, 1, reply),
+            Op::Read8 => rpmb.check_read(seq, 8, reply),
             Op::BaseVersion => {
                 if reply.len() != 12 {
                     return Err(format!("reply of {} bytes, expected 12", reply.len()));
@@ -230,7 +263,21 @@ fn run(args: &Args) -> Result<Outcome> {
     let op = args.op;
     let queue = op.queue();
     // Each request takes two descriptors when direct.
-    let queue_size = (args.outstanding * 2).next_power_of_two().clamp(16, 32768) as u16;
+    let max_queue = match args.device {
+        Device::Scmi => 32768,
+        // virtio-rpmb's request queue holds 64.
+        Device::Rpmb => 64,
+    };
+    if args.outstanding * 2 > max_queue {
+        bail!(
+            "--outstanding for {} is at most {}",
+            args.device.name(),
+            max_queue / 2
+        );
+    }
+    let queue_size = (args.outstanding * 2)
+        .next_power_of_two()
+        .clamp(16, max_queue) as u16;
     let options = HarnessOptions {
         queue_size,
         event_idx: !args.no_event_idx,
@@ -240,6 +287,10 @@ fn run(args: &Args) -> Result<Outcome> {
         memory_size: (4 << 20).max(queue_size as usize * 1024),
     };
     let mut h = Harness::connect(&args.socket, args.device.num_queues(), &options)?;
+    let rpmb = match args.device {
+        Device::Rpmb => rpmb_load::Session::start(&mut h, &args.rpmb_key)?,
+        Device::Scmi => rpmb_load::Session::unused(),
+    };
     if args.indirect
         && h.acked_features() & (1 << drivervm::harness::VIRTIO_RING_F_INDIRECT_DESC) == 0
     {
@@ -268,7 +319,7 @@ fn run(args: &Args) -> Result<Outcome> {
         }
         let mut added = false;
         while pending.len() < args.outstanding {
-            let req = op.request(next_seq);
+            let req = op.request(next_seq, &rpmb);
             let segs = [
                 Segment::Readable(&req),
                 Segment::Writable(op.writable_len()),
@@ -291,7 +342,7 @@ fn run(args: &Args) -> Result<Outcome> {
             if !recording {
                 continue;
             }
-            match op.check(seq, &c.data) {
+            match op.check(seq, &c.data, &rpmb) {
                 Ok(()) => {
                     ops += 1;
                     let ns = u64::try_from(now.duration_since(sent).as_nanos()).unwrap_or(u64::MAX);
