@@ -55,7 +55,7 @@ pub const FM_RDS: u8 = 1 << 0;
 /// RBDS variant (AIDL `AmFmRegionConfig.RBDS`).
 pub const FM_RBDS: u8 = 1 << 1;
 
-/// Request: module properties (§6.2).
+/// Request: module properties (§6.2, §6.4.1).
 pub const REQ_GET_PROPERTIES: u32 = 0x0001;
 /// Request: AM/FM region configuration.
 pub const REQ_GET_BANDS: u32 = 0x0002;
@@ -65,7 +65,7 @@ pub const REQ_TUNE: u32 = 0x0003;
 pub const REQ_SEEK: u32 = 0x0004;
 /// Request: step one channel.
 pub const REQ_STEP: u32 = 0x0005;
-/// Request: cancel the pending tune, seek, step or foreground scan.
+/// Request: cancel the pending tune, seek or step.
 pub const REQ_CANCEL: u32 = 0x0006;
 /// Request: current program information.
 pub const REQ_GET_PROGRAM_INFO: u32 = 0x0007;
@@ -98,12 +98,12 @@ pub const S_TIMEOUT: u32 = 5;
 pub const S_CANCELLED: u32 = 6;
 /// Status: other error (AIDL `Result.UNKNOWN_ERROR`).
 pub const S_UNKNOWN_ERROR: u32 = 7;
-/// Status: a tune, seek, step or foreground scan is already pending.
+/// Status: a tune, seek or step is already pending.
 pub const S_BUSY: u32 = 8;
 /// Status: the request is malformed (unknown code, wrong size, small response buffer).
 pub const S_BAD_MSG: u32 = 9;
 
-/// Seek flag: towards higher frequencies (§6.4.3).
+/// Seek flag: towards higher frequencies (§6.4.4).
 pub const SEEK_F_UP: u32 = 1 << 0;
 /// Seek flag: skip digital sub-channels.
 pub const SEEK_F_SKIP_SUBCHANNEL: u32 = 1 << 1;

@@ -367,3 +367,23 @@ fn reset_forgets_everything() {
     dec.reset();
     assert_eq!(dec.state(), RdsState::default());
 }
+
+/// Random block streams never panic the decoder, and anything it publishes is well formed.
+#[test]
+fn random_blocks_are_harmless() {
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut dec = RdsDecoder::new();
+    let mut bytes = Vec::new();
+    for _ in 0..60_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        bytes.push(x as u8);
+    }
+    dec.push_v4l2(&bytes);
+    let st = dec.state();
+    assert!(st.pty.map_or(true, |p| p <= 31));
+    assert!(st
+        .rt
+        .map_or(true, |rt| rt.len() <= 64 && !rt.contains(&0x0D)));
+}

@@ -103,10 +103,11 @@ fn check_bits(field: &'static str, v: u32, allowed: u32) -> Result<u32, WireErro
     Ok(v)
 }
 
-/// Reads a NUL-padded UTF-8 field: text up to the first NUL, and only NULs after it.
+/// Reads a NUL-terminated, NUL-padded UTF-8 field: text up to the first NUL (which must
+/// exist), and only NULs after it.
 fn read_str(field: &'static str, b: &[u8]) -> Result<String, WireError> {
-    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
     let bad = |value: u64| WireError::Invalid { field, value };
+    let end = b.iter().position(|&c| c == 0).ok_or(bad(b.len() as u64))?;
     if b[end..].iter().any(|&c| c != 0) {
         return Err(bad(end as u64));
     }
@@ -737,10 +738,10 @@ impl Parameter {
 
     fn parse_key(b: &[u8]) -> Result<String, WireError> {
         let key = read_str("key", b)?;
-        if key.is_empty() || key.len() >= PARAM_KEY_LEN {
+        if key.is_empty() {
             return Err(WireError::Invalid {
                 field: "key length",
-                value: key.len() as u64,
+                value: 0,
             });
         }
         Ok(key)
@@ -749,16 +750,9 @@ impl Parameter {
     /// Parses exactly one key-value pair.
     pub fn parse(b: &[u8]) -> Result<Self, WireError> {
         let b = exact::<{ Self::SIZE }>("parameter", b)?;
-        let value = read_str("value", &b[PARAM_KEY_LEN..])?;
-        if value.len() >= PARAM_VALUE_LEN {
-            return Err(WireError::Invalid {
-                field: "value length",
-                value: value.len() as u64,
-            });
-        }
         Ok(Self {
             key: Self::parse_key(&b[..PARAM_KEY_LEN])?,
-            value,
+            value: read_str("value", &b[PARAM_KEY_LEN..])?,
         })
     }
 

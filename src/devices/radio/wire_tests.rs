@@ -421,3 +421,40 @@ fn event_layouts() {
     assert!(full.len() <= EVENT_BUF_MIN);
     assert!(Event::parse(&[0x06, 0x10, 0, 0, 0, 0, 0, 0]).is_err());
 }
+
+#[test]
+fn strings_must_be_nul_terminated() {
+    let mut b = Properties::new("a", "b", "c", "d", 2, 0).to_bytes();
+    b[..32].fill(b'M'); // 32 bytes of text, no terminator
+    assert!(Properties::parse(&b).is_err());
+}
+
+/// Arbitrary bytes never panic the parsers; whatever parses re-serializes to the same bytes.
+#[test]
+fn arbitrary_bytes_parse_or_fail_cleanly() {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for round in 0..20_000u32 {
+        let len = (next() % 220) as usize;
+        let mut b: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        if b.len() >= 8 {
+            // Steer half of the inputs onto defined codes so the bodies get exercised.
+            b[..4].copy_from_slice(&(round % 14).to_le_bytes());
+            b[4..8].fill(0);
+        }
+        if let Ok(req) = ControlRequest::parse(&b) {
+            assert_eq!(req.to_bytes().len(), b.len());
+        }
+        let _ = Response::parse(round % 14, &b);
+        if b.len() >= 8 {
+            b[..4].copy_from_slice(&(0x1000 + round % 7).to_le_bytes());
+        }
+        let _ = Event::parse(&b);
+        let _ = ConfigSpace::parse(&b);
+    }
+}
