@@ -201,6 +201,17 @@ pub struct RdsState {
 }
 
 impl RdsState {
+    /// The PS name for display (RDS characters translated, trailing spaces trimmed).
+    pub fn ps_text(&self) -> Option<String> {
+        self.ps
+            .map(|ps| super::charset::decode(&ps).trim_end().to_string())
+    }
+
+    /// The RadioText for display (RDS characters translated).
+    pub fn rt_text(&self) -> Option<String> {
+        self.rt.as_deref().map(super::charset::decode)
+    }
+
     /// Copies the published fields into `info` (validity bits, PI, PTY, PS, RT, TP/TA flags).
     pub fn apply_to(&self, info: &mut ProgramInfo) {
         info.rds_fields &= !(RDS_PI | RDS_PTY | RDS_PS | RDS_RT);

@@ -230,6 +230,8 @@ fn encoder_stream_decodes_to_its_fields() {
     assert_eq!(st.ta, Some(true));
     assert_eq!(st.ps, Some(*b"SIM FM  "));
     assert_eq!(st.rt.as_deref(), Some(&b"Simulated station"[..]));
+    assert_eq!(st.ps_text().as_deref(), Some("SIM FM"));
+    assert_eq!(st.rt_text().as_deref(), Some("Simulated station"));
 
     let mut info = ProgramInfo::new(99_900);
     info.info_flags = INFO_STEREO;
@@ -386,4 +388,17 @@ fn random_blocks_are_harmless() {
     assert!(st
         .rt
         .map_or(true, |rt| rt.len() <= 64 && !rt.contains(&0x0D)));
+}
+
+#[test]
+fn non_ascii_text_survives_encoding_and_decoding() {
+    let ps = crate::devices::radio::charset::encode("KÖLN €").unwrap();
+    let rt = crate::devices::radio::charset::encode("Grüße aus Köln").unwrap();
+    let mut enc = RdsEncoder::new(0xD201, 1, &ps, &rt);
+    let mut dec = RdsDecoder::new();
+    for b in enc.blocks(40) {
+        dec.push(b);
+    }
+    assert_eq!(dec.state().ps_text().as_deref(), Some("KÖLN €"));
+    assert_eq!(dec.state().rt_text().as_deref(), Some("Grüße aus Köln"));
 }
