@@ -346,13 +346,32 @@ struct RadioText {
     ab: Option<bool>,
     a: SegmentedText<4, 16>,
     b: SegmentedText<2, 16>,
+    /// Segment address of the previous group, to see the transmission cycle restart.
+    last_addr: Option<usize>,
+    /// How often the segment address went down (the cycle restarted).
+    wraps: u8,
+    /// Highest segment address seen.
+    max_addr: usize,
 }
 
 impl RadioText {
-    /// The complete text if every segment up to the terminator is confirmed.
+    fn saw_address(&mut self, addr: usize) {
+        if self.last_addr.is_some_and(|last| addr < last) {
+            self.wraps = self.wraps.saturating_add(1);
+        }
+        self.last_addr = Some(addr);
+        self.max_addr = self.max_addr.max(addr);
+    }
+
+    /// The complete text if every segment up to the terminator is confirmed. Stations that
+    /// send fewer than 16 segments and no 0x0D are common: once the cycle has restarted
+    /// twice without a higher address, the segments seen are the whole text.
     fn complete(&self) -> Option<Vec<u8>> {
         let mut text = Vec::with_capacity(RT_MAX_LEN);
         for addr in 0..16 {
+            if self.wraps >= 2 && addr > self.max_addr {
+                break;
+            }
             let chars: Vec<u8> = match self.version_b? {
                 false => self.a.fresh(addr)?.to_vec(),
                 true => self.b.fresh(addr)?.to_vec(),
@@ -579,6 +598,7 @@ impl RdsDecoder {
         }
         self.rt.version_b = Some(version_b);
         self.rt.ab = Some(ab);
+        self.rt.saw_address(addr);
         match (version_b, c, d) {
             (false, Some(c), Some(d)) => {
                 let [c0, c1] = c.to_be_bytes();

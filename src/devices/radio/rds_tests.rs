@@ -402,3 +402,23 @@ fn non_ascii_text_survives_encoding_and_decoding() {
     assert_eq!(dec.state().ps_text().as_deref(), Some("KÖLN €"));
     assert_eq!(dec.state().rt_text().as_deref(), Some("Grüße aus Köln"));
 }
+
+#[test]
+fn unterminated_short_radiotext_completes_after_two_cycles() {
+    // Two 2A segments, "ABCD" "EFGH", no 0x0D, repeated.
+    let text = [
+        rt_2a(false, 0, 0x4142, 0x4344),
+        rt_2a(false, 1, 0x4546, 0x4748),
+    ];
+    let mut dec = RdsDecoder::new();
+    feed(&mut dec, &text);
+    feed(&mut dec, &text);
+    assert_eq!(
+        dec.state().rt,
+        None,
+        "one restart is not proof that the text is complete"
+    );
+    let ch = feed(&mut dec, &text[..1]);
+    assert!(ch.contains(RdsChanges::RT));
+    assert_eq!(dec.state().rt.as_deref(), Some(&b"ABCDEFGH"[..]));
+}
