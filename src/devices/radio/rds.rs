@@ -641,7 +641,27 @@ pub struct RdsEncoder {
 /// 0A block C carrying "no alternative frequencies" (AF code 224) and the filler code 205.
 const AF_NONE: u16 = (224 << 8) | 205;
 
+/// Air time of one group: 104 bits (4 × 26) at 1187.5 bit/s, about 87.6 ms; a simulated
+/// tuner paces its stream with it.
+pub const RDS_GROUP_PERIOD: std::time::Duration =
+    std::time::Duration::from_nanos(104 * 2_000_000_000 / 2375);
+
 impl RdsEncoder {
+    /// A station from display text, translated to the RDS character set.
+    pub fn from_text(
+        pi: u16,
+        pty: u8,
+        ps: &str,
+        rt: &str,
+    ) -> Result<Self, super::charset::Unencodable> {
+        Ok(Self::new(
+            pi,
+            pty,
+            &super::charset::encode(ps)?,
+            &super::charset::encode(rt)?,
+        ))
+    }
+
     /// A station with these identifiers; PS is space-padded or cut to 8 characters and
     /// RadioText cut to 64.
     pub fn new(pi: u16, pty: u8, ps: &[u8], rt: &[u8]) -> Self {

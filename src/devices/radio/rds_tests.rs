@@ -392,9 +392,8 @@ fn random_blocks_are_harmless() {
 
 #[test]
 fn non_ascii_text_survives_encoding_and_decoding() {
-    let ps = crate::devices::radio::charset::encode("KÖLN €").unwrap();
-    let rt = crate::devices::radio::charset::encode("Grüße aus Köln").unwrap();
-    let mut enc = RdsEncoder::new(0xD201, 1, &ps, &rt);
+    let mut enc = RdsEncoder::from_text(0xD201, 1, "KÖLN €", "Grüße aus Köln").unwrap();
+    assert!(RdsEncoder::from_text(1, 1, "日本", "").is_err());
     let mut dec = RdsDecoder::new();
     for b in enc.blocks(40) {
         dec.push(b);
@@ -421,4 +420,9 @@ fn unterminated_short_radiotext_completes_after_two_cycles() {
     let ch = feed(&mut dec, &text[..1]);
     assert!(ch.contains(RdsChanges::RT));
     assert_eq!(dec.state().rt.as_deref(), Some(&b"ABCDEFGH"[..]));
+}
+
+#[test]
+fn group_period_is_104_bits_at_1187_5_bits_per_second() {
+    assert_eq!(RDS_GROUP_PERIOD.as_nanos(), 87_578_947);
 }
