@@ -323,6 +323,32 @@ check ".rc drops all capabilities" agree "$(grep -cE '^ +capabilities *$' "$RC")
 check ".rc creates the runtime dirs that file_contexts labels" \
     bash -c "for d in /data/vendor/drivervm /data/vendor/drivervm/state /data/vendor/drivervm/sockets; do grep -qE \"^ +mkdir \$d [0-7]{4} vendor_drivervm vendor_drivervm\$\" '$RC' || { echo \"no mkdir \$d\"; exit 1; }; done"
 
+# The config path the service is started with is where prebuilt_etc installs the file,
+# and it carries the config label.
+etc_text=$(bp_module_text "$ROOT/Android.bp" drivervm.toml)
+etc_path="/vendor/etc/$(sed -nE 's/^    sub_dir: "([^"]+)",$/\1/p' <<<"$etc_text")/$(sed -nE 's/^    src: "([^"]+)",$/\1/p' <<<"$etc_text" | xargs -r basename)"
+rc_config=$(awk '$1 == "service" { for (i = 4; i < NF; i++) if ($i == "--config") print $(i + 1) }' "$RC")
+check ".rc --config is the prebuilt_etc install path ($etc_path)" agree "$rc_config" "$etc_path"
+check "config path is labelled drivervm_vendor_config_file" \
+    expect_label "$etc_path" "$FC" drivervm_vendor_config_file
+
+# Every node the ueventd fragment hands to the service's group carries a drivervm label.
+UEV="$ROOT/etc/ueventd.drivervm.rc"
+uevent_nodes_ok() {
+    local glob mode owner group sample n=0 rc_group
+    rc_group=$(rc_field group | awk '{print $1}')
+    while read -r glob mode owner group; do
+        [[ $glob =~ ^(#|$) ]] && continue
+        n=$((n + 1))
+        [[ $mode =~ ^0[0-7]{3}$ ]] || { echo "bad mode for $glob: $mode"; return 1; }
+        [ "$group" = "$rc_group" ] || { echo "$glob: group $group is not the service's ($rc_group)"; return 1; }
+        sample=${glob//\*/0}
+        [ -n "$(label_of "$sample" "$FC")" ] || { echo "$sample ($glob) has no file_contexts label"; return 1; }
+    done <"$UEV"
+    [ "$n" -gt 0 ] || { echo "no entries"; return 1; }
+}
+check "ueventd fragment: nodes owned by the service group and labelled in file_contexts" uevent_nodes_ok
+
 # ---------------------------------------------------------------- (d) AIDL
 API="$ROOT/aidl/aidl_api/$pkg"
 # system/tools/aidl build/hash_gen.sh: sha1 over the sorted per-file sha1sum lines of the
