@@ -335,9 +335,9 @@ check "config path is labelled drivervm_vendor_config_file" \
 # Every node the ueventd fragment hands to the service's group carries a drivervm label.
 UEV="$ROOT/etc/ueventd.drivervm.rc"
 uevent_nodes_ok() {
-    local glob mode owner group sample n=0 rc_group
+    local glob mode _owner group sample n=0 rc_group
     rc_group=$(rc_field group | awk '{print $1}')
-    while read -r glob mode owner group; do
+    while read -r glob mode _owner group; do
         [[ $glob =~ ^(#|$) ]] && continue
         n=$((n + 1))
         [[ $mode =~ ^0[0-7]{3}$ ]] || { echo "bad mode for $glob: $mode"; return 1; }
