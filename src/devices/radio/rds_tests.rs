@@ -384,10 +384,8 @@ fn random_blocks_are_harmless() {
     }
     dec.push_v4l2(&bytes);
     let st = dec.state();
-    assert!(st.pty.map_or(true, |p| p <= 31));
-    assert!(st
-        .rt
-        .map_or(true, |rt| rt.len() <= 64 && !rt.contains(&0x0D)));
+    assert!(st.pty.is_none_or(|p| p <= 31));
+    assert!(st.rt.is_none_or(|rt| rt.len() <= 64 && !rt.contains(&0x0D)));
 }
 
 #[test]

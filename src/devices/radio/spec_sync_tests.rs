@@ -255,7 +255,12 @@ fn capabilities_feature_and_device_id_match() {
     assert_eq!(rows.len(), caps.len());
     for (row, cap) in rows.iter().zip(caps) {
         assert_eq!(number(row[1]), Some(cap.into()), "{}", row[2]);
-        assert_eq!(1u64 << number(row[0]).unwrap(), cap.into(), "{}", row[2]);
+        assert_eq!(
+            1u64 << number(row[0]).unwrap(),
+            u64::from(cap),
+            "{}",
+            row[2]
+        );
     }
     let feature = table("| bit | name | meaning |");
     assert_eq!(feature[0][1], "VIRTIO_RADIO_F_RDS_BLOCKS");
