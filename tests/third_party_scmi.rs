@@ -199,3 +199,20 @@ fn connect_error_names_the_socket() {
         "cannot connect to /nonexistent/x.sock: No such file or directory"
     );
 }
+
+#[test]
+fn backend_death_is_reported_as_disconnect_not_timeout() {
+    let Some(mut backend) = Backend::start("death") else {
+        return;
+    };
+    let mut h = backend.connect(&HarnessOptions::default());
+    h.submit(EVENTQ, &[], 16).unwrap();
+    backend.child.kill().unwrap();
+    backend.child.wait().unwrap();
+    let started = Instant::now();
+    let err = h
+        .wait_completions(EVENTQ, Duration::from_secs(5))
+        .unwrap_err();
+    assert!(matches!(err, Error::Disconnected), "got {err}");
+    assert!(started.elapsed() < Duration::from_secs(1));
+}

@@ -480,3 +480,14 @@ impl Harness {
             nix::sys::socket::shutdown(self.frontend.as_raw_fd(), nix::sys::socket::Shutdown::Both);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn harness_can_move_to_another_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Harness>();
+    }
+}
