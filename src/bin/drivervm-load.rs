@@ -55,6 +55,9 @@ struct Args {
     /// Give up when nothing comes back for this many seconds.
     #[arg(long, default_value_t = 2.0, value_name = "S")]
     timeout: f64,
+    /// Keep retrying a missing or refusing socket for this many seconds.
+    #[arg(long, default_value_t = 2.0, value_name = "S")]
+    connect_timeout: f64,
     /// Do not negotiate VIRTIO_RING_F_EVENT_IDX.
     #[arg(long)]
     no_event_idx: bool,
@@ -218,6 +221,7 @@ fn run(args: &Args) -> Result<Outcome> {
     }
     let warmup = secs(args.warmup, "warmup")?;
     let timeout = secs(args.timeout, "timeout")?;
+    let connect_timeout = secs(args.connect_timeout, "connect-timeout")?;
     let tck = clock_ticks_per_sec()?;
     let pid = args.pid.map(|p| p.to_string());
     if let Some(pid) = &pid {
@@ -234,6 +238,7 @@ fn run(args: &Args) -> Result<Outcome> {
         indirect_desc: args.indirect,
         device_features: args.device.device_features(),
         timeout,
+        connect_timeout,
         memory_size: (4 << 20).max(queue_size as usize * 1024),
     };
     let mut h = Harness::connect(&args.socket, args.device.num_queues(), &options)?;
