@@ -29,14 +29,16 @@
 //! ```
 
 mod connection;
-mod malformed;
+mod driver;
+pub(crate) mod malformed;
 mod memory;
-mod split_ring;
+pub(crate) mod split_ring;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use connection::{Harness, HarnessOptions};
+pub use driver::Driver;
 pub use malformed::{Malformed, OVERSIZE_LEN};
 pub use memory::{GuestMemfd, DEFAULT_MEMORY_SIZE, GUEST_MEMORY_BASE};
 pub use split_ring::{

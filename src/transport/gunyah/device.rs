@@ -1,0 +1,432 @@
+//! One device label on a backend node: what the transport publishes for it, and how it
+//! answers the frontend driver's life cycle (reset, DRIVER_OK, failure, exit) and kicks.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use log::{debug, error, info, warn};
+use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
+use virtio_bindings::virtio_ring::{VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC};
+use virtio_queue::{Queue, QueueT};
+use vm_memory::{GuestAddress, GuestMemoryMmap};
+use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
+use vmm_sys_util::timerfd::TimerFd;
+
+use super::io::{BackendEvent, DeviceLabel, EventSet, FeatureWord, GunyahBackendIo, QueueInfo};
+use super::GunyahError;
+use crate::devices::VirtioDevice;
+use crate::transport::rings::{poll_device, process_queue, OwnedRings, Session};
+use crate::transport::wake::{arm_timer, EventWaker};
+
+/// Most config-space bytes published: virtio-mmio's device config area is 0x100..0x1000,
+/// and every device of ours has a config of a few dozen bytes at most.
+const MAX_CONFIG_PUBLISHED: usize = 256;
+
+/// Events after which the current driver is gone and the device waits for the next one.
+const GONE: EventSet = EventSet::DRIVER_FAILED
+    .union(EventSet::VM_EXIT)
+    .union(EventSet::MODULE_EXIT)
+    .union(EventSet::APP_EXIT);
+
+/// Features the transport offers on top of the device's own.
+pub fn transport_features() -> u64 {
+    (1 << VIRTIO_F_VERSION_1) | (1 << VIRTIO_RING_F_EVENT_IDX) | (1 << VIRTIO_RING_F_INDIRECT_DESC)
+}
+
+/// A device served on one label, with its fds and the current driver's queues.
+pub struct LabelDevice {
+    id: String,
+    label: DeviceLabel,
+    io: Arc<dyn GunyahBackendIo>,
+    mem: GuestMemoryMmap,
+    device: Box<dyn VirtioDevice>,
+    offered: u64,
+    /// One per queue, registered with GH_IOEVENTFD.
+    kicks: Vec<EventFd>,
+    /// Registered with GH_IRQFD: writing it interrupts the frontend.
+    irqfd: EventFd,
+    waker: Arc<EventWaker>,
+    timer: TimerFd,
+    /// Bumped whenever a driver goes away, so its tokens are never completed.
+    generation: u64,
+    event_idx: bool,
+    /// The current driver's queues; empty while no driver is set up, `None` for a queue the
+    /// driver did not enable or set up outside the window.
+    queues: Vec<Option<Queue>>,
+}
+
+impl LabelDevice {
+    /// Prepares `device` for label `label`; nothing is published yet.
+    pub fn new(
+        id: String,
+        label: DeviceLabel,
+        io: Arc<dyn GunyahBackendIo>,
+        mem: GuestMemoryMmap,
+        device: Box<dyn VirtioDevice>,
+    ) -> Result<Self, GunyahError> {
+        let os = |what: &'static str| {
+            let id = id.clone();
+            move |source: std::io::Error| GunyahError::Os {
+                device: id,
+                what,
+                source,
+            }
+        };
+        let kicks = (0..device.queue_max_sizes().len())
+            .map(|_| EventFd::new(EFD_NONBLOCK))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(os("eventfd"))?;
+        let irqfd = EventFd::new(EFD_NONBLOCK).map_err(os("eventfd"))?;
+        let waker = Arc::new(EventWaker(
+            EventFd::new(EFD_NONBLOCK).map_err(os("eventfd"))?,
+        ));
+        let timer = TimerFd::new().map_err(|e| os("timerfd")(e.into()))?;
+        let offered = device.features() | transport_features();
+        Ok(Self {
+            id,
+            label,
+            io,
+            mem,
+            device,
+            offered,
+            kicks,
+            irqfd,
+            waker,
+            timer,
+            generation: 0,
+            event_idx: false,
+            queues: Vec::new(),
+        })
+    }
+
+    /// The device id (for logs and thread names).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The label served.
+    pub fn label(&self) -> DeviceLabel {
+        self.label
+    }
+
+    /// Per-queue kick eventfds, in queue order.
+    pub fn kicks(&self) -> &[EventFd] {
+        &self.kicks
+    }
+
+    /// The eventfd the device's [`crate::devices::Wake`] writes.
+    pub fn waker_fd(&self) -> &EventFd {
+        &self.waker.0
+    }
+
+    /// The timer behind the device's poll deadlines.
+    pub fn timer(&self) -> &TimerFd {
+        &self.timer
+    }
+
+    /// Publishes features, queue maximums and config space, and registers the ioeventfds and
+    /// the irqfd. SET_APP_READY is the caller's, once every label of the node is published.
+    pub fn publish(&self) -> Result<(), GunyahError> {
+        let l = self.label;
+        let io = &self.io;
+        let step = |what: &'static str| {
+            let id = self.id.clone();
+            move |source: std::io::Error| GunyahError::Request {
+                device: id,
+                what,
+                source,
+            }
+        };
+        io.set_device_features(l, FeatureWord::Low, self.offered as u32)
+            .map_err(step("GH_SET_DEVICE_FEATURES"))?;
+        io.set_device_features(l, FeatureWord::High, (self.offered >> 32) as u32)
+            .map_err(step("GH_SET_DEVICE_FEATURES"))?;
+        for (q, &max) in self.device.queue_max_sizes().iter().enumerate() {
+            io.set_queue_num_max(l, q as u32, u32::from(max))
+                .map_err(step("GH_SET_QUEUE_NUM_MAX"))?;
+        }
+        let config = self.published_config();
+        if !config.is_empty() {
+            io.set_device_config(l, &config)
+                .map_err(step("GH_SET_DEVICE_CONFIG_DATA"))?;
+        }
+        for (q, kick) in self.kicks.iter().enumerate() {
+            io.register_ioeventfd(l, q as u32, fd(kick))
+                .map_err(step("GH_IOEVENTFD"))?;
+        }
+        io.register_irqfd(l, fd(&self.irqfd))
+            .map_err(step("GH_IRQFD"))?;
+        info!(
+            "{}: published on label {} (features {:#x}, {} queues, {} config bytes)",
+            self.id,
+            l.get(),
+            self.offered,
+            self.kicks.len(),
+            config.len()
+        );
+        Ok(())
+    }
+
+    /// The config space as published: the device's bytes up to its last nonzero one, since
+    /// the frontend reads zeros past what is published, as the device model does too.
+    fn published_config(&self) -> Vec<u8> {
+        let mut buf = vec![0u8; MAX_CONFIG_PUBLISHED];
+        self.device.read_config(0, &mut buf);
+        let used = buf.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+        buf.truncate(used);
+        buf
+    }
+
+    /// Answers one GH_WAIT_FOR_EVENT result.
+    pub fn handle_event(&mut self, ev: BackendEvent) {
+        let e = ev.events;
+        debug!("{}: event {e:?} data {:#x}", self.id, ev.data);
+        if e.intersects(GONE) {
+            let why = if e.contains(EventSet::DRIVER_FAILED) {
+                "driver failed"
+            } else {
+                "frontend gone"
+            };
+            warn!("{}: {why} ({e:?}); waiting for the next driver", self.id);
+            self.teardown();
+        }
+        if e.contains(EventSet::RESET_RQST) {
+            info!("{}: reset requested by the driver", self.id);
+            self.teardown();
+            if let Err(err) = self.io.ack_reset(self.label) {
+                error!("{}: GH_ACK_RESET: {err}", self.id);
+            }
+        }
+        if e.contains(EventSet::DRIVER_OK) {
+            self.driver_ok();
+        }
+        if e.contains(EventSet::NEW_BUFFER) {
+            self.scan_queues();
+        }
+        if e.unknown() != 0 {
+            warn!(
+                "{}: ignoring unknown event bits {:#x}",
+                self.id,
+                e.unknown()
+            );
+        }
+        self.poll();
+    }
+
+    /// Forgets the current driver: its tokens, queues and pending kicks.
+    fn teardown(&mut self) {
+        self.generation += 1;
+        self.device.reset();
+        self.queues.clear();
+        self.event_idx = false;
+        if let Err(e) = self.timer.clear() {
+            warn!("{}: cannot disarm timer: {e}", self.id);
+        }
+        for kick in &self.kicks {
+            let _ = kick.read();
+        }
+    }
+
+    fn driver_ok(&mut self) {
+        if !self.queues.is_empty() {
+            warn!("{}: DRIVER_OK again without a reset; restarting", self.id);
+            self.teardown();
+        }
+        match self.negotiate() {
+            Ok(features) => {
+                info!("{}: driver acknowledged features {features:#x}", self.id);
+                self.device.activate(features, self.waker.clone());
+                self.setup_queues();
+            }
+            Err(why) => error!("{}: not starting the device: {why}", self.id),
+        }
+        // Acknowledged even when the setup failed: the frontend's probe must not hang, and a
+        // device without queues answers nothing until the driver resets it.
+        if let Err(e) = self.io.ack_driver_ok(self.label) {
+            error!("{}: GH_ACK_DRIVER_OK: {e}", self.id);
+        }
+        // Kicks sent before the ack may have been lost in the kernel.
+        self.scan_queues();
+    }
+
+    fn negotiate(&mut self) -> Result<u64, String> {
+        let word = |w| {
+            self.io
+                .get_driver_features(self.label, w)
+                .map_err(|e| format!("GH_GET_DRIVER_FEATURES: {e}"))
+        };
+        let raw = u64::from(word(FeatureWord::Low)?) | (u64::from(word(FeatureWord::High)?) << 32);
+        if raw & !self.offered != 0 {
+            warn!(
+                "{}: driver accepted features never offered ({:#x}); ignoring them",
+                self.id,
+                raw & !self.offered
+            );
+        }
+        let features = raw & self.offered;
+        if features & (1 << VIRTIO_F_VERSION_1) == 0 {
+            return Err(format!(
+                "driver did not accept VIRTIO_F_VERSION_1 (features {raw:#x})"
+            ));
+        }
+        self.event_idx = features & (1 << VIRTIO_RING_F_EVENT_IDX) != 0;
+        let mut config = self.published_config();
+        if !config.is_empty() {
+            match self.io.get_driver_config(self.label, &mut config) {
+                Ok(()) if config != self.published_config() => {
+                    self.device.write_config(0, &config);
+                }
+                Ok(()) => {}
+                Err(e) => warn!("{}: GH_GET_DRIVER_CONFIG_DATA: {e}", self.id),
+            }
+        }
+        Ok(features)
+    }
+
+    fn setup_queues(&mut self) {
+        let maxes = self.device.queue_max_sizes().to_vec();
+        let mut queues = Vec::with_capacity(maxes.len());
+        for (q, max) in maxes.into_iter().enumerate() {
+            let queue = match self.io.get_queue_info(self.label, q as u32) {
+                Ok(info) if !info.ready => {
+                    debug!("{}: queue {q} not enabled by the driver", self.id);
+                    None
+                }
+                Ok(info) => match self.build_queue(max, &info) {
+                    Ok(queue) => Some(queue),
+                    Err(why) => {
+                        error!(
+                            "{}: queue {q} refused ({why}): size {}, desc {:#x}, driver {:#x}, \
+                             device {:#x}; it stays unused until the next reset",
+                            self.id, info.num, info.desc, info.driver, info.device
+                        );
+                        None
+                    }
+                },
+                Err(e) => {
+                    error!("{}: GH_GET_QUEUE_INFO {q}: {e}", self.id);
+                    None
+                }
+            };
+            queues.push(queue);
+        }
+        self.queues = queues;
+    }
+
+    fn build_queue(&self, max: u16, info: &QueueInfo) -> Result<Queue, String> {
+        let mut queue = Queue::new(max).map_err(|e| e.to_string())?;
+        let size = u16::try_from(info.num).map_err(|_| "size above 65535".to_owned())?;
+        queue.try_set_size(size).map_err(|e| e.to_string())?;
+        queue
+            .try_set_desc_table_address(GuestAddress(info.desc))
+            .map_err(|e| e.to_string())?;
+        queue
+            .try_set_avail_ring_address(GuestAddress(info.driver))
+            .map_err(|e| e.to_string())?;
+        queue
+            .try_set_used_ring_address(GuestAddress(info.device))
+            .map_err(|e| e.to_string())?;
+        queue.set_event_idx(self.event_idx);
+        queue.set_ready(true);
+        // Checks every ring lies inside the shared window (mapped at the window base).
+        if !queue.is_valid(&self.mem) {
+            return Err("rings outside the shared window".to_owned());
+        }
+        Ok(queue)
+    }
+
+    /// Processes every set-up queue once.
+    fn scan_queues(&mut self) {
+        for q in 0..self.queues.len() {
+            self.process(q as u16);
+        }
+    }
+
+    /// The frontend kicked `queue` (its ioeventfd fired).
+    pub fn kicked(&mut self, queue: u16) {
+        if let Some(kick) = self.kicks.get(usize::from(queue)) {
+            let _ = kick.read();
+        }
+        match self.queues.get(usize::from(queue)) {
+            Some(Some(_)) => self.process(queue),
+            _ => debug!("{}: kick on queue {queue}, which is not set up", self.id),
+        }
+        self.poll();
+    }
+
+    /// The device's waker fired.
+    pub fn woken(&mut self) {
+        let _ = self.waker.0.read();
+        self.poll();
+    }
+
+    /// The device's timer expired.
+    pub fn timer_expired(&mut self) {
+        let _ = self.timer.wait();
+        self.poll();
+    }
+
+    fn process(&mut self, queue: u16) {
+        let Self {
+            id,
+            mem,
+            device,
+            irqfd,
+            queues,
+            generation,
+            event_idx,
+            ..
+        } = self;
+        let session = Session {
+            id,
+            mem,
+            generation: *generation,
+            event_idx: *event_idx,
+        };
+        let mut rings = OwnedRings {
+            queues,
+            mem,
+            signal: |_| irqfd.write(1),
+        };
+        process_queue(&session, &mut rings, device.as_mut(), queue);
+    }
+
+    /// Lets the device do timed work and re-arms the timer for its next deadline.
+    fn poll(&mut self) {
+        let Self {
+            id,
+            mem,
+            device,
+            irqfd,
+            queues,
+            generation,
+            event_idx,
+            timer,
+            ..
+        } = self;
+        let session = Session {
+            id,
+            mem,
+            generation: *generation,
+            event_idx: *event_idx,
+        };
+        let mut rings = OwnedRings {
+            queues,
+            mem,
+            signal: |_| irqfd.write(1),
+        };
+        let now = Instant::now();
+        let next = poll_device(&session, &mut rings, device.as_mut(), now);
+        if let Err(e) = arm_timer(timer, next, now) {
+            warn!("{id}: cannot arm timer: {e}");
+        }
+    }
+}
+
+/// Borrows an eventfd's descriptor for as long as the eventfd itself is borrowed.
+pub(super) fn fd(e: &EventFd) -> std::os::fd::BorrowedFd<'_> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor belongs to `e`, which stays open for the returned lifetime
+    // (tied to the borrow of `e`); vmm-sys-util's EventFd does not implement AsFd itself.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(e.as_raw_fd()) }
+}

@@ -1,0 +1,159 @@
+//! What the simulated backend node holds between the backend's requests and the frontend
+//! driver's register writes: the virtio-mmio register file of each label, the events the
+//! driver raised and the fds the backend registered.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::super::io::{EventSet, QueueInfo};
+
+/// Queues per label the simulated node accepts (as gunyah-drivers' MAX_QUEUES).
+pub const SIM_MAX_QUEUES: u32 = 16;
+
+/// One label's registers and fds.
+#[derive(Default)]
+pub struct LabelState {
+    /// Offered features, as set by GH_SET_DEVICE_FEATURES (low, high).
+    pub device_features: [u32; 2],
+    /// QueueNumMax per queue.
+    pub queue_num_max: BTreeMap<u32, u32>,
+    /// Device config space; `None` until GH_SET_DEVICE_CONFIG_DATA.
+    pub config: Option<Vec<u8>>,
+    /// Per-queue ioeventfds the backend registered.
+    pub ioeventfds: BTreeMap<u32, File>,
+    /// The backend's irqfd.
+    pub irqfd: Option<File>,
+    /// Features the driver accepted (low, high).
+    pub driver_features: [u32; 2],
+    /// Queues as the driver set them up.
+    pub queues: BTreeMap<u32, QueueInfo>,
+    /// Events raised and not yet reported by GH_WAIT_FOR_EVENT.
+    pub pending: EventSet,
+    /// Count of GH_ACK_RESET calls.
+    pub resets_acked: u64,
+    /// Count of GH_ACK_DRIVER_OK calls.
+    pub driver_ok_acked: u64,
+}
+
+/// The whole node.
+#[derive(Default)]
+pub struct NodeState {
+    /// Labels the node serves (as listed in the device tree).
+    pub labels: BTreeMap<u32, LabelState>,
+    /// GH_SET_APP_READY was issued.
+    pub app_ready: bool,
+    /// The node was closed: every wait fails.
+    pub closed: bool,
+}
+
+/// The node's state and the condition every waiter sleeps on.
+#[derive(Default)]
+pub struct Shared {
+    state: Mutex<NodeState>,
+    changed: Condvar,
+}
+
+/// `ENODEV`-like error for a closed node.
+pub fn closed_error() -> io::Error {
+    io::Error::from_raw_os_error(libc::ENODEV)
+}
+
+/// `EINVAL` as the kernel answers for an unknown label or queue.
+pub fn invalid(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, what.to_owned())
+}
+
+impl Shared {
+    /// A node serving `labels`.
+    pub fn new(labels: &[u32]) -> Self {
+        let state = NodeState {
+            labels: labels.iter().map(|&l| (l, LabelState::default())).collect(),
+            ..NodeState::default()
+        };
+        Self {
+            state: Mutex::new(state),
+            changed: Condvar::new(),
+        }
+    }
+
+    /// Locks the state (a poisoned lock is still usable: the state stays consistent
+    /// field by field).
+    pub fn lock(&self) -> MutexGuard<'_, NodeState> {
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Runs `f` on label `label`'s state and wakes every waiter.
+    pub fn with_label<R>(
+        &self,
+        label: u32,
+        f: impl FnOnce(&mut LabelState) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let mut st = self.lock();
+        if st.closed {
+            return Err(closed_error());
+        }
+        let l = st
+            .labels
+            .get_mut(&label)
+            .ok_or_else(|| invalid("no such label"))?;
+        let r = f(l);
+        drop(st);
+        self.changed.notify_all();
+        r
+    }
+
+    /// Waits until `ready` returns `Some` (checked under the lock), the node closes, or
+    /// `timeout` (if any) passes.
+    pub fn wait_until<R>(
+        &self,
+        timeout: Option<Duration>,
+        mut ready: impl FnMut(&mut NodeState) -> Option<R>,
+    ) -> io::Result<R> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut st = self.lock();
+        loop {
+            if st.closed {
+                return Err(closed_error());
+            }
+            if let Some(r) = ready(&mut st) {
+                return Ok(r);
+            }
+            st = match deadline {
+                None => match self.changed.wait(st) {
+                    Ok(g) => g,
+                    Err(p) => p.into_inner(),
+                },
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "the simulated backend did not answer in time",
+                        ));
+                    }
+                    match self.changed.wait_timeout(st, d - now) {
+                        Ok((g, _)) => g,
+                        Err(p) => p.into_inner().0,
+                    }
+                }
+            };
+        }
+    }
+
+    /// Closes the node: every current and future wait fails.
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.changed.notify_all();
+    }
+
+    /// Wakes every waiter (after a change made through [`Shared::lock`]).
+    pub fn notify(&self) {
+        self.changed.notify_all();
+    }
+}
