@@ -73,7 +73,7 @@ fn main() -> ExitCode {
                     dev.id,
                     guest.name,
                     dev.kind.name(),
-                    dev.transport.socket_path(&runtime_dir).display()
+                    dev.transport.describe(&runtime_dir)
                 );
             }
         }
