@@ -146,10 +146,8 @@ impl LabelDevice {
                 .map_err(step("GH_SET_QUEUE_NUM_MAX"))?;
         }
         let config = self.published_config();
-        if !config.is_empty() {
-            io.set_device_config(l, &config)
-                .map_err(step("GH_SET_DEVICE_CONFIG_DATA"))?;
-        }
+        io.set_device_config(l, &config)
+            .map_err(step("GH_SET_DEVICE_CONFIG_DATA"))?;
         for (q, kick) in self.kicks.iter().enumerate() {
             io.register_ioeventfd(l, q as u32, fd(kick))
                 .map_err(step("GH_IOEVENTFD"))?;
@@ -167,13 +165,15 @@ impl LabelDevice {
         Ok(())
     }
 
-    /// The config space as published: the device's bytes up to its last nonzero one, since
-    /// the frontend reads zeros past what is published, as the device model does too.
+    /// The config space as published: the device's bytes up to its last nonzero one (the
+    /// frontend reads zeros past what is published, as the device model does too), in whole
+    /// 32-bit words and at least one, because the 0xBC driver copies the config into the
+    /// frontend's register page word by word and refuses to start a device without one.
     fn published_config(&self) -> Vec<u8> {
         let mut buf = vec![0u8; MAX_CONFIG_PUBLISHED];
         self.device.read_config(0, &mut buf);
         let used = buf.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-        buf.truncate(used);
+        buf.truncate(used.next_multiple_of(4).max(4));
         buf
     }
 
@@ -270,15 +270,12 @@ impl LabelDevice {
             ));
         }
         self.event_idx = features & (1 << VIRTIO_RING_F_EVENT_IDX) != 0;
-        let mut config = self.published_config();
-        if !config.is_empty() {
-            match self.io.get_driver_config(self.label, &mut config) {
-                Ok(()) if config != self.published_config() => {
-                    self.device.write_config(0, &config);
-                }
-                Ok(()) => {}
-                Err(e) => warn!("{}: GH_GET_DRIVER_CONFIG_DATA: {e}", self.id),
-            }
+        let published = self.published_config();
+        let mut config = vec![0u8; published.len()];
+        match self.io.get_driver_config(self.label, &mut config) {
+            Ok(()) if config != published => self.device.write_config(0, &config),
+            Ok(()) => {}
+            Err(e) => warn!("{}: GH_GET_DRIVER_CONFIG_DATA: {e}", self.id),
         }
         Ok(features)
     }

@@ -13,7 +13,7 @@ use vm_memory::{Bytes, GuestAddress};
 const BASE: u64 = 0x8000_0000;
 const WINDOW: usize = 1 << 20;
 
-/// Answers each request with its bytes reversed; config space holds 4 bytes.
+/// Answers each request with its bytes reversed; config space holds 5 bytes.
 struct Echo;
 
 impl VirtioDevice for Echo {
@@ -30,7 +30,7 @@ impl VirtioDevice for Echo {
         1 << 3
     }
     fn read_config(&self, offset: usize, data: &mut [u8]) {
-        let cfg = [0xde, 0xad, 0xbe, 0xef];
+        let cfg = [0xde, 0xad, 0xbe, 0xef, 0x01];
         for (i, b) in data.iter_mut().enumerate() {
             *b = cfg.get(offset + i).copied().unwrap_or(0);
         }
@@ -71,7 +71,12 @@ fn publishes_features_config_and_serves_requests_on_every_label() {
     for label in [3, 7] {
         let mut d = SimDriver::attach(&node, label, 2, &opts()).expect("attach");
         assert_eq!(d.offered_features(), (1 << 3) | transport_features());
-        assert_eq!(d.config(0, 6).unwrap(), [0xde, 0xad, 0xbe, 0xef, 0, 0]);
+        assert_eq!(
+            d.config(0, 9).unwrap(),
+            [0xde, 0xad, 0xbe, 0xef, 1, 0, 0, 0, 0]
+        );
+        // Whole 32-bit words: the 0xBC driver copies the config word by word.
+        assert_eq!(d.frontend().config_len().unwrap(), Some(8));
         for q in 0..2 {
             assert_eq!(d.request(q, b"abc", 8).unwrap(), b"cba");
         }
@@ -133,4 +138,40 @@ fn rings_outside_the_window_are_never_used_and_the_next_driver_is_served() {
     }
     let mut d = SimDriver::attach(&node, 1, 2, &opts()).expect("attach after bad queues");
     assert_eq!(d.request(1, b"12", 4).unwrap(), b"21");
+}
+
+/// A device without config space (like virtio-scmi) still publishes one zero word.
+#[test]
+fn a_device_without_config_space_publishes_one_zero_word() {
+    struct NoConfig;
+    impl VirtioDevice for NoConfig {
+        fn device_type(&self) -> u32 {
+            32
+        }
+        fn name(&self) -> &str {
+            "noconfig"
+        }
+        fn queue_max_sizes(&self) -> &[u16] {
+            &[8]
+        }
+        fn features(&self) -> u64 {
+            0
+        }
+        fn activate(&mut self, _features: u64, _waker: Arc<dyn Wake>) {}
+        fn handle(&mut self, request: Request, completer: &mut dyn Completer) {
+            let _ = completer.complete(request.token, &[]);
+        }
+        fn reset(&mut self) {}
+    }
+    let node = SimNode::new(BASE, WINDOW, &[2]).expect("sim node");
+    let dev = NodeDevice {
+        id: "noconfig".into(),
+        label: DeviceLabel::new(2).expect("label"),
+        device: Box::new(NoConfig),
+    };
+    start_node("sim", node.backend().expect("backend"), BASE, vec![dev]).expect("start");
+    let fe = node.frontend(2, Duration::from_secs(2));
+    fe.wait_app_ready().unwrap();
+    assert_eq!(fe.config_len().unwrap(), Some(4));
+    assert_eq!(fe.config(0, 4).unwrap(), [0; 4]);
 }

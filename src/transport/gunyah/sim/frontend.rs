@@ -59,6 +59,12 @@ impl SimFrontend {
         })
     }
 
+    /// Bytes of config space the backend published (`None`: none yet).
+    pub fn config_len(&self) -> io::Result<Option<usize>> {
+        self.shared
+            .with_label(self.label, |s| Ok(s.config.as_ref().map(Vec::len)))
+    }
+
     /// Writes 0 to Status and waits for the backend's GH_ACK_RESET.
     pub fn reset(&self) -> io::Result<()> {
         let before = self.shared.with_label(self.label, |s| {

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use super::super::io::{EventSet, QueueInfo};
 
-/// Queues per label the simulated node accepts (as gunyah-drivers' MAX_QUEUES).
-pub const SIM_MAX_QUEUES: u32 = 16;
+/// Queues per label the simulated node accepts: MAX_QUEUES of the device-node (0xBC)
+/// driver the transport speaks to (gunyah-drivers' 0xB2 driver allows 16).
+pub const SIM_MAX_QUEUES: u32 = 4;
 
 /// One label's registers and fds.
 #[derive(Default)]
