@@ -91,9 +91,9 @@ impl Service {
     }
 }
 
-/// Opens a Gunyah backend node by path: the daemon opens the device node, tests hand out
-/// simulated nodes.
-pub type NodeOpener<'a> = dyn Fn(&Path) -> std::io::Result<Arc<dyn GunyahBackendIo>> + 'a;
+/// Opens a Gunyah backend node by path, again each time the frontend VM exits: the daemon
+/// opens the device node, tests hand out simulated nodes.
+pub type NodeOpener = Arc<dyn Fn(&Path) -> std::io::Result<Arc<dyn GunyahBackendIo>> + Send + Sync>;
 
 /// Opens the real `/dev/gh_virtio_backend_<vm>` node.
 pub fn open_backend_node(path: &Path) -> std::io::Result<Arc<dyn GunyahBackendIo>> {
@@ -168,7 +168,7 @@ fn socket_group(config: &Config) -> Result<Option<Gid>, ServiceError> {
 /// Binds every device's socket and publishes every Gunyah device, then starts serving them
 /// all; Gunyah nodes are opened with [`open_backend_node`].
 pub fn start(config: &Config, runtime_dir: &Path) -> Result<Service, ServiceError> {
-    start_with(config, runtime_dir, &open_backend_node)
+    start_with(config, runtime_dir, Arc::new(open_backend_node))
 }
 
 /// A Gunyah node being prepared: its devices and the window base they agree on.
@@ -187,7 +187,7 @@ struct PendingNode {
 pub fn start_with(
     config: &Config,
     runtime_dir: &Path,
-    open_node: &NodeOpener<'_>,
+    open_node: NodeOpener,
 ) -> Result<Service, ServiceError> {
     let group = socket_group(config)?;
     prepare_runtime_dir(runtime_dir, group.is_some())?;
@@ -248,16 +248,16 @@ pub fn start_with(
     let mut threads = Vec::new();
     for node in nodes {
         let name = node.path.display().to_string();
-        let io = open_node(&node.path).map_err(|source| {
-            ServiceError::Gunyah(GunyahError::Node {
-                node: name.clone(),
-                what: "opening the node",
-                source,
-            })
-        })?;
-        threads.extend(
-            gunyah::start_node(&name, io, node.window_base, node.devices)
-                .map_err(ServiceError::Gunyah)?,
+        let open = open_node.clone();
+        let path = node.path.clone();
+        threads.push(
+            gunyah::start_node(
+                &name,
+                Box::new(move || open(&path)),
+                node.window_base,
+                node.devices,
+            )
+            .map_err(ServiceError::Gunyah)?,
         );
         for ep in node.endpoints {
             info!(

@@ -78,14 +78,9 @@ fn holding_node(id: &str, sticky: bool) -> (SimNode, Vec<JoinHandle<()>>) {
             held: Vec::new(),
         }),
     };
-    let threads = start_node(
-        "sim",
-        node.backend().expect("backend"),
-        SIM_WINDOW_BASE,
-        vec![dev],
-    )
-    .expect("start node");
-    (node, threads)
+    let supervisor =
+        start_node("sim", Box::new(node.opener()), SIM_WINDOW_BASE, vec![dev]).expect("start node");
+    (node, vec![supervisor])
 }
 
 fn opts() -> HarnessOptions {
@@ -245,6 +240,7 @@ fn the_frontend_vanishing_mid_request_leaves_the_device_serving() {
     }
     a.vanish().unwrap();
     logged(&["vanishing", "frontend gone"]);
+    logged(&["sim", "reopening the node"]);
     let mut b = SimDriver::attach(&node, 1, 1, &opts()).unwrap();
     std::thread::sleep(HOLD + Duration::from_millis(100));
     assert!(b.poll_completions(0).unwrap().is_empty());

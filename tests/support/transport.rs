@@ -39,9 +39,19 @@ pub enum Served {
 pub struct GunyahServed {
     /// Device id → (node path, label).
     devices: HashMap<String, (String, u32)>,
-    nodes: HashMap<String, SimNode>,
+    nodes: Arc<HashMap<String, SimNode>>,
     _service: service::Service,
     _dir: tempfile::TempDir,
+}
+
+impl Drop for GunyahServed {
+    fn drop(&mut self) {
+        // The service's threads hold the opener (and so the nodes): remove the nodes so
+        // that they stop.
+        for n in self.nodes.values() {
+            n.close();
+        }
+    }
 }
 
 impl Served {
@@ -142,23 +152,26 @@ impl GunyahServed {
                 devices.insert(d.id.clone(), (node, *label));
             }
         }
-        let nodes: HashMap<String, SimNode> = labels
-            .into_iter()
-            .map(|(node, ls)| {
-                let sim =
-                    SimNode::new(SIM_WINDOW_BASE, DEFAULT_MEMORY_SIZE, &ls).expect("sim node");
-                (node, sim)
-            })
-            .collect();
+        let nodes: Arc<HashMap<String, SimNode>> = Arc::new(
+            labels
+                .into_iter()
+                .map(|(node, ls)| {
+                    let sim =
+                        SimNode::new(SIM_WINDOW_BASE, DEFAULT_MEMORY_SIZE, &ls).expect("sim node");
+                    (node, sim)
+                })
+                .collect(),
+        );
         let dir = tempfile::tempdir().expect("tempdir");
-        let open = |p: &Path| -> std::io::Result<Arc<dyn GunyahBackendIo>> {
-            let node = nodes
+        let by_path = nodes.clone();
+        let open: service::NodeOpener = Arc::new(move |p: &Path| {
+            let node = by_path
                 .get(&p.display().to_string())
                 .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ENOENT))?;
-            let backend = node.backend().map_err(std::io::Error::other)?;
+            let backend: Arc<dyn GunyahBackendIo> = node.open()?;
             Ok(backend)
-        };
-        let svc = service::start_with(&cfg, &dir.path().join("run"), &open).expect("start service");
+        });
+        let svc = service::start_with(&cfg, &dir.path().join("run"), open).expect("start service");
         GunyahServed {
             devices,
             nodes,

@@ -34,11 +34,19 @@ pub fn transport_features() -> u64 {
 }
 
 /// A device served on one label, with its fds and the current driver's queues.
+///
+/// It outlives an open of the node: when the frontend VM exits, the node is closed and
+/// reopened, and the same device (reset) is bound to the new open with [`LabelDevice::bind`].
 pub struct LabelDevice {
     id: String,
     label: DeviceLabel,
-    io: Arc<dyn GunyahBackendIo>,
+    /// The open node; `None` between two opens.
+    io: Option<Arc<dyn GunyahBackendIo>>,
+    /// The shared window of the current open (empty between opens).
     mem: GuestMemoryMmap,
+    /// A DRIVER_OK was acknowledged on this open: the 0xBC driver reports no other, so a
+    /// driver that resets and starts again is noticed by its first notification.
+    driver_ok_acked: bool,
     device: Box<dyn VirtioDevice>,
     offered: u64,
     /// One per queue, registered with GH_IOEVENTFD.
@@ -56,12 +64,10 @@ pub struct LabelDevice {
 }
 
 impl LabelDevice {
-    /// Prepares `device` for label `label`; nothing is published yet.
+    /// Prepares `device` for label `label`; it is bound to no node yet.
     pub fn new(
         id: String,
         label: DeviceLabel,
-        io: Arc<dyn GunyahBackendIo>,
-        mem: GuestMemoryMmap,
         device: Box<dyn VirtioDevice>,
     ) -> Result<Self, GunyahError> {
         let os = |what: &'static str| {
@@ -85,8 +91,9 @@ impl LabelDevice {
         Ok(Self {
             id,
             label,
-            io,
-            mem,
+            io: None,
+            mem: GuestMemoryMmap::new(),
+            driver_ok_acked: false,
             device,
             offered,
             kicks,
@@ -124,11 +131,41 @@ impl LabelDevice {
         &self.timer
     }
 
+    /// Binds the device to a new open of its node, whose window is `mem`.
+    pub fn bind(&mut self, io: Arc<dyn GunyahBackendIo>, mem: GuestMemoryMmap) {
+        self.io = Some(io);
+        self.mem = mem;
+        self.driver_ok_acked = false;
+    }
+
+    /// Drops the current driver and lets go of the node and its window, so it can be closed.
+    pub fn unbind(&mut self) {
+        self.teardown();
+        self.io = None;
+        self.mem = GuestMemoryMmap::new();
+        self.driver_ok_acked = false;
+    }
+
+    /// The open node the device is bound to, if any.
+    pub fn io_handle(&self) -> Option<Arc<dyn GunyahBackendIo>> {
+        self.io.clone()
+    }
+
+    fn io(&self) -> std::io::Result<&dyn GunyahBackendIo> {
+        self.io.as_deref().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::NotConnected, "not bound to a node")
+        })
+    }
+
     /// Publishes features, queue maximums and config space, and registers the ioeventfds and
     /// the irqfd. SET_APP_READY is the caller's, once every label of the node is published.
     pub fn publish(&self) -> Result<(), GunyahError> {
         let l = self.label;
-        let io = &self.io;
+        let io = self.io().map_err(|source| GunyahError::Request {
+            device: self.id.clone(),
+            what: "publishing",
+            source,
+        })?;
         let step = |what: &'static str| {
             let id = self.id.clone();
             move |source: std::io::Error| GunyahError::Request {
@@ -193,7 +230,7 @@ impl LabelDevice {
         if e.contains(EventSet::RESET_RQST) {
             info!("{}: reset requested by the driver", self.id);
             self.teardown();
-            if let Err(err) = self.io.ack_reset(self.label) {
+            if let Err(err) = self.io().and_then(|io| io.ack_reset(self.label)) {
                 error!("{}: GH_ACK_RESET: {err}", self.id);
             }
         }
@@ -242,8 +279,9 @@ impl LabelDevice {
         }
         // Acknowledged even when the setup failed: the frontend's probe must not hang, and a
         // device without queues answers nothing until the driver resets it.
-        if let Err(e) = self.io.ack_driver_ok(self.label) {
-            error!("{}: GH_ACK_DRIVER_OK: {e}", self.id);
+        match self.io().and_then(|io| io.ack_driver_ok(self.label)) {
+            Ok(()) => self.driver_ok_acked = true,
+            Err(e) => error!("{}: GH_ACK_DRIVER_OK: {e}", self.id),
         }
         // Kicks sent before the ack may have been lost in the kernel.
         self.scan_queues();
@@ -251,8 +289,8 @@ impl LabelDevice {
 
     fn negotiate(&mut self) -> Result<u64, String> {
         let word = |w| {
-            self.io
-                .get_driver_features(self.label, w)
+            self.io()
+                .and_then(|io| io.get_driver_features(self.label, w))
                 .map_err(|e| format!("GH_GET_DRIVER_FEATURES: {e}"))
         };
         let raw = u64::from(word(FeatureWord::Low)?) | (u64::from(word(FeatureWord::High)?) << 32);
@@ -272,7 +310,10 @@ impl LabelDevice {
         self.event_idx = features & (1 << VIRTIO_RING_F_EVENT_IDX) != 0;
         let published = self.published_config();
         let mut config = vec![0u8; published.len()];
-        match self.io.get_driver_config(self.label, &mut config) {
+        match self
+            .io()
+            .and_then(|io| io.get_driver_config(self.label, &mut config))
+        {
             Ok(()) if config != published => self.device.write_config(0, &config),
             Ok(()) => {}
             Err(e) => warn!("{}: GH_GET_DRIVER_CONFIG_DATA: {e}", self.id),
@@ -284,7 +325,10 @@ impl LabelDevice {
         let maxes = self.device.queue_max_sizes().to_vec();
         let mut queues = Vec::with_capacity(maxes.len());
         for (q, max) in maxes.into_iter().enumerate() {
-            let queue = match self.io.get_queue_info(self.label, q as u32) {
+            let info = self
+                .io()
+                .and_then(|io| io.get_queue_info(self.label, q as u32));
+            let queue = match info {
                 Ok(info) if !info.ready => {
                     debug!("{}: queue {q} not enabled by the driver", self.id);
                     None
@@ -343,6 +387,18 @@ impl LabelDevice {
     pub fn kicked(&mut self, queue: u16) {
         if let Some(kick) = self.kicks.get(usize::from(queue)) {
             let _ = kick.read();
+        }
+        if self.queues.is_empty() && self.driver_ok_acked {
+            // A driver notifies only after DRIVER_OK, which the node reports once per open:
+            // this is a driver that reset the device and started again.
+            info!(
+                "{}: notified after a reset without a DRIVER_OK event; setting up the \
+                 driver's queues",
+                self.id
+            );
+            self.driver_ok();
+            self.poll();
+            return;
         }
         match self.queues.get(usize::from(queue)) {
             Some(Some(_)) => self.process(queue),

@@ -26,7 +26,7 @@ pub use io::{
     BackendEvent, DeviceLabel, EventSet, FeatureWord, GunyahBackendIo, QueueInfo, SharedWindow,
 };
 pub use node::BackendNode;
-pub use serve::{start_node, NodeDevice};
+pub use serve::{start_node, NodeDevice, OpenNode};
 pub use window::{map_window, WindowError};
 
 /// Why a node or one of its devices could not be set up.

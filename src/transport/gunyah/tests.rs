@@ -54,7 +54,7 @@ fn serve(labels: &[u32]) -> SimNode {
             device: Box::new(Echo),
         })
         .collect();
-    start_node("sim", node.backend().expect("backend"), BASE, devices).expect("start");
+    start_node("sim", Box::new(node.opener()), BASE, devices).expect("start");
     node
 }
 
@@ -169,9 +169,51 @@ fn a_device_without_config_space_publishes_one_zero_word() {
         label: DeviceLabel::new(2).expect("label"),
         device: Box::new(NoConfig),
     };
-    start_node("sim", node.backend().expect("backend"), BASE, vec![dev]).expect("start");
+    start_node("sim", Box::new(node.opener()), BASE, vec![dev]).expect("start");
     let fe = node.frontend(2, Duration::from_secs(2));
     fe.wait_app_ready().unwrap();
     assert_eq!(fe.config_len().unwrap(), Some(4));
     assert_eq!(fe.config(0, 4).unwrap(), [0; 4]);
+}
+
+#[test]
+fn the_node_is_exclusive_and_gone_once_dropped() {
+    let node = SimNode::new(BASE, WINDOW, &[1]).expect("sim node");
+    let first = node.open().expect("first open");
+    let busy = node.open().err().and_then(|e| e.raw_os_error());
+    assert_eq!(busy, Some(libc::EBUSY));
+    drop(first);
+    let open = node.opener();
+    assert!(open().is_ok(), "reopened after close");
+    drop(node);
+    let gone = open().err().and_then(|e| e.raw_os_error());
+    assert_eq!(gone, Some(libc::ENODEV));
+}
+
+/// The 0xBC driver reports DRIVER_OK once per open of the node: a driver that resets and
+/// starts again is noticed by its first notification.
+#[test]
+fn a_restarted_driver_is_served_without_a_second_driver_ok_event() {
+    let node = serve(&[1]);
+    for round in 0..3u8 {
+        let mut d = SimDriver::attach(&node, 1, 2, &opts()).expect("attach");
+        assert_eq!(d.request(0, &[round, 9], 4).unwrap(), [9, round]);
+        Box::new(d).disconnect().unwrap();
+    }
+}
+
+/// After the frontend VM exits the node is closed, reopened and republished, and the next
+/// boot of the VM is served.
+#[test]
+fn the_next_boot_of_the_frontend_vm_is_served_after_a_reopen() {
+    let node = serve(&[1, 2]);
+    for boot in 0..3u8 {
+        let mut a = SimDriver::attach(&node, 1, 2, &opts()).expect("attach 1");
+        let mut b = SimDriver::attach(&node, 2, 2, &opts()).expect("attach 2");
+        assert_eq!(a.request(1, &[boot, 1], 4).unwrap(), [1, boot]);
+        assert_eq!(b.request(0, &[boot, 2], 4).unwrap(), [2, boot]);
+        b.submit(0, b"in flight", 16).unwrap();
+        a.vanish().unwrap();
+        drop(b);
+    }
 }

@@ -14,12 +14,26 @@ use super::super::io::{
 };
 use super::state::{invalid, Shared, SIM_MAX_QUEUES};
 
-/// [`GunyahBackendIo`] on a simulated node; the frontend is played by
-/// [`super::SimFrontend`] / [`super::SimDriver`] on the same [`super::SimNode`].
+/// [`GunyahBackendIo`] on one open of a simulated node; the frontend is played by
+/// [`super::SimFrontend`] / [`super::SimDriver`] on the same [`super::SimNode`]. Dropping
+/// it closes the node, releasing what was registered, as closing the device node does.
 pub struct SimBackend {
     pub(super) shared: Arc<Shared>,
     pub(super) window: File,
     pub(super) window_size: u64,
+}
+
+impl Drop for SimBackend {
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        st.open = false;
+        st.app_ready = false;
+        for l in st.labels.values_mut() {
+            l.release();
+        }
+        drop(st);
+        self.shared.notify();
+    }
 }
 
 fn check_queue(queue: u32) -> io::Result<()> {
@@ -124,10 +138,7 @@ impl GunyahBackendIo for SimBackend {
             let Some(s) = st.labels.get_mut(&label) else {
                 return Some(Err(invalid("no such label")));
             };
-            if s.pending.is_empty() {
-                return None;
-            }
-            let bits = std::mem::take(&mut s.pending).bits();
+            let bits = s.take_event()?.bits();
             Some(Ok(BackendEvent::from_raw(&VirtioEvent {
                 label,
                 event: bits,
@@ -157,7 +168,8 @@ impl GunyahBackendIo for SimBackend {
 
     fn ack_driver_ok(&self, l: DeviceLabel) -> io::Result<()> {
         self.shared.with_label(l.get(), |s| {
-            s.driver_ok_acked += 1;
+            s.driver_ok_acked = true;
+            s.driver_ok_acks += 1;
             Ok(())
         })
     }

@@ -73,8 +73,8 @@ impl SimFrontend {
             // A reset overrides a DRIVER_OK or FAILED the backend has not seen yet.
             s.pending = s
                 .pending
-                .difference(EventSet::DRIVER_OK | EventSet::DRIVER_FAILED)
-                | EventSet::RESET_RQST;
+                .difference(EventSet::DRIVER_OK | EventSet::DRIVER_FAILED);
+            s.raise(EventSet::RESET_RQST);
             Ok(s.resets_acked)
         })?;
         self.wait_ack(|s| s.resets_acked > before)
@@ -99,32 +99,49 @@ impl SimFrontend {
         })
     }
 
-    /// Sets DRIVER_OK in Status and waits for the backend's GH_ACK_DRIVER_OK.
+    /// Sets DRIVER_OK in Status and, the first time on this open of the node, waits for
+    /// the backend's GH_ACK_DRIVER_OK. Later DRIVER_OKs (after a reset) are never reported
+    /// to the backend by the 0xBC driver, so there is nothing to wait for: the backend has
+    /// to notice the driver from its first notification.
     pub fn driver_ok(&self) -> io::Result<()> {
-        let before = self.shared.with_label(self.label, |s| {
-            s.pending |= EventSet::DRIVER_OK;
-            Ok(s.driver_ok_acked)
+        let (before, swallowed) = self.shared.with_label(self.label, |s| {
+            s.raise(EventSet::DRIVER_OK);
+            Ok((s.driver_ok_acks, s.driver_ok_acked))
         })?;
-        self.wait_ack(|s| s.driver_ok_acked > before)
+        if swallowed {
+            return Ok(());
+        }
+        self.wait_ack(|s| s.driver_ok_acks > before)
     }
 
     /// Sets FAILED in Status (the driver gave up on the device).
     pub fn fail(&self) -> io::Result<()> {
         self.shared.with_label(self.label, |s| {
-            s.pending = s.pending.difference(EventSet::DRIVER_OK) | EventSet::DRIVER_FAILED;
+            s.pending = s.pending.difference(EventSet::DRIVER_OK);
+            s.raise(EventSet::DRIVER_FAILED);
             Ok(())
         })
     }
 
-    /// The frontend VM is gone (crashed or powered off): the node reports APP_EXIT and
-    /// forgets the driver's registers.
+    /// The frontend VM is gone (crashed or powered off): as the 0xBC driver's VM-exit
+    /// path, every label of the node gets VM_EXIT (reported as APP_EXIT until the backend
+    /// closes the node), the driver's registers are forgotten and the application is no
+    /// longer ready, so the next boot of the VM waits for the backend to open the node
+    /// again and republish.
     pub fn vanish(&self) -> io::Result<()> {
-        self.shared.with_label(self.label, |s| {
+        let mut st = self.shared.lock();
+        if st.closed {
+            return Err(super::state::closed_error());
+        }
+        st.app_ready = false;
+        for s in st.labels.values_mut() {
             s.driver_features = [0; 2];
             s.queues.clear();
-            s.pending = EventSet::APP_EXIT;
-            Ok(())
-        })
+            s.raise(EventSet::VM_EXIT);
+        }
+        drop(st);
+        self.shared.notify();
+        Ok(())
     }
 
     /// Writes QueueNotify for `queue`: the backend's ioeventfd for it fires.

@@ -17,6 +17,7 @@ mod driver;
 mod frontend;
 mod state;
 
+use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,14 +26,47 @@ pub use driver::SimDriver;
 pub use frontend::SimFrontend;
 pub use state::SIM_MAX_QUEUES;
 
+use super::GunyahBackendIo;
 use crate::harness::{Error, GuestMemfd};
 use state::Shared;
 
 /// A simulated backend node: its shared window, its labels and the frontend VM's memory
-/// allocator. Dropping it closes the node, which stops the transport threads serving it.
+/// allocator. Dropping it removes the node: opens and waits fail from then on, which stops
+/// the transport serving it.
 pub struct SimNode {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     shared: Arc<Shared>,
     mem: Arc<Mutex<GuestMemfd>>,
+}
+
+impl Inner {
+    fn open(&self) -> io::Result<Arc<SimBackend>> {
+        let (window, window_size) = {
+            let m = match self.mem.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            (m.share_file().map_err(io::Error::other)?, m.size())
+        };
+        let mut st = self.shared.lock();
+        if st.closed {
+            return Err(state::closed_error());
+        }
+        if st.open {
+            // The device node allows one opener at a time.
+            return Err(io::Error::from_raw_os_error(libc::EBUSY));
+        }
+        st.open = true;
+        drop(st);
+        Ok(Arc::new(SimBackend {
+            shared: self.shared.clone(),
+            window,
+            window_size,
+        }))
+    }
 }
 
 impl SimNode {
@@ -41,28 +75,34 @@ impl SimNode {
     pub fn new(window_base: u64, window_size: usize, labels: &[u32]) -> Result<Self, Error> {
         let mem = GuestMemfd::new_at(window_base, window_size)?;
         Ok(Self {
-            shared: Arc::new(Shared::new(labels)),
-            mem: Arc::new(Mutex::new(mem)),
+            inner: Arc::new(Inner {
+                shared: Arc::new(Shared::new(labels)),
+                mem: Arc::new(Mutex::new(mem)),
+            }),
         })
     }
 
-    /// The backend side, to hand to the transport.
-    pub fn backend(&self) -> Result<Arc<SimBackend>, Error> {
-        let m = match self.mem.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        Ok(Arc::new(SimBackend {
-            shared: self.shared.clone(),
-            window: m.share_file()?,
-            window_size: m.size(),
-        }))
+    /// Opens the node as the backend (exclusive, like the device node: `EBUSY` while open,
+    /// `ENODEV` once the node is gone).
+    pub fn open(&self) -> io::Result<Arc<SimBackend>> {
+        self.inner.open()
+    }
+
+    /// Opens the node each time it is called, for the transport to reopen it after the
+    /// frontend VM exits; fails with `ENODEV` once this `SimNode` is dropped.
+    pub fn opener(&self) -> impl Fn() -> io::Result<Arc<dyn GunyahBackendIo>> + Send + Sync {
+        let inner = Arc::downgrade(&self.inner);
+        move || {
+            let inner = inner.upgrade().ok_or_else(state::closed_error)?;
+            let backend: Arc<dyn GunyahBackendIo> = inner.open()?;
+            Ok(backend)
+        }
     }
 
     /// The frontend driver of `label` at register level; waits give up after `timeout`.
     pub fn frontend(&self, label: u32, timeout: Duration) -> SimFrontend {
         SimFrontend {
-            shared: self.shared.clone(),
+            shared: self.inner.shared.clone(),
             label,
             timeout,
         }
@@ -70,12 +110,12 @@ impl SimNode {
 
     /// The frontend VM's view of the shared window (one allocator for all its drivers).
     pub fn memory(&self) -> Arc<Mutex<GuestMemfd>> {
-        self.mem.clone()
+        self.inner.mem.clone()
     }
 
-    /// Closes the node: the backend's waits fail from now on.
+    /// Removes the node: opens and the backend's waits fail from now on.
     pub fn close(&self) {
-        self.shared.close();
+        self.inner.shared.close();
     }
 }
 

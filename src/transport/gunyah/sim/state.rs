@@ -31,12 +31,65 @@ pub struct LabelState {
     pub driver_features: [u32; 2],
     /// Queues as the driver set them up.
     pub queues: BTreeMap<u32, QueueInfo>,
-    /// Events raised and not yet reported by GH_WAIT_FOR_EVENT.
+    /// Events raised and not yet reported by GH_WAIT_FOR_EVENT (VM_EXIT and MODULE_EXIT
+    /// stay until the node is closed, as in the 0xBC driver).
     pub pending: EventSet,
+    /// An event was raised since the last GH_WAIT_FOR_EVENT looked (`evt_avail`).
+    pub event_available: bool,
+    /// GH_ACK_DRIVER_OK was issued on this open of the node; the 0xBC driver then reports
+    /// no further DRIVER_OK until the node is closed.
+    pub driver_ok_acked: bool,
     /// Count of GH_ACK_RESET calls.
     pub resets_acked: u64,
     /// Count of GH_ACK_DRIVER_OK calls.
-    pub driver_ok_acked: u64,
+    pub driver_ok_acks: u64,
+}
+
+impl LabelState {
+    /// The frontend raises `events`.
+    pub fn raise(&mut self, events: EventSet) {
+        self.pending |= events;
+        self.event_available = true;
+    }
+
+    /// What GH_WAIT_FOR_EVENT reports now, in the 0xBC driver's order (exit, reset,
+    /// DRIVER_OK once per open, then the rest); `None` means keep waiting.
+    pub fn take_event(&mut self) -> Option<EventSet> {
+        if !self.event_available {
+            return None;
+        }
+        self.event_available = false;
+        let exit = EventSet::VM_EXIT | EventSet::MODULE_EXIT;
+        let reported = if self.pending.intersects(exit) {
+            EventSet::APP_EXIT
+        } else if self.pending.contains(EventSet::RESET_RQST) {
+            self.pending = self.pending.difference(EventSet::RESET_RQST);
+            EventSet::RESET_RQST
+        } else if self.pending.contains(EventSet::DRIVER_OK) {
+            self.pending = self.pending.difference(EventSet::DRIVER_OK);
+            if self.driver_ok_acked {
+                EventSet::empty()
+            } else {
+                EventSet::DRIVER_OK
+            }
+        } else {
+            std::mem::take(&mut self.pending)
+        };
+        if !self.pending.is_empty() && !self.pending.intersects(exit) {
+            self.event_available = true;
+        }
+        (!reported.is_empty()).then_some(reported)
+    }
+
+    /// The backend closed the node: everything it registered is released.
+    pub fn release(&mut self) {
+        self.config = None;
+        self.ioeventfds.clear();
+        self.irqfd = None;
+        self.pending = EventSet::empty();
+        self.event_available = false;
+        self.driver_ok_acked = false;
+    }
 }
 
 /// The whole node.
@@ -44,9 +97,11 @@ pub struct LabelState {
 pub struct NodeState {
     /// Labels the node serves (as listed in the device tree).
     pub labels: BTreeMap<u32, LabelState>,
-    /// GH_SET_APP_READY was issued.
+    /// GH_SET_APP_READY was issued on this open (cleared on close and on VM exit).
     pub app_ready: bool,
-    /// The node was closed: every wait fails.
+    /// A backend has the node open (it is exclusive).
+    pub open: bool,
+    /// The node is gone: opening fails and every wait fails.
     pub closed: bool,
 }
 
@@ -156,5 +211,38 @@ impl Shared {
     /// Wakes every waiter (after a change made through [`Shared::lock`]).
     pub fn notify(&self) {
         self.changed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_reported_in_the_0xbc_drivers_order() {
+        let mut l = LabelState::default();
+        assert_eq!(l.take_event(), None);
+        l.raise(EventSet::DRIVER_OK | EventSet::RESET_RQST);
+        assert_eq!(l.take_event(), Some(EventSet::RESET_RQST));
+        assert_eq!(l.take_event(), Some(EventSet::DRIVER_OK));
+        assert_eq!(l.take_event(), None);
+        // Once acknowledged, DRIVER_OK is swallowed until the node is closed.
+        l.driver_ok_acked = true;
+        l.raise(EventSet::DRIVER_OK);
+        assert_eq!(l.take_event(), None);
+        l.raise(EventSet::DRIVER_FAILED | EventSet::INTERRUPT_ACK);
+        assert_eq!(
+            l.take_event(),
+            Some(EventSet::DRIVER_FAILED | EventSet::INTERRUPT_ACK)
+        );
+        // VM exit wins over everything and stays until release.
+        l.raise(EventSet::VM_EXIT | EventSet::RESET_RQST);
+        assert_eq!(l.take_event(), Some(EventSet::APP_EXIT));
+        assert_eq!(l.take_event(), None);
+        l.raise(EventSet::RESET_RQST);
+        assert_eq!(l.take_event(), Some(EventSet::APP_EXIT));
+        l.release();
+        assert_eq!(l.take_event(), None);
+        assert!(!l.driver_ok_acked);
     }
 }
