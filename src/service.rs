@@ -276,7 +276,7 @@ pub fn start_with(
             device: id.clone(),
             why,
         };
-        let backend = VhostUserDevice::new(id.clone(), device)
+        let backend = VhostUserDevice::new(id.clone(), endpoint.guest.clone(), device)
             .map_err(|e| os_err(format!("cannot create event fds: {e}")))?;
         let thread = std::thread::Builder::new()
             .name(id.clone())

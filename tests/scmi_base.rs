@@ -21,6 +21,19 @@ over_both_transports!(
     two_guests_are_served_concurrently,
 );
 
+/// vhost-user only: the config space is reachable because CONFIG is offered.
+#[test]
+fn vhost_user_offers_the_config_protocol_feature() {
+    let svc = support::Service::start(TWO_GUESTS, &["vm0-scmi.sock", "vm1-scmi.sock"]);
+    let h = svc.connect("vm0-scmi.sock", &HarnessOptions::default());
+    assert_ne!(
+        h.protocol_features() & (1 << 9),
+        0,
+        "CONFIG protocol feature"
+    );
+    h.disconnect().unwrap();
+}
+
 fn ask(h: &mut dyn Driver, msg: u8, token: u16, params: &[u32]) -> Response {
     let reply = h
         .request(CMDQ, &command(BASE, msg, token, params), 128)
@@ -57,6 +70,11 @@ fn every_base_message_answers_as_the_spec_lays_out(t: Transport) {
         assert_ne!(offered & (1 << 32), 0, "VERSION_1 offered");
         assert_ne!(offered & (1 << 29), 0, "EVENT_IDX offered");
         assert_ne!(offered & (1 << 28), 0, "INDIRECT_DESC offered");
+        assert_eq!(
+            h.config(0, 8).unwrap(),
+            [0; 8],
+            "virtio-scmi has no config space"
+        );
 
         let r = ask(h, 0, 1, &[]);
         assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0000), "{opts:?}");

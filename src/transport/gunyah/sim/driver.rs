@@ -36,7 +36,7 @@ pub struct SimDriver {
 }
 
 fn os(what: &'static str) -> impl FnOnce(std::io::Error) -> Error {
-    move |source| Error::Os { what, source }
+    move |cause| Error::Os { what, cause }
 }
 
 fn lock(mem: &Mutex<GuestMemfd>) -> MutexGuard<'_, GuestMemfd> {
