@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -28,6 +29,8 @@ const HOLD: Duration = Duration::from_millis(150);
 struct Holding {
     sticky: bool,
     held: Vec<(Request, Instant)>,
+    /// Requests received so far, so a test can fault the driver while one is held.
+    received: Arc<AtomicUsize>,
 }
 
 impl VirtioDevice for Holding {
@@ -46,6 +49,7 @@ impl VirtioDevice for Holding {
     fn activate(&mut self, _features: u64, _waker: Arc<dyn Wake>) {}
     fn handle(&mut self, request: Request, _completer: &mut dyn Completer) {
         self.held.push((request, Instant::now() + HOLD));
+        self.received.fetch_add(1, Ordering::SeqCst);
     }
     fn poll(&mut self, now: Instant, completer: &mut dyn Completer) -> Option<Instant> {
         let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
@@ -66,8 +70,10 @@ impl VirtioDevice for Holding {
     }
 }
 
-/// A node serving one [`Holding`] device on label 1, named `id`.
-fn holding_node(id: &str, sticky: bool) -> (SimNode, Vec<JoinHandle<()>>) {
+/// A node serving one [`Holding`] device on label 1, named `id`, and the device's count of
+/// received requests.
+fn holding_node(id: &str, sticky: bool) -> (SimNode, Vec<JoinHandle<()>>, Arc<AtomicUsize>) {
+    let received = Arc::new(AtomicUsize::new(0));
     logs::init();
     let node = SimNode::new(SIM_WINDOW_BASE, WINDOW, &[1]).expect("sim node");
     let dev = NodeDevice {
@@ -76,11 +82,24 @@ fn holding_node(id: &str, sticky: bool) -> (SimNode, Vec<JoinHandle<()>>) {
         device: Box::new(Holding {
             sticky,
             held: Vec::new(),
+            received: received.clone(),
         }),
     };
     let supervisor =
         start_node("sim", Box::new(node.opener()), SIM_WINDOW_BASE, vec![dev]).expect("start node");
-    (node, vec![supervisor])
+    (node, vec![supervisor], received)
+}
+
+/// Waits until the device has received `n` requests.
+fn received(count: &AtomicUsize, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while count.load(Ordering::SeqCst) < n {
+        assert!(
+            Instant::now() < deadline,
+            "the device never got the request"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 fn opts() -> HarnessOptions {
@@ -198,30 +217,32 @@ fn descriptors_outside_the_window_are_refused_and_logged() {
 
 #[test]
 fn a_reset_while_a_request_is_held_drops_its_completion() {
-    let (node, threads) = holding_node("held-reset", true);
+    let (node, threads, count) = holding_node("held-reset", true);
     let mut a = SimDriver::attach(&node, 1, 1, &opts()).unwrap();
     a.submit(0, b"old", 8).unwrap();
+    received(&count, 1);
     let fe = a.frontend().clone();
     // The guest driver resets the device and frees its rings; the next driver reuses the
     // same memory, so a stale completion would land on its rings.
     drop(a);
     fe.reset().unwrap();
     let mut b = SimDriver::attach(&node, 1, 1, &opts()).unwrap();
-    std::thread::sleep(HOLD + Duration::from_millis(100));
+    // The device completes the old request once its hold expires; the transport drops it.
+    logged(&["held-reset", "dropping completion from before a reset"]);
     assert!(
         b.poll_completions(0).unwrap().is_empty(),
         "a completion from before the reset reached the new driver"
     );
-    logged(&["held-reset", "dropping completion from before a reset"]);
     assert_eq!(b.request(0, b"new", 8).unwrap(), b"wen");
     alive(&threads);
 }
 
 #[test]
 fn driver_failed_tears_down_and_the_next_driver_is_served() {
-    let (node, threads) = holding_node("failing", false);
+    let (node, threads, count) = holding_node("failing", false);
     let mut a = SimDriver::attach(&node, 1, 1, &opts()).unwrap();
     a.submit(0, b"lost", 8).unwrap();
+    received(&count, 1);
     a.fail().unwrap();
     logged(&["failing", "driver failed"]);
     let mut b = SimDriver::attach(&node, 1, 1, &opts()).unwrap();
@@ -233,16 +254,17 @@ fn driver_failed_tears_down_and_the_next_driver_is_served() {
 
 #[test]
 fn the_frontend_vanishing_mid_request_leaves_the_device_serving() {
-    let (node, threads) = holding_node("vanishing", true);
+    let (node, threads, count) = holding_node("vanishing", true);
     let mut a = SimDriver::attach(&node, 1, 1, &opts()).unwrap();
     for i in 0..4u8 {
         a.submit(0, &[i; 4], 8).unwrap();
     }
+    received(&count, 4);
     a.vanish().unwrap();
     logged(&["vanishing", "frontend gone"]);
     logged(&["sim", "reopening the node"]);
     let mut b = SimDriver::attach(&node, 1, 1, &opts()).unwrap();
-    std::thread::sleep(HOLD + Duration::from_millis(100));
+    logged(&["vanishing", "dropping completion from before a reset"]);
     assert!(b.poll_completions(0).unwrap().is_empty());
     assert_eq!(b.request(0, b"abc", 8).unwrap(), b"cba");
     alive(&threads);
@@ -250,7 +272,7 @@ fn the_frontend_vanishing_mid_request_leaves_the_device_serving() {
 
 #[test]
 fn a_failing_node_stops_its_threads_and_says_so() {
-    let (node, threads) = holding_node("closing", false);
+    let (node, threads, _) = holding_node("closing", false);
     let mut a = SimDriver::attach(&node, 1, 1, &opts()).unwrap();
     assert_eq!(a.request(0, b"12", 8).unwrap(), b"21");
     node.close();
