@@ -275,7 +275,12 @@ impl LabelDevice {
                 self.device.activate(features, self.waker.clone());
                 self.setup_queues();
             }
-            Err(why) => error!("{}: not starting the device: {why}", self.id),
+            Err(why) => {
+                error!("{}: not starting the device: {why}", self.id);
+                // No queue is used until the driver resets the device; an empty list would
+                // read as "restarted driver" on its next kick.
+                self.queues = self.kicks.iter().map(|_| None).collect();
+            }
         }
         // Acknowledged even when the setup failed: the frontend's probe must not hang, and a
         // device without queues answers nothing until the driver resets it.

@@ -217,3 +217,43 @@ fn the_next_boot_of_the_frontend_vm_is_served_after_a_reopen() {
         drop(b);
     }
 }
+
+/// A legacy driver (no VIRTIO_F_VERSION_1) gets its DRIVER_OK acknowledged, so its probe
+/// does not hang, but the device never touches its rings; the next driver is served.
+#[test]
+fn a_driver_without_version_1_is_acknowledged_but_not_served() {
+    let node = serve(&[1]);
+    let fe = node.frontend(1, Duration::from_secs(2));
+    fe.wait_app_ready().unwrap();
+    fe.reset().unwrap();
+    fe.set_driver_features(1 << 3).unwrap();
+    let info = QueueInfo {
+        num: 16,
+        ready: true,
+        desc: BASE,
+        driver: BASE + 0x100,
+        device: BASE + 0x200,
+    };
+    fe.set_queue(0, info).unwrap();
+    let poison = vec![0x3cu8; 0x400];
+    let mem = node.memory();
+    mem.lock()
+        .unwrap()
+        .memory()
+        .write_slice(&poison, GuestAddress(BASE))
+        .unwrap();
+    fe.driver_ok().unwrap();
+    for _ in 0..3 {
+        fe.notify(0).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let mut now = vec![0u8; 0x400];
+    mem.lock()
+        .unwrap()
+        .memory()
+        .read_slice(&mut now, GuestAddress(BASE))
+        .unwrap();
+    assert!(now == poison, "a legacy driver's rings were touched");
+    let mut d = SimDriver::attach(&node, 1, 2, &opts()).expect("attach");
+    assert_eq!(d.request(0, b"v1", 4).unwrap(), b"1v");
+}
