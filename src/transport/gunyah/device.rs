@@ -55,6 +55,8 @@ pub struct LabelDevice {
     irqfd: EventFd,
     waker: Arc<EventWaker>,
     timer: TimerFd,
+    /// Deadline the timer is armed for, so unchanged deadlines cost no syscall.
+    timer_deadline: Option<Instant>,
     /// Bumped whenever a driver goes away, so its tokens are never completed.
     generation: u64,
     event_idx: bool,
@@ -100,6 +102,7 @@ impl LabelDevice {
             irqfd,
             waker,
             timer,
+            timer_deadline: None,
             generation: 0,
             event_idx: false,
             queues: Vec::new(),
@@ -259,6 +262,7 @@ impl LabelDevice {
         if let Err(e) = self.timer.clear() {
             warn!("{}: cannot disarm timer: {e}", self.id);
         }
+        self.timer_deadline = None;
         for kick in &self.kicks {
             let _ = kick.read();
         }
@@ -421,6 +425,8 @@ impl LabelDevice {
     /// The device's timer expired.
     pub fn timer_expired(&mut self) {
         let _ = self.timer.wait();
+        // A one-shot timer that fired is disarmed: the same deadline must be armed again.
+        self.timer_deadline = None;
         self.poll();
     }
 
@@ -460,6 +466,7 @@ impl LabelDevice {
             generation,
             event_idx,
             timer,
+            timer_deadline,
             ..
         } = self;
         let session = Session {
@@ -475,8 +482,12 @@ impl LabelDevice {
         };
         let now = Instant::now();
         let next = poll_device(&session, &mut rings, device.as_mut(), now);
-        if let Err(e) = arm_timer(timer, next, now) {
-            warn!("{id}: cannot arm timer: {e}");
+        if next == *timer_deadline {
+            return;
+        }
+        match arm_timer(timer, next, now) {
+            Ok(()) => *timer_deadline = next,
+            Err(e) => warn!("{id}: cannot arm timer: {e}"),
         }
     }
 }
