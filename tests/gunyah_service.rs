@@ -59,3 +59,21 @@ fn a_missing_node_stops_the_daemon_naming_it() {
         "{err}"
     );
 }
+
+/// A node that is not a virtio-backend node (here /dev/null) fails on its first request:
+/// the real ioctl path reports the kernel's error and the daemon stops, naming node and step.
+#[test]
+fn a_node_that_is_not_a_backend_node_is_refused_by_the_kernel() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "[[guest]]\nname = \"ivi\"\n[[guest.device]]\nkind = \"scmi\"\n\
+                  transport = { gunyah = { node = \"/dev/null\", label = 1, \
+                  window_base = 0x80000000 } }\n";
+    std::fs::write(dir.path().join("c.toml"), config).unwrap();
+    let (status, _, err) =
+        run_drivervm(&["--config", "c.toml", "--runtime-dir", "run"], dir.path());
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("/dev/null: mapping the shared window: Inappropriate ioctl for device"),
+        "{err}"
+    );
+}
