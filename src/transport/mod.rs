@@ -2,6 +2,7 @@
 
 pub mod chain;
 pub mod gunyah;
+pub mod log_budget;
 pub mod rings;
 pub mod socket;
 pub mod vhost_user;

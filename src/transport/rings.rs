@@ -9,6 +9,8 @@
 use std::time::Instant;
 
 use log::{debug, warn};
+
+use super::log_budget::LogBudget;
 use virtio_queue::{Queue, QueueT};
 use vm_memory::GuestMemoryMmap;
 
@@ -126,6 +128,8 @@ pub struct Session<'a> {
     pub generation: u64,
     /// Whether VIRTIO_RING_F_EVENT_IDX was negotiated.
     pub event_idx: bool,
+    /// Limits the log lines this driver's misbehaviour can cause.
+    pub log_budget: &'a LogBudget,
 }
 
 /// Hands every chain available on `queue` to `device`, refusing malformed ones with a used
@@ -159,7 +163,9 @@ pub fn process_queue<R: Rings + ?Sized>(
             match parsed {
                 Ok(request) => device.handle(request, &mut completer),
                 Err(e) => {
-                    warn!("{id}: queue {queue}: chain {head} refused: {e}");
+                    if s.log_budget.admit(id) {
+                        warn!("{id}: queue {queue}: chain {head} refused: {e}");
+                    }
                     completer.return_unused(queue, head);
                 }
             }

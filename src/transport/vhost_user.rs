@@ -25,6 +25,7 @@ use vmm_sys_util::event::{
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 use vmm_sys_util::timerfd::TimerFd;
 
+use super::log_budget::LogBudget;
 use super::rings::{poll_device, process_queue, Rings, Session};
 use super::wake::{arm_timer, EventWaker};
 use crate::devices::VirtioDevice;
@@ -48,6 +49,8 @@ pub struct VhostUserDevice {
     timer: TimerFd,
     /// Deadline the timer is armed for, so unchanged deadlines cost no syscall.
     timer_deadline: Option<Instant>,
+    /// Bounds the log lines a misbehaving driver can cause.
+    log_budget: LogBudget,
     /// Number of queues; event IDs for the waker and timer follow the queue IDs.
     num_queues: u16,
     /// Exit-event read ends the crate registers in its epoll set with `into_raw_fd` and never
@@ -62,6 +65,7 @@ impl VhostUserDevice {
             .map_err(|_| std::io::Error::other("too many queues"))?;
         Ok(Self {
             timer_deadline: None,
+            log_budget: LogBudget::default(),
             num_queues,
             id,
             guest,
@@ -132,6 +136,7 @@ impl VhostUserDevice {
             mem: &mem,
             generation: self.generation,
             event_idx: self.event_idx,
+            log_budget: &self.log_budget,
         };
         let device = match self.device.get_mut() {
             Ok(d) => d,
@@ -148,6 +153,7 @@ impl VhostUserDevice {
             mem: &mem,
             generation: self.generation,
             event_idx: self.event_idx,
+            log_budget: &self.log_budget,
         };
         let device = match self.device.get_mut() {
             Ok(d) => d,

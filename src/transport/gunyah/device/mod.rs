@@ -18,6 +18,7 @@ mod publish;
 use super::io::{BackendEvent, DeviceLabel, EventSet, GunyahBackendIo};
 use super::GunyahError;
 use crate::devices::VirtioDevice;
+use crate::transport::log_budget::LogBudget;
 use crate::transport::rings::{poll_device, process_queue, OwnedRings, Session};
 use crate::transport::wake::{arm_timer, EventWaker};
 
@@ -42,6 +43,8 @@ pub fn transport_features() -> u64 {
 /// reopened, and the same device (reset) is bound to the new open with [`LabelDevice::bind`].
 pub struct LabelDevice {
     id: String,
+    /// Bounds the log lines a misbehaving driver can cause.
+    log_budget: LogBudget,
     label: DeviceLabel,
     /// The open node; `None` between two opens.
     io: Option<Arc<dyn GunyahBackendIo>>,
@@ -94,6 +97,7 @@ impl LabelDevice {
         let timer = TimerFd::new().map_err(|e| os("timerfd")(e.into()))?;
         let offered = device.features() | transport_features();
         Ok(Self {
+            log_budget: LogBudget::default(),
             id,
             label,
             io: None,
@@ -268,6 +272,7 @@ impl LabelDevice {
             queues,
             generation,
             event_idx,
+            log_budget,
             ..
         } = self;
         let session = Session {
@@ -275,6 +280,7 @@ impl LabelDevice {
             mem,
             generation: *generation,
             event_idx: *event_idx,
+            log_budget,
         };
         let mut rings = OwnedRings {
             queues,
@@ -296,6 +302,7 @@ impl LabelDevice {
             event_idx,
             timer,
             timer_deadline,
+            log_budget,
             ..
         } = self;
         let session = Session {
@@ -303,6 +310,7 @@ impl LabelDevice {
             mem,
             generation: *generation,
             event_idx: *event_idx,
+            log_budget,
         };
         let mut rings = OwnedRings {
             queues,
