@@ -1,15 +1,19 @@
 //! Wires a validated config to devices and transports, and runs them until told to stop.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use log::info;
 use nix::unistd::{Gid, Group};
 
-use crate::config::{Backend, Config, DeviceConfig, DeviceKind, GuestConfig};
+use crate::config::{Backend, Config, DeviceConfig, DeviceKind, GuestConfig, TransportConfig};
 use crate::devices::scmi::{AgentView, ScmiDevice};
 use crate::devices::VirtioDevice;
 use crate::service_rpmb::{build_rpmb, prepare_state_dir, RpmbServed, RpmbSetupError, RpmbStores};
+use crate::transport::gunyah::{
+    self, BackendNode, DeviceLabel, GunyahBackendIo, GunyahError, NodeDevice,
+};
 use crate::transport::rpmb_dev_socket;
 use crate::transport::socket::{self, SocketError};
 use crate::transport::vhost_user::{self, VhostUserDevice};
@@ -42,6 +46,9 @@ pub enum ServiceError {
     /// An RPMB device, its image or its store could not be opened.
     #[error(transparent)]
     Rpmb(#[from] RpmbSetupError),
+    /// A Gunyah node or device could not be set up.
+    #[error("{0}")]
+    Gunyah(GunyahError),
     /// A thread or OS resource could not be created.
     #[error("device {device}: {why}")]
     Os {
@@ -61,11 +68,13 @@ pub struct Endpoint {
     pub guest: String,
     /// Device kind.
     pub kind: DeviceKind,
-    /// The vhost-user socket.
-    pub socket: PathBuf,
+    /// The vhost-user socket; `None` for a device served over Gunyah.
+    pub socket: Option<PathBuf>,
+    /// How it is attached, for logs: the socket, or the Gunyah node and label.
+    pub attachment: String,
 }
 
-/// The running service: one serving thread per device.
+/// The running service: one serving thread per vhost-user device, two per Gunyah device.
 pub struct Service {
     endpoints: Vec<Endpoint>,
     _threads: Vec<JoinHandle<()>>,
@@ -79,12 +88,21 @@ impl Service {
 
     /// Removes every socket so no frontend finds a dead one; call before the process exits.
     pub fn remove_sockets(&self) {
-        for ep in &self.endpoints {
-            if let Err(e) = std::fs::remove_file(&ep.socket) {
-                log::warn!("{}: cannot remove socket: {e}", ep.socket.display());
+        for socket in self.endpoints.iter().filter_map(|ep| ep.socket.as_ref()) {
+            if let Err(e) = std::fs::remove_file(socket) {
+                log::warn!("{}: cannot remove socket: {e}", socket.display());
             }
         }
     }
+}
+
+/// Opens a Gunyah backend node by path, again each time the frontend VM exits: the daemon
+/// opens the device node, tests hand out simulated nodes.
+pub type NodeOpener = Arc<dyn Fn(&Path) -> std::io::Result<Arc<dyn GunyahBackendIo>> + Send + Sync>;
+
+/// Opens the real `/dev/gh_virtio_backend_<vm>` node.
+pub fn open_backend_node(path: &Path) -> std::io::Result<Arc<dyn GunyahBackendIo>> {
+    Ok(Arc::new(BackendNode::open(path)?))
 }
 
 /// Creates `dir` (0700, or 0750 when sockets are shared with a group) and checks it is usable.
@@ -153,33 +171,64 @@ fn socket_group(config: &Config) -> Result<Option<Gid>, ServiceError> {
     }
 }
 
-/// [`start_in`] with the state dir the config and environment give
-/// ([`crate::config::resolve_state_dir`]).
+/// Binds every device's socket and publishes every Gunyah device, then starts serving them
+/// all; Gunyah nodes are opened with [`open_backend_node`].
 pub fn start(config: &Config, runtime_dir: &Path) -> Result<Service, ServiceError> {
+    start_with(config, runtime_dir, Arc::new(open_backend_node))
+}
+
+/// A Gunyah node being prepared: its devices and the window base they agree on.
+struct PendingNode {
+    path: PathBuf,
+    window_base: u64,
+    devices: Vec<NodeDevice>,
+    endpoints: Vec<Endpoint>,
+}
+
+/// [`start_full`] with Gunyah nodes opened by `open_node` and the state dir the config and
+/// environment give ([`crate::config::resolve_state_dir`]).
+pub fn start_with(
+    config: &Config,
+    runtime_dir: &Path,
+    open_node: NodeOpener,
+) -> Result<Service, ServiceError> {
     let state_dir = crate::config::resolve_state_dir(
         None,
         config,
         |k| std::env::var(k).ok(),
         nix::unistd::geteuid().as_raw(),
     );
-    start_in(config, runtime_dir, &state_dir)
+    start_full(config, runtime_dir, &state_dir, open_node)
 }
 
-/// What one device is served as.
-enum Served {
-    VhostUser(Box<dyn VirtioDevice>),
-    RpmbDev(Box<crate::devices::rpmb::engine::RpmbEngine<crate::service_rpmb::GuestRpmb>>),
-}
-
-/// Binds every device's socket, then starts serving them all; persistent state (RPMB
-/// images and keys) lives in `state_dir`, created only if some device needs it.
-///
-/// Sockets are bound before any thread starts (see [`socket::bind`]), so on success every
-/// socket already accepts connections.
+/// [`start`] with persistent state (RPMB images and keys) in `state_dir`.
 pub fn start_in(
     config: &Config,
     runtime_dir: &Path,
     state_dir: &Path,
+) -> Result<Service, ServiceError> {
+    start_full(config, runtime_dir, state_dir, Arc::new(open_backend_node))
+}
+
+/// What one device is served as.
+enum Served {
+    /// A virtio device, for vhost-user or Gunyah.
+    Virtio(Box<dyn VirtioDevice>),
+    /// An RPMB engine behind an `rpmb_dev` unix socket.
+    RpmbDev(Box<crate::devices::rpmb::engine::RpmbEngine<crate::service_rpmb::GuestRpmb>>),
+}
+
+/// Starts every device with Gunyah nodes opened by `open_node` and persistent state in
+/// `state_dir` (created only if some device needs it).
+///
+/// Sockets are bound (see [`socket::bind`]) and Gunyah devices published before any thread
+/// starts serving, so on success every socket already accepts connections; devices sharing
+/// a node share its fd, its window mapping and its GH_SET_APP_READY.
+pub fn start_full(
+    config: &Config,
+    runtime_dir: &Path,
+    state_dir: &Path,
+    open_node: NodeOpener,
 ) -> Result<Service, ServiceError> {
     let group = socket_group(config)?;
     prepare_runtime_dir(runtime_dir, group.is_some())?;
@@ -188,31 +237,93 @@ pub fn start_in(
     }
     let mut stores = RpmbStores::new(state_dir);
     let mut bound = Vec::new();
+    let mut nodes: Vec<PendingNode> = Vec::new();
     for guest in &config.guests {
         for dev in &guest.devices {
             let device = match dev.kind {
                 DeviceKind::Rpmb => match build_rpmb(config, guest, dev, &mut stores)? {
-                    RpmbServed::Virtio(d) => Served::VhostUser(d),
+                    RpmbServed::Virtio(d) => Served::Virtio(d),
                     RpmbServed::RpmbDevSocket(e) => Served::RpmbDev(e),
                 },
-                _ => Served::VhostUser(build_device(config, guest, dev)?),
+                _ => Served::Virtio(build_device(config, guest, dev)?),
             };
-            let path = dev.transport.socket_path(runtime_dir);
-            let listener = socket::bind(&path, group).map_err(|source| ServiceError::Socket {
-                device: dev.id.clone(),
-                source,
-            })?;
-            let endpoint = Endpoint {
+            let mut endpoint = Endpoint {
                 device: dev.id.clone(),
                 guest: guest.name.clone(),
                 kind: dev.kind,
-                socket: path,
+                socket: None,
+                attachment: dev.transport.describe(runtime_dir),
             };
-            bound.push((endpoint, device, listener));
+            match &dev.transport {
+                TransportConfig::VhostUser { socket } | TransportConfig::RpmbDev { socket } => {
+                    let path = runtime_dir.join(socket);
+                    let listener =
+                        socket::bind(&path, group).map_err(|source| ServiceError::Socket {
+                            device: dev.id.clone(),
+                            source,
+                        })?;
+                    endpoint.socket = Some(path);
+                    bound.push((endpoint, device, listener));
+                }
+                TransportConfig::Gunyah {
+                    node,
+                    label,
+                    window_base,
+                } => {
+                    let label = DeviceLabel::new(*label).map_err(|e| ServiceError::Os {
+                        device: dev.id.clone(),
+                        why: e.to_string(),
+                    })?;
+                    let Served::Virtio(device) = device else {
+                        return Err(ServiceError::Unsupported(dev.id.clone()));
+                    };
+                    let nd = NodeDevice {
+                        id: dev.id.clone(),
+                        label,
+                        device,
+                    };
+                    match nodes.iter_mut().find(|n| n.path == *node) {
+                        Some(n) => {
+                            n.devices.push(nd);
+                            n.endpoints.push(endpoint);
+                        }
+                        None => nodes.push(PendingNode {
+                            path: node.clone(),
+                            window_base: *window_base,
+                            devices: vec![nd],
+                            endpoints: vec![endpoint],
+                        }),
+                    }
+                }
+            }
         }
     }
     let mut endpoints = Vec::new();
     let mut threads = Vec::new();
+    for node in nodes {
+        let name = node.path.display().to_string();
+        let open = open_node.clone();
+        let path = node.path.clone();
+        threads.push(
+            gunyah::start_node(
+                &name,
+                Box::new(move || open(&path)),
+                node.window_base,
+                node.devices,
+            )
+            .map_err(ServiceError::Gunyah)?,
+        );
+        for ep in node.endpoints {
+            info!(
+                "{}: {} for guest \"{}\" on {}",
+                ep.device,
+                ep.kind.name(),
+                ep.guest,
+                ep.attachment
+            );
+            endpoints.push(ep);
+        }
+    }
     for (endpoint, device, listener) in bound {
         let id = endpoint.device.clone();
         let os_err = |why: String| ServiceError::Os {
@@ -220,7 +331,7 @@ pub fn start_in(
             why,
         };
         let spawned = match device {
-            Served::VhostUser(device) => {
+            Served::Virtio(device) => {
                 let backend = VhostUserDevice::new(id.clone(), endpoint.guest.clone(), device)
                     .map_err(|e| os_err(format!("cannot create event fds: {e}")))?;
                 std::thread::Builder::new()
@@ -239,7 +350,7 @@ pub fn start_in(
             "{id}: {} for guest \"{}\" on {}",
             endpoint.kind.name(),
             endpoint.guest,
-            endpoint.socket.display()
+            endpoint.attachment
         );
         endpoints.push(endpoint);
         threads.push(thread);

@@ -76,7 +76,55 @@ pub(super) struct RawDevice {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) enum RawTransport {
     VhostUser(RawVhostUser),
+    Gunyah(RawGunyah),
     RpmbDev(RawRpmbDev),
+}
+
+/// `transport.vhost-user`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawVhostUser {
+    pub socket: Option<PathBuf>,
+}
+
+/// `transport.gunyah`: every key is required (no value is safe to guess).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGunyah {
+    pub node: PathBuf,
+    pub label: RawInt,
+    pub window_base: RawInt,
+}
+
+/// A TOML integer, range-checked by validation so the message can state the range.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RawInt(pub i64);
+
+impl<'de> Deserialize<'de> for RawInt {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_i64(IntVisitor)
+    }
+}
+
+/// Accepts integers only; says "an integer" rather than serde's "i64" when given anything else.
+struct IntVisitor;
+
+impl Visitor<'_> for IntVisitor {
+    type Value = RawInt;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an integer")
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawInt, E> {
+        Ok(RawInt(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawInt, E> {
+        i64::try_from(v)
+            .map(RawInt)
+            .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+    }
 }
 
 /// `transport.rpmb-dev`: the Android `rpmb_dev` protocol on a unix socket.
@@ -110,42 +158,4 @@ pub(super) struct RawRpmbStore {
     pub max_wr_cnt: Option<RawInt>,
     pub max_rd_cnt: Option<RawInt>,
     pub key_file: Option<PathBuf>,
-}
-
-/// `transport.vhost-user`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawVhostUser {
-    pub socket: Option<PathBuf>,
-}
-
-/// A TOML integer, range-checked by validation so the message can state the range.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct RawInt(pub i64);
-
-impl<'de> Deserialize<'de> for RawInt {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_i64(IntVisitor)
-    }
-}
-
-/// Accepts integers only; says "an integer" rather than serde's "i64" when given anything else.
-struct IntVisitor;
-
-impl Visitor<'_> for IntVisitor {
-    type Value = RawInt;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an integer")
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawInt, E> {
-        Ok(RawInt(v))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawInt, E> {
-        i64::try_from(v)
-            .map(RawInt)
-            .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
-    }
 }

@@ -245,15 +245,19 @@ impl Validator<'_> {
         stores: &[RpmbStoreConfig],
     ) -> Result<(Backend, RpmbConfig), super::ConfigError> {
         let raw = raw.unwrap_or_default();
-        let interface =
-            match (&raw.interface, transport) {
-                (Some(_), TransportConfig::RpmbDev { .. }) => return Err(self.err(
+        let interface = match (&raw.interface, transport) {
+            (Some(_), TransportConfig::RpmbDev { .. }) => {
+                return Err(self.err(
                     format!("{place} rpmb.interface"),
                     "not used with transport rpmb-dev (the socket speaks the rpmb_dev protocol)",
-                )),
-                (None, TransportConfig::RpmbDev { .. }) => RpmbInterface::RpmbDevSocket,
-                (None, TransportConfig::VhostUser { .. }) => RpmbInterface::VirtioRpmb,
-                (Some(name), TransportConfig::VhostUser { .. }) => match name.as_str() {
+                ))
+            }
+            (None, TransportConfig::RpmbDev { .. }) => RpmbInterface::RpmbDevSocket,
+            (None, TransportConfig::VhostUser { .. } | TransportConfig::Gunyah { .. }) => {
+                RpmbInterface::VirtioRpmb
+            }
+            (Some(name), TransportConfig::VhostUser { .. } | TransportConfig::Gunyah { .. }) => {
+                match name.as_str() {
                     "virtio-rpmb" => RpmbInterface::VirtioRpmb,
                     "virtio-console" => RpmbInterface::VirtioConsole,
                     other => {
@@ -266,8 +270,9 @@ impl Validator<'_> {
                             ),
                         ))
                     }
-                },
-            };
+                }
+            }
+        };
         let capacity = self.int_in(
             place,
             "rpmb.capacity_blocks",

@@ -9,7 +9,7 @@ use crate::hw::soc::{self, SocIdentity};
 use super::error::ConfigError;
 use super::kinds::{implemented, name_list, Backend, DeviceKind};
 use super::raw::{
-    RawConfig, RawDevice, RawGuest, RawInt, RawRpmb, RawService, RawSoc, RawTransport,
+    RawConfig, RawDevice, RawGuest, RawGunyah, RawInt, RawRpmb, RawService, RawSoc, RawTransport,
 };
 use super::rpmb::RpmbStoreConfig;
 use super::schema::{
@@ -24,6 +24,9 @@ const MAX_GUEST_NAME: usize = 32;
 
 /// Longest SCMI vendor string: 16 bytes including the terminating NUL.
 const MAX_SOC_NAME: usize = 15;
+
+/// Alignment of a Gunyah shared window's guest-physical base (one page).
+const WINDOW_ALIGN: u64 = 0x1000;
 
 /// Longest absolute socket path: `sun_path` is 108 bytes including the NUL.
 const MAX_SOCKET_PATH: usize = 107;
@@ -228,8 +231,7 @@ impl Validator<'_> {
                 kind,
                 backend,
                 backend_given,
-                socket,
-                rpmb_dev,
+                transport,
                 rpmb,
             } = parsed;
             let n = seen.entry(kind).or_default();
@@ -239,18 +241,31 @@ impl Validator<'_> {
                 format!("{name}-{}", kind.name())
             };
             *n += 1;
-            let socket = match socket {
-                Some(s) => {
-                    self.socket(&place, &s)?;
-                    s
-                }
-                None => PathBuf::from(format!("{id}.sock")),
+            let transport = match transport {
+                Some(RawTransport::VhostUser(v)) => match v.socket {
+                    Some(s) => {
+                        self.socket(&place, &s)?;
+                        TransportConfig::VhostUser { socket: s }
+                    }
+                    None => TransportConfig::VhostUser {
+                        socket: PathBuf::from(format!("{id}.sock")),
+                    },
+                },
+                None => TransportConfig::VhostUser {
+                    socket: PathBuf::from(format!("{id}.sock")),
+                },
+                Some(RawTransport::Gunyah(g)) => self.gunyah(&place, g)?,
+                Some(RawTransport::RpmbDev(r)) => match r.socket {
+                    Some(s) => {
+                        self.socket(&place, &s)?;
+                        TransportConfig::RpmbDev { socket: s }
+                    }
+                    None => TransportConfig::RpmbDev {
+                        socket: PathBuf::from(format!("{id}.sock")),
+                    },
+                },
             };
-            let transport = if rpmb_dev {
-                TransportConfig::RpmbDev { socket }
-            } else {
-                TransportConfig::VhostUser { socket }
-            };
+            let rpmb_dev = matches!(transport, TransportConfig::RpmbDev { .. });
             let (backend, rpmb) = match kind {
                 DeviceKind::Rpmb => {
                     let (b, r) = self.rpmb_device(
@@ -352,18 +367,63 @@ impl Validator<'_> {
                 ),
             ));
         }
-        let (socket, rpmb_dev) = match raw.transport {
-            None => (None, false),
-            Some(RawTransport::VhostUser(v)) => (v.socket, false),
-            Some(RawTransport::RpmbDev(r)) => (r.socket, true),
-        };
         Ok(ParsedDevice {
             kind,
             backend,
             backend_given: raw.backend.is_some(),
-            socket,
-            rpmb_dev,
+            transport: raw.transport,
             rpmb: raw.rpmb,
+        })
+    }
+
+    fn gunyah(&self, place: &str, raw: RawGunyah) -> Result<TransportConfig, ConfigError> {
+        let shown = shown_path(&raw.node);
+        if has_nul(&raw.node) {
+            return Err(self.err(
+                place,
+                format!("gunyah node \"{shown}\" contains a NUL byte"),
+            ));
+        }
+        if !raw.node.is_absolute() || raw.node.file_name().is_none() {
+            return Err(self.err(
+                place,
+                format!(
+                    "gunyah node \"{shown}\" is not an absolute path to a device node \
+                     (expected e.g. /dev/gh_virtio_backend_<vm>)"
+                ),
+            ));
+        }
+        let RawInt(label) = raw.label;
+        let label = u32::try_from(label)
+            .ok()
+            .filter(|&l| l != 0)
+            .ok_or_else(|| {
+                self.err(
+                    place,
+                    format!(
+                        "gunyah label {label} is out of range (expected 1 to {})",
+                        u32::MAX
+                    ),
+                )
+            })?;
+        let RawInt(base) = raw.window_base;
+        let window_base = u64::try_from(base)
+            .ok()
+            .filter(|b| b % WINDOW_ALIGN == 0)
+            .ok_or_else(|| {
+                self.err(
+                    place,
+                    format!(
+                        "gunyah window_base {} is not a {WINDOW_ALIGN:#x}-aligned \
+                         guest-physical address",
+                        signed_hex(base)
+                    ),
+                )
+            })?;
+        Ok(TransportConfig::Gunyah {
+            node: raw.node,
+            label,
+            window_base,
         })
     }
 
@@ -390,10 +450,44 @@ impl Validator<'_> {
 
     fn unique_sockets(&self, guests: &[GuestConfig]) -> Result<(), ConfigError> {
         let mut owners: HashMap<PathBuf, String> = HashMap::new();
+        let mut labels: HashMap<(PathBuf, u32), String> = HashMap::new();
+        let mut windows: HashMap<PathBuf, (u64, String)> = HashMap::new();
         for g in guests {
             for (i, d) in g.devices.iter().enumerate() {
                 let place = format!("guest \"{}\" device {}", g.name, i + 1);
-                let socket = d.transport.socket();
+                let socket = match &d.transport {
+                    TransportConfig::VhostUser { socket } | TransportConfig::RpmbDev { socket } => {
+                        socket
+                    }
+                    TransportConfig::Gunyah {
+                        node,
+                        label,
+                        window_base,
+                    } => {
+                        let shown = shown_path(node);
+                        if let Some(owner) = labels.get(&(node.clone(), *label)) {
+                            return Err(self.err(
+                                place,
+                                format!("gunyah label {label} on \"{shown}\" is already used by {owner}"),
+                            ));
+                        }
+                        if let Some((base, owner)) = windows.get(node) {
+                            if base != window_base {
+                                return Err(self.err(
+                                    place,
+                                    format!(
+                                        "gunyah window_base {window_base:#x} differs from \
+                                         {base:#x} set for \"{shown}\" by {owner} (a node has \
+                                         one shared window)"
+                                    ),
+                                ));
+                            }
+                        }
+                        labels.insert((node.clone(), *label), place.clone());
+                        windows.insert(node.clone(), (*window_base, place));
+                        continue;
+                    }
+                };
                 // "a.sock" and "./a.sock" are the same socket.
                 let key: PathBuf = socket
                     .components()
@@ -420,8 +514,7 @@ struct ParsedDevice {
     kind: DeviceKind,
     backend: Backend,
     backend_given: bool,
-    socket: Option<PathBuf>,
-    rpmb_dev: bool,
+    transport: Option<RawTransport>,
     rpmb: Option<RawRpmb>,
 }
 
@@ -430,6 +523,15 @@ fn valid_guest_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'))
+}
+
+/// `n` in hex with its sign, as a user would have written it.
+fn signed_hex(n: i64) -> String {
+    if n < 0 {
+        format!("-{:#x}", n.unsigned_abs())
+    } else {
+        format!("{n:#x}")
+    }
 }
 
 fn has_nul(path: &Path) -> bool {

@@ -173,3 +173,52 @@ impl Session {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Session {
+        Session {
+            key: [7; 32],
+            counter_base: 10,
+            capacity_blocks: 512,
+        }
+    }
+
+    #[test]
+    fn key_parsing() {
+        assert_eq!(parse_key(DEFAULT_KEY_FOR_TESTS).unwrap()[0], 0x64);
+        assert!(parse_key("00").is_err());
+        assert!(parse_key(&"zz".repeat(32)).is_err());
+    }
+
+    const DEFAULT_KEY_FOR_TESTS: &str = crate::DEFAULT_RPMB_KEY;
+
+    #[test]
+    fn writes_carry_consecutive_counters_and_replies_are_checked() {
+        let s = session();
+        let frames = Frame::parse_all(&s.write_request(3)).unwrap();
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[0].write_counter(), 13);
+        assert_eq!(frames[0].address(), 3);
+        assert_eq!(frames[0].key_mac(), &mac(&[7; 32], &frames[..1]));
+        assert_eq!(frames[1].req_resp(), REQ_RESULT_READ);
+        let mut resp = Frame::with_type(RESP_DATA_WRITE);
+        resp.set_write_counter(14);
+        let tag = mac(&[7; 32], std::slice::from_ref(&resp));
+        resp.set_key_mac(&tag);
+        assert_eq!(s.check_write(3, resp.as_bytes()), Ok(()));
+        assert!(s.check_write(4, resp.as_bytes()).is_err(), "wrong counter");
+        resp.set_result(RES_AUTH_FAILURE);
+        assert!(s.check_write(3, resp.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn eight_block_reads_stay_inside_the_partition() {
+        let s = session();
+        let req = Frame::from_slice(&s.read_request(509, 8)).unwrap();
+        assert_eq!((req.address(), req.block_count()), (509 % 505, 8));
+        assert_eq!(req.nonce(), &nonce(509));
+    }
+}
