@@ -105,7 +105,7 @@ impl RpmbStores {
     }
 }
 
-/// Reads the 32-byte device key at `path`, or creates it from /dev/urandom (mode 0600).
+/// Reads the 32-byte device key at `path`, or creates it from the kernel CSPRNG (mode 0600).
 ///
 /// A created key is programmed into a blank part on first use; on real hardware that is
 /// permanent, so keep the key file with the device.
