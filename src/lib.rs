@@ -9,9 +9,11 @@
 //! transports) and `harness` (a driver-side vhost-user frontend for tests and load).
 
 pub mod config;
+pub mod control;
 pub mod devices;
 pub mod harness;
 pub mod hw;
 pub mod logging;
 pub mod service;
+pub mod status;
 pub mod transport;

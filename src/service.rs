@@ -1,7 +1,9 @@
 //! Wires a validated config to devices and transports, and runs them until told to stop.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use log::info;
 use nix::unistd::{Gid, Group};
@@ -9,6 +11,9 @@ use nix::unistd::{Gid, Group};
 use crate::config::{Backend, Config, DeviceConfig, DeviceKind, GuestConfig, TransportConfig};
 use crate::devices::scmi::{AgentView, ScmiDevice};
 use crate::devices::VirtioDevice;
+use crate::status::{
+    ClockTable, DetailSource, DeviceState, EventBus, LinkState, Registry, TransportKind,
+};
 use crate::transport::socket::{self, SocketError};
 use crate::transport::vhost_user::{self, VhostUserDevice};
 
@@ -63,10 +68,19 @@ pub struct Endpoint {
 /// The running service: one serving thread per device.
 pub struct Service {
     endpoints: Vec<Endpoint>,
+    status: Arc<Registry>,
     _threads: Vec<JoinHandle<()>>,
 }
 
+/// How often device detail changes are turned into notifications.
+const DETAIL_WATCH_PERIOD: Duration = Duration::from_millis(100);
+
 impl Service {
+    /// The live status of every device, for the control plane.
+    pub fn status(&self) -> &Arc<Registry> {
+        &self.status
+    }
+
     /// Where each device is served.
     pub fn endpoints(&self) -> &[Endpoint] {
         &self.endpoints
@@ -109,6 +123,18 @@ pub fn build_device(
     guest: &GuestConfig,
     device: &DeviceConfig,
 ) -> Result<Box<dyn VirtioDevice>, ServiceError> {
+    build_device_with_detail(config, guest, device).map(|(d, _)| d)
+}
+
+/// A device model and, when it publishes per-kind detail, its publisher.
+type BuiltDevice = (Box<dyn VirtioDevice>, Option<Arc<dyn DetailSource>>);
+
+/// The device model and, when the device publishes per-kind detail, its publisher.
+fn build_device_with_detail(
+    config: &Config,
+    guest: &GuestConfig,
+    device: &DeviceConfig,
+) -> Result<BuiltDevice, ServiceError> {
     match (device.kind, device.backend) {
         (DeviceKind::Scmi, Backend::Sim) => {
             let agents: Vec<String> = config
@@ -127,11 +153,16 @@ pub fn build_device(
                 agent_id,
                 max_message_len: guest.policy.max_request_bytes,
             };
-            Ok(Box::new(ScmiDevice::new(
+            // The simulated SoC has no clock protocol yet, so the table starts empty; the
+            // clock protocol fills it as it lands.
+            let clocks: Arc<dyn DetailSource> =
+                Arc::new(ClockTable::new(view.agents.clone(), Vec::new()));
+            let dev: Box<dyn VirtioDevice> = Box::new(ScmiDevice::new(
                 config.soc.identity.clone(),
                 view,
                 Vec::new(),
-            )))
+            ));
+            Ok((dev, Some(clocks)))
         }
         _ => Err(ServiceError::Unsupported(device.id.clone())),
     }
@@ -154,38 +185,54 @@ fn socket_group(config: &Config) -> Result<Option<Gid>, ServiceError> {
 pub fn start(config: &Config, runtime_dir: &Path) -> Result<Service, ServiceError> {
     let group = socket_group(config)?;
     prepare_runtime_dir(runtime_dir, group.is_some())?;
+    let events = Arc::new(EventBus::new());
     let mut bound = Vec::new();
     for guest in &config.guests {
         for dev in &guest.devices {
-            let device = build_device(config, guest, dev)?;
+            let (device, detail) = build_device_with_detail(config, guest, dev)?;
             let TransportConfig::VhostUser { .. } = &dev.transport;
             let path = dev.transport.socket_path(runtime_dir);
             let listener = socket::bind(&path, group).map_err(|source| ServiceError::Socket {
                 device: dev.id.clone(),
                 source,
             })?;
+            let state = Arc::new(DeviceState::new(
+                dev.id.clone(),
+                dev.kind,
+                guest.name.clone(),
+                TransportKind::VhostUser,
+                path.display().to_string(),
+                device.queue_max_sizes().len(),
+                events.clone(),
+            ));
+            if let Some(detail) = detail {
+                state.set_detail_source(detail);
+            }
             let endpoint = Endpoint {
                 device: dev.id.clone(),
                 guest: guest.name.clone(),
                 kind: dev.kind,
                 socket: path,
             };
-            bound.push((endpoint, device, listener));
+            bound.push((endpoint, device, listener, state));
         }
     }
     let mut endpoints = Vec::new();
     let mut threads = Vec::new();
-    for (endpoint, device, listener) in bound {
+    let mut states = Vec::new();
+    for (endpoint, device, listener, state) in bound {
         let id = endpoint.device.clone();
         let os_err = |why: String| ServiceError::Os {
             device: id.clone(),
             why,
         };
         let backend = VhostUserDevice::new(id.clone(), endpoint.guest.clone(), device)
-            .map_err(|e| os_err(format!("cannot create event fds: {e}")))?;
+            .map_err(|e| os_err(format!("cannot create event fds: {e}")))?
+            .with_status(state.clone());
+        states.push(state.clone());
         let thread = std::thread::Builder::new()
             .name(id.clone())
-            .spawn(move || vhost_user::serve(backend, listener))
+            .spawn(move || serve_or_fail(backend, listener, &state))
             .map_err(|e| os_err(format!("cannot spawn thread: {e}")))?;
         info!(
             "{id}: {} for guest \"{}\" on {}",
@@ -196,8 +243,41 @@ pub fn start(config: &Config, runtime_dir: &Path) -> Result<Service, ServiceErro
         endpoints.push(endpoint);
         threads.push(thread);
     }
+    let status = Arc::new(Registry::new(states, events));
+    status
+        .spawn_detail_watcher(DETAIL_WATCH_PERIOD)
+        .map_err(|e| ServiceError::Os {
+            device: "status".into(),
+            why: format!("cannot spawn detail watcher: {e}"),
+        })?;
     Ok(Service {
         endpoints,
+        status,
         _threads: threads,
     })
+}
+
+/// Serves until the process exits; if serving ever stops (a bug that panicked the thread),
+/// the device is reported FAILED with the reason instead of silently disappearing.
+fn serve_or_fail(
+    backend: VhostUserDevice,
+    listener: std::os::unix::net::UnixListener,
+    state: &DeviceState,
+) {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        vhost_user::serve(backend, listener)
+    }));
+    let why = match outcome {
+        Ok(()) => "serving thread ended".to_owned(),
+        Err(panic) => match panic.downcast_ref::<&str>() {
+            Some(s) => format!("serving thread panicked: {s}"),
+            None => match panic.downcast_ref::<String>() {
+                Some(s) => format!("serving thread panicked: {s}"),
+                None => "serving thread panicked".to_owned(),
+            },
+        },
+    };
+    log::error!("{}: {why}", state.id());
+    state.record_error(why);
+    state.set_link(LinkState::Failed);
 }

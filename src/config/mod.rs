@@ -22,6 +22,7 @@ pub use kinds::{implemented, Backend, DeviceKind};
 pub use runtime_dir::resolve_runtime_dir;
 pub use schema::{
     Config, DeviceConfig, GuestConfig, GuestPolicy, ServiceConfig, SocConfig, TransportConfig,
+    VsockControl,
 };
 pub use validate::LOG_LEVELS;
 

@@ -27,6 +27,7 @@ use vmm_sys_util::timerfd::TimerFd;
 
 use super::chain::{parse_chain, write_response};
 use crate::devices::{CompleteError, Completer, Token, VirtioDevice, Wake};
+use crate::status::{DeviceState, LinkState};
 
 type Memory = GuestMemoryAtomic<GuestMemoryMmap>;
 
@@ -59,12 +60,20 @@ pub struct VhostUserDevice {
     /// Exit-event read ends the crate registers in its epoll set with `into_raw_fd` and never
     /// closes; reclaimed once the connection's worker threads have been joined.
     orphaned_exit_fds: Mutex<Vec<RawFd>>,
+    /// Link state and counters for the control plane; written with atomics only.
+    status: Arc<DeviceState>,
 }
 
 impl VhostUserDevice {
     /// Wraps `device`, named `id` in logs and serving `guest`.
     pub fn new(id: String, guest: String, device: Box<dyn VirtioDevice>) -> std::io::Result<Self> {
+        let status = Arc::new(DeviceState::detached(
+            &id,
+            device.device_type(),
+            device.queue_max_sizes().len(),
+        ));
         Ok(Self {
+            status,
             id,
             guest,
             device: Mutex::new(device),
@@ -75,6 +84,18 @@ impl VhostUserDevice {
             timer: TimerFd::new()?,
             orphaned_exit_fds: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Reports link state and counters into `status` (which must have one counter set per
+    /// queue) instead of a private, unwatched one.
+    pub fn with_status(mut self, status: Arc<DeviceState>) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// The live state this transport reports into.
+    pub fn status(&self) -> &Arc<DeviceState> {
+        &self.status
     }
 
     /// The device, for the worker thread that holds `&mut self`.
@@ -135,11 +156,15 @@ impl VhostUserDevice {
         let generation = self.generation;
         let id = self.id.clone();
         let event_idx = self.event_idx;
+        let status = self.status.clone();
         let device = match self.device.get_mut() {
             Ok(d) => d,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let mut completer = VringCompleter::new(vrings, &mem, generation, &id);
+        let mut completer = VringCompleter::new(vrings, &mem, generation, &id, &status);
+        // Counted locally and published once per call: one atomic add per counter, however
+        // many chains the batch held.
+        let (mut requests, mut refused, mut bytes_in) = (0u64, 0u64, 0u64);
         loop {
             if event_idx {
                 if let Err(e) = vring.disable_notification() {
@@ -155,10 +180,16 @@ impl VhostUserDevice {
                 }
             }
             for (head, parsed) in batch {
+                requests += 1;
                 match parsed {
-                    Ok(request) => device.handle(request, &mut completer),
+                    Ok(request) => {
+                        bytes_in += request.data.len() as u64;
+                        device.handle(request, &mut completer)
+                    }
                     Err(e) => {
+                        refused += 1;
                         warn!("{id}: queue {queue}: chain {head} refused: {e}");
+                        status.record_error(format!("queue {queue}: chain {head} refused: {e}"));
                         completer.return_unused(queue, head);
                     }
                 }
@@ -176,6 +207,9 @@ impl VhostUserDevice {
             }
         }
         completer.signal();
+        if let Some(counters) = status.queue(queue) {
+            counters.add(requests, refused, bytes_in);
+        }
     }
 
     /// Lets the device do timed work and re-arms the timer for its next deadline.
@@ -183,11 +217,12 @@ impl VhostUserDevice {
         let mem = self.mem.memory();
         let generation = self.generation;
         let id = self.id.clone();
+        let status = self.status.clone();
         let device = match self.device.get_mut() {
             Ok(d) => d,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let mut completer = VringCompleter::new(vrings, &mem, generation, &id);
+        let mut completer = VringCompleter::new(vrings, &mem, generation, &id, &status);
         let now = Instant::now();
         let next = device.poll(now, &mut completer);
         completer.signal();
@@ -212,6 +247,7 @@ struct VringCompleter<'a> {
     mem: &'a GuestMemoryMmap,
     generation: u64,
     id: &'a str,
+    status: &'a DeviceState,
     /// Bit per queue that got used entries and may need an interrupt.
     dirty: u64,
 }
@@ -222,12 +258,14 @@ impl<'a> VringCompleter<'a> {
         mem: &'a GuestMemoryMmap,
         generation: u64,
         id: &'a str,
+        status: &'a DeviceState,
     ) -> Self {
         Self {
             vrings,
             mem,
             generation,
             id,
+            status,
             dirty: 0,
         }
     }
@@ -280,13 +318,27 @@ impl Completer for VringCompleter<'_> {
             debug!("{}: dropping completion from before a reset", self.id);
             return Ok(());
         }
-        match write_response(self.mem, &token, response) {
-            Ok(len) => self.add_used(token.queue, token.head, len),
+        let queue = token.queue;
+        let counters = self.status.queue(queue);
+        let result = match write_response(self.mem, &token, response) {
+            Ok(len) => {
+                if let Some(c) = counters {
+                    c.add(0, 0, u64::from(len));
+                }
+                self.add_used(queue, token.head, len)
+            }
             Err(e) => {
-                self.return_unused(token.queue, token.head);
+                self.return_unused(queue, token.head);
                 Err(e)
             }
+        };
+        if let Err(e) = &result {
+            if let Some(c) = counters {
+                c.add(0, 1, 0);
+            }
+            self.status.record_error(format!("queue {queue}: {e}"));
         }
+        result
     }
 }
 
@@ -318,6 +370,11 @@ impl VhostUserBackendMut for VhostUserDevice {
 
     fn acked_features(&mut self, features: u64) {
         info!("{}: driver acknowledged features {features:#x}", self.id);
+        // vhost-user carries no DRIVER_OK without the STATUS protocol feature; VMMs send
+        // SET_FEATURES when the guest driver sets DRIVER_OK (QEMU's vhost_dev_start, crosvm's
+        // activate), so the acknowledged features are what marks it.
+        self.status.set_features(features);
+        self.status.set_link(LinkState::DriverOk);
         let waker = self.waker.clone();
         self.dev().activate(features, waker);
     }
@@ -391,11 +448,13 @@ impl VhostUserBackendMut for VhostUserDevice {
 pub fn serve(device: VhostUserDevice, listener: UnixListener) {
     let id = device.id.clone();
     let guest = device.guest.clone();
+    let status = device.status.clone();
     let backend = Arc::new(RwLock::new(device));
     let mut listener = Listener::from(listener);
     loop {
-        if let Err(e) = serve_one(&id, &guest, &backend, &mut listener) {
+        if let Err(e) = serve_one(&id, &guest, &backend, &mut listener, &status) {
             error!("{id}: guest {guest}: {e}");
+            status.record_error(e);
             // Avoid a hot loop if accept itself keeps failing (e.g. out of fds).
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -405,6 +464,7 @@ pub fn serve(device: VhostUserDevice, listener: UnixListener) {
         };
         dev.reset();
         dev.reclaim_exit_fds();
+        status.set_link(LinkState::Listening);
         info!("{id}: device reset; waiting for the next frontend of guest {guest}");
     }
 }
@@ -415,6 +475,7 @@ fn serve_one(
     guest: &str,
     backend: &Arc<RwLock<VhostUserDevice>>,
     listener: &mut Listener,
+    status: &DeviceState,
 ) -> Result<(), String> {
     let mut daemon = VhostUserDaemon::new(
         id.to_owned(),
@@ -447,6 +508,8 @@ fn serve_one(
         .start(listener)
         .map_err(|e| format!("cannot accept a frontend: {e}"))?;
     info!("{id}: frontend connected for guest {guest}");
+    // The connection's thread may already have seen SET_FEATURES (DRIVER_OK).
+    status.advance_link(LinkState::Listening, LinkState::Connected);
     let result = daemon.wait();
     drop(daemon);
     match result {
