@@ -127,13 +127,21 @@ fn start_control(
             _ => anyhow::bail!("control group \"{name}\": no such group"),
         },
     };
-    let path = cfg.service.control_socket_path(runtime_dir);
-    let mut handles = vec![control::serve_unix(&path, group, &root)?];
-    info!(
-        "control: vendor.drivervm.IDriverVm on unix:{}",
-        path.display()
-    );
-    if let Some(vsock) = &cfg.service.control_vsock {
+    let mut handles = Vec::new();
+    if control::RPC_AVAILABLE {
+        let path = cfg.service.control_socket_path(runtime_dir);
+        handles.push(control::serve_unix(&path, group, &root)?);
+        info!(
+            "control: vendor.drivervm.IDriverVm on unix:{}",
+            path.display()
+        );
+    }
+    if let Some(vsock) = cfg
+        .service
+        .control_vsock
+        .as_ref()
+        .filter(|_| control::RPC_AVAILABLE)
+    {
         handles.push(control::serve_vsock(
             vsock.port,
             vsock.allowed_cids.clone(),

@@ -456,7 +456,8 @@ fn unknown_keys_name_line_column_and_key() {
     assert_eq!(
         err("[service]\nlog_level = \"info\"\nsocket = \"x\"\n"),
         "etc/x.toml: line 3, column 1, at service.socket: unknown field `socket`, \
-         expected one of `runtime_dir`, `socket_group`, `log_level`"
+         expected one of `runtime_dir`, `socket_group`, `log_level`, `control_socket`, \
+         `control_group`, `control_vsock_port`, `control_vsock_cids`"
     );
     assert_eq!(
         err("[servic]\n"),

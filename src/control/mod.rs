@@ -27,7 +27,9 @@ pub use shim::iface;
 pub use shim::{
     connect, describe_status, kernel_binder_present, register_kernel, Connection, ControlError,
 };
-pub use shim::{new_listener, serve_unix, serve_vsock, Interface, RpcHandle, Status, Strong};
+pub use shim::{
+    new_listener, serve_unix, serve_vsock, Interface, RpcHandle, Status, Strong, RPC_AVAILABLE,
+};
 pub use target::{Target, TargetError};
 
 /// Result type of the generated AIDL methods in this build.

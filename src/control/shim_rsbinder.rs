@@ -344,3 +344,6 @@ pub fn describe_status(status: &Status) -> (Option<i32>, String) {
         (None, format!("binder call failed: {status}"))
     }
 }
+
+/// Whether this build can serve and reach RPC binder endpoints.
+pub const RPC_AVAILABLE: bool = true;
