@@ -81,6 +81,10 @@ impl From<Status> for Failure {
 }
 
 fn default_target(config_file: Option<&PathBuf>) -> Result<Target, Failure> {
+    if !control::RPC_AVAILABLE {
+        // The Soong build speaks kernel binder only.
+        return Ok(Target::Binder);
+    }
     let cfg = match config_file {
         Some(path) => config::load(path),
         None => config::embedded_default(),
