@@ -7,7 +7,9 @@
 //!   virtio-backend interface from a driver VM).
 //!
 //! Beside them: [`config`] (the TOML file), [`service`] (wires config to devices and
-//! transports) and `harness` (a driver-side vhost-user frontend for tests and load).
+//! transports), [`status`] (live device state the transports and devices publish with
+//! atomics), [`control`] (the `vendor.drivervm.IDriverVm` service over binder) and
+//! `harness` (a driver-side vhost-user frontend for tests and load).
 
 pub mod config;
 pub mod control;

@@ -220,7 +220,9 @@ pub fn start_with(
     open_node: NodeOpener,
 ) -> Result<Service, ServiceError> {
     let group = socket_group(config)?;
-    prepare_runtime_dir(runtime_dir, group.is_some())?;
+    // A group that may use the device or control sockets must be able to reach them.
+    let shared = group.is_some() || config.service.control_group.is_some();
+    prepare_runtime_dir(runtime_dir, shared)?;
     let events = Arc::new(EventBus::new());
     // In config order, whatever order the transports start in.
     let mut states = Vec::new();

@@ -97,6 +97,7 @@ impl DetailSource for ClockTable {
 }
 
 /// An RPMB partition's public state: capacity, write counter, whether a key is set.
+#[derive(Debug)]
 pub struct RpmbCell {
     capacity_bytes: u64,
     write_counter: AtomicU32,

@@ -27,33 +27,47 @@ for g in $guests; do wait_sock "$tmp/run/$g-scmi.sock"; done
 wait_sock "$tmp/run/control.sock"
 ctl="unix:$tmp/run/control.sock"
 
-# Four frontends, one per device, each keeping 8 requests in flight; prints total ops/s.
+# utime+stime of the service, in clock ticks.
+ticks() { awk '{print $14 + $15}' "/proc/$svc/stat"; }
+
+# Four frontends, one per device, each keeping 8 requests in flight. Prints total ops/s and
+# the service's CPU time per request in microseconds (all its threads, control plane included).
 load4() {
-  local pids=()
+  local pids=() t0 t1
+  t0=$(ticks)
   for g in $guests; do
     "$bin/drivervm-load" --socket "$tmp/run/$g-scmi.sock" --device scmi --op base-version \
-      --outstanding 8 --duration "$dur" --json > "$tmp/$g.json" &
+      --outstanding 8 --warmup 0 --duration "$dur" --json > "$tmp/$g.json" &
     pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p"; done
-  python3 - "$tmp" $guests <<'PY'
+  t1=$(ticks)
+  python3 - "$tmp" "$((t1 - t0))" "$(getconf CLK_TCK)" $guests <<'PY'
 import json, sys
-d = sys.argv[1]
-print(round(sum(json.load(open(f"{d}/{g}.json"))["ops_per_sec"] for g in sys.argv[2:])))
+d, ticks, hz, guests = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+runs = [json.load(open(f"{d}/{g}.json")) for g in guests]
+ops = sum(r["ops"] for r in runs)
+rate = sum(r["ops_per_sec"] for r in runs)
+print(f"{round(rate)} {ticks / hz * 1e6 / ops:.3f}")
 PY
 }
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load average $(cut -d' ' -f1 /proc/loadavg); ${dur}s per run"
-echo "# status round trips, idle devices, back to back:"
-"$bin/drivervm-ctlbench" --connect "$ctl" --duration "$dur" --json
+echo "# status round trips, idle devices, back to back; service CPU per call:"
+t0=$(ticks)
+"$bin/drivervm-ctlbench" --connect "$ctl" --duration "$dur" --json > "$tmp/idle.json"
+t1=$(ticks)
+cat "$tmp/idle.json"
+python3 -c "import json,sys; c=json.load(open('$tmp/idle.json'))['calls']; print(f'service CPU per status call: {($t1-$t0)/$(getconf CLK_TCK)*1e6/c:.1f} us')"
+echo "# round: ops/s and service CPU us/request, without poller | with a 10 ms poller; poller latency"
 for r in $(seq "$rounds"); do
   base=$(load4)
-  "$bin/drivervm-ctlbench" --connect "$ctl" --interval 10 --duration "$((dur + 2))" --json > "$tmp/poll.json" &
+  "$bin/drivervm-ctlbench" --connect "$ctl" --interval 10 --duration "$((dur + 1))" --json > "$tmp/poll.json" &
   poller=$!
-  sleep 0.5
+  sleep 0.3
   polled=$(load4)
   wait "$poller"
-  echo "round $r: 4-device ops/s without poller $base, with 10 ms poller $polled; poller: $(cat "$tmp/poll.json")"
+  echo "round $r: $base | $polled; $(cat "$tmp/poll.json")"
 done
 echo "# status round trips under load, back to back (4 devices loaded):"
 "$bin/drivervm-ctlbench" --connect "$ctl" --duration "$dur" --json > "$tmp/under.json" &
