@@ -94,8 +94,8 @@ impl SimClockTree {
                 .collect(),
             descs: Vec::with_capacity(n),
         };
-        for i in 0..n {
-            tree.check_acyclic(i, &specs[i].desc.name)?;
+        for (i, s) in specs.iter().enumerate() {
+            tree.check_acyclic(i, &s.desc.name)?;
         }
         let always_on: Vec<ClockId> = (0..n).filter(|&i| specs[i].always_on).collect();
         tree.descs = specs.into_iter().map(|s| s.desc).collect();
