@@ -86,6 +86,8 @@ pub struct ClockProtocol {
     notify_changed: Vec<bool>,
     notify_requested: Vec<bool>,
     pending: VecDeque<AsyncSet>,
+    /// Notifications encoded under the subscriptions in force when their event happened.
+    outbox: Vec<Vec<u8>>,
 }
 
 fn status_of(e: &ClockError) -> Status {
@@ -109,6 +111,16 @@ impl ClockProtocol {
             notify_changed: vec![false; n],
             notify_requested: vec![false; n],
             pending: VecDeque::new(),
+            outbox: Vec::new(),
+        }
+    }
+
+    /// Encodes pending events under the current subscriptions.
+    fn collect(&mut self) {
+        for event in self.clocks.take_events(self.agent) {
+            if let Some(n) = self.notification(&event) {
+                self.outbox.push(n);
+            }
         }
     }
 
@@ -248,6 +260,7 @@ impl ClockProtocol {
         if enable & !1 != 0 {
             return Err(Status::InvalidParameters);
         }
+        self.collect();
         let table = if requested {
             &mut self.notify_requested
         } else {
@@ -424,14 +437,14 @@ impl Protocol for ClockProtocol {
                 ));
             }
         }
-        for event in self.clocks.take_events(self.agent) {
-            out.extend(self.notification(&event));
-        }
+        self.collect();
+        out.append(&mut self.outbox);
         None
     }
 
     fn reset(&mut self) {
         self.pending.clear();
+        self.outbox.clear();
         self.notify_changed.fill(false);
         self.notify_requested.fill(false);
         // Events that arrived while no driver was attached are stale.

@@ -8,8 +8,13 @@
 pub mod base;
 pub mod clock;
 pub mod constants;
+pub mod grant;
 pub mod message;
+pub mod perf;
+pub mod power;
 pub mod protocol;
+pub mod reset;
+pub mod sensor;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -210,5 +215,7 @@ impl VirtioDevice for ScmiDevice {
 
 #[cfg(test)]
 mod clock_tests;
+#[cfg(test)]
+mod domain_tests;
 #[cfg(test)]
 mod tests;
