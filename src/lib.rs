@@ -5,13 +5,14 @@
 //! - [`devices`]: virtio device models over byte buffers and `hw` traits;
 //! - [`transport`]: puts a device in front of a guest (vhost-user; Gunyah later).
 //!
-//! Beside them: [`config`] (the TOML file), [`service`] (wires config to devices and
-//! transports) and `harness` (a driver-side vhost-user frontend for tests and load).
+//! Beside them: [`config`] (the TOML file), [`platform`] (the shared SCMI hardware a config
+//! describes), [`service`] (wires config to devices and transports) and `harness` (a driver-side vhost-user frontend for tests and load).
 
 pub mod config;
 pub mod devices;
 pub mod harness;
 pub mod hw;
 pub mod logging;
+pub mod platform;
 pub mod service;
 pub mod transport;

@@ -49,7 +49,7 @@ fn every_base_message_answers_as_the_spec_lays_out() {
         assert_ne!(offered & (1 << 28), 0, "INDIRECT_DESC offered");
 
         let r = ask(&mut h, 0, 1, &[]);
-        assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0000), "{opts:?}");
+        assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0001), "{opts:?}");
         let r = ask(&mut h, 1, 2, &[]);
         assert_eq!(
             (r.status, r.word(0)),
@@ -64,6 +64,8 @@ fn every_base_message_answers_as_the_spec_lays_out() {
                 "message {id} implemented"
             );
         }
+        // NEGOTIATE_PROTOCOL_VERSION (base v2.1) is implemented; BASE_NOTIFY_ERRORS is not.
+        assert_eq!(ask(&mut h, 2, 3, &[0x10]).status, SUCCESS);
         assert_eq!(ask(&mut h, 2, 3, &[8]).status, NOT_FOUND);
         let r = ask(&mut h, 3, 4, &[]);
         assert_eq!((r.status, r.name(0).as_str()), (SUCCESS, "drivervm-test"));
@@ -128,7 +130,7 @@ fn malformed_chains_are_returned_empty_and_the_device_keeps_serving() {
         }
         // The same connection still works afterwards.
         let r = ask(&mut h, 0, 5, &[]);
-        assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0000), "{kind:?}");
+        assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0001), "{kind:?}");
         h.disconnect().unwrap();
     }
     assert!(svc.log().contains("refused"), "refusals are logged");
@@ -151,7 +153,7 @@ fn sixty_four_outstanding_requests_all_complete() {
                 for c in h.wait_completions(CMDQ, Duration::from_secs(2)).unwrap() {
                     assert_eq!(c.len, 12);
                     let r = Response::parse(&c.data);
-                    assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0000));
+                    assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0001));
                     heads.retain(|&x| x != c.head);
                 }
             }

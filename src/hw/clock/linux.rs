@@ -110,6 +110,11 @@ impl LinuxClocks {
         })
     }
 
+    /// Number of clocks opened.
+    pub fn clocks_len(&self) -> usize {
+        self.descs.len()
+    }
+
     fn file(&self, id: ClockId, file: &str) -> Result<PathBuf, ClockError> {
         let desc = self.descs.get(id).ok_or(ClockError::NoSuchClock(id))?;
         Ok(self.root.join(&desc.name).join(file))
