@@ -13,7 +13,7 @@ use log::warn;
 
 use super::constants::{Status, PROTOCOL_CLOCK};
 use super::message::{encode_delayed_response, encode_notification, Params, Reply};
-use super::protocol::{Call, Protocol};
+use super::protocol::{Call, Protocol, ASYNC_SETTLE};
 use crate::devices::Wake;
 use crate::hw::clock::{
     ClockError, ClockEvent, ClockEventKind, ClockId, RateSpec, Rounding, SharedClocks,
@@ -71,6 +71,7 @@ pub struct ClockGrant {
 }
 
 struct AsyncSet {
+    due: Instant,
     token: u16,
     agent_clock: u32,
     clock: ClockId,
@@ -222,6 +223,7 @@ impl ClockProtocol {
             return Err(Status::Busy);
         }
         self.pending.push_back(AsyncSet {
+            due: Instant::now() + ASYNC_SETTLE,
             token: call.token,
             agent_clock: id,
             clock: g.clock,
@@ -416,8 +418,14 @@ impl Protocol for ClockProtocol {
         self.clocks.set_waker(self.agent, waker);
     }
 
-    fn poll(&mut self, _now: Instant, out: &mut Vec<Vec<u8>>) -> Option<Instant> {
-        while let Some(set) = self.pending.pop_front() {
+    fn poll(&mut self, now: Instant, out: &mut Vec<Vec<u8>>) -> Option<Instant> {
+        while let Some(set) = self.pending.front() {
+            if set.due > now {
+                break;
+            }
+            let Some(set) = self.pending.pop_front() else {
+                break;
+            };
             let result = self.hw(self.clocks.request_rate(self.agent, set.clock, set.rate));
             if set.respond {
                 let (status, payload) = match result {
@@ -439,7 +447,7 @@ impl Protocol for ClockProtocol {
         }
         self.collect();
         out.append(&mut self.outbox);
-        None
+        self.pending.front().map(|s| s.due)
     }
 
     fn reset(&mut self) {

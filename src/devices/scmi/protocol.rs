@@ -7,6 +7,16 @@ use super::constants::{common, Status, MSG_TYPE_COMMAND};
 use super::message::{encode_response, Header, Params, Reply};
 use crate::devices::Wake;
 
+/// How long asynchronous work (a rate change, a reset) takes at the least before its
+/// delayed response is sent.
+///
+/// Completing it at once would let the delayed response reach the eventq while the
+/// command's own response is still on its way up the cmdq: drivers handle the two queues'
+/// interrupts independently, and Linux then sees the delayed response first and drops the
+/// late immediate one as invalid (found with a real guest). Real hardware takes this long
+/// to relock a PLL or hold a reset anyway.
+pub const ASYNC_SETTLE: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// What a protocol learns about the command it is handling besides its parameters.
 #[derive(Debug, Clone, Copy)]
 pub struct Call {

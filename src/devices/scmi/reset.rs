@@ -9,7 +9,7 @@ use log::warn;
 use super::constants::{Status, PROTOCOL_RESET};
 use super::grant::{Grant, View};
 use super::message::{encode_delayed_response, encode_notification, Params, Reply};
-use super::protocol::{Call, Protocol};
+use super::protocol::{Call, Protocol, ASYNC_SETTLE};
 use crate::devices::Wake;
 use crate::hw::reset::{ResetAction, ResetError, SharedResets};
 
@@ -41,6 +41,7 @@ const ASYNC: u32 = 1 << 2;
 const STATE_VENDOR: u32 = 1 << 31;
 
 struct AsyncReset {
+    due: Instant,
     token: u16,
     agent_domain: u32,
     hw: usize,
@@ -161,6 +162,7 @@ impl Protocol for ResetProtocol {
                         return Err(Status::Busy);
                     }
                     self.pending.push_back(AsyncReset {
+                        due: Instant::now() + ASYNC_SETTLE,
                         token: call.token,
                         agent_domain: id,
                         hw,
@@ -197,8 +199,14 @@ impl Protocol for ResetProtocol {
         self.resets.set_waker(self.agent, waker);
     }
 
-    fn poll(&mut self, _now: Instant, out: &mut Vec<Vec<u8>>) -> Option<Instant> {
-        while let Some(r) = self.pending.pop_front() {
+    fn poll(&mut self, now: Instant, out: &mut Vec<Vec<u8>>) -> Option<Instant> {
+        while let Some(r) = self.pending.front() {
+            if r.due > now {
+                break;
+            }
+            let Some(r) = self.pending.pop_front() else {
+                break;
+            };
             let status = match self
                 .resets
                 .apply(self.agent, r.hw, ResetAction::Pulse, r.state)
@@ -216,7 +224,7 @@ impl Protocol for ResetProtocol {
         }
         self.collect();
         out.append(&mut self.outbox);
-        None
+        self.pending.front().map(|r| r.due)
     }
 
     fn reset(&mut self) {
