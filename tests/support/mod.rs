@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of this module.
 
+pub mod agent;
+pub mod platform;
 pub mod scmi;
 
 use std::io::Read;
