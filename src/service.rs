@@ -183,7 +183,7 @@ pub fn start(config: &Config, runtime_dir: &Path) -> Result<Service, ServiceErro
             device: id.clone(),
             why,
         };
-        let backend = VhostUserDevice::new(id.clone(), device)
+        let backend = VhostUserDevice::new(id.clone(), endpoint.guest.clone(), device)
             .map_err(|e| os_err(format!("cannot create event fds: {e}")))?;
         let thread = std::thread::Builder::new()
             .name(id.clone())

@@ -47,6 +47,16 @@ fn every_base_message_answers_as_the_spec_lays_out() {
         assert_ne!(offered & (1 << 32), 0, "VERSION_1 offered");
         assert_ne!(offered & (1 << 29), 0, "EVENT_IDX offered");
         assert_ne!(offered & (1 << 28), 0, "INDIRECT_DESC offered");
+        assert_ne!(
+            h.protocol_features() & (1 << 9),
+            0,
+            "CONFIG protocol feature"
+        );
+        assert_eq!(
+            h.get_config(0, 8).unwrap(),
+            [0; 8],
+            "virtio-scmi has no config space"
+        );
 
         let r = ask(&mut h, 0, 1, &[]);
         assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0001), "{opts:?}");

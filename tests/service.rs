@@ -43,6 +43,25 @@ fn sigterm_and_sigint_stop_cleanly_and_remove_sockets() {
 }
 
 #[test]
+fn socket_group_makes_sockets_group_accessible() {
+    let config = format!("[service]\nsocket_group = \"root\"\n{TWO_GUESTS}");
+    let svc = Service::start(&config, &SOCKETS);
+    let meta = std::fs::metadata(svc.socket(SOCKETS[0])).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    assert_eq!(std::os::unix::fs::MetadataExt::gid(&meta), 0);
+    let config = format!("[service]\nsocket_group = \"no-such-group-x\"\n{TWO_GUESTS}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("c.toml"), config).unwrap();
+    let (status, _, err) =
+        run_drivervm(&["--config", "c.toml", "--runtime-dir", "run"], dir.path());
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("socket group \"no-such-group-x\": no such group"),
+        "{err}"
+    );
+}
+
+#[test]
 fn stale_socket_from_a_crashed_run_is_replaced() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
@@ -147,7 +166,7 @@ fn a_protocol_error_drops_only_that_frontend() {
     version_ok(&svc, SOCKETS[0]);
     let log = svc.log();
     assert!(
-        log.contains("vm0-scmi: dropping frontend after protocol error"),
+        log.contains("vm0-scmi: guest vm0: dropping frontend after protocol error"),
         "{log}"
     );
 }

@@ -196,6 +196,6 @@ fn connect_error_names_the_socket() {
         .expect("no socket there");
     assert_eq!(
         err.to_string(),
-        "cannot connect to /nonexistent/x.sock: No such file or directory (os error 2)"
+        "cannot connect to /nonexistent/x.sock: No such file or directory"
     );
 }

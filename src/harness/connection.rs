@@ -69,11 +69,11 @@ pub struct Harness {
 }
 
 fn step(step: &'static str) -> impl FnOnce(vhost::Error) -> Error {
-    move |source| Error::Protocol { step, source }
+    move |cause| Error::Protocol { step, cause }
 }
 
 fn os(what: &'static str) -> impl FnOnce(std::io::Error) -> Error {
-    move |source| Error::Os { what, source }
+    move |cause| Error::Os { what, cause }
 }
 
 impl Harness {
@@ -89,9 +89,9 @@ impl Harness {
         options: &HarnessOptions,
     ) -> Result<Self, Error> {
         let path = path.as_ref();
-        let stream = UnixStream::connect(path).map_err(|source| Error::Connect {
+        let stream = UnixStream::connect(path).map_err(|cause| Error::Connect {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         let mut frontend = Frontend::from_stream(stream, num_queues as u64);
         frontend.set_owner().map_err(step("SET_OWNER"))?;
@@ -444,7 +444,7 @@ impl Harness {
             }
             return Err(Error::Os {
                 what: "poll",
-                source: err,
+                cause: err,
             });
         }
         if fds[1].revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0 {

@@ -29,6 +29,8 @@
 //! ```
 
 mod connection;
+#[cfg(test)]
+mod interop_tests;
 mod malformed;
 mod memory;
 mod split_ring;
@@ -52,24 +54,36 @@ pub const VIRTIO_RING_F_INDIRECT_DESC: u32 = 28;
 /// Feature bit: `used_event` / `avail_event` notification suppression.
 pub const VIRTIO_RING_F_EVENT_IDX: u32 = 29;
 
+/// An I/O error's reason without the " (os error N)" suffix, for one-line messages.
+fn io_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error ") {
+        Some(at) => s[..at].to_string(),
+        None => s,
+    }
+}
+
 /// What can go wrong while driving a backend.
+///
+/// Each message already includes its cause, so none is exposed as `source()`: printing the
+/// error (even with an error chain) gives one line.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The socket could not be connected.
-    #[error("cannot connect to {}: {source}", path.display())]
+    #[error("cannot connect to {}: {}", path.display(), io_reason(cause))]
     Connect {
         /// Socket path.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A vhost-user message failed or was refused by the backend.
-    #[error("vhost-user {step} failed: {source}")]
+    #[error("vhost-user {step} failed: {cause}")]
     Protocol {
         /// The message or step, e.g. `SET_MEM_TABLE`.
         step: &'static str,
         /// The frontend's error.
-        source: vhost::Error,
+        cause: vhost::Error,
     },
     /// The backend does not offer VIRTIO_F_VERSION_1.
     #[error("backend does not offer VIRTIO_F_VERSION_1 (offered features {offered:#x})")]
@@ -147,11 +161,11 @@ pub enum Error {
     #[error("backend closed the vhost-user socket")]
     Disconnected,
     /// An eventfd or poll call failed.
-    #[error("{what}: {source}")]
+    #[error("{what}: {cause}")]
     Os {
         /// The call.
         what: &'static str,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }

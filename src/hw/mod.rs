@@ -5,5 +5,6 @@ pub mod events;
 pub mod perf;
 pub mod power;
 pub mod reset;
+pub mod rpmb;
 pub mod sensor;
 pub mod soc;

@@ -47,6 +47,7 @@ impl Wake for EventWaker {
 /// A device as the vhost-user-backend crate sees it.
 pub struct VhostUserDevice {
     id: String,
+    guest: String,
     /// Locked only by `&self` queries; the worker thread reaches it through `get_mut`.
     device: Mutex<Box<dyn VirtioDevice>>,
     mem: Memory,
@@ -55,16 +56,25 @@ pub struct VhostUserDevice {
     generation: u64,
     waker: Arc<EventWaker>,
     timer: TimerFd,
+    /// Deadline the timer is armed for, so unchanged deadlines cost no syscall.
+    timer_deadline: Option<Instant>,
+    /// Number of queues; event IDs for the waker and timer follow the queue IDs.
+    num_queues: u16,
     /// Exit-event read ends the crate registers in its epoll set with `into_raw_fd` and never
     /// closes; reclaimed once the connection's worker threads have been joined.
     orphaned_exit_fds: Mutex<Vec<RawFd>>,
 }
 
 impl VhostUserDevice {
-    /// Wraps `device`, named `id` in logs.
-    pub fn new(id: String, device: Box<dyn VirtioDevice>) -> std::io::Result<Self> {
+    /// Wraps `device`, named `id` in logs and serving `guest`.
+    pub fn new(id: String, guest: String, device: Box<dyn VirtioDevice>) -> std::io::Result<Self> {
+        let num_queues = u16::try_from(device.queue_max_sizes().len())
+            .map_err(|_| std::io::Error::other("too many queues"))?;
         Ok(Self {
+            timer_deadline: None,
+            num_queues,
             id,
+            guest,
             device: Mutex::new(device),
             mem: GuestMemoryAtomic::new(GuestMemoryMmap::new()),
             event_idx: false,
@@ -92,7 +102,7 @@ impl VhostUserDevice {
     }
 
     fn waker_event(&self) -> u16 {
-        self.query(|d| d.queue_max_sizes().len() as u16) + 1
+        self.num_queues + 1
     }
 
     fn timer_event(&self) -> u16 {
@@ -107,6 +117,7 @@ impl VhostUserDevice {
         if let Err(e) = self.timer.clear() {
             warn!("{}: cannot disarm timer: {e}", self.id);
         }
+        self.timer_deadline = None;
         self.mem = GuestMemoryAtomic::new(GuestMemoryMmap::new());
     }
 
@@ -130,14 +141,12 @@ impl VhostUserDevice {
         };
         let mem = self.mem.memory();
         let max = self.dev().max_request_len(queue);
-        let generation = self.generation;
-        let id = self.id.clone();
-        let event_idx = self.event_idx;
+        let (generation, event_idx, id) = (self.generation, self.event_idx, self.id.as_str());
         let device = match self.device.get_mut() {
             Ok(d) => d,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let mut completer = VringCompleter::new(vrings, &mem, generation, &id);
+        let mut completer = VringCompleter::new(vrings, &mem, generation, id);
         loop {
             if event_idx {
                 if let Err(e) = vring.disable_notification() {
@@ -179,16 +188,18 @@ impl VhostUserDevice {
     /// Lets the device do timed work and re-arms the timer for its next deadline.
     fn poll_device(&mut self, vrings: &[VringRwLock]) {
         let mem = self.mem.memory();
-        let generation = self.generation;
-        let id = self.id.clone();
+        let (generation, id) = (self.generation, self.id.as_str());
         let device = match self.device.get_mut() {
             Ok(d) => d,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let mut completer = VringCompleter::new(vrings, &mem, generation, &id);
+        let mut completer = VringCompleter::new(vrings, &mem, generation, id);
         let now = Instant::now();
         let next = device.poll(now, &mut completer);
         completer.signal();
+        if next == self.timer_deadline {
+            return;
+        }
         let armed = match next {
             // A zero duration would disarm the timer: wake as soon as possible instead.
             Some(at) => self.timer.reset(
@@ -198,8 +209,9 @@ impl VhostUserDevice {
             ),
             None => self.timer.clear(),
         };
-        if let Err(e) = armed {
-            warn!("{}: cannot arm timer: {e}", self.id);
+        match armed {
+            Ok(()) => self.timer_deadline = next,
+            Err(e) => warn!("{}: cannot arm timer: {e}", self.id),
         }
     }
 }
@@ -377,6 +389,8 @@ impl VhostUserBackendMut for VhostUserDevice {
             let _ = self.waker.0.read();
         } else if device_event == self.timer_event() {
             let _ = self.timer.wait();
+            // One-shot: it is disarmed now.
+            self.timer_deadline = None;
         } else {
             warn!("{}: unexpected event {device_event}", self.id);
         }
@@ -388,11 +402,12 @@ impl VhostUserBackendMut for VhostUserDevice {
 /// Serves `device` on `listener` until the process exits, one frontend at a time.
 pub fn serve(device: VhostUserDevice, listener: UnixListener) {
     let id = device.id.clone();
+    let guest = device.guest.clone();
     let backend = Arc::new(RwLock::new(device));
     let mut listener = Listener::from(listener);
     loop {
-        if let Err(e) = serve_one(&id, &backend, &mut listener) {
-            error!("{id}: {e}");
+        if let Err(e) = serve_one(&id, &guest, &backend, &mut listener) {
+            error!("{id}: guest {guest}: {e}");
             // Avoid a hot loop if accept itself keeps failing (e.g. out of fds).
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -402,13 +417,14 @@ pub fn serve(device: VhostUserDevice, listener: UnixListener) {
         };
         dev.reset();
         dev.reclaim_exit_fds();
-        info!("{id}: device reset; waiting for the next frontend");
+        info!("{id}: device reset; waiting for the next frontend of guest {guest}");
     }
 }
 
 /// Accepts one frontend and serves it until it disconnects or breaks the protocol.
 fn serve_one(
     id: &str,
+    guest: &str,
     backend: &Arc<RwLock<VhostUserDevice>>,
     listener: &mut Listener,
 ) -> Result<(), String> {
@@ -442,12 +458,12 @@ fn serve_one(
     daemon
         .start(listener)
         .map_err(|e| format!("cannot accept a frontend: {e}"))?;
-    info!("{id}: frontend connected");
+    info!("{id}: frontend connected for guest {guest}");
     let result = daemon.wait();
     drop(daemon);
     match result {
         Ok(()) => {
-            info!("{id}: frontend disconnected");
+            info!("{id}: guest {guest}'s frontend disconnected");
             Ok(())
         }
         Err(vhost_user_backend::Error::HandleRequest(vhost::vhost_user::Error::Disconnected))
