@@ -21,6 +21,8 @@ over the measured window (utime+stime from /proc/PID/stat, as % of one core).
 Devices and ops:
   scmi  base-version   SCMI BASE PROTOCOL_VERSION on the command queue (queue 0); the reply \
 must echo the header (token = sequence number mod 1024) with status SUCCESS.
+  scmi  clock-rate-get SCMI CLOCK_RATE_GET of clock --clock (the guest's numbering) on the \
+command queue; the reply must echo the header with status SUCCESS and carry a 64-bit rate.
 
 Exits 1 with a one-line message if the socket cannot be used or a request times out.";
 
@@ -61,6 +63,9 @@ struct Args {
     /// Send each request as one indirect descriptor table.
     #[arg(long)]
     indirect: bool,
+    /// Clock ID for clock-rate-get, in the guest's numbering.
+    #[arg(long, default_value_t = 0, value_name = "ID")]
+    clock: u32,
 }
 
 /// A device type the tool can drive.
@@ -95,6 +100,8 @@ impl Device {
 enum Op {
     /// SCMI BASE PROTOCOL_VERSION.
     BaseVersion,
+    /// SCMI CLOCK_RATE_GET.
+    ClockRateGet,
 }
 
 /// SCMI header: message_id bits 7:0, type 9:8, protocol_id 17:10, token 27:18.
@@ -106,18 +113,19 @@ impl Op {
     fn name(self) -> &'static str {
         match self {
             Op::BaseVersion => "base-version",
+            Op::ClockRateGet => "clock-rate-get",
         }
     }
 
     fn device(self) -> Device {
         match self {
-            Op::BaseVersion => Device::Scmi,
+            Op::BaseVersion | Op::ClockRateGet => Device::Scmi,
         }
     }
 
     fn queue(self) -> u16 {
         match self {
-            Op::BaseVersion => 0,
+            Op::BaseVersion | Op::ClockRateGet => 0,
         }
     }
 
@@ -125,26 +133,42 @@ impl Op {
         match self {
             // header, status, version
             Op::BaseVersion => 12,
+            // header, status, rate low, rate high
+            Op::ClockRateGet => 16,
         }
     }
 
-    fn request(self, seq: u64) -> Vec<u8> {
+    fn request(self, seq: u64, clock: u32) -> Vec<u8> {
         match self {
             Op::BaseVersion => scmi_header(0x10, 0, seq as u32).to_le_bytes().to_vec(),
+            Op::ClockRateGet => {
+                let mut v = scmi_header(0x14, 6, seq as u32).to_le_bytes().to_vec();
+                v.extend_from_slice(&clock.to_le_bytes());
+                v
+            }
+        }
+    }
+
+    /// The header a reply to request `seq` must echo.
+    fn reply_header(self, seq: u64) -> u32 {
+        match self {
+            Op::BaseVersion => scmi_header(0x10, 0, seq as u32),
+            Op::ClockRateGet => scmi_header(0x14, 6, seq as u32),
         }
     }
 
     /// Checks a reply; the error says what is wrong with it.
     fn check(self, seq: u64, reply: &[u8]) -> Result<(), String> {
         match self {
-            Op::BaseVersion => {
-                if reply.len() != 12 {
-                    return Err(format!("reply of {} bytes, expected 12", reply.len()));
+            Op::BaseVersion | Op::ClockRateGet => {
+                let len = self.writable_len() as usize;
+                if reply.len() != len {
+                    return Err(format!("reply of {} bytes, expected {len}", reply.len()));
                 }
                 let word = |at: usize| {
                     u32::from_le_bytes([reply[at], reply[at + 1], reply[at + 2], reply[at + 3]])
                 };
-                let want = scmi_header(0x10, 0, seq as u32);
+                let want = self.reply_header(seq);
                 if word(0) != want {
                     return Err(format!("header {:#010x}, expected {want:#010x}", word(0)));
                 }
@@ -268,7 +292,7 @@ fn run(args: &Args) -> Result<Outcome> {
         }
         let mut added = false;
         while pending.len() < args.outstanding {
-            let req = op.request(next_seq);
+            let req = op.request(next_seq, args.clock);
             let segs = [
                 Segment::Readable(&req),
                 Segment::Writable(op.writable_len()),
