@@ -344,8 +344,8 @@ impl Protocol for SensorProtocol {
             if !updates && !trips {
                 continue;
             }
-            let due_update = updates && self.state[id].next_update.map_or(true, |t| t <= now);
-            let due_trip = trips && self.state[id].next_trip_check.map_or(true, |t| t <= now);
+            let due_update = updates && self.state[id].next_update.is_none_or(|t| t <= now);
+            let due_trip = trips && self.state[id].next_trip_check.is_none_or(|t| t <= now);
             if due_update || due_trip {
                 let reading = match self.sensors.read(hw) {
                     Ok(r) => r,
