@@ -312,4 +312,18 @@ fn shared_clocks_count_enables_and_follow_their_policy() {
     b.ok(CLOCK, 5, &[0, 1, 100, 0]);
     a.ok(CLOCK, 5, &[0, 5, 200, 0]);
     assert_eq!(a.ok(CLOCK, 6, &[5]), [100, 0], "the owner's 100 wins");
+    // A guest that goes away holds nothing: vm0's enable and its 300 request on "shared"
+    // lapse, leaving vm1's 200.
+    a.ok(CLOCK, 7, &[4, 1, 0]);
+    a.ok(CLOCK, 5, &[0, 4, 300, 0]);
+    b.ok(CLOCK, 5, &[0, 0, 200, 0]);
+    assert_eq!(b.ok(CLOCK, 0xb, &[0, 0])[1], 1);
+    assert_eq!(b.ok(CLOCK, 6, &[0]), [300, 0]);
+    a.h.disconnect().expect("disconnect");
+    let deadline = std::time::Instant::now() + SOON;
+    while b.ok(CLOCK, 0xb, &[0, 0])[1] == 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(b.ok(CLOCK, 0xb, &[0, 0])[1], 0, "gated once vm0 left");
+    assert_eq!(b.ok(CLOCK, 6, &[0]), [200, 0]);
 }

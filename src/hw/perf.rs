@@ -239,6 +239,22 @@ impl SharedPerf {
         Ok(())
     }
 
+    /// Drops `agent`'s level requests (it reset or went away) and re-applies the rest.
+    pub fn release(&self, agent: u32) {
+        let mut s = self.lock();
+        let mut wake = Vec::new();
+        for id in 0..s.votes.len() {
+            if s.votes[id].remove(&agent).is_some() && !s.votes[id].is_empty() {
+                match s.apply(id, agent) {
+                    Ok(w) => wake.extend(w),
+                    Err(e) => log::warn!("perf domain {id}: {e}"),
+                }
+            }
+        }
+        drop(s);
+        wake.iter().for_each(|w| w.wake());
+    }
+
     /// Takes agent `id`'s events.
     pub fn take_events(&self, id: u32) -> Vec<PerfEvent> {
         self.lock().events.take(id)
@@ -314,5 +330,10 @@ mod tests {
         assert_eq!(p.set_limits(1, 0, 400, 100), Err(PerfError::BadLevel(400)));
         let ev = p.take_events(1);
         assert_eq!(ev.len(), 3, "level 300, limits, level 200: {ev:?}");
+        p.set_limits(2, 0, 300, 100).unwrap();
+        p.request_level(1, 0, 300).unwrap();
+        p.request_level(2, 0, 100).unwrap();
+        p.release(1);
+        assert_eq!(p.level(0), Ok(100), "vm1's request is all that is left");
     }
 }

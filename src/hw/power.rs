@@ -143,6 +143,30 @@ impl SharedPower {
         Ok(want)
     }
 
+    /// Drops `agent`'s wishes (it reset or went away): domains only it kept on go off.
+    pub fn release(&self, agent: u32) {
+        let mut s = self.lock();
+        let mut wake = Vec::new();
+        for id in 0..s.votes.len() {
+            let held = s.votes[id].contains(&agent);
+            s.votes[id].retain(|&a| a != agent);
+            if held && s.votes[id].is_empty() {
+                match s.hw.set_on(id, false) {
+                    Ok(()) => wake.extend(s.events.push(PowerEvent {
+                        domain: id,
+                        agent,
+                        on: false,
+                    })),
+                    Err(e) => log::warn!(
+                        "power domain {id}: cannot power off after agent {agent} left: {e}"
+                    ),
+                }
+            }
+        }
+        drop(s);
+        wake.iter().for_each(|w| w.wake());
+    }
+
     /// Takes agent `id`'s events.
     pub fn take_events(&self, id: u32) -> Vec<PowerEvent> {
         self.lock().events.take(id)
@@ -170,5 +194,11 @@ mod tests {
             [(1, true), (2, false)]
         );
         assert_eq!(p.request(1, 3, true), Err(PowerError::NoSuchDomain(3)));
+        p.request(1, 0, true).unwrap();
+        p.request(2, 0, true).unwrap();
+        p.release(1);
+        assert_eq!(p.is_on(0), Ok(true), "vm1 still wants it");
+        p.release(2);
+        assert_eq!(p.is_on(0), Ok(false));
     }
 }

@@ -199,6 +199,20 @@ impl SharedResets {
         Ok(())
     }
 
+    /// Drops `agent`'s holds (it reset or went away): lines only it held are released.
+    pub fn release(&self, agent: u32) {
+        let mut s = self.lock();
+        for id in 0..s.holders.len() {
+            let held = s.holders[id].contains(&agent);
+            s.holders[id].retain(|&a| a != agent);
+            if held && s.holders[id].is_empty() {
+                if let Err(e) = s.hw.set_asserted(id, false) {
+                    log::warn!("reset domain {id}: cannot release after agent {agent} left: {e}");
+                }
+            }
+        }
+    }
+
     /// Takes agent `id`'s events.
     pub fn take_events(&self, id: u32) -> Vec<ResetEvent> {
         self.lock().events.take(id)
@@ -232,6 +246,13 @@ mod tests {
         assert_eq!(
             r.apply(1, 1, ResetAction::Pulse, 0),
             Err(ResetError::NoSuchDomain(1))
+        );
+        r.apply(1, 0, ResetAction::Assert, 0).unwrap();
+        r.release(1);
+        assert_eq!(
+            r.is_asserted(0),
+            Ok(false),
+            "a departed agent holds nothing"
         );
         let mut sim = SimReset::new(vec![desc("a")]);
         sim.pulse(0).unwrap();

@@ -451,6 +451,8 @@ impl Protocol for ClockProtocol {
     }
 
     fn reset(&mut self) {
+        // The guest reset or went away: it holds nothing any more.
+        self.clocks.release(self.agent);
         self.pending.clear();
         self.outbox.clear();
         self.notify_changed.fill(false);

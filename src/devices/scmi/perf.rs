@@ -234,6 +234,8 @@ impl Protocol for PerfProtocol {
     }
 
     fn reset(&mut self) {
+        // The guest reset or went away: it holds nothing any more.
+        self.perf.release(self.agent);
         self.outbox.clear();
         self.view.clear_subscriptions();
         self.perf.take_events(self.agent);

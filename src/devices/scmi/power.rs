@@ -179,6 +179,8 @@ impl Protocol for PowerProtocol {
     }
 
     fn reset(&mut self) {
+        // The guest reset or went away: it holds nothing any more.
+        self.power.release(self.agent);
         self.outbox.clear();
         self.view.clear_subscriptions();
         self.power.take_events(self.agent);

@@ -228,6 +228,8 @@ impl Protocol for ResetProtocol {
     }
 
     fn reset(&mut self) {
+        // The guest reset or went away: it holds nothing any more.
+        self.resets.release(self.agent);
         self.pending.clear();
         self.outbox.clear();
         self.view.clear_subscriptions();

@@ -249,6 +249,44 @@ impl SharedClocks {
         self.lock().hw.set_parent(clock, parent)
     }
 
+    /// Drops every vote `agent` holds (it reset or went away): clocks only it kept enabled
+    /// are gated, and rates it asked for are resolved again among the remaining requests.
+    pub fn release(&self, agent: u32) {
+        let mut s = self.lock();
+        let mut wake = Vec::new();
+        for clock in 0..s.votes.len() {
+            let Some(vote) = s.votes[clock].remove(&agent) else {
+                continue;
+            };
+            if vote.enabled && !s.votes[clock].values().any(|v| v.enabled) {
+                if let Err(e) = s.hw.set_enabled(clock, false) {
+                    warn!("clock {clock}: cannot gate after agent {agent} left: {e}");
+                }
+            }
+            if vote.rate.is_none() {
+                continue;
+            }
+            let (Some(target), Ok(current)) = (s.resolve(clock), s.hw.rate(clock)) else {
+                continue;
+            };
+            if target != current {
+                match s.hw.set_rate(clock, target) {
+                    Ok(actual) => wake.extend(s.push_event(ClockEvent {
+                        clock,
+                        kind: ClockEventKind::RateChanged,
+                        agent,
+                        rate: actual,
+                    })),
+                    Err(e) => {
+                        warn!("clock {clock}: cannot re-resolve after agent {agent} left: {e}")
+                    }
+                }
+            }
+        }
+        drop(s);
+        wake.iter().for_each(|w| w.wake());
+    }
+
     /// Takes the events queued for `agent`.
     pub fn take_events(&self, agent: u32) -> Vec<ClockEvent> {
         self.lock()
@@ -353,6 +391,29 @@ mod tests {
             3
         );
         assert!(s.take_events(2).is_empty());
+    }
+
+    #[test]
+    fn a_released_agent_stops_holding_enables_and_rates() {
+        let s = shared();
+        s.set_enabled(1, 0, true).unwrap();
+        s.set_enabled(2, 1, true).unwrap();
+        s.set_enabled(1, 1, true).unwrap();
+        s.request_rate(1, 0, 300).unwrap();
+        s.request_rate(2, 0, 200).unwrap();
+        s.take_events(2);
+        s.release(1);
+        assert_eq!(s.is_enabled(0), Ok(false), "only vm0 held clock a");
+        assert_eq!(s.is_enabled(1), Ok(true), "vm1 still holds clock b");
+        assert_eq!(s.rate(0), Ok(200), "vm1's request is the highest left");
+        let changed: Vec<_> = s
+            .take_events(2)
+            .into_iter()
+            .filter(|e| e.kind == ClockEventKind::RateChanged)
+            .map(|e| e.rate)
+            .collect();
+        assert_eq!(changed, [200]);
+        assert!(!s.enabled_by(1, 0));
     }
 
     #[test]
