@@ -5,8 +5,8 @@
 //!
 //! Input: repeated [writable_len: u8][message_len: u8][message bytes].
 //! Invariants checked besides "no panic": a message of 4 bytes or more always gets a
-//! response that echoes its header, carries a defined status, and has no payload unless
-//! the status is SUCCESS; shorter ones get none.
+//! response that echoes its header (bits 27:0; reserved bits 31:28 are zero), carries a
+//! defined status, and has no payload unless the status is SUCCESS; shorter ones get none.
 
 #![no_main]
 
@@ -118,7 +118,10 @@ fuzz_target!(|data: &[u8]| {
             Some(reply) => {
                 assert!(message.len() >= 4);
                 assert!(reply.len() >= 8);
-                assert_eq!(reply[..4], message[..4], "header echoed");
+                // Bits 27:0 are echoed; the reserved bits 31:28 are not carried over.
+                let word = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                assert_eq!(word(&reply) & 0x0fff_ffff, word(message) & 0x0fff_ffff);
+                assert_eq!(word(&reply) >> 28, 0, "reserved bits zero");
                 let status = i32::from_le_bytes([reply[4], reply[5], reply[6], reply[7]]);
                 assert!((-11..=0).contains(&status), "status {status}");
                 if status != 0 {
