@@ -4,8 +4,10 @@
 #![allow(dead_code)] // Each test binary uses a different part of this module.
 
 pub mod agent;
+pub mod logs;
 pub mod platform;
 pub mod scmi;
+pub mod transport;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
