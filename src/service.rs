@@ -11,9 +11,8 @@ use nix::unistd::{Gid, Group};
 use crate::config::{Backend, Config, DeviceConfig, DeviceKind, GuestConfig, TransportConfig};
 use crate::devices::scmi::{AgentView, ScmiDevice};
 use crate::devices::VirtioDevice;
-use crate::status::{
-    ClockTable, DetailSource, DeviceState, EventBus, LinkState, Registry, TransportKind,
-};
+use crate::platform::{scmi_agents, ScmiPlatform};
+use crate::status::{DetailSource, DeviceState, EventBus, LinkState, Registry, TransportKind};
 use crate::transport::gunyah::{
     self, BackendNode, DeviceLabel, GunyahBackendIo, GunyahError, NodeDevice,
 };
@@ -42,6 +41,9 @@ pub enum ServiceError {
         /// What went wrong.
         source: SocketError,
     },
+    /// The SCMI hardware could not be built.
+    #[error("{0}")]
+    Platform(#[from] crate::platform::PlatformError),
     /// The validated config asks for something this build cannot construct.
     #[error("device {0}: kind and backend are not implemented in this build")]
     Unsupported(String),
@@ -134,32 +136,16 @@ pub fn prepare_runtime_dir(dir: &Path, shared: bool) -> Result<(), ServiceError>
     .map_err(|e| err(format!("not writable: {}", std::io::Error::from(e))))
 }
 
-/// Builds the device model a config entry describes.
+/// Builds the device model a config entry describes, on the shared `platform`.
 pub fn build_device(
     config: &Config,
+    platform: &ScmiPlatform,
     guest: &GuestConfig,
     device: &DeviceConfig,
 ) -> Result<Box<dyn VirtioDevice>, ServiceError> {
-    build_device_with_detail(config, guest, device).map(|(d, _)| d)
-}
-
-/// A device model and, when it publishes per-kind detail, its publisher.
-type BuiltDevice = (Box<dyn VirtioDevice>, Option<Arc<dyn DetailSource>>);
-
-/// The device model and, when the device publishes per-kind detail, its publisher.
-fn build_device_with_detail(
-    config: &Config,
-    guest: &GuestConfig,
-    device: &DeviceConfig,
-) -> Result<BuiltDevice, ServiceError> {
     match (device.kind, device.backend) {
-        (DeviceKind::Scmi, Backend::Sim) => {
-            let agents: Vec<String> = config
-                .guests
-                .iter()
-                .filter(|g| g.devices.iter().any(|d| d.kind == DeviceKind::Scmi))
-                .map(|g| g.name.clone())
-                .collect();
+        (DeviceKind::Scmi, Backend::Sim | Backend::Linux) => {
+            let agents = scmi_agents(config);
             let agent_id = agents
                 .iter()
                 .position(|a| *a == guest.name)
@@ -170,18 +156,22 @@ fn build_device_with_detail(
                 agent_id,
                 max_message_len: guest.policy.max_request_bytes,
             };
-            // The simulated SoC has no clock protocol yet, so the table starts empty; the
-            // clock protocol fills it as it lands.
-            let clocks: Arc<dyn DetailSource> =
-                Arc::new(ClockTable::new(view.agents.clone(), Vec::new()));
-            let dev: Box<dyn VirtioDevice> = Box::new(ScmiDevice::new(
+            let protocols = platform.protocols(device, agent_id)?;
+            Ok(Box::new(ScmiDevice::new(
                 config.soc.identity.clone(),
                 view,
-                Vec::new(),
-            ));
-            Ok((dev, Some(clocks)))
+                protocols,
+            )))
         }
         _ => Err(ServiceError::Unsupported(device.id.clone())),
+    }
+}
+
+/// What a device publishes to the control plane beyond link state and counters.
+fn detail_source(platform: &ScmiPlatform, device: &DeviceConfig) -> Option<Arc<dyn DetailSource>> {
+    match device.kind {
+        DeviceKind::Scmi => Some(platform.clock_detail(device)),
+        _ => None,
     }
 }
 
@@ -223,6 +213,7 @@ pub fn start_with(
     // A group that may use the device or control sockets must be able to reach them.
     let shared = group.is_some() || config.service.control_group.is_some();
     prepare_runtime_dir(runtime_dir, shared)?;
+    let platform = ScmiPlatform::build(config)?;
     let events = Arc::new(EventBus::new());
     // In config order, whatever order the transports start in.
     let mut states = Vec::new();
@@ -230,7 +221,7 @@ pub fn start_with(
     let mut nodes: Vec<PendingNode> = Vec::new();
     for guest in &config.guests {
         for dev in &guest.devices {
-            let (device, detail) = build_device_with_detail(config, guest, dev)?;
+            let device = build_device(config, &platform, guest, dev)?;
             let transport = match dev.transport {
                 TransportConfig::VhostUser { .. } => TransportKind::VhostUser,
                 TransportConfig::Gunyah { .. } => TransportKind::Gunyah,
@@ -244,7 +235,7 @@ pub fn start_with(
                 device.queue_max_sizes().len(),
                 events.clone(),
             ));
-            if let Some(detail) = detail {
+            if let Some(detail) = detail_source(&platform, dev) {
                 state.set_detail_source(detail);
             }
             states.push(state.clone());

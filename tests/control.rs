@@ -451,3 +451,64 @@ fn drivervmctl_says_where_it_could_not_connect() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
 }
+
+#[test]
+fn a_guest_changing_a_clock_shows_up_in_its_detail() {
+    use support::agent::Agent;
+    use support::platform::{PLATFORM, SOCKETS as SCMI};
+    const CLOCK: u8 = 0x14;
+    let svc = Service::start(PLATFORM, &[SCMI[0], SCMI[1], "control.sock"]);
+    let conn = client(&svc, true);
+    let (tx, rx) = channel();
+    let listener = control::new_listener(Events(Mutex::new(tx)));
+    conn.service.r#registerListener(&listener).unwrap();
+
+    let clocks = |id: &str| conn.service.r#getClocks(id).unwrap();
+    let names: Vec<_> = clocks("vm0-scmi")
+        .iter()
+        .map(|c| c.r#name.clone())
+        .collect();
+    assert_eq!(names, ["uart", "xo", "pll", "sdcc", "shared", "owned"]);
+    let uart = &clocks("vm0-scmi")[0];
+    assert_eq!(
+        (uart.r#id, uart.r#rateHz, uart.r#enabled),
+        (0, 19_200_000, false)
+    );
+    assert_eq!(uart.r#owner, "");
+
+    let mut vm0 = Agent::connect(&svc, SCMI[0], false);
+    // CLOCK_RATE_SET uart to 60 MHz, rounding down: 48 MHz.
+    vm0.ok(CLOCK, 5, &[0, 0, 60_000_000, 0]);
+    // CLOCK_CONFIG_SET: enable uart.
+    vm0.ok(CLOCK, 7, &[0, 1, 0]);
+    let uart = &clocks("vm0-scmi")[0];
+    assert_eq!((uart.r#rateHz, uart.r#enabled), (48_000_000, true));
+    assert_eq!(uart.r#owner, "vm0");
+    // vm1 is granted the same uart as its clock 2 and sees the same state.
+    let theirs = &clocks("vm1-scmi")[2];
+    assert_eq!(
+        (
+            theirs.r#id,
+            theirs.r#name.as_str(),
+            theirs.r#rateHz,
+            theirs.r#owner.as_str()
+        ),
+        (2, "uart", 48_000_000, "vm0")
+    );
+    // The change is announced to listeners (coalesced, within the watcher's period).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (dev, state) = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("a state-changed event for vm0-scmi");
+        if dev == "vm0-scmi" && state.is_none() {
+            break;
+        }
+    }
+    // A guest that leaves releases what it held.
+    drop(vm0);
+    eventually("uart gated after vm0 left", || {
+        !clocks("vm0-scmi")[0].r#enabled
+    });
+    assert_eq!(clocks("vm0-scmi")[0].r#owner, "");
+}

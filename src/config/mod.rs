@@ -7,8 +7,10 @@
 mod error;
 mod kinds;
 mod raw;
+mod raw_scmi;
 mod runtime_dir;
 mod schema;
+mod scmi;
 mod syntax;
 mod validate;
 
@@ -24,6 +26,7 @@ pub use schema::{
     Config, DeviceConfig, GuestConfig, GuestPolicy, ServiceConfig, SocConfig, TransportConfig,
     VsockControl,
 };
+pub use scmi::{ClockConfig, Grant, ScmiGrants, ScmiPlatformConfig, LINUX_CLOCK_ROOT};
 pub use validate::LOG_LEVELS;
 
 /// The embedded default config, as printed by `drivervm --print-default-config`.

@@ -15,6 +15,7 @@ use super::schema::{
     Config, DeviceConfig, GuestConfig, GuestPolicy, ServiceConfig, SocConfig, TransportConfig,
     VsockControl,
 };
+use super::scmi::{ScmiGrants, ScmiPlatformConfig, ScmiValidator};
 
 /// Accepted `service.log_level` values, most to least severe.
 pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
@@ -32,10 +33,13 @@ const WINDOW_ALIGN: u64 = 0x1000;
 const MAX_SOCKET_PATH: usize = 107;
 
 /// Validates `raw`; errors name `file`.
-pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
+pub(super) fn validate(mut raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
     let v = Validator { file };
     let service = v.service(raw.service)?;
-    let soc = v.soc(raw.soc)?;
+    let guest_names: Vec<String> = raw.guests.iter().map(|g| g.name.clone()).collect();
+    let scmi = ScmiValidator { file }.platform(&mut raw.soc, &guest_names)?;
+    let mut soc = v.soc(raw.soc)?;
+    soc.scmi = scmi;
     if raw.guests.is_empty() {
         return Err(v.err(
             "guest",
@@ -44,7 +48,7 @@ pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError
     }
     let mut guests: Vec<GuestConfig> = Vec::with_capacity(raw.guests.len());
     for (i, g) in raw.guests.into_iter().enumerate() {
-        let guest = v.guest(i + 1, g)?;
+        let guest = v.guest(i + 1, g, &soc.scmi)?;
         if let Some(j) = guests.iter().position(|o| o.name == guest.name) {
             return Err(v.err(
                 format!("guest {}", i + 1),
@@ -200,6 +204,7 @@ impl Validator<'_> {
                 sub_vendor,
                 implementation_version,
             },
+            scmi: ScmiPlatformConfig::default(),
         })
     }
 
@@ -226,7 +231,12 @@ impl Validator<'_> {
         Ok(value)
     }
 
-    fn guest(&self, number: usize, raw: RawGuest) -> Result<GuestConfig, ConfigError> {
+    fn guest(
+        &self,
+        number: usize,
+        raw: RawGuest,
+        platform: &ScmiPlatformConfig,
+    ) -> Result<GuestConfig, ConfigError> {
         if !valid_guest_name(&raw.name) {
             return Err(self.err(
                 format!("guest {number}"),
@@ -266,7 +276,7 @@ impl Validator<'_> {
         let mut parsed = Vec::with_capacity(raw.devices.len());
         for (i, d) in raw.devices.into_iter().enumerate() {
             let place = format!("guest \"{name}\" device {}", i + 1);
-            parsed.push((place.clone(), self.device(&place, d)?));
+            parsed.push((place.clone(), self.device(&place, d, platform)?));
         }
         let mut count: HashMap<DeviceKind, usize> = HashMap::new();
         for (_, (kind, ..)) in &parsed {
@@ -274,7 +284,7 @@ impl Validator<'_> {
         }
         let mut seen: HashMap<DeviceKind, usize> = HashMap::new();
         let mut devices = Vec::with_capacity(parsed.len());
-        for (place, (kind, backend, transport)) in parsed {
+        for (place, (kind, backend, transport, grants)) in parsed {
             let n = seen.entry(kind).or_default();
             let id = if count.get(&kind).copied().unwrap_or(0) > 1 {
                 format!("{name}-{}-{n}", kind.name())
@@ -302,6 +312,7 @@ impl Validator<'_> {
                 kind,
                 backend,
                 transport,
+                grants,
             });
         }
         Ok(GuestConfig {
@@ -311,12 +322,13 @@ impl Validator<'_> {
         })
     }
 
-    /// Kind, backend and the transport as written (if any) of one device.
+    /// Kind, backend, the transport as written (if any) and the SCMI grants of one device.
     fn device(
         &self,
         place: &str,
-        raw: RawDevice,
-    ) -> Result<(DeviceKind, Backend, Option<RawTransport>), ConfigError> {
+        mut raw: RawDevice,
+        platform: &ScmiPlatformConfig,
+    ) -> Result<(DeviceKind, Backend, Option<RawTransport>, ScmiGrants), ConfigError> {
         let kind = DeviceKind::from_name(&raw.kind).ok_or_else(|| {
             self.err(
                 place,
@@ -373,7 +385,9 @@ impl Validator<'_> {
                 ),
             ));
         }
-        Ok((kind, backend, raw.transport))
+        let grants =
+            ScmiValidator { file: self.file }.grants(place, kind, backend, &mut raw, platform)?;
+        Ok((kind, backend, raw.transport, grants))
     }
 
     fn gunyah(&self, place: &str, raw: RawGunyah) -> Result<TransportConfig, ConfigError> {

@@ -6,7 +6,9 @@ use super::iface::IDriverVm::{self as idv, IDriverVm};
 use super::iface::IDriverVmListener::IDriverVmListener;
 use super::*;
 use crate::config::DeviceKind;
-use crate::status::{ClockTable, DeviceState, EventBus, Registry, RpmbCell, TransportKind};
+use crate::status::{
+    ClockTable, ClockView, DeviceState, EventBus, Registry, RpmbCell, TransportKind,
+};
 
 #[test]
 fn vsock_allowlist_admits_only_listed_cids() {
@@ -180,12 +182,14 @@ fn registry() -> (Arc<Registry>, Arc<ClockTable>, Arc<RpmbCell>) {
     let scmi = mk("vm0-scmi", DeviceKind::Scmi);
     let rpmb = mk("vm0-rpmb", DeviceKind::Rpmb);
     let radio = mk("vm0-radio", DeviceKind::Radio);
-    let clocks = Arc::new(ClockTable::new(
-        vec!["vm0".into()],
-        vec![(3, "uart".into(), 48_000_000, true)],
-    ));
+    let clocks = Arc::new(ClockTable::new(vec![
+        ("pll".into(), 1_000_000_000, true),
+        ("uart".into(), 48_000_000, true),
+    ]));
+    clocks.name_agent(1, "vm0");
     let cell = Arc::new(RpmbCell::new(4 << 20, 7, true));
-    scmi.set_detail_source(clocks.clone());
+    // The agent is granted only the uart, as its clock 0.
+    scmi.set_detail_source(Arc::new(ClockView::new(clocks.clone(), &[1])));
     rpmb.set_detail_source(cell.clone());
     (
         Arc::new(Registry::new(vec![scmi, rpmb, radio], bus)),

@@ -1,6 +1,8 @@
 //! Ready-made [`DetailSource`]s that devices update with atomics from their own thread.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::detail::{ClockDetail, DetailSource, DeviceDetail, RpmbDetail};
 
@@ -8,7 +10,6 @@ use super::detail::{ClockDetail, DetailSource, DeviceDetail, RpmbDetail};
 const NO_OWNER: u32 = 0;
 
 struct ClockCell {
-    id: u32,
     name: String,
     rate_hz: AtomicU64,
     enabled: AtomicBool,
@@ -16,22 +17,32 @@ struct ClockCell {
     owner: AtomicU32,
 }
 
-/// The clocks an SCMI device serves, as its clock protocol last set or read them.
+/// A clock tree's state as the arbitration last programmed it, by hardware clock index:
+/// written with atomic stores by whichever device thread changed a clock, read by the
+/// control plane without taking the tree's lock.
 pub struct ClockTable {
-    agents: Vec<String>,
+    /// Agent names by SCMI agent id; written at start-up and read only by the control plane.
+    agents: Mutex<BTreeMap<u32, String>>,
     clocks: Vec<ClockCell>,
     generation: AtomicU64,
 }
 
+impl std::fmt::Debug for ClockTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClockTable")
+            .field("clocks", &self.clocks.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl ClockTable {
-    /// A table of `(id, name, rate_hz, enabled)` clocks; `agents` names agent ids 1, 2, ...
-    pub fn new(agents: Vec<String>, clocks: Vec<(u32, String, u64, bool)>) -> Self {
+    /// A table of `(name, rate_hz, enabled)` clocks, indexed from 0.
+    pub fn new(clocks: Vec<(String, u64, bool)>) -> Self {
         Self {
-            agents,
+            agents: Mutex::new(BTreeMap::new()),
             clocks: clocks
                 .into_iter()
-                .map(|(id, name, rate, enabled)| ClockCell {
-                    id,
+                .map(|(name, rate, enabled)| ClockCell {
                     name,
                     rate_hz: AtomicU64::new(rate),
                     enabled: AtomicBool::new(enabled),
@@ -42,22 +53,24 @@ impl ClockTable {
         }
     }
 
-    fn cell(&self, id: u32) -> Option<&ClockCell> {
-        self.clocks.iter().find(|c| c.id == id)
+    /// Names agent `agent` (1-based) for the owner column.
+    pub fn name_agent(&self, agent: u32, name: &str) {
+        let mut agents = self.agents.lock().unwrap_or_else(|p| p.into_inner());
+        agents.insert(agent, name.to_owned());
     }
 
-    /// Records that `agent` (1-based) set clock `id` to `rate_hz`.
-    pub fn set_rate(&self, id: u32, rate_hz: u64, agent: u32) {
-        if let Some(c) = self.cell(id) {
+    /// Records that `agent` (1-based) set clock `index` to `rate_hz`.
+    pub fn set_rate(&self, index: usize, rate_hz: u64, agent: u32) {
+        if let Some(c) = self.clocks.get(index) {
             c.rate_hz.store(rate_hz, Ordering::Relaxed);
             c.owner.store(agent, Ordering::Relaxed);
             self.generation.fetch_add(1, Ordering::Release);
         }
     }
 
-    /// Records that `agent` enabled or disabled clock `id`; disabling releases ownership.
-    pub fn set_enabled(&self, id: u32, enabled: bool, agent: u32) {
-        if let Some(c) = self.cell(id) {
+    /// Records clock `index` as enabled by `agent`, or gated (`agent` ignored).
+    pub fn set_enabled(&self, index: usize, enabled: bool, agent: u32) {
+        if let Some(c) = self.clocks.get(index) {
             c.enabled.store(enabled, Ordering::Relaxed);
             c.owner
                 .store(if enabled { agent } else { NO_OWNER }, Ordering::Relaxed);
@@ -65,34 +78,60 @@ impl ClockTable {
         }
     }
 
-    fn agent_name(&self, agent: u32) -> String {
-        agent
-            .checked_sub(1)
-            .and_then(|i| self.agents.get(i as usize))
-            .cloned()
-            .unwrap_or_default()
-    }
-}
-
-impl DetailSource for ClockTable {
-    fn detail(&self) -> DeviceDetail {
-        DeviceDetail::Scmi {
-            clocks: self
-                .clocks
-                .iter()
-                .map(|c| ClockDetail {
-                    id: c.id,
+    /// Detail of the clocks `(scmi_id, index)`, as one agent numbers them.
+    pub fn view(&self, ids: &[(u32, usize)]) -> Vec<ClockDetail> {
+        let agents = self.agents.lock().unwrap_or_else(|p| p.into_inner());
+        ids.iter()
+            .filter_map(|&(id, index)| {
+                let c = self.clocks.get(index)?;
+                let owner = c.owner.load(Ordering::Relaxed);
+                Some(ClockDetail {
+                    id,
                     name: c.name.clone(),
                     rate_hz: c.rate_hz.load(Ordering::Relaxed),
                     enabled: c.enabled.load(Ordering::Relaxed),
-                    owner: self.agent_name(c.owner.load(Ordering::Relaxed)),
+                    owner: agents.get(&owner).cloned().unwrap_or_default(),
                 })
+            })
+            .collect()
+    }
+
+    /// Bumped on every change.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+}
+
+/// The clocks one SCMI agent is granted, numbered as that agent sees them.
+pub struct ClockView {
+    table: Arc<ClockTable>,
+    /// `(scmi_id, hardware index)` in SCMI id order.
+    ids: Vec<(u32, usize)>,
+}
+
+impl ClockView {
+    /// A view of `table` where SCMI clock id `i` is hardware clock `indices[i]`.
+    pub fn new(table: Arc<ClockTable>, indices: &[usize]) -> Self {
+        Self {
+            table,
+            ids: indices
+                .iter()
+                .enumerate()
+                .map(|(i, &hw)| (i as u32, hw))
                 .collect(),
+        }
+    }
+}
+
+impl DetailSource for ClockView {
+    fn detail(&self) -> DeviceDetail {
+        DeviceDetail::Scmi {
+            clocks: self.table.view(&self.ids),
         }
     }
 
     fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+        self.table.generation()
     }
 }
 

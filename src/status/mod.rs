@@ -16,7 +16,7 @@ mod registry;
 #[cfg(test)]
 mod tests;
 
-pub use cells::{ClockTable, RpmbCell};
+pub use cells::{ClockTable, ClockView, RpmbCell};
 pub use counters::{QueueCounters, QueueSnapshot};
 pub use detail::{
     AudioDirection, AudioStreamDetail, AudioStreamState, ClockDetail, DetailSource, DeviceDetail,

@@ -73,33 +73,42 @@ fn snapshot_carries_counters_features_and_error() {
 }
 
 #[test]
-fn clock_table_tracks_rate_enable_and_owner() {
-    let t = ClockTable::new(
-        vec!["vm0".into(), "vm1".into()],
-        vec![
-            (0, "cpu".into(), 1_000_000, false),
-            (7, "gpu".into(), 0, false),
-        ],
-    );
-    assert_eq!(t.generation(), 0);
-    t.set_rate(7, 400_000_000, 2);
+fn clock_table_tracks_rate_enable_and_owner_per_agent_view() {
+    let t = Arc::new(ClockTable::new(vec![
+        ("cpu".into(), 1_000_000, false),
+        ("gpu".into(), 0, false),
+    ]));
+    t.name_agent(1, "vm0");
+    t.name_agent(2, "vm1");
+    // vm1 is granted gpu as its clock 0 and cpu as its clock 1.
+    let view = ClockView::new(t.clone(), &[1, 0]);
+    assert_eq!(view.generation(), 0);
+    t.set_rate(1, 400_000_000, 2);
     t.set_enabled(0, true, 1);
-    t.set_rate(99, 1, 1); // unknown id: ignored
-    assert_eq!(t.generation(), 2);
-    let DeviceDetail::Scmi { clocks } = t.detail() else {
+    t.set_rate(99, 1, 1); // unknown index: ignored
+    assert_eq!(view.generation(), 2);
+    let DeviceDetail::Scmi { clocks } = view.detail() else {
         panic!("not scmi")
     };
-    assert_eq!(clocks[0].owner, "vm0");
-    assert!(clocks[0].enabled);
     assert_eq!(
-        (clocks[1].rate_hz, clocks[1].owner.as_str()),
-        (400_000_000, "vm1")
+        clocks[0],
+        ClockDetail {
+            id: 0,
+            name: "gpu".into(),
+            rate_hz: 400_000_000,
+            enabled: false,
+            owner: "vm1".into()
+        }
+    );
+    assert_eq!(
+        (clocks[1].id, clocks[1].enabled, clocks[1].owner.as_str()),
+        (1, true, "vm0")
     );
     t.set_enabled(0, false, 1);
-    let DeviceDetail::Scmi { clocks } = t.detail() else {
+    let DeviceDetail::Scmi { clocks } = view.detail() else {
         panic!("not scmi")
     };
-    assert_eq!(clocks[0].owner, "", "disabling releases the clock");
+    assert_eq!(clocks[1].owner, "", "gating releases the clock");
 }
 
 #[test]
