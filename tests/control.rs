@@ -157,7 +157,7 @@ fn unknown_device_is_a_service_specific_error() {
         control::describe_status(&e).0,
         Some(iface::IDriverVm::ERROR_WRONG_DEVICE_KIND)
     );
-    // The simulated SCMI platform has no clock protocol yet: an empty, not a failed, list.
+    // This config grants the guests no clocks: an empty, not a failed, list.
     assert!(conn.service.r#getClocks("vm0-scmi").unwrap().is_empty());
 }
 

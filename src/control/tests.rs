@@ -210,11 +210,17 @@ fn queries_answer_from_live_state_and_refuse_with_the_aidl_codes() {
     let ids: Vec<_> = list.iter().map(|d| d.r#id.as_str()).collect();
     assert_eq!(ids, ["vm0-scmi", "vm0-rpmb", "vm0-radio"]);
 
-    clocks.set_rate(3, 24_000_000, 1);
+    clocks.set_rate(1, 24_000_000, 1);
     let c = svc.r#getClocks("vm0-scmi").unwrap();
+    assert_eq!(c.len(), 1, "only the granted clock");
     assert_eq!(
-        (c[0].r#id, c[0].r#rateHz, c[0].r#owner.as_str()),
-        (3, 24_000_000, "vm0")
+        (
+            c[0].r#id,
+            c[0].r#name.as_str(),
+            c[0].r#rateHz,
+            c[0].r#owner.as_str()
+        ),
+        (0, "uart", 24_000_000, "vm0")
     );
     cell.update(8, true);
     let r = svc.r#getRpmbInfo("vm0-rpmb").unwrap();
