@@ -13,6 +13,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use drivervm::devices::scmi::base::BaseProtocol;
 use drivervm::devices::scmi::clock::{ClockGrant, ClockProtocol};
 use drivervm::devices::scmi::grant::Grant;
 use drivervm::devices::scmi::perf::PerfProtocol;
@@ -20,7 +21,6 @@ use drivervm::devices::scmi::power::PowerProtocol;
 use drivervm::devices::scmi::protocol::{Dispatcher, Protocol};
 use drivervm::devices::scmi::reset::ResetProtocol;
 use drivervm::devices::scmi::sensor::SensorProtocol;
-use drivervm::devices::scmi::base::BaseProtocol;
 use drivervm::hw::clock::sim::{SimClockSpec, SimClockTree};
 use drivervm::hw::clock::{ClockDesc, RateSpec, SharedClocks};
 use drivervm::hw::perf::{Opp, PerfDesc, SharedPerf, SimPerf};
@@ -46,10 +46,42 @@ fn clock(name: &str, rates: RateSpec, rate: u64, parents: Vec<usize>, on: bool) 
 
 fn platform() -> Dispatcher {
     let tree = SimClockTree::new(vec![
-        clock("xo", RateSpec::Discrete(vec![19_200_000]), 19_200_000, vec![], true),
-        clock("pll", RateSpec::Range { min: 100, max: 1_000_000, step: 100 }, 1000, vec![0], false),
-        clock("mux", RateSpec::Discrete((1..=40).collect()), 1, vec![0, 1], false),
-        clock("long-name-clock-with-many-characters-in-it-0123456789abcdefghij", RateSpec::Range { min: 5, max: 5, step: 0 }, 5, vec![2], false),
+        clock(
+            "xo",
+            RateSpec::Discrete(vec![19_200_000]),
+            19_200_000,
+            vec![],
+            true,
+        ),
+        clock(
+            "pll",
+            RateSpec::Range {
+                min: 100,
+                max: 1_000_000,
+                step: 100,
+            },
+            1000,
+            vec![0],
+            false,
+        ),
+        clock(
+            "mux",
+            RateSpec::Discrete((1..=40).collect()),
+            1,
+            vec![0, 1],
+            false,
+        ),
+        clock(
+            "long-name-clock-with-many-characters-in-it-0123456789abcdefghij",
+            RateSpec::Range {
+                min: 5,
+                max: 5,
+                step: 0,
+            },
+            5,
+            vec![2],
+            false,
+        ),
     ])
     .expect("valid tree");
     let clocks = Arc::new(SharedClocks::new(Box::new(tree)));
@@ -57,16 +89,23 @@ fn platform() -> Dispatcher {
         ("gpu".into(), false),
         ("modem".into(), true),
     ]))));
-    let opp = |level| Opp { level, power_uw: level, latency_us: 1, freq_khz: level * 10 };
+    let opp = |level| Opp {
+        level,
+        power_uw: level,
+        latency_us: 1,
+        freq_khz: level * 10,
+    };
     let perf = Arc::new(SharedPerf::new(Box::new(SimPerf::new(vec![PerfDesc {
         name: "cpu".into(),
         opps: (1..=20).map(opp).collect(),
         initial_level: 1,
     }]))));
-    let resets = Arc::new(SharedResets::new(Box::new(SimReset::new(vec![ResetDesc {
-        name: "usb".into(),
-        latency_us: Some(3),
-    }]))));
+    let resets = Arc::new(SharedResets::new(Box::new(SimReset::new(vec![
+        ResetDesc {
+            name: "usb".into(),
+            latency_us: Some(3),
+        },
+    ]))));
     let sensors = Arc::new(SharedSensors::new(Box::new(SimSensors::new(vec![(
         SensorDesc {
             name: "t".into(),
@@ -75,7 +114,11 @@ fn platform() -> Dispatcher {
             update_interval_s: 1,
             range: (0, 100),
         },
-        SimSource::Triangle { min: 0, max: 100, period: Duration::from_millis(50) },
+        SimSource::Triangle {
+            min: 0,
+            max: 100,
+            period: Duration::from_millis(50),
+        },
     )]))));
     for (id, name) in [(1, "vm0"), (2, "vm1")] {
         clocks.attach(id, name);
@@ -136,7 +179,11 @@ fuzz_target!(|data: &[u8]| {
             p.poll(now, &mut out);
         }
         for m in &out {
-            assert!(m.len() >= 4 && m.len() <= 128, "P2A message of {} bytes", m.len());
+            assert!(
+                m.len() >= 4 && m.len() <= 128,
+                "P2A message of {} bytes",
+                m.len()
+            );
         }
     }
 });
