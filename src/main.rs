@@ -98,7 +98,14 @@ fn run(cfg: &Config, runtime_dir: &std::path::Path) -> anyhow::Result<()> {
     signals.thread_block()?;
 
     let svc = service::start(cfg, runtime_dir)?;
-    let _control = start_control(cfg, runtime_dir, &svc)?;
+    let _control = match start_control(cfg, runtime_dir, &svc) {
+        Ok(c) => c,
+        Err(e) => {
+            // Leave no device socket behind for a VMM to find dead.
+            svc.remove_sockets();
+            return Err(e);
+        }
+    };
     info!(
         "ready: {} device(s) listening in {}",
         svc.endpoints().len(),

@@ -512,3 +512,30 @@ fn a_guest_changing_a_clock_shows_up_in_its_detail() {
     });
     assert_eq!(clocks("vm0-scmi")[0].r#owner, "");
 }
+
+#[test]
+fn control_socket_group_is_configurable() {
+    let config = format!("[service]\ncontrol_group = \"root\"\n{TWO_GUESTS}");
+    let svc = Service::start(&config, &SOCKETS);
+    let meta = std::fs::metadata(svc.socket("control.sock")).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    assert_eq!(std::os::unix::fs::MetadataExt::gid(&meta), 0);
+    // The device sockets keep their own (private) mode.
+    let dev = std::fs::metadata(svc.socket(SOCKETS[0])).unwrap();
+    assert_eq!(dev.permissions().mode() & 0o777, 0o600);
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = format!("[service]\ncontrol_group = \"no-such-group-y\"\n{TWO_GUESTS}");
+    std::fs::write(dir.path().join("c.toml"), bad).unwrap();
+    let (status, _, err) =
+        support::run_drivervm(&["--config", "c.toml", "--runtime-dir", "run"], dir.path());
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("control group \"no-such-group-y\": no such group"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("run/vm0-scmi.sock").exists(),
+        "a failed start leaves no device socket behind"
+    );
+}
