@@ -101,7 +101,8 @@ fn status_and_counters_follow_what_the_guest_does() {
         assert_eq!(r.status, SUCCESS);
     }
     eventually("25 requests counted", || {
-        device(&conn, "vm0-scmi").r#queues[0].r#requests == N
+        let q = &device(&conn, "vm0-scmi").r#queues[0];
+        q.r#requests == N && q.r#bytes == N * (VERSION_REQ_BYTES + VERSION_RESP_BYTES)
     });
     let q = &device(&conn, "vm0-scmi").r#queues[0];
     assert_eq!(q.r#errors, 0);
@@ -119,7 +120,8 @@ fn status_and_counters_follow_what_the_guest_does() {
     let c = h.wait_for(CMDQ, head, Duration::from_secs(5)).unwrap();
     assert_eq!(c.len, 0);
     eventually("the refused chain is counted", || {
-        device(&conn, "vm0-scmi").r#queues[0].r#errors == 1
+        let q = &device(&conn, "vm0-scmi").r#queues[0];
+        q.r#errors == 1 && q.r#requests == N + 1
     });
     let d = device(&conn, "vm0-scmi");
     assert_eq!(d.r#queues[0].r#requests, N + 1);
@@ -329,7 +331,8 @@ fn drivervmctl_prints_tables_and_json() {
     }
     let conn = client(&svc, false);
     eventually("3 requests counted", || {
-        device(&conn, "vm0-scmi").r#queues[0].r#requests == 3
+        let q = &device(&conn, "vm0-scmi").r#queues[0];
+        q.r#requests == 3 && q.r#bytes == 48
     });
 
     let (code, out, err) = ctl(&svc, &["status"]);

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 ///
 /// Relaxed atomics: each counter is exact on its own, and a snapshot taken while requests
 /// flow may see one counter a request ahead of another, which a status display tolerates.
+/// The transport publishes request counts once per batch of chains, before interrupting
+/// the driver, so a driver that polls its used ring can be one batch ahead of the counters.
 #[derive(Debug, Default)]
 pub struct QueueCounters {
     requests: AtomicU64,

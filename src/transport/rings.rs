@@ -212,10 +212,12 @@ pub fn process_queue<R: Rings + ?Sized>(
             }
         }
     }
-    completer.signal();
+    // Counted before the driver is interrupted, so a driver that has seen its buffers come
+    // back and then asks for status finds them counted.
     if let Some(counters) = s.status.queue(queue) {
         counters.add(requests, refused, bytes_in);
     }
+    completer.signal();
 }
 
 /// Lets the device do timed work; returns when it next wants to be polled.

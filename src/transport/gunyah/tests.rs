@@ -283,6 +283,16 @@ fn link_state_and_counters_are_reported_for_the_control_plane() {
         .add_malformed(1, Malformed::DescriptorLoop, b"x", 8)
         .unwrap();
     d.wait_for(1, head, Duration::from_secs(2)).unwrap();
+    // Counters are published once per batch, after the used ring is written: poll.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while status.snapshot().queues[1].requests < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            status.snapshot()
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let q = status.snapshot().queues[1];
     assert_eq!((q.requests, q.errors, q.bytes), (4, 1, 3 * (4 + 4)));
     assert!(status.snapshot().last_error.contains("refused"));
