@@ -1,3 +1,4 @@
 //! Hardware access: one trait per hardware class, each with a real and a simulated backend.
 
+pub mod pcm;
 pub mod soc;
