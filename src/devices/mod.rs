@@ -6,6 +6,7 @@
 //! the same device is served unchanged by every transport (vhost-user, Gunyah).
 
 pub mod scmi;
+pub mod sound;
 
 use std::time::Instant;
 
