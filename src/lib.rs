@@ -6,8 +6,12 @@
 //! - [`transport`]: puts a device in front of a guest (vhost-user; Gunyah later).
 //!
 //! Beside them: [`config`] (the TOML file), [`service`] (wires config to devices and
-//! transports) and [`harness`] (a driver-side vhost-user frontend for tests and load).
+//! transports) and `harness` (a driver-side vhost-user frontend for tests and load).
 
+pub mod config;
 pub mod devices;
+pub mod harness;
 pub mod hw;
+pub mod logging;
+pub mod service;
 pub mod transport;

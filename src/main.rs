@@ -1,1 +1,109 @@
-fn main() {}
+//! The drivervm daemon: serves the configured devices until SIGTERM or SIGINT.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use log::{error, info};
+use nix::sys::signal::{SigSet, Signal};
+
+use drivervm::config::{self, Config};
+use drivervm::{logging, service};
+
+/// Serves a driver VM's SoC hardware (clocks, RPMB, audio, FM radio) to guest VMs as
+/// standard virtio devices over vhost-user.
+///
+/// Without --config, the embedded default runs: a simulated SoC served to one guest, so the
+/// service works on any Linux machine. Attach a VMM to the sockets it prints (see README.md).
+#[derive(Parser, Debug)]
+#[command(version, about, long_about)]
+struct Args {
+    /// Config file (TOML); etc/drivervm.toml documents every key.
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Where sockets go [default: $XDG_RUNTIME_DIR/drivervm, else /run/drivervm as root, else ./run].
+    #[arg(long, value_name = "DIR")]
+    runtime_dir: Option<PathBuf>,
+
+    /// Print the embedded default config and exit.
+    #[arg(long)]
+    print_default_config: bool,
+
+    /// Validate the config, print what would be served, and exit.
+    #[arg(long)]
+    check_config: bool,
+}
+
+/// Exit status for a bad config file or command line.
+const EXIT_CONFIG: u8 = 2;
+
+fn load(args: &Args) -> Result<Config, config::ConfigError> {
+    match &args.config {
+        Some(path) => config::load(path),
+        None => config::embedded_default(),
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.print_default_config {
+        print!("{}", config::DEFAULT_CONFIG_TEXT);
+        return ExitCode::SUCCESS;
+    }
+    let cfg = match load(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("drivervm: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    logging::init(cfg.service.log_level.as_deref());
+    let runtime_dir = config::resolve_runtime_dir(
+        args.runtime_dir.as_deref(),
+        &cfg,
+        |k| std::env::var(k).ok(),
+        nix::unistd::geteuid().as_raw(),
+    );
+    if args.check_config {
+        for guest in &cfg.guests {
+            for dev in &guest.devices {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    dev.id,
+                    guest.name,
+                    dev.kind.name(),
+                    dev.transport.socket_path(&runtime_dir).display()
+                );
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    match run(&cfg, &runtime_dir) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e:#}");
+            eprintln!("drivervm: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cfg: &Config, runtime_dir: &std::path::Path) -> anyhow::Result<()> {
+    // Every thread inherits this mask, so only the sigwait below ever sees these signals.
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGTERM);
+    signals.add(Signal::SIGINT);
+    signals.thread_block()?;
+
+    let svc = service::start(cfg, runtime_dir)?;
+    info!(
+        "ready: {} device(s) listening in {}",
+        svc.endpoints().len(),
+        runtime_dir.display()
+    );
+    let sig = signals.wait()?;
+    info!("{sig}: removing sockets and exiting");
+    svc.remove_sockets();
+    Ok(())
+}

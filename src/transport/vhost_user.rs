@@ -47,6 +47,7 @@ impl Wake for EventWaker {
 /// A device as the vhost-user-backend crate sees it.
 pub struct VhostUserDevice {
     id: String,
+    guest: String,
     /// Locked only by `&self` queries; the worker thread reaches it through `get_mut`.
     device: Mutex<Box<dyn VirtioDevice>>,
     mem: Memory,
@@ -61,10 +62,11 @@ pub struct VhostUserDevice {
 }
 
 impl VhostUserDevice {
-    /// Wraps `device`, named `id` in logs.
-    pub fn new(id: String, device: Box<dyn VirtioDevice>) -> std::io::Result<Self> {
+    /// Wraps `device`, named `id` in logs and serving `guest`.
+    pub fn new(id: String, guest: String, device: Box<dyn VirtioDevice>) -> std::io::Result<Self> {
         Ok(Self {
             id,
+            guest,
             device: Mutex::new(device),
             mem: GuestMemoryAtomic::new(GuestMemoryMmap::new()),
             event_idx: false,
@@ -388,11 +390,12 @@ impl VhostUserBackendMut for VhostUserDevice {
 /// Serves `device` on `listener` until the process exits, one frontend at a time.
 pub fn serve(device: VhostUserDevice, listener: UnixListener) {
     let id = device.id.clone();
+    let guest = device.guest.clone();
     let backend = Arc::new(RwLock::new(device));
     let mut listener = Listener::from(listener);
     loop {
-        if let Err(e) = serve_one(&id, &backend, &mut listener) {
-            error!("{id}: {e}");
+        if let Err(e) = serve_one(&id, &guest, &backend, &mut listener) {
+            error!("{id}: guest {guest}: {e}");
             // Avoid a hot loop if accept itself keeps failing (e.g. out of fds).
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -402,13 +405,14 @@ pub fn serve(device: VhostUserDevice, listener: UnixListener) {
         };
         dev.reset();
         dev.reclaim_exit_fds();
-        info!("{id}: device reset; waiting for the next frontend");
+        info!("{id}: device reset; waiting for the next frontend of guest {guest}");
     }
 }
 
 /// Accepts one frontend and serves it until it disconnects or breaks the protocol.
 fn serve_one(
     id: &str,
+    guest: &str,
     backend: &Arc<RwLock<VhostUserDevice>>,
     listener: &mut Listener,
 ) -> Result<(), String> {
@@ -442,12 +446,12 @@ fn serve_one(
     daemon
         .start(listener)
         .map_err(|e| format!("cannot accept a frontend: {e}"))?;
-    info!("{id}: frontend connected");
+    info!("{id}: frontend connected for guest {guest}");
     let result = daemon.wait();
     drop(daemon);
     match result {
         Ok(()) => {
-            info!("{id}: frontend disconnected");
+            info!("{id}: guest {guest}'s frontend disconnected");
             Ok(())
         }
         Err(vhost_user_backend::Error::HandleRequest(vhost::vhost_user::Error::Disconnected))

@@ -1,0 +1,409 @@
+//! drivervm-load: end-to-end load generator for any vhost-user backend of a device type we
+//! know, built on the driver-side harness (it plays VMM and guest driver).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, ValueEnum};
+use drivervm::harness::{ChainLayout, Harness, HarnessOptions, Segment};
+use hdrhistogram::Histogram;
+
+const ABOUT: &str = "Drives a vhost-user backend socket as a VMM + guest driver would and \
+measures it: keeps --outstanding requests in flight on the device's request queue for \
+--duration seconds (after --warmup seconds that are not counted) and reports throughput \
+(completed ops per second), latency percentiles (submit to completion seen by the driver), \
+total ops, errors (replies that fail the op's check) and, with --pid, the backend's CPU use \
+over the measured window (utime+stime from /proc/PID/stat, as % of one core).
+
+Devices and ops:
+  scmi  base-version   SCMI BASE PROTOCOL_VERSION on the command queue (queue 0); the reply \
+must echo the header (token = sequence number mod 1024) with status SUCCESS.
+
+Exits 1 with a one-line message if the socket cannot be used or a request times out.";
+
+/// Command line.
+#[derive(Parser, Debug)]
+#[command(name = "drivervm-load", version, about = "vhost-user load generator", long_about = ABOUT)]
+struct Args {
+    /// vhost-user socket of the backend.
+    #[arg(long, value_name = "PATH")]
+    socket: PathBuf,
+    /// Virtio device type the backend serves.
+    #[arg(long, value_enum)]
+    device: Device,
+    /// Request to send, repeatedly.
+    #[arg(long, value_enum)]
+    op: Op,
+    /// Requests kept in flight at once.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    outstanding: usize,
+    /// Measured duration in seconds.
+    #[arg(long, default_value_t = 5.0, value_name = "S")]
+    duration: f64,
+    /// Unmeasured warm-up before the measured window, in seconds.
+    #[arg(long, default_value_t = 1.0, value_name = "S")]
+    warmup: f64,
+    /// Backend process whose CPU use to report.
+    #[arg(long, value_name = "PID")]
+    pid: Option<u32>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Give up when nothing comes back for this many seconds.
+    #[arg(long, default_value_t = 2.0, value_name = "S")]
+    timeout: f64,
+    /// Do not negotiate VIRTIO_RING_F_EVENT_IDX.
+    #[arg(long)]
+    no_event_idx: bool,
+    /// Send each request as one indirect descriptor table.
+    #[arg(long)]
+    indirect: bool,
+}
+
+/// A device type the tool can drive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Device {
+    /// virtio-scmi (device ID 32): queue 0 commands, queue 1 events.
+    Scmi,
+}
+
+impl Device {
+    fn name(self) -> &'static str {
+        match self {
+            Device::Scmi => "scmi",
+        }
+    }
+
+    fn num_queues(self) -> usize {
+        match self {
+            Device::Scmi => 2,
+        }
+    }
+
+    fn device_features(self) -> u64 {
+        match self {
+            Device::Scmi => 0,
+        }
+    }
+}
+
+/// One kind of request; each belongs to one device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Op {
+    /// SCMI BASE PROTOCOL_VERSION.
+    BaseVersion,
+}
+
+/// SCMI header: message_id bits 7:0, type 9:8, protocol_id 17:10, token 27:18.
+fn scmi_header(protocol: u32, message: u32, token: u32) -> u32 {
+    (token & 0x3FF) << 18 | (protocol & 0xFF) << 10 | (message & 0xFF)
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::BaseVersion => "base-version",
+        }
+    }
+
+    fn device(self) -> Device {
+        match self {
+            Op::BaseVersion => Device::Scmi,
+        }
+    }
+
+    fn queue(self) -> u16 {
+        match self {
+            Op::BaseVersion => 0,
+        }
+    }
+
+    fn writable_len(self) -> u32 {
+        match self {
+            // header, status, version
+            Op::BaseVersion => 12,
+        }
+    }
+
+    fn request(self, seq: u64) -> Vec<u8> {
+        match self {
+            Op::BaseVersion => scmi_header(0x10, 0, seq as u32).to_le_bytes().to_vec(),
+        }
+    }
+
+    /// Checks a reply; the error says what is wrong with it.
+    fn check(self, seq: u64, reply: &[u8]) -> Result<(), String> {
+        match self {
+            Op::BaseVersion => {
+                if reply.len() != 12 {
+                    return Err(format!("reply of {} bytes, expected 12", reply.len()));
+                }
+                let word = |at: usize| {
+                    u32::from_le_bytes([reply[at], reply[at + 1], reply[at + 2], reply[at + 3]])
+                };
+                let want = scmi_header(0x10, 0, seq as u32);
+                if word(0) != want {
+                    return Err(format!("header {:#010x}, expected {want:#010x}", word(0)));
+                }
+                if word(4) != 0 {
+                    return Err(format!("status {}", word(4) as i32));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: &str) -> Result<u64> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+    // The command name may hold spaces and parentheses: fields start after the last ')'.
+    let rest = stat
+        .rfind(')')
+        .map(|at| &stat[at + 1..])
+        .with_context(|| format!("{path}: no command name"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the name: state is field 3, utime field 14, stime field 15 (proc(5)).
+    let field = |n: usize| -> Result<u64> {
+        fields
+            .get(n - 3)
+            .with_context(|| format!("{path}: field {n} missing"))?
+            .parse::<u64>()
+            .with_context(|| format!("{path}: field {n} is not a number"))
+    };
+    Ok(field(14)? + field(15)?)
+}
+
+fn clock_ticks_per_sec() -> Result<f64> {
+    match nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK) {
+        Ok(Some(t)) if t > 0 => Ok(t as f64),
+        other => bail!("cannot read the clock tick rate: {other:?}"),
+    }
+}
+
+struct Outcome {
+    ops: u64,
+    errors: u64,
+    first_error: Option<String>,
+    window: Duration,
+    latency_ns: Histogram<u64>,
+    backend_cpu: Option<f64>,
+    load_cpu: f64,
+    features: u64,
+}
+
+fn secs(s: f64, what: &str) -> Result<Duration> {
+    Duration::try_from_secs_f64(s)
+        .ok()
+        .filter(|_| s.is_finite())
+        .with_context(|| format!("--{what} must be a non-negative number of seconds, not {s}"))
+}
+
+fn run(args: &Args) -> Result<Outcome> {
+    if args.op.device() != args.device {
+        bail!(
+            "op {} belongs to device {}, not {}",
+            args.op.name(),
+            args.op.device().name(),
+            args.device.name()
+        );
+    }
+    if args.outstanding == 0 || args.outstanding > 16384 {
+        bail!("--outstanding must be 1..=16384, not {}", args.outstanding);
+    }
+    let duration = secs(args.duration, "duration")?;
+    if duration.is_zero() {
+        bail!("--duration must be more than 0");
+    }
+    let warmup = secs(args.warmup, "warmup")?;
+    let timeout = secs(args.timeout, "timeout")?;
+    let tck = clock_ticks_per_sec()?;
+    let pid = args.pid.map(|p| p.to_string());
+    if let Some(pid) = &pid {
+        cpu_ticks(pid)?;
+    }
+
+    let op = args.op;
+    let queue = op.queue();
+    // Each request takes two descriptors when direct.
+    let queue_size = (args.outstanding * 2).next_power_of_two().clamp(16, 32768) as u16;
+    let options = HarnessOptions {
+        queue_size,
+        event_idx: !args.no_event_idx,
+        indirect_desc: args.indirect,
+        device_features: args.device.device_features(),
+        timeout,
+        memory_size: (4 << 20).max(queue_size as usize * 1024),
+    };
+    let mut h = Harness::connect(&args.socket, args.device.num_queues(), &options)?;
+    if args.indirect
+        && h.acked_features() & (1 << drivervm::harness::VIRTIO_RING_F_INDIRECT_DESC) == 0
+    {
+        bail!("the backend does not offer VIRTIO_RING_F_INDIRECT_DESC (--indirect)");
+    }
+    let layout = if args.indirect {
+        ChainLayout::Indirect
+    } else {
+        ChainLayout::Direct
+    };
+
+    let mut latency_ns = Histogram::<u64>::new_with_bounds(1, 600_000_000_000, 3)
+        .context("creating the latency histogram")?;
+    let mut pending: HashMap<u16, (Instant, u64)> = HashMap::with_capacity(args.outstanding);
+    let (mut ops, mut errors, mut first_error) = (0u64, 0u64, None);
+    let mut next_seq = 0u64;
+    let start = Instant::now();
+    let measure_from = start + warmup;
+    let end = measure_from + duration;
+    let mut window_start: Option<(Instant, Option<u64>, u64)> = None;
+    let mut now = start;
+    while now < end {
+        if window_start.is_none() && now >= measure_from {
+            let backend = pid.as_deref().map(cpu_ticks).transpose()?;
+            window_start = Some((now, backend, cpu_ticks("self")?));
+        }
+        let mut added = false;
+        while pending.len() < args.outstanding {
+            let req = op.request(next_seq);
+            let segs = [
+                Segment::Readable(&req),
+                Segment::Writable(op.writable_len()),
+            ];
+            let head = h.add_chain(queue, &segs, layout)?;
+            pending.insert(head, (Instant::now(), next_seq));
+            next_seq += 1;
+            added = true;
+        }
+        if added {
+            h.kick(queue)?;
+        }
+        let done = h.wait_completions(queue, timeout)?;
+        now = Instant::now();
+        let recording = window_start.is_some();
+        for c in done {
+            let (sent, seq) = pending
+                .remove(&c.head)
+                .with_context(|| format!("completion for head {} not in flight", c.head))?;
+            if !recording {
+                continue;
+            }
+            match op.check(seq, &c.data) {
+                Ok(()) => {
+                    ops += 1;
+                    let ns = u64::try_from(now.duration_since(sent).as_nanos()).unwrap_or(u64::MAX);
+                    latency_ns.saturating_record(ns.max(1));
+                }
+                Err(e) => {
+                    errors += 1;
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+    }
+    let (t0, backend0, self0) = window_start.context("the measured window never started")?;
+    let window = now.duration_since(t0);
+    let backend_cpu = match (&pid, backend0) {
+        (Some(pid), Some(b0)) => {
+            let b1 = cpu_ticks(pid)?;
+            Some(b1.saturating_sub(b0) as f64 / tck / window.as_secs_f64() * 100.0)
+        }
+        _ => None,
+    };
+    let load_cpu =
+        cpu_ticks("self")?.saturating_sub(self0) as f64 / tck / window.as_secs_f64() * 100.0;
+    // Let the backend finish what is in flight before hanging up cleanly.
+    while !pending.is_empty() {
+        for c in h.wait_completions(queue, timeout)? {
+            pending.remove(&c.head);
+        }
+    }
+    let features = h.acked_features();
+    h.disconnect()?;
+    Ok(Outcome {
+        ops,
+        errors,
+        first_error,
+        window,
+        latency_ns,
+        backend_cpu,
+        load_cpu,
+        features,
+    })
+}
+
+fn us(ns: u64) -> f64 {
+    ns as f64 / 1000.0
+}
+
+fn report(args: &Args, o: &Outcome) {
+    let rate = o.ops as f64 / o.window.as_secs_f64();
+    let q = |p: f64| us(o.latency_ns.value_at_quantile(p));
+    if args.json {
+        let v = serde_json::json!({
+            "socket": args.socket.display().to_string(),
+            "device": args.device.name(),
+            "op": args.op.name(),
+            "outstanding": args.outstanding,
+            "warmup_s": args.warmup,
+            "duration_s": o.window.as_secs_f64(),
+            "features": format!("{:#x}", o.features),
+            "indirect": args.indirect,
+            "ops": o.ops,
+            "errors": o.errors,
+            "first_error": o.first_error,
+            "ops_per_sec": rate,
+            "latency_us": {
+                "p50": q(0.5), "p99": q(0.99), "p999": q(0.999),
+                "max": us(o.latency_ns.max()), "mean": o.latency_ns.mean() / 1000.0,
+            },
+            "backend_pid": args.pid,
+            "backend_cpu_percent": o.backend_cpu,
+            "load_cpu_percent": o.load_cpu,
+        });
+        println!("{v}");
+        return;
+    }
+    println!(
+        "drivervm-load: {} {} on {}, {} outstanding, {:.2} s measured after {} s warm-up",
+        args.device.name(),
+        args.op.name(),
+        args.socket.display(),
+        args.outstanding,
+        o.window.as_secs_f64(),
+        args.warmup
+    );
+    println!("  ops        {} ({} errors)", o.ops, o.errors);
+    if let Some(e) = &o.first_error {
+        println!("  first error: {e}");
+    }
+    println!("  throughput {rate:.0} ops/s");
+    println!(
+        "  latency us p50 {:.1}  p99 {:.1}  p999 {:.1}  max {:.1}",
+        q(0.5),
+        q(0.99),
+        q(0.999),
+        us(o.latency_ns.max())
+    );
+    if let (Some(pid), Some(cpu)) = (args.pid, o.backend_cpu) {
+        println!("  backend cpu (pid {pid}) {cpu:.1} % of one core");
+    }
+    println!("  load tool cpu {:.1} % of one core", o.load_cpu);
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(outcome) => {
+            report(&args, &outcome);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("drivervm-load: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The config file exactly as written: serde structs that refuse unknown keys.
+//!
+//! Values stay loosely typed here (kinds and backends as strings, integers as i64) so that
+//! validation can say what was wrong in the schema's own words.
+
+use std::path::PathBuf;
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    #[serde(default)]
+    pub service: RawService,
+    #[serde(default)]
+    pub soc: RawSoc,
+    #[serde(default, rename = "guest")]
+    pub guests: Vec<RawGuest>,
+}
+
+/// `[service]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawService {
+    pub runtime_dir: Option<PathBuf>,
+    pub socket_group: Option<String>,
+    pub log_level: Option<String>,
+}
+
+/// `[soc]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSoc {
+    pub vendor: Option<String>,
+    pub sub_vendor: Option<String>,
+    pub implementation_version: Option<RawInt>,
+}
+
+/// One `[[guest]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGuest {
+    pub name: String,
+    #[serde(default)]
+    pub policy: RawPolicy,
+    #[serde(default, rename = "device")]
+    pub devices: Vec<RawDevice>,
+}
+
+/// `[guest.policy]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPolicy {
+    pub max_request_bytes: Option<RawInt>,
+}
+
+/// One `[[guest.device]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDevice {
+    pub kind: String,
+    pub backend: Option<String>,
+    pub transport: Option<RawTransport>,
+}
+
+/// `transport = { <kind> = { ... } }`: exactly one transport per device.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) enum RawTransport {
+    VhostUser(RawVhostUser),
+}
+
+/// `transport.vhost-user`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawVhostUser {
+    pub socket: Option<PathBuf>,
+}
+
+/// A TOML integer, range-checked by validation so the message can state the range.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RawInt(pub i64);
+
+impl<'de> Deserialize<'de> for RawInt {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_i64(IntVisitor)
+    }
+}
+
+/// Accepts integers only; says "an integer" rather than serde's "i64" when given anything else.
+struct IntVisitor;
+
+impl Visitor<'_> for IntVisitor {
+    type Value = RawInt;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an integer")
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawInt, E> {
+        Ok(RawInt(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawInt, E> {
+        i64::try_from(v)
+            .map(RawInt)
+            .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+    }
+}

@@ -1,0 +1,140 @@
+//! The validated config the service consumes.
+
+use std::path::{Path, PathBuf};
+
+use crate::hw::soc::SocIdentity;
+
+use super::kinds::{Backend, DeviceKind};
+
+/// A validated config: everything the service needs to start its devices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Process-wide settings.
+    pub service: ServiceConfig,
+    /// What the platform reports about itself.
+    pub soc: SocConfig,
+    /// The guests served, in file order; never empty.
+    pub guests: Vec<GuestConfig>,
+}
+
+impl Config {
+    /// Every device with its guest, guests and devices in file order.
+    pub fn devices(&self) -> impl Iterator<Item = (&GuestConfig, &DeviceConfig)> + '_ {
+        self.guests
+            .iter()
+            .flat_map(|g| g.devices.iter().map(move |d| (g, d)))
+    }
+}
+
+/// `[service]`: process-wide settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceConfig {
+    /// Where sockets and state live; see [`super::resolve_runtime_dir`] for the fallbacks.
+    pub runtime_dir: Option<PathBuf>,
+    /// Group owning the sockets, which are then mode 0660; without it they are 0600.
+    pub socket_group: Option<String>,
+    /// One of `error`, `warn`, `info`, `debug`, `trace`; overridden by `RUST_LOG`.
+    pub log_level: Option<String>,
+}
+
+/// `[soc]`: the platform identity reported to guests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SocConfig {
+    /// Vendor, sub-vendor and implementation version (SCMI BASE protocol).
+    pub identity: SocIdentity,
+}
+
+/// One `[[guest]]`: a VM and the devices served to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestConfig {
+    /// `[a-z0-9_-]{1,32}`, unique among guests.
+    pub name: String,
+    /// Limits applied to this guest's requests.
+    pub policy: GuestPolicy,
+    /// The guest's devices, in file order; never empty.
+    pub devices: Vec<DeviceConfig>,
+}
+
+/// `[guest.policy]`: what the service accepts from one guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestPolicy {
+    /// The most device-readable bytes accepted in one request (512 to 16 MiB).
+    pub max_request_bytes: usize,
+}
+
+impl GuestPolicy {
+    /// Smallest accepted `max_request_bytes`: below it no device's largest request fits.
+    pub const MIN_MAX_REQUEST_BYTES: usize = 512;
+    /// Largest accepted `max_request_bytes`: bounds what one guest can make the service copy.
+    pub const MAX_MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+}
+
+impl Default for GuestPolicy {
+    fn default() -> Self {
+        Self {
+            max_request_bytes: crate::devices::DEFAULT_MAX_REQUEST_LEN,
+        }
+    }
+}
+
+/// One `[[guest.device]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceConfig {
+    /// `<guest>-<kind>`, or `<guest>-<kind>-<n>` (n from 0 in file order) when the guest has
+    /// several devices of that kind; unique in the config.
+    pub id: String,
+    /// Which virtio device.
+    pub kind: DeviceKind,
+    /// What serves it; allowed for `kind` and implemented in this build.
+    pub backend: Backend,
+    /// How it is put in front of the guest.
+    pub transport: TransportConfig,
+}
+
+/// How a device reaches its guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportConfig {
+    /// A vhost-user backend listening on a unix socket.
+    VhostUser {
+        /// Socket path; a relative one is relative to the runtime dir.
+        socket: PathBuf,
+    },
+}
+
+impl TransportConfig {
+    /// The socket path with a relative one placed in `runtime_dir`.
+    pub fn socket_path(&self, runtime_dir: &Path) -> PathBuf {
+        match self {
+            // join() keeps an absolute socket as it is.
+            Self::VhostUser { socket } => runtime_dir.join(socket),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_path_resolves_relative_to_runtime_dir() {
+        let rel = TransportConfig::VhostUser {
+            socket: "vm0-scmi.sock".into(),
+        };
+        assert_eq!(
+            rel.socket_path(Path::new("/run/drivervm")),
+            PathBuf::from("/run/drivervm/vm0-scmi.sock")
+        );
+        let abs = TransportConfig::VhostUser {
+            socket: "/tmp/s.sock".into(),
+        };
+        assert_eq!(
+            abs.socket_path(Path::new("/run/drivervm")),
+            PathBuf::from("/tmp/s.sock")
+        );
+    }
+
+    #[test]
+    fn default_policy_is_the_device_layer_default() {
+        assert_eq!(GuestPolicy::default().max_request_bytes, 65536);
+    }
+}

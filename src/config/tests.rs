@@ -1,0 +1,522 @@
+//! Whole-config tests: the shipped files, and every error a user can meet, message for message.
+
+use std::path::PathBuf;
+
+use super::*;
+use crate::hw::soc::SocIdentity;
+
+mod schema_keys;
+
+/// The example config shipped in etc/, compiled in so this test cannot drift from it.
+const EXAMPLE: &str = include_str!("../../etc/drivervm.toml");
+
+fn err(text: &str) -> String {
+    match parse(text, "etc/x.toml") {
+        Ok(c) => panic!("accepted: {c:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// One guest "ivi" whose devices are the given `[[guest.device]]` bodies.
+fn ivi(devices: &[&str]) -> String {
+    let mut s = String::from("[[guest]]\nname = \"ivi\"\n");
+    for d in devices {
+        s.push_str("[[guest.device]]\n");
+        s.push_str(d);
+        s.push('\n');
+    }
+    s
+}
+
+fn scmi(id: &str, socket: &str) -> DeviceConfig {
+    DeviceConfig {
+        id: id.to_owned(),
+        kind: DeviceKind::Scmi,
+        backend: Backend::Sim,
+        transport: TransportConfig::VhostUser {
+            socket: PathBuf::from(socket),
+        },
+    }
+}
+
+#[test]
+fn embedded_default_is_one_scmi_sim_guest() {
+    let c = embedded_default().expect("the embedded default must parse");
+    assert_eq!(
+        c,
+        Config {
+            service: ServiceConfig::default(),
+            soc: SocConfig {
+                identity: SocIdentity::default()
+            },
+            guests: vec![GuestConfig {
+                name: "vm0".into(),
+                policy: GuestPolicy {
+                    max_request_bytes: 65536
+                },
+                devices: vec![scmi("vm0-scmi", "vm0-scmi.sock")],
+            }],
+        }
+    );
+    assert!(DEFAULT_CONFIG_TEXT.contains("join this default as they are implemented"));
+    assert_eq!(default_config_text(), DEFAULT_CONFIG_TEXT);
+}
+
+#[test]
+fn example_parses_to_what_its_comments_say() {
+    let c = parse(EXAMPLE, "etc/drivervm.toml").expect("the example must parse");
+    assert_eq!(
+        c.service,
+        ServiceConfig {
+            runtime_dir: Some("/run/drivervm".into()),
+            socket_group: Some("kvm".into()),
+            log_level: Some("info".into()),
+        }
+    );
+    assert_eq!(
+        c.soc.identity,
+        SocIdentity {
+            vendor: "drivervm".into(),
+            sub_vendor: "sim".into(),
+            implementation_version: 0x0001_0000,
+        }
+    );
+    let names: Vec<_> = c.guests.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["ivi", "cluster"]);
+    assert_eq!(c.guests[0].devices, vec![scmi("ivi-scmi", "ivi-scmi.sock")]);
+    assert_eq!(
+        c.guests[1].devices,
+        vec![scmi("cluster-scmi", "cluster-scmi.sock")]
+    );
+}
+
+#[test]
+fn example_documents_every_key_of_the_schema() {
+    let schema = schema_keys::schema_keys();
+    let example = schema_keys::document_keys(EXAMPLE);
+    // The tracer must see the whole schema, or this test proves nothing.
+    assert!(schema.contains("guest.device.transport.vhost-user.socket"));
+    assert!(schema.contains("soc.implementation_version"));
+    let missing: Vec<_> = schema.difference(&example).collect();
+    assert!(missing.is_empty(), "etc/drivervm.toml lacks {missing:?}");
+    let unknown: Vec<_> = example.difference(&schema).collect();
+    assert!(
+        unknown.is_empty(),
+        "etc/drivervm.toml has unknown {unknown:?}"
+    );
+    for key in &schema {
+        let leaf = key.rsplit('.').next().unwrap_or(key);
+        assert!(
+            EXAMPLE
+                .lines()
+                .any(|l| l.trim_start().starts_with('#') && l.contains(leaf))
+                || EXAMPLE
+                    .lines()
+                    .any(|l| l.starts_with('[') && l.contains(leaf)),
+            "no comment in etc/drivervm.toml mentions {key}"
+        );
+    }
+}
+
+#[test]
+fn issue_shape_parses() {
+    let text = r#"
+[service]
+runtime_dir = "/run/drivervm"
+socket_group = "kvm"
+log_level = "debug"
+[soc]
+vendor = "acme"
+sub_vendor = "sa8295"
+implementation_version = 0x00020301
+[[guest]]
+name = "ivi"
+[guest.policy]
+max_request_bytes = 4096
+[[guest.device]]
+kind = "scmi"
+backend = "sim"
+transport = { vhost-user = { socket = "/tmp/ivi-clocks.sock" } }
+"#;
+    let c = parse(text, "t.toml").expect("parses");
+    assert_eq!(c.service.log_level.as_deref(), Some("debug"));
+    assert_eq!(c.soc.identity.vendor, "acme");
+    assert_eq!(c.soc.identity.sub_vendor, "sa8295");
+    assert_eq!(c.soc.identity.implementation_version, 0x0002_0301);
+    assert_eq!(c.guests[0].policy.max_request_bytes, 4096);
+    assert_eq!(
+        c.guests[0].devices,
+        vec![scmi("ivi-scmi", "/tmp/ivi-clocks.sock")]
+    );
+}
+
+#[test]
+fn several_devices_of_a_kind_are_numbered_from_zero() {
+    let text = "[[guest]]\nname = \"a\"\n\
+                [[guest.device]]\nkind = \"scmi\"\n\
+                [[guest.device]]\nkind = \"scmi\"\n\
+                [[guest]]\nname = \"a-scmi\"\n\
+                [[guest.device]]\nkind = \"scmi\"\n";
+    let c = parse(text, "t.toml").expect("parses");
+    assert_eq!(
+        c.guests[0].devices,
+        vec![
+            scmi("a-scmi-0", "a-scmi-0.sock"),
+            scmi("a-scmi-1", "a-scmi-1.sock")
+        ]
+    );
+    // A guest named like another's device prefix still gets distinct ids and sockets.
+    assert_eq!(
+        c.guests[1].devices,
+        vec![scmi("a-scmi-scmi", "a-scmi-scmi.sock")]
+    );
+    let all: Vec<_> = c
+        .devices()
+        .map(|(g, d)| (g.name.as_str(), d.id.as_str()))
+        .collect();
+    assert_eq!(
+        all,
+        [
+            ("a", "a-scmi-0"),
+            ("a", "a-scmi-1"),
+            ("a-scmi", "a-scmi-scmi")
+        ]
+    );
+}
+
+#[test]
+fn unknown_backend_lists_the_kinds_backends() {
+    assert_eq!(
+        err(&ivi(&["kind = \"scmi\"", "kind = \"sound\"\nbackend = \"alsaa\""])),
+        "etc/x.toml: guest \"ivi\" device 2: unknown backend \"alsaa\" (expected one of: sim, alsa)"
+    );
+}
+
+#[test]
+fn unknown_kind_lists_all_kinds() {
+    assert_eq!(
+        err(&ivi(&["kind = \"x\""])),
+        "etc/x.toml: guest \"ivi\" device 1: unknown device kind \"x\" \
+         (expected one of: scmi, rpmb, sound, radio)"
+    );
+}
+
+#[test]
+fn backend_of_another_kind_is_refused() {
+    assert_eq!(
+        err(&ivi(&["kind = \"scmi\"\nbackend = \"alsa\""])),
+        "etc/x.toml: guest \"ivi\" device 1: backend \"alsa\" does not serve kind \"scmi\" \
+         (expected one of: sim, linux)"
+    );
+}
+
+#[test]
+fn unimplemented_kinds_are_refused() {
+    assert_eq!(
+        err(&ivi(&["kind = \"scmi\"", "kind = \"sound\""])),
+        "etc/x.toml: guest \"ivi\" device 2: device kind \"sound\" is not available in this build yet"
+    );
+    // rpmb's default backend is file; the kind as a whole is what is missing.
+    assert_eq!(
+        err(&ivi(&["kind = \"rpmb\""])),
+        "etc/x.toml: guest \"ivi\" device 1: device kind \"rpmb\" is not available in this build yet"
+    );
+    assert_eq!(
+        err(&ivi(&["kind = \"radio\"\nbackend = \"v4l2\""])),
+        "etc/x.toml: guest \"ivi\" device 1: device kind \"radio\" is not available in this build yet"
+    );
+}
+
+#[test]
+fn unimplemented_backend_of_an_available_kind_is_refused() {
+    assert_eq!(
+        err(&ivi(&["kind = \"scmi\"\nbackend = \"linux\""])),
+        "etc/x.toml: guest \"ivi\" device 1: backend \"linux\" for kind \"scmi\" is not available \
+         in this build yet"
+    );
+}
+
+#[test]
+fn empty_guest_list_is_refused() {
+    assert_eq!(
+        err(""),
+        "etc/x.toml: guest: no guests configured (expected at least one [[guest]] table)"
+    );
+    assert_eq!(
+        err("[service]\nlog_level = \"info\"\n"),
+        "etc/x.toml: guest: no guests configured (expected at least one [[guest]] table)"
+    );
+}
+
+#[test]
+fn guest_without_devices_is_refused() {
+    assert_eq!(
+        err(&ivi(&[])),
+        "etc/x.toml: guest \"ivi\": no devices configured \
+         (expected at least one [[guest.device]] table)"
+    );
+}
+
+#[test]
+fn bad_guest_names_are_refused() {
+    let expected = |n: &str| {
+        format!(
+            "etc/x.toml: guest 1: invalid name \"{n}\" \
+             (expected 1 to 32 characters from a-z, 0-9, _ and -)"
+        )
+    };
+    for name in ["", "IVI", "ivi 2", "ivi.x", "é", &"a".repeat(33)] {
+        let text = format!("[[guest]]\nname = \"{name}\"\n[[guest.device]]\nkind = \"scmi\"\n");
+        assert_eq!(err(&text), expected(name), "name {name:?}");
+    }
+    let ok = format!(
+        "[[guest]]\nname = \"{}\"\n[[guest.device]]\nkind = \"scmi\"\n",
+        "a_-9".repeat(8)
+    );
+    assert!(parse(&ok, "t").is_ok(), "a 32-character name is valid");
+}
+
+#[test]
+fn duplicate_guest_names_are_refused() {
+    let text = "[[guest]]\nname = \"ivi\"\n[[guest.device]]\nkind = \"scmi\"\n\
+                [[guest]]\nname = \"rse\"\n[[guest.device]]\nkind = \"scmi\"\n\
+                [[guest]]\nname = \"ivi\"\n[[guest.device]]\nkind = \"scmi\"\n";
+    assert_eq!(
+        err(text),
+        "etc/x.toml: guest 3: name \"ivi\" is already used by guest 1"
+    );
+}
+
+#[test]
+fn duplicate_sockets_are_refused() {
+    // An explicit socket colliding with another device's default.
+    let text = "[[guest]]\nname = \"a\"\n[[guest.device]]\nkind = \"scmi\"\n\
+                [[guest]]\nname = \"b\"\n[[guest.device]]\nkind = \"scmi\"\n\
+                transport = { vhost-user = { socket = \"./a-scmi.sock\" } }\n";
+    assert_eq!(
+        err(text),
+        "etc/x.toml: guest \"b\" device 1: socket \"./a-scmi.sock\" is already used by \
+         guest \"a\" device 1"
+    );
+    let text = ivi(&[
+        "kind = \"scmi\"\ntransport = { vhost-user = { socket = \"/s/x.sock\" } }",
+        "kind = \"scmi\"\ntransport = { vhost-user = { socket = \"/s//x.sock\" } }",
+    ]);
+    assert_eq!(
+        err(&text),
+        "etc/x.toml: guest \"ivi\" device 2: socket \"/s//x.sock\" is already used by \
+         guest \"ivi\" device 1"
+    );
+}
+
+#[test]
+fn bad_sockets_are_refused() {
+    let with = |s: &str| {
+        ivi(&[&format!(
+            "kind = \"scmi\"\ntransport = {{ vhost-user = {{ socket = \"{s}\" }} }}"
+        )])
+    };
+    assert_eq!(
+        err(&with("")),
+        "etc/x.toml: guest \"ivi\" device 1: socket \"\" does not name a file"
+    );
+    assert_eq!(
+        err(&with("/run/..")),
+        "etc/x.toml: guest \"ivi\" device 1: socket \"/run/..\" does not name a file"
+    );
+    let long = format!("/{}", "s".repeat(107));
+    assert_eq!(
+        err(&with(&long)),
+        format!(
+            "etc/x.toml: guest \"ivi\" device 1: socket \"{long}\" is 108 bytes long \
+             (a unix socket path holds at most 107)"
+        )
+    );
+    assert!(parse(&with(&long[..107]), "t").is_ok(), "107 bytes fit");
+    assert_eq!(
+        err(&with("a\\u0000b.sock")),
+        "etc/x.toml: guest \"ivi\" device 1: socket \"a\\0b.sock\" contains a NUL byte"
+    );
+}
+
+#[test]
+fn max_request_bytes_range() {
+    let with = |n: &str| {
+        format!(
+            "[[guest]]\nname = \"ivi\"\n[guest.policy]\nmax_request_bytes = {n}\n\
+             [[guest.device]]\nkind = \"scmi\"\n"
+        )
+    };
+    for n in ["511", "16777217", "-1", "0"] {
+        assert_eq!(
+            err(&with(n)),
+            format!(
+                "etc/x.toml: guest \"ivi\" policy.max_request_bytes: {n} is out of range \
+                 (expected 512 to 16777216)"
+            )
+        );
+    }
+    for (n, v) in [("512", 512), ("16777216", 16 << 20)] {
+        let c = parse(&with(n), "t").expect("in range");
+        assert_eq!(c.guests[0].policy.max_request_bytes, v);
+    }
+}
+
+#[test]
+fn soc_identity_is_checked() {
+    let vm0 = "[[guest]]\nname = \"vm0\"\n[[guest.device]]\nkind = \"scmi\"\n";
+    let with = |body: &str| format!("[soc]\n{body}\n{vm0}");
+    let msg = |key: &str, v: &str| {
+        format!(
+            "etc/x.toml: soc.{key}: \"{v}\" is not a valid name \
+             (expected 1 to 15 printable ASCII characters)"
+        )
+    };
+    assert_eq!(
+        err(&with("vendor = \"0123456789abcdef\"")),
+        msg("vendor", "0123456789abcdef")
+    );
+    assert_eq!(err(&with("vendor = \"\"")), msg("vendor", ""));
+    assert_eq!(
+        err(&with("sub_vendor = \"séance\"")),
+        msg("sub_vendor", "séance")
+    );
+    assert_eq!(
+        err(&with("sub_vendor = \"a\\tb\"")),
+        msg("sub_vendor", "a\\tb")
+    );
+    let c = parse(&with("vendor = \"0123456789abcde\""), "t").expect("15 bytes fit");
+    assert_eq!(c.soc.identity.vendor, "0123456789abcde");
+    assert_eq!(c.soc.identity.sub_vendor, "sim", "default kept");
+    for v in ["-1", "0x100000000"] {
+        let n: i64 = if v == "-1" { -1 } else { 1 << 32 };
+        assert_eq!(
+            err(&with(&format!("implementation_version = {v}"))),
+            format!(
+                "etc/x.toml: soc.implementation_version: {n} is out of range \
+                 (expected 0 to 4294967295)"
+            )
+        );
+    }
+    let c = parse(&with("implementation_version = 0xffffffff"), "t").expect("u32::MAX fits");
+    assert_eq!(c.soc.identity.implementation_version, u32::MAX);
+}
+
+#[test]
+fn service_keys_are_checked() {
+    let vm0 = "[[guest]]\nname = \"vm0\"\n[[guest.device]]\nkind = \"scmi\"\n";
+    let with = |body: &str| format!("[service]\n{body}\n{vm0}");
+    assert_eq!(
+        err(&with("log_level = \"verbose\"")),
+        "etc/x.toml: service.log_level: unknown log level \"verbose\" \
+         (expected one of: error, warn, info, debug, trace)"
+    );
+    assert_eq!(
+        err(&with("socket_group = \"kvm users\"")),
+        "etc/x.toml: service.socket_group: \"kvm users\" is not a group name \
+         (expected a non-empty name without whitespace, ':' or '/')"
+    );
+    assert_eq!(
+        err(&with("socket_group = \"\"")),
+        "etc/x.toml: service.socket_group: \"\" is not a group name \
+         (expected a non-empty name without whitespace, ':' or '/')"
+    );
+    assert_eq!(
+        err(&with("runtime_dir = \"\"")),
+        "etc/x.toml: service.runtime_dir: must not be empty"
+    );
+    assert_eq!(
+        err(&with("runtime_dir = \"/run/a\\u0000b\"")),
+        "etc/x.toml: service.runtime_dir: contains a NUL byte"
+    );
+    for level in LOG_LEVELS {
+        let c = parse(&with(&format!("log_level = \"{level}\"")), "t").expect("valid level");
+        assert_eq!(c.service.log_level.as_deref(), Some(level));
+    }
+}
+
+#[test]
+fn unknown_keys_name_line_column_and_key() {
+    assert_eq!(
+        err(&ivi(&["kind = \"scmi\"\nbakend = \"sim\""])),
+        "etc/x.toml: line 5, column 1, at guest 1 device 1 bakend: unknown field `bakend`, \
+         expected one of `kind`, `backend`, `transport`"
+    );
+    assert_eq!(
+        err("[service]\nlog_level = \"info\"\nsocket = \"x\"\n"),
+        "etc/x.toml: line 3, column 1, at service.socket: unknown field `socket`, \
+         expected one of `runtime_dir`, `socket_group`, `log_level`"
+    );
+    assert_eq!(
+        err("[servic]\n"),
+        "etc/x.toml: line 1, column 2, at servic: unknown field `servic`, \
+         expected one of `service`, `soc`, `guest`"
+    );
+}
+
+#[test]
+fn wrong_types_name_line_column_and_key() {
+    assert_eq!(
+        err("[[guest]]\nname = \"ivi\"\n[guest.policy]\nmax_request_bytes = \"64k\"\n"),
+        "etc/x.toml: line 4, column 21, at guest 1 policy.max_request_bytes: \
+         invalid type: string \"64k\", expected an integer"
+    );
+    assert_eq!(
+        err(&ivi(&["kind = \"scmi\"", "kind = 3"])),
+        "etc/x.toml: line 6, column 8, at guest 1 device 2 kind: \
+         invalid type: integer `3`, expected a string"
+    );
+    assert_eq!(
+        err(&ivi(&["kind = \"scmi\"\ntransport = { gunyah = {} }"])),
+        "etc/x.toml: line 5, column 15, at guest 1 device 1 transport: \
+         unknown variant `gunyah`, expected `vhost-user`"
+    );
+    assert_eq!(
+        err("[[guest]]\n[[guest.device]]\nkind = \"scmi\"\n"),
+        "etc/x.toml: line 1, column 1, at guest 1: missing field `name`"
+    );
+}
+
+#[test]
+fn syntax_errors_name_line_and_column() {
+    assert_eq!(
+        err("[service\n"),
+        "etc/x.toml: line 1, column 9: invalid table header; expected `.`, `]`"
+    );
+    assert_eq!(
+        err("[soc]\nvendor = \"a\"\nvendor = \"b\"\n"),
+        "etc/x.toml: line 3, column 1: duplicate key `vendor` in table `soc`"
+    );
+}
+
+#[test]
+fn load_names_a_missing_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("absent.toml");
+    let e = load(&path).expect_err("no such file");
+    assert_eq!(e.file(), path.display().to_string());
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: cannot read: No such file or directory (os error 2)",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn load_reads_and_names_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, DEFAULT_CONFIG_TEXT).expect("write");
+    assert_eq!(load(&path).ok(), embedded_default().ok());
+    std::fs::write(&path, ivi(&["kind = \"x\""])).expect("write");
+    let e = load(&path).expect_err("bad kind");
+    assert!(
+        e.to_string().starts_with(&format!(
+            "{}: guest \"ivi\" device 1: unknown device kind",
+            path.display()
+        )),
+        "{e}"
+    );
+}

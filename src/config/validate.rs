@@ -1,0 +1,366 @@
+//! Checks a raw config against the schema's rules and builds the typed [`Config`].
+
+use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use crate::hw::soc::{self, SocIdentity};
+
+use super::error::ConfigError;
+use super::kinds::{implemented, name_list, Backend, DeviceKind};
+use super::raw::{RawConfig, RawDevice, RawGuest, RawInt, RawService, RawSoc, RawTransport};
+use super::schema::{
+    Config, DeviceConfig, GuestConfig, GuestPolicy, ServiceConfig, SocConfig, TransportConfig,
+};
+
+/// Accepted `service.log_level` values, most to least severe.
+pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
+
+/// Longest guest name: keeps device ids and default socket names short.
+const MAX_GUEST_NAME: usize = 32;
+
+/// Longest SCMI vendor string: 16 bytes including the terminating NUL.
+const MAX_SOC_NAME: usize = 15;
+
+/// Longest absolute socket path: `sun_path` is 108 bytes including the NUL.
+const MAX_SOCKET_PATH: usize = 107;
+
+/// Validates `raw`; errors name `file`.
+pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
+    let v = Validator { file };
+    let service = v.service(raw.service)?;
+    let soc = v.soc(raw.soc)?;
+    if raw.guests.is_empty() {
+        return Err(v.err(
+            "guest",
+            "no guests configured (expected at least one [[guest]] table)",
+        ));
+    }
+    let mut guests: Vec<GuestConfig> = Vec::with_capacity(raw.guests.len());
+    for (i, g) in raw.guests.into_iter().enumerate() {
+        let guest = v.guest(i + 1, g)?;
+        if let Some(j) = guests.iter().position(|o| o.name == guest.name) {
+            return Err(v.err(
+                format!("guest {}", i + 1),
+                format!("name \"{}\" is already used by guest {}", guest.name, j + 1),
+            ));
+        }
+        guests.push(guest);
+    }
+    v.unique_sockets(&guests)?;
+    Ok(Config {
+        service,
+        soc,
+        guests,
+    })
+}
+
+/// Carries the file name into every error.
+struct Validator<'a> {
+    file: &'a str,
+}
+
+impl Validator<'_> {
+    fn err(&self, place: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.to_owned(),
+            place: place.into(),
+            reason: reason.into(),
+        }
+    }
+
+    fn service(&self, raw: RawService) -> Result<ServiceConfig, ConfigError> {
+        if let Some(dir) = &raw.runtime_dir {
+            if dir.as_os_str().is_empty() {
+                return Err(self.err("service.runtime_dir", "must not be empty"));
+            }
+            if has_nul(dir) {
+                return Err(self.err("service.runtime_dir", "contains a NUL byte"));
+            }
+        }
+        if let Some(group) = &raw.socket_group {
+            let bad = |c: char| c.is_whitespace() || c == ':' || c == '/' || c == '\0';
+            if group.is_empty() || group.contains(bad) {
+                return Err(self.err(
+                    "service.socket_group",
+                    format!(
+                        "\"{}\" is not a group name (expected a non-empty name without \
+                         whitespace, ':' or '/')",
+                        group.escape_debug()
+                    ),
+                ));
+            }
+        }
+        if let Some(level) = &raw.log_level {
+            if !LOG_LEVELS.contains(&level.as_str()) {
+                return Err(self.err(
+                    "service.log_level",
+                    format!(
+                        "unknown log level \"{}\" (expected one of: {})",
+                        level.escape_debug(),
+                        LOG_LEVELS.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(ServiceConfig {
+            runtime_dir: raw.runtime_dir,
+            socket_group: raw.socket_group,
+            log_level: raw.log_level,
+        })
+    }
+
+    fn soc(&self, raw: RawSoc) -> Result<SocConfig, ConfigError> {
+        let defaults = SocIdentity::default();
+        let vendor = self.soc_name("soc.vendor", raw.vendor, defaults.vendor)?;
+        let sub_vendor = self.soc_name("soc.sub_vendor", raw.sub_vendor, defaults.sub_vendor)?;
+        let implementation_version = match raw.implementation_version {
+            None => soc::implementation_version(),
+            Some(RawInt(n)) => u32::try_from(n).map_err(|_| {
+                self.err(
+                    "soc.implementation_version",
+                    format!("{n} is out of range (expected 0 to {})", u32::MAX),
+                )
+            })?,
+        };
+        Ok(SocConfig {
+            identity: SocIdentity {
+                vendor,
+                sub_vendor,
+                implementation_version,
+            },
+        })
+    }
+
+    fn soc_name(
+        &self,
+        place: &str,
+        value: Option<String>,
+        default: String,
+    ) -> Result<String, ConfigError> {
+        let Some(value) = value else {
+            return Ok(default);
+        };
+        let printable = value.bytes().all(|b| (0x20..=0x7e).contains(&b));
+        if value.is_empty() || value.len() > MAX_SOC_NAME || !printable {
+            return Err(self.err(
+                place,
+                format!(
+                    "\"{}\" is not a valid name (expected 1 to {MAX_SOC_NAME} printable ASCII \
+                     characters)",
+                    value.escape_debug()
+                ),
+            ));
+        }
+        Ok(value)
+    }
+
+    fn guest(&self, number: usize, raw: RawGuest) -> Result<GuestConfig, ConfigError> {
+        if !valid_guest_name(&raw.name) {
+            return Err(self.err(
+                format!("guest {number}"),
+                format!(
+                    "invalid name \"{}\" (expected 1 to {MAX_GUEST_NAME} characters from a-z, \
+                     0-9, _ and -)",
+                    raw.name.escape_debug()
+                ),
+            ));
+        }
+        let name = raw.name;
+        let max_request_bytes = match raw.policy.max_request_bytes {
+            None => GuestPolicy::default().max_request_bytes,
+            Some(RawInt(n)) => usize::try_from(n)
+                .ok()
+                .filter(|n| {
+                    (GuestPolicy::MIN_MAX_REQUEST_BYTES..=GuestPolicy::MAX_MAX_REQUEST_BYTES)
+                        .contains(n)
+                })
+                .ok_or_else(|| {
+                    self.err(
+                        format!("guest \"{name}\" policy.max_request_bytes"),
+                        format!(
+                            "{n} is out of range (expected {} to {})",
+                            GuestPolicy::MIN_MAX_REQUEST_BYTES,
+                            GuestPolicy::MAX_MAX_REQUEST_BYTES
+                        ),
+                    )
+                })?,
+        };
+        if raw.devices.is_empty() {
+            return Err(self.err(
+                format!("guest \"{name}\""),
+                "no devices configured (expected at least one [[guest.device]] table)",
+            ));
+        }
+        let mut parsed = Vec::with_capacity(raw.devices.len());
+        for (i, d) in raw.devices.into_iter().enumerate() {
+            let place = format!("guest \"{name}\" device {}", i + 1);
+            parsed.push((place.clone(), self.device(&place, d)?));
+        }
+        let mut count: HashMap<DeviceKind, usize> = HashMap::new();
+        for (_, (kind, ..)) in &parsed {
+            *count.entry(*kind).or_default() += 1;
+        }
+        let mut seen: HashMap<DeviceKind, usize> = HashMap::new();
+        let mut devices = Vec::with_capacity(parsed.len());
+        for (place, (kind, backend, socket)) in parsed {
+            let n = seen.entry(kind).or_default();
+            let id = if count.get(&kind).copied().unwrap_or(0) > 1 {
+                format!("{name}-{}-{n}", kind.name())
+            } else {
+                format!("{name}-{}", kind.name())
+            };
+            *n += 1;
+            let socket = match socket {
+                Some(s) => {
+                    self.socket(&place, &s)?;
+                    s
+                }
+                None => PathBuf::from(format!("{id}.sock")),
+            };
+            devices.push(DeviceConfig {
+                id,
+                kind,
+                backend,
+                transport: TransportConfig::VhostUser { socket },
+            });
+        }
+        Ok(GuestConfig {
+            name,
+            policy: GuestPolicy { max_request_bytes },
+            devices,
+        })
+    }
+
+    /// Kind, backend and the socket as written (if any) of one device.
+    fn device(
+        &self,
+        place: &str,
+        raw: RawDevice,
+    ) -> Result<(DeviceKind, Backend, Option<PathBuf>), ConfigError> {
+        let kind = DeviceKind::from_name(&raw.kind).ok_or_else(|| {
+            self.err(
+                place,
+                format!(
+                    "unknown device kind \"{}\" (expected one of: {})",
+                    raw.kind.escape_debug(),
+                    name_list(&DeviceKind::ALL, DeviceKind::name)
+                ),
+            )
+        })?;
+        let allowed = kind.backends();
+        let backend = match &raw.backend {
+            None => kind.default_backend(),
+            Some(b) => match Backend::from_name(b) {
+                Some(backend) if allowed.contains(&backend) => backend,
+                Some(_) => {
+                    return Err(self.err(
+                        place,
+                        format!(
+                            "backend \"{b}\" does not serve kind \"{}\" (expected one of: {})",
+                            kind.name(),
+                            name_list(allowed, Backend::name)
+                        ),
+                    ))
+                }
+                None => {
+                    return Err(self.err(
+                        place,
+                        format!(
+                            "unknown backend \"{}\" (expected one of: {})",
+                            b.escape_debug(),
+                            name_list(allowed, Backend::name)
+                        ),
+                    ))
+                }
+            },
+        };
+        if !kind.is_available() {
+            return Err(self.err(
+                place,
+                format!(
+                    "device kind \"{}\" is not available in this build yet",
+                    kind.name()
+                ),
+            ));
+        }
+        if !implemented(kind, backend) {
+            return Err(self.err(
+                place,
+                format!(
+                    "backend \"{}\" for kind \"{}\" is not available in this build yet",
+                    backend.name(),
+                    kind.name()
+                ),
+            ));
+        }
+        let socket = match raw.transport {
+            None => None,
+            Some(RawTransport::VhostUser(v)) => v.socket,
+        };
+        Ok((kind, backend, socket))
+    }
+
+    fn socket(&self, place: &str, socket: &Path) -> Result<(), ConfigError> {
+        let shown = shown_path(socket);
+        if has_nul(socket) {
+            return Err(self.err(place, format!("socket \"{shown}\" contains a NUL byte")));
+        }
+        if socket.file_name().is_none() {
+            return Err(self.err(place, format!("socket \"{shown}\" does not name a file")));
+        }
+        let len = socket.as_os_str().len();
+        if socket.is_absolute() && len > MAX_SOCKET_PATH {
+            return Err(self.err(
+                place,
+                format!(
+                    "socket \"{shown}\" is {len} bytes long (a unix socket path holds at most \
+                     {MAX_SOCKET_PATH})"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn unique_sockets(&self, guests: &[GuestConfig]) -> Result<(), ConfigError> {
+        let mut owners: HashMap<PathBuf, String> = HashMap::new();
+        for g in guests {
+            for (i, d) in g.devices.iter().enumerate() {
+                let place = format!("guest \"{}\" device {}", g.name, i + 1);
+                let TransportConfig::VhostUser { socket } = &d.transport;
+                // "a.sock" and "./a.sock" are the same socket.
+                let key: PathBuf = socket
+                    .components()
+                    .filter(|c| !matches!(c, Component::CurDir))
+                    .collect();
+                if let Some(owner) = owners.get(&key) {
+                    return Err(self.err(
+                        place,
+                        format!(
+                            "socket \"{}\" is already used by {owner}",
+                            shown_path(socket)
+                        ),
+                    ));
+                }
+                owners.insert(key, place);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn valid_guest_name(name: &str) -> bool {
+    (1..=MAX_GUEST_NAME).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'))
+}
+
+fn has_nul(path: &Path) -> bool {
+    path.as_os_str().as_bytes().contains(&0)
+}
+
+/// A path as messages quote it: lossy UTF-8 with control characters escaped.
+fn shown_path(path: &Path) -> String {
+    path.display().to_string().escape_debug().to_string()
+}

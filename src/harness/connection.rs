@@ -1,0 +1,482 @@
+//! The harness proper: a vhost-user frontend session with guest memory and driver-side
+//! virtqueues, from feature negotiation to completions.
+
+use std::os::unix::io::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use vhost::vhost_user::message::{VhostUserConfigFlags, VhostUserHeaderFlag};
+use vhost::vhost_user::{
+    Frontend, VhostUserFrontend, VhostUserProtocolFeatures, VhostUserVirtioFeatures,
+};
+use vhost::{VhostBackend, VhostUserMemoryRegionInfo, VringConfigData};
+use vm_memory::{GuestAddress, GuestMemoryBackend};
+use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
+
+use super::malformed::{self, Malformed};
+use super::memory::{GuestMemfd, DEFAULT_MEMORY_SIZE};
+use super::split_ring::{ChainLayout, Completion, RingLayout, Segment, SplitQueue};
+use super::{Error, VIRTIO_F_VERSION_1, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC};
+
+/// How the harness sets up a session.
+#[derive(Clone, Debug)]
+pub struct HarnessOptions {
+    /// Bytes of guest memory (rings, buffers, indirect tables).
+    pub memory_size: usize,
+    /// Entries per queue (a power of two).
+    pub queue_size: u16,
+    /// Negotiate VIRTIO_RING_F_EVENT_IDX if the backend offers it.
+    pub event_idx: bool,
+    /// Negotiate VIRTIO_RING_F_INDIRECT_DESC if the backend offers it.
+    pub indirect_desc: bool,
+    /// Device-specific feature bits to accept when offered.
+    pub device_features: u64,
+    /// How long [`Harness::request`] waits for its buffer to come back.
+    pub timeout: Duration,
+}
+
+impl Default for HarnessOptions {
+    fn default() -> Self {
+        Self {
+            memory_size: DEFAULT_MEMORY_SIZE,
+            queue_size: 256,
+            event_idx: true,
+            indirect_desc: true,
+            device_features: 0,
+            timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+struct Queue {
+    ring: SplitQueue,
+    kick: EventFd,
+    call: EventFd,
+    /// Completions collected while waiting for a different head.
+    stash: Vec<Completion>,
+}
+
+/// A live vhost-user session, acting as VMM and guest driver.
+pub struct Harness {
+    frontend: Frontend,
+    mem: GuestMemfd,
+    queues: Vec<Queue>,
+    offered_features: u64,
+    acked_features: u64,
+    protocol_features: u64,
+    timeout: Duration,
+}
+
+fn step(step: &'static str) -> impl FnOnce(vhost::Error) -> Error {
+    move |cause| Error::Protocol { step, cause }
+}
+
+fn os(what: &'static str) -> impl FnOnce(std::io::Error) -> Error {
+    move |cause| Error::Os { what, cause }
+}
+
+impl Harness {
+    /// Connects to the backend at `path` and sets up `num_queues` queues, ready for requests.
+    ///
+    /// Sends SET_OWNER, negotiates features (VERSION_1 required; EVENT_IDX, INDIRECT_DESC and
+    /// `options.device_features` when offered) and protocol features (MQ, CONFIG, REPLY_ACK
+    /// when offered), shares the guest memory, then per queue sets NUM, ADDR, BASE, CALL,
+    /// KICK and enables it.
+    pub fn connect(
+        path: impl AsRef<Path>,
+        num_queues: usize,
+        options: &HarnessOptions,
+    ) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let stream = UnixStream::connect(path).map_err(|cause| Error::Connect {
+            path: path.to_path_buf(),
+            cause,
+        })?;
+        let mut frontend = Frontend::from_stream(stream, num_queues as u64);
+        frontend.set_owner().map_err(step("SET_OWNER"))?;
+        let offered = frontend.get_features().map_err(step("GET_FEATURES"))?;
+        if offered & (1 << VIRTIO_F_VERSION_1) == 0 {
+            return Err(Error::NoVersion1 { offered });
+        }
+        let mut wanted = (1u64 << VIRTIO_F_VERSION_1)
+            | VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits()
+            | options.device_features;
+        if options.event_idx {
+            wanted |= 1 << VIRTIO_RING_F_EVENT_IDX;
+        }
+        if options.indirect_desc {
+            wanted |= 1 << VIRTIO_RING_F_INDIRECT_DESC;
+        }
+        let acked = offered & wanted;
+
+        let mut protocol = VhostUserProtocolFeatures::empty();
+        if acked & VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits() != 0 {
+            let offered_pf = frontend
+                .get_protocol_features()
+                .map_err(step("GET_PROTOCOL_FEATURES"))?;
+            protocol = offered_pf
+                & (VhostUserProtocolFeatures::MQ
+                    | VhostUserProtocolFeatures::CONFIG
+                    | VhostUserProtocolFeatures::REPLY_ACK);
+            frontend
+                .set_protocol_features(protocol)
+                .map_err(step("SET_PROTOCOL_FEATURES"))?;
+            if protocol.contains(VhostUserProtocolFeatures::MQ) {
+                let max = frontend.get_queue_num().map_err(step("GET_QUEUE_NUM"))?;
+                if num_queues as u64 > max {
+                    return Err(Error::TooManyQueues {
+                        wanted: num_queues,
+                        max,
+                    });
+                }
+            }
+        }
+        frontend.set_features(acked).map_err(step("SET_FEATURES"))?;
+        if protocol.contains(VhostUserProtocolFeatures::REPLY_ACK) {
+            // Every later message then waits for the backend's verdict.
+            frontend.set_hdr_flags(VhostUserHeaderFlag::NEED_REPLY);
+        }
+
+        let mut mem = GuestMemfd::new(options.memory_size)?;
+        let region = mem
+            .memory()
+            .find_region(GuestAddress(mem.base()))
+            .ok_or_else(|| Error::Memory("guest memory has no region".into()))?;
+        let info = VhostUserMemoryRegionInfo::from_guest_region(region)
+            .map_err(step("describing guest memory"))?;
+        frontend
+            .set_mem_table(&[info])
+            .map_err(step("SET_MEM_TABLE"))?;
+        // vhost-user ring addresses are in the frontend's address space, not guest-physical.
+        let to_vmm = |gpa: u64| info.userspace_addr + (gpa - info.guest_phys_addr);
+
+        let event_idx = acked & (1 << VIRTIO_RING_F_EVENT_IDX) != 0;
+        let mut queues = Vec::with_capacity(num_queues);
+        for index in 0..num_queues {
+            let qi = u16::try_from(index).map_err(|_| Error::TooManyQueues {
+                wanted: num_queues,
+                max: u64::from(u16::MAX),
+            })?;
+            let ring = SplitQueue::new(qi, &mut mem, options.queue_size, event_idx)?;
+            let layout = ring.layout();
+            let kick = EventFd::new(EFD_NONBLOCK).map_err(os("eventfd"))?;
+            let call = EventFd::new(EFD_NONBLOCK).map_err(os("eventfd"))?;
+            frontend
+                .set_vring_num(index, layout.size)
+                .map_err(step("SET_VRING_NUM"))?;
+            let addrs = VringConfigData {
+                queue_max_size: layout.size,
+                queue_size: layout.size,
+                flags: 0,
+                desc_table_addr: to_vmm(layout.desc_table),
+                used_ring_addr: to_vmm(layout.used_ring),
+                avail_ring_addr: to_vmm(layout.avail_ring),
+                log_addr: None,
+            };
+            frontend
+                .set_vring_addr(index, &addrs)
+                .map_err(step("SET_VRING_ADDR"))?;
+            frontend
+                .set_vring_base(index, 0)
+                .map_err(step("SET_VRING_BASE"))?;
+            frontend
+                .set_vring_call(index, &call)
+                .map_err(step("SET_VRING_CALL"))?;
+            frontend
+                .set_vring_kick(index, &kick)
+                .map_err(step("SET_VRING_KICK"))?;
+            queues.push(Queue {
+                ring,
+                kick,
+                call,
+                stash: Vec::new(),
+            });
+        }
+        if acked & VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits() != 0 {
+            // With protocol features negotiated rings start disabled.
+            for index in 0..num_queues {
+                frontend
+                    .set_vring_enable(index, true)
+                    .map_err(step("SET_VRING_ENABLE"))?;
+            }
+        }
+        Ok(Self {
+            frontend,
+            mem,
+            queues,
+            offered_features: offered,
+            acked_features: acked,
+            protocol_features: protocol.bits(),
+            timeout: options.timeout,
+        })
+    }
+
+    /// Feature bits the backend offered (GET_FEATURES).
+    pub fn offered_features(&self) -> u64 {
+        self.offered_features
+    }
+
+    /// Feature bits the harness acknowledged (SET_FEATURES).
+    pub fn acked_features(&self) -> u64 {
+        self.acked_features
+    }
+
+    /// Protocol feature bits in use (SET_PROTOCOL_FEATURES).
+    pub fn protocol_features(&self) -> u64 {
+        self.protocol_features
+    }
+
+    /// The guest memory, for tests that inspect or corrupt it directly.
+    pub fn guest_memory(&self) -> &GuestMemfd {
+        &self.mem
+    }
+
+    /// Where queue `queue` lives in guest memory.
+    pub fn queue_layout(&self, queue: u16) -> Result<RingLayout, Error> {
+        Ok(self.queue_ref(queue)?.ring.layout())
+    }
+
+    /// Chains on `queue` made available and not yet returned (stashed ones excluded).
+    pub fn in_flight(&self, queue: u16) -> Result<usize, Error> {
+        Ok(self.queue_ref(queue)?.ring.in_flight())
+    }
+
+    /// Descriptor-table entries on `queue` not held by an in-flight chain.
+    pub fn free_descriptors(&self, queue: u16) -> Result<usize, Error> {
+        Ok(self.queue_ref(queue)?.ring.free_descriptors())
+    }
+
+    /// Reads `len` bytes of the device configuration space at `offset` (GET_CONFIG).
+    pub fn get_config(&mut self, offset: u32, len: u32) -> Result<Vec<u8>, Error> {
+        if self.protocol_features & VhostUserProtocolFeatures::CONFIG.bits() == 0 {
+            return Err(Error::NoConfigSpace);
+        }
+        let buf = vec![0u8; len as usize];
+        let (_, payload) = self
+            .frontend
+            .get_config(offset, len, VhostUserConfigFlags::empty(), &buf)
+            .map_err(step("GET_CONFIG"))?;
+        Ok(payload)
+    }
+
+    fn queue_ref(&self, queue: u16) -> Result<&Queue, Error> {
+        let count = self.queues.len();
+        self.queues
+            .get(usize::from(queue))
+            .ok_or(Error::NoSuchQueue { queue, count })
+    }
+
+    fn queue_mut(&mut self, queue: u16) -> Result<&mut Queue, Error> {
+        let count = self.queues.len();
+        self.queues
+            .get_mut(usize::from(queue))
+            .ok_or(Error::NoSuchQueue { queue, count })
+    }
+
+    /// Makes a chain of `segments` available on `queue` without kicking; returns its head.
+    pub fn add_chain(
+        &mut self,
+        queue: u16,
+        segments: &[Segment<'_>],
+        layout: ChainLayout,
+    ) -> Result<u16, Error> {
+        let count = self.queues.len();
+        let q = self
+            .queues
+            .get_mut(usize::from(queue))
+            .ok_or(Error::NoSuchQueue { queue, count })?;
+        q.ring.add(&mut self.mem, segments, layout)
+    }
+
+    /// Notifies the device of new buffers on `queue` unless it suppressed notifications;
+    /// returns whether the kick eventfd was written.
+    pub fn kick(&mut self, queue: u16) -> Result<bool, Error> {
+        let count = self.queues.len();
+        let q = self
+            .queues
+            .get_mut(usize::from(queue))
+            .ok_or(Error::NoSuchQueue { queue, count })?;
+        if q.ring.needs_kick(&self.mem)? {
+            q.kick.write(1).map_err(os("writing kick eventfd"))?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Makes `readable` plus a `writable_len`-byte response buffer available on `queue` as
+    /// direct descriptors and kicks; returns the head.
+    pub fn submit(&mut self, queue: u16, readable: &[u8], writable_len: u32) -> Result<u16, Error> {
+        let mut segments = Vec::with_capacity(2);
+        if !readable.is_empty() {
+            segments.push(Segment::Readable(readable));
+        }
+        if writable_len > 0 {
+            segments.push(Segment::Writable(writable_len));
+        }
+        let head = self.add_chain(queue, &segments, ChainLayout::Direct)?;
+        self.kick(queue)?;
+        Ok(head)
+    }
+
+    /// Makes a deliberately malformed chain (built around `request` and a `writable_len`
+    /// response buffer) available on `queue`, kicks, and returns the head the device sees.
+    ///
+    /// For [`Malformed::HeadOutOfRange`] the head is the queue size and nothing is tracked.
+    pub fn add_malformed(
+        &mut self,
+        queue: u16,
+        kind: Malformed,
+        request: &[u8],
+        writable_len: u32,
+    ) -> Result<u16, Error> {
+        let count = self.queues.len();
+        let q = self
+            .queues
+            .get_mut(usize::from(queue))
+            .ok_or(Error::NoSuchQueue { queue, count })?;
+        let head = malformed::add(&mut q.ring, &mut self.mem, kind, request, writable_len)?;
+        self.kick(queue)?;
+        Ok(head)
+    }
+
+    /// Returns the completions available on `queue` now, without waiting.
+    pub fn poll_completions(&mut self, queue: u16) -> Result<Vec<Completion>, Error> {
+        let count = self.queues.len();
+        let q = self
+            .queues
+            .get_mut(usize::from(queue))
+            .ok_or(Error::NoSuchQueue { queue, count })?;
+        let mut out = std::mem::take(&mut q.stash);
+        out.extend(q.ring.collect(&mut self.mem)?);
+        Ok(out)
+    }
+
+    /// Waits up to `timeout` for the device to return at least one buffer on `queue`, then
+    /// returns all that are available.
+    pub fn wait_completions(
+        &mut self,
+        queue: u16,
+        timeout: Duration,
+    ) -> Result<Vec<Completion>, Error> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let done = self.poll_completions(queue)?;
+            if !done.is_empty() {
+                return Ok(done);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Timeout { queue, timeout });
+            }
+            self.wait_call(queue, deadline - now)?;
+        }
+    }
+
+    /// Waits up to `timeout` for `head` to come back on `queue`; other completions seen
+    /// meanwhile are kept for the next [`Harness::poll_completions`] or
+    /// [`Harness::wait_completions`].
+    pub fn wait_for(
+        &mut self,
+        queue: u16,
+        head: u16,
+        timeout: Duration,
+    ) -> Result<Completion, Error> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let done = self.poll_completions(queue)?;
+            let mut found = None;
+            let q = self.queue_mut(queue)?;
+            for c in done {
+                if found.is_none() && c.head == head {
+                    found = Some(c);
+                } else {
+                    q.stash.push(c);
+                }
+            }
+            if let Some(c) = found {
+                return Ok(c);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Timeout { queue, timeout });
+            }
+            self.wait_call(queue, deadline - now)?;
+        }
+    }
+
+    /// One round trip: sends `readable`, waits for the reply (up to the configured timeout)
+    /// and returns the bytes the device wrote.
+    pub fn request(
+        &mut self,
+        queue: u16,
+        readable: &[u8],
+        writable_len: u32,
+    ) -> Result<Vec<u8>, Error> {
+        let head = self.submit(queue, readable, writable_len)?;
+        Ok(self.wait_for(queue, head, self.timeout)?.data)
+    }
+
+    /// Blocks until `queue`'s call eventfd fires, the socket hangs up or `timeout` passes.
+    fn wait_call(&mut self, queue: u16, timeout: Duration) -> Result<(), Error> {
+        let call_fd = self.queue_ref(queue)?.call.as_raw_fd();
+        let mut fds = [
+            libc::pollfd {
+                fd: call_fd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: self.frontend.as_raw_fd(),
+                events: libc::POLLRDHUP,
+                revents: 0,
+            },
+        ];
+        // Round up so that a sub-millisecond remainder still waits instead of spinning.
+        let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+        // SAFETY: `fds` is a valid array of two initialised pollfd structs that outlives the
+        // call, and its length is passed alongside it.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        if rc < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() == std::io::ErrorKind::Interrupted {
+                return Ok(());
+            }
+            return Err(Error::Os {
+                what: "poll",
+                cause: err,
+            });
+        }
+        if fds[1].revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0 {
+            return Err(Error::Disconnected);
+        }
+        if fds[0].revents & libc::POLLIN != 0 {
+            match self.queue_ref(queue)?.call.read() {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(os("reading call eventfd")(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops every queue (GET_VRING_BASE, as a VMM does before tearing down) and closes the
+    /// session.
+    pub fn disconnect(self) -> Result<(), Error> {
+        for index in 0..self.queues.len() {
+            self.frontend
+                .get_vring_base(index)
+                .map_err(step("GET_VRING_BASE"))?;
+        }
+        Ok(())
+    }
+
+    /// Cuts the connection at once, with buffers possibly still in flight, as a crashing VMM
+    /// would.
+    pub fn disconnect_abruptly(self) {
+        // Shutting down both directions makes the backend see EOF even if another handle to
+        // the socket were still open; errors mean it is already gone.
+        let _ =
+            nix::sys::socket::shutdown(self.frontend.as_raw_fd(), nix::sys::socket::Shutdown::Both);
+    }
+}

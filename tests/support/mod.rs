@@ -1,0 +1,188 @@
+//! Test-side glue: runs the real `drivervm` binary on a config in a private directory, and
+//! builds SCMI messages for the driver-side harness (`drivervm::harness`) to send.
+
+#![allow(dead_code)] // Each test binary uses a different part of this module.
+
+pub mod scmi;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use drivervm::harness::{Harness, HarnessOptions};
+
+/// Two guests, each with a virtio-scmi device on the simulated SoC.
+pub const TWO_GUESTS: &str = r#"
+[soc]
+vendor = "drivervm-test"
+sub_vendor = "twin"
+implementation_version = 0x00010203
+
+[[guest]]
+name = "vm0"
+[[guest.device]]
+kind = "scmi"
+
+[[guest]]
+name = "vm1"
+[[guest.device]]
+kind = "scmi"
+"#;
+
+/// A `drivervm` process serving a config from a temporary directory.
+pub struct Service {
+    child: Option<Child>,
+    /// Holds the config, the runtime dir and the service's log.
+    pub dir: tempfile::TempDir,
+    /// The runtime dir passed with --runtime-dir.
+    pub runtime_dir: PathBuf,
+    log_path: PathBuf,
+}
+
+impl Service {
+    /// Starts the service on `config` and waits until each of `sockets` accepts connections.
+    pub fn start(config: &str, sockets: &[&str]) -> Service {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let runtime_dir = dir.path().join("run");
+        Self::start_in(dir, runtime_dir, config, sockets)
+    }
+
+    /// Like [`Service::start`] with a chosen runtime dir inside `dir`.
+    pub fn start_in(
+        dir: tempfile::TempDir,
+        runtime_dir: PathBuf,
+        config: &str,
+        sockets: &[&str],
+    ) -> Service {
+        let config_path = dir.path().join("drivervm.toml");
+        std::fs::write(&config_path, config).expect("write config");
+        let log_path = dir.path().join("service.log");
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_drivervm"))
+            .arg("--config")
+            .arg(&config_path)
+            .arg("--runtime-dir")
+            .arg(&runtime_dir)
+            .env("RUST_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn drivervm");
+        let mut svc = Service {
+            child: Some(child),
+            dir,
+            runtime_dir,
+            log_path,
+        };
+        for s in sockets {
+            svc.wait_socket(s);
+        }
+        svc
+    }
+
+    /// Path of socket `name` in the runtime dir.
+    pub fn socket(&self, name: &str) -> PathBuf {
+        self.runtime_dir.join(name)
+    }
+
+    /// The service's process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// What the service logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    fn wait_socket(&mut self, name: &str) {
+        let path = self.socket(name);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if path.exists() {
+                return;
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                panic!(
+                    "drivervm exited with {status} before {name} appeared:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("{} never appeared:\n{}", path.display(), self.log());
+    }
+
+    /// Connects the harness as the frontend of socket `name`.
+    pub fn connect(&self, name: &str, options: &HarnessOptions) -> Harness {
+        Harness::connect(self.socket(name), 2, options)
+            .unwrap_or_else(|e| panic!("connect {name}: {e}\n{}", self.log()))
+    }
+
+    /// Number of open fds of the service process.
+    pub fn fd_count(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    /// Number of threads of the service process.
+    pub fn thread_count(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/task", self.pid()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    /// Sends `signal` and waits for the process to exit.
+    pub fn stop_with(mut self, signal: nix::sys::signal::Signal) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        nix::sys::signal::kill(pid, signal).expect("signal");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no exit after {signal}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Runs `drivervm` with `args` to completion; returns (status, stdout, stderr).
+pub fn run_drivervm(args: &[&str], cwd: &Path) -> (ExitStatus, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_drivervm"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("XDG_RUNTIME_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn drivervm");
+    let mut out = String::new();
+    let mut err = String::new();
+    if let Some(mut s) = child.stdout.take() {
+        let _ = s.read_to_string(&mut out);
+    }
+    if let Some(mut s) = child.stderr.take() {
+        let _ = s.read_to_string(&mut err);
+    }
+    let status = child.wait().expect("wait");
+    (status, out, err)
+}
