@@ -1,5 +1,7 @@
 //! Wires a validated config to devices and transports, and runs them until told to stop.
 
+pub mod sound;
+
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
@@ -103,13 +105,36 @@ pub fn prepare_runtime_dir(dir: &Path, shared: bool) -> Result<(), ServiceError>
     .map_err(|e| err(format!("not writable: {}", std::io::Error::from(e))))
 }
 
-/// Builds the device model a config entry describes.
+/// Builds the device model a config entry describes (shared sound outputs are private to
+/// this device; files resolve in the current directory).
 pub fn build_device(
     config: &Config,
     guest: &GuestConfig,
     device: &DeviceConfig,
 ) -> Result<Box<dyn VirtioDevice>, ServiceError> {
+    build_device_with(
+        config,
+        guest,
+        device,
+        &sound::SoundResources::new(config, Path::new(".")),
+    )
+}
+
+/// Builds the device model a config entry describes, with resources shared by the devices.
+pub fn build_device_with(
+    config: &Config,
+    guest: &GuestConfig,
+    device: &DeviceConfig,
+    sound_resources: &sound::SoundResources,
+) -> Result<Box<dyn VirtioDevice>, ServiceError> {
     match (device.kind, device.backend) {
+        (DeviceKind::Sound, Backend::Sim | Backend::Alsa) => {
+            let cfg = device
+                .sound
+                .as_ref()
+                .ok_or_else(|| ServiceError::Unsupported(device.id.clone()))?;
+            Ok(Box::new(sound::build(guest, device, cfg, sound_resources)?))
+        }
         (DeviceKind::Scmi, Backend::Sim) => {
             let agents: Vec<String> = config
                 .guests
@@ -155,9 +180,10 @@ pub fn start(config: &Config, runtime_dir: &Path) -> Result<Service, ServiceErro
     let group = socket_group(config)?;
     prepare_runtime_dir(runtime_dir, group.is_some())?;
     let mut bound = Vec::new();
+    let sound_resources = sound::SoundResources::new(config, runtime_dir);
     for guest in &config.guests {
         for dev in &guest.devices {
-            let device = build_device(config, guest, dev)?;
+            let device = build_device_with(config, guest, dev, &sound_resources)?;
             let TransportConfig::VhostUser { .. } = &dev.transport;
             let path = dev.transport.socket_path(runtime_dir);
             let listener = socket::bind(&path, group).map_err(|source| ServiceError::Socket {

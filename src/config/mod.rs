@@ -9,6 +9,7 @@ mod kinds;
 mod raw;
 mod runtime_dir;
 mod schema;
+mod sound;
 mod syntax;
 mod validate;
 
@@ -22,6 +23,10 @@ pub use kinds::{implemented, Backend, DeviceKind};
 pub use runtime_dir::resolve_runtime_dir;
 pub use schema::{
     Config, DeviceConfig, GuestConfig, GuestPolicy, ServiceConfig, SocConfig, TransportConfig,
+};
+pub use sound::{
+    JackConfig, OutputConfig, OutputSink, SharePolicy, SoundConfig, SoundDirection, StreamConfig,
+    StreamEndpoint,
 };
 pub use validate::LOG_LEVELS;
 

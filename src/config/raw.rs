@@ -20,6 +20,8 @@ pub(super) struct RawConfig {
     pub soc: RawSoc,
     #[serde(default, rename = "guest")]
     pub guests: Vec<RawGuest>,
+    #[serde(default, rename = "output")]
+    pub outputs: Vec<super::sound::RawOutput>,
 }
 
 /// `[service]`.
@@ -65,6 +67,10 @@ pub(super) struct RawDevice {
     pub kind: String,
     pub backend: Option<String>,
     pub transport: Option<RawTransport>,
+    /// Sound devices only.
+    pub jack: Option<Vec<super::sound::RawJack>>,
+    /// Sound devices only.
+    pub stream: Option<Vec<super::sound::RawStream>>,
 }
 
 /// `transport = { <kind> = { ... } }`: exactly one transport per device.

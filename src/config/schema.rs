@@ -15,6 +15,8 @@ pub struct Config {
     pub soc: SocConfig,
     /// The guests served, in file order; never empty.
     pub guests: Vec<GuestConfig>,
+    /// Physical outputs shared by several guests' playback streams.
+    pub outputs: Vec<super::sound::OutputConfig>,
 }
 
 impl Config {
@@ -89,6 +91,8 @@ pub struct DeviceConfig {
     pub backend: Backend,
     /// How it is put in front of the guest.
     pub transport: TransportConfig,
+    /// Jacks and streams of a sound device; `None` for other kinds.
+    pub sound: Option<super::sound::SoundConfig>,
 }
 
 /// How a device reaches its guest.

@@ -12,6 +12,10 @@ use super::raw::{RawConfig, RawDevice, RawGuest, RawInt, RawService, RawSoc, Raw
 use super::schema::{
     Config, DeviceConfig, GuestConfig, GuestPolicy, ServiceConfig, SocConfig, TransportConfig,
 };
+use super::sound::{OutputConfig, Place, SoundConfig};
+
+/// Kind, backend, the socket as written (if any) and the sound tables of one device.
+type DeviceParts = (DeviceKind, Backend, Option<PathBuf>, Option<SoundConfig>);
 
 /// Accepted `service.log_level` values, most to least severe.
 pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
@@ -30,6 +34,7 @@ pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError
     let v = Validator { file };
     let service = v.service(raw.service)?;
     let soc = v.soc(raw.soc)?;
+    let outputs = super::sound::outputs(file, raw.outputs)?;
     if raw.guests.is_empty() {
         return Err(v.err(
             "guest",
@@ -38,7 +43,7 @@ pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError
     }
     let mut guests: Vec<GuestConfig> = Vec::with_capacity(raw.guests.len());
     for (i, g) in raw.guests.into_iter().enumerate() {
-        let guest = v.guest(i + 1, g)?;
+        let guest = v.guest(i + 1, g, &outputs)?;
         if let Some(j) = guests.iter().position(|o| o.name == guest.name) {
             return Err(v.err(
                 format!("guest {}", i + 1),
@@ -52,6 +57,7 @@ pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError
         service,
         soc,
         guests,
+        outputs,
     })
 }
 
@@ -155,7 +161,12 @@ impl Validator<'_> {
         Ok(value)
     }
 
-    fn guest(&self, number: usize, raw: RawGuest) -> Result<GuestConfig, ConfigError> {
+    fn guest(
+        &self,
+        number: usize,
+        raw: RawGuest,
+        outputs: &[OutputConfig],
+    ) -> Result<GuestConfig, ConfigError> {
         if !valid_guest_name(&raw.name) {
             return Err(self.err(
                 format!("guest {number}"),
@@ -195,7 +206,7 @@ impl Validator<'_> {
         let mut parsed = Vec::with_capacity(raw.devices.len());
         for (i, d) in raw.devices.into_iter().enumerate() {
             let place = format!("guest \"{name}\" device {}", i + 1);
-            parsed.push((place.clone(), self.device(&place, d)?));
+            parsed.push((place.clone(), self.device(&place, d, outputs)?));
         }
         let mut count: HashMap<DeviceKind, usize> = HashMap::new();
         for (_, (kind, ..)) in &parsed {
@@ -203,7 +214,7 @@ impl Validator<'_> {
         }
         let mut seen: HashMap<DeviceKind, usize> = HashMap::new();
         let mut devices = Vec::with_capacity(parsed.len());
-        for (place, (kind, backend, socket)) in parsed {
+        for (place, (kind, backend, socket, sound)) in parsed {
             let n = seen.entry(kind).or_default();
             let id = if count.get(&kind).copied().unwrap_or(0) > 1 {
                 format!("{name}-{}-{n}", kind.name())
@@ -223,6 +234,7 @@ impl Validator<'_> {
                 kind,
                 backend,
                 transport: TransportConfig::VhostUser { socket },
+                sound,
             });
         }
         Ok(GuestConfig {
@@ -237,7 +249,8 @@ impl Validator<'_> {
         &self,
         place: &str,
         raw: RawDevice,
-    ) -> Result<(DeviceKind, Backend, Option<PathBuf>), ConfigError> {
+        outputs: &[OutputConfig],
+    ) -> Result<DeviceParts, ConfigError> {
         let kind = DeviceKind::from_name(&raw.kind).ok_or_else(|| {
             self.err(
                 place,
@@ -298,7 +311,21 @@ impl Validator<'_> {
             None => None,
             Some(RawTransport::VhostUser(v)) => v.socket,
         };
-        Ok((kind, backend, socket))
+        let sound = if kind == DeviceKind::Sound {
+            let p = Place {
+                file: self.file,
+                place: place.to_owned(),
+            };
+            Some(super::sound::device(
+                &p, backend, raw.jack, raw.stream, outputs,
+            )?)
+        } else {
+            if raw.jack.is_some() || raw.stream.is_some() {
+                return Err(self.err(place, "jack and stream tables apply to sound devices only"));
+            }
+            None
+        };
+        Ok((kind, backend, socket, sound))
     }
 
     fn socket(&self, place: &str, socket: &Path) -> Result<(), ConfigError> {

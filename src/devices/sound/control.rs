@@ -15,7 +15,7 @@ use log::{debug, warn};
 use super::constants::{code, VIRTIO_SND_JACK_F_REMAP};
 use super::layout::{
     ctl_event, ChmapInfo, JackInfo, PcmInfo, QueryInfo, Reader, SetParams, CHMAP_INFO_SIZE,
-    CTL_INFO_SIZE, CTL_VALUE_SIZE, HDR_SIZE, JACK_INFO_SIZE, PCM_INFO_SIZE,
+    CTL_INFO_SIZE, CTL_VALUE_SIZE, HDR_SIZE, JACK_INFO_SIZE, PCM_INFO_SIZE, PCM_XFER_SIZE,
 };
 use super::SoundDevice;
 use crate::devices::{Completer, Request};
@@ -241,6 +241,16 @@ impl SoundDevice {
         let Some(stream) = self.streams.get_mut(id as usize) else {
             return status(code::S_BAD_MSG);
         };
+        if let Some(p) = params {
+            let too_big = p.period_bytes as usize + PCM_XFER_SIZE > self.max_io_request;
+            if too_big && stream.spec.direction() == super::topology::Direction::Output {
+                warn!(
+                    "{}: stream {id}: period of {} bytes exceeds this guest's request limit",
+                    self.device, p.period_bytes
+                );
+                return status(code::S_NOT_SUPP);
+            }
+        }
         let st = match (req, params) {
             (code::PCM_SET_PARAMS, Some(p)) => stream.set_params(p),
             (code::PCM_PREPARE, _) => stream.prepare(),

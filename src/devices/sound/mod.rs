@@ -27,7 +27,7 @@ use self::topology::{ChmapSpec, Direction, JackSpec, SoundTopology};
 use super::{Completer, Request, VirtioDevice, Wake};
 
 /// Size offered for the control and event queues.
-const SMALL_QUEUE: u16 = 64;
+const SMALL_QUEUE: u16 = 256;
 /// Size offered for the tx and rx queues.
 const IO_QUEUE: u16 = 256;
 /// Most readable bytes of a control request (header, value, and TLV data).
@@ -91,6 +91,8 @@ pub struct SoundDevice {
     events: EventQueue,
     ctls_negotiated: bool,
     handle: SoundHandle,
+    /// Most readable bytes accepted in one tx message (xfer header plus a period).
+    max_io_request: usize,
 }
 
 impl SoundDevice {
@@ -113,7 +115,16 @@ impl SoundDevice {
             events: EventQueue::default(),
             ctls_negotiated: false,
             handle: SoundHandle::default(),
+            max_io_request: PCM_XFER_SIZE + MAX_BUFFER_BYTES as usize,
         }
+    }
+
+    /// Caps one tx message at `limit` readable bytes (a guest policy); SET_PARAMS then
+    /// refuses output periods that would not fit.
+    pub fn with_request_limit(mut self, limit: usize) -> Self {
+        self.max_io_request =
+            limit.clamp(PCM_XFER_SIZE + 4, PCM_XFER_SIZE + MAX_BUFFER_BYTES as usize);
+        self
     }
 
     /// A handle for plugging jacks from another thread.
@@ -289,7 +300,7 @@ impl VirtioDevice for SoundDevice {
     fn max_request_len(&self, queue: u16) -> usize {
         match queue {
             CONTROLQ => MAX_CONTROL_REQUEST,
-            TXQ => PCM_XFER_SIZE + MAX_BUFFER_BYTES as usize,
+            TXQ => self.max_io_request,
             _ => 64,
         }
     }
