@@ -9,6 +9,7 @@ pub mod constants;
 pub mod control;
 pub mod controls;
 pub mod events;
+pub mod fuzz;
 pub mod layout;
 pub mod stream;
 pub mod topology;
