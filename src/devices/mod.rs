@@ -5,6 +5,7 @@
 //! responses back through a [`Completer`]. It never touches guest memory, sockets or fds, so
 //! the same device is served unchanged by every transport (vhost-user, Gunyah).
 
+pub mod radio;
 pub mod rpmb;
 pub mod scmi;
 pub mod sound;

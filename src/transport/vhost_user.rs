@@ -10,13 +10,13 @@ use std::os::unix::net::UnixListener;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use log::{debug, error, info, warn};
+use log::{error, info, warn};
 use vhost::vhost_user::message::{VhostUserProtocolFeatures, VhostUserVirtioFeatures};
 use vhost::vhost_user::Listener;
 use vhost_user_backend::{VhostUserBackendMut, VhostUserDaemon, VringRwLock, VringT};
 use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
 use virtio_bindings::virtio_ring::{VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC};
-use virtio_queue::QueueT;
+use virtio_queue::Queue;
 use vm_memory::{GuestAddressSpace, GuestMemoryAtomic, GuestMemoryMmap};
 use vmm_sys_util::epoll::EventSet;
 use vmm_sys_util::event::{
@@ -25,24 +25,15 @@ use vmm_sys_util::event::{
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 use vmm_sys_util::timerfd::TimerFd;
 
-use super::chain::{parse_chain, write_response};
-use crate::devices::{CompleteError, Completer, Token, VirtioDevice, Wake};
+use super::log_budget::LogBudget;
+use super::rings::{poll_device, process_queue, Rings, Session};
+use super::wake::{arm_timer, EventWaker};
+use crate::devices::VirtioDevice;
 
 type Memory = GuestMemoryAtomic<GuestMemoryMmap>;
 
 /// Most configuration-space bytes one GET_CONFIG may ask for (vhost-user caps it at 256).
 const MAX_CONFIG_READ: u32 = 4096;
-
-/// Wakes the device's worker thread through an eventfd registered in its epoll set.
-struct EventWaker(EventFd);
-
-impl Wake for EventWaker {
-    fn wake(&self) {
-        if let Err(e) = self.0.write(1) {
-            warn!("cannot wake device worker: {e}");
-        }
-    }
-}
 
 /// A device as the vhost-user-backend crate sees it.
 pub struct VhostUserDevice {
@@ -56,6 +47,12 @@ pub struct VhostUserDevice {
     generation: u64,
     waker: Arc<EventWaker>,
     timer: TimerFd,
+    /// Deadline the timer is armed for, so unchanged deadlines cost no syscall.
+    timer_deadline: Option<Instant>,
+    /// Bounds the log lines a misbehaving driver can cause.
+    log_budget: LogBudget,
+    /// Number of queues; event IDs for the waker and timer follow the queue IDs.
+    num_queues: u16,
     /// Exit-event read ends the crate registers in its epoll set with `into_raw_fd` and never
     /// closes; reclaimed once the connection's worker threads have been joined.
     orphaned_exit_fds: Mutex<Vec<RawFd>>,
@@ -64,7 +61,12 @@ pub struct VhostUserDevice {
 impl VhostUserDevice {
     /// Wraps `device`, named `id` in logs and serving `guest`.
     pub fn new(id: String, guest: String, device: Box<dyn VirtioDevice>) -> std::io::Result<Self> {
+        let num_queues = u16::try_from(device.queue_max_sizes().len())
+            .map_err(|_| std::io::Error::other("too many queues"))?;
         Ok(Self {
+            timer_deadline: None,
+            log_budget: LogBudget::default(),
+            num_queues,
             id,
             guest,
             device: Mutex::new(device),
@@ -94,7 +96,7 @@ impl VhostUserDevice {
     }
 
     fn waker_event(&self) -> u16 {
-        self.query(|d| d.queue_max_sizes().len() as u16) + 1
+        self.num_queues + 1
     }
 
     fn timer_event(&self) -> u16 {
@@ -109,6 +111,7 @@ impl VhostUserDevice {
         if let Err(e) = self.timer.clear() {
             warn!("{}: cannot disarm timer: {e}", self.id);
         }
+        self.timer_deadline = None;
         self.mem = GuestMemoryAtomic::new(GuestMemoryMmap::new());
     }
 
@@ -127,166 +130,101 @@ impl VhostUserDevice {
     }
 
     fn process_queue(&mut self, queue: u16, vrings: &[VringRwLock]) {
-        let Some(vring) = vrings.get(usize::from(queue)) else {
-            return;
-        };
         let mem = self.mem.memory();
-        let max = self.dev().max_request_len(queue);
-        let generation = self.generation;
-        let id = self.id.clone();
-        let event_idx = self.event_idx;
+        let session = Session {
+            id: &self.id,
+            mem: &mem,
+            generation: self.generation,
+            event_idx: self.event_idx,
+            log_budget: &self.log_budget,
+        };
         let device = match self.device.get_mut() {
             Ok(d) => d,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let mut completer = VringCompleter::new(vrings, &mem, generation, &id);
-        loop {
-            if event_idx {
-                if let Err(e) = vring.disable_notification() {
-                    warn!("{id}: queue {queue}: {e}");
-                }
-            }
-            let mut batch = Vec::new();
-            {
-                let mut state = vring.get_mut();
-                while let Some(chain) = state.get_queue_mut().pop_descriptor_chain(&*mem) {
-                    let head = chain.head_index();
-                    batch.push((head, parse_chain(chain, queue, generation, max)));
-                }
-            }
-            for (head, parsed) in batch {
-                match parsed {
-                    Ok(request) => device.handle(request, &mut completer),
-                    Err(e) => {
-                        warn!("{id}: queue {queue}: chain {head} refused: {e}");
-                        completer.return_unused(queue, head);
-                    }
-                }
-            }
-            if !event_idx {
-                break;
-            }
-            match vring.enable_notification() {
-                Ok(true) => continue,
-                Ok(false) => break,
-                Err(e) => {
-                    warn!("{id}: queue {queue}: {e}");
-                    break;
-                }
-            }
-        }
-        completer.signal();
+        process_queue(&session, &mut VringSet(vrings), device.as_mut(), queue);
     }
 
     /// Lets the device do timed work and re-arms the timer for its next deadline.
     fn poll_device(&mut self, vrings: &[VringRwLock]) {
         let mem = self.mem.memory();
-        let generation = self.generation;
-        let id = self.id.clone();
+        let session = Session {
+            id: &self.id,
+            mem: &mem,
+            generation: self.generation,
+            event_idx: self.event_idx,
+            log_budget: &self.log_budget,
+        };
         let device = match self.device.get_mut() {
             Ok(d) => d,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let mut completer = VringCompleter::new(vrings, &mem, generation, &id);
         let now = Instant::now();
-        let next = device.poll(now, &mut completer);
-        completer.signal();
-        let armed = match next {
-            // A zero duration would disarm the timer: wake as soon as possible instead.
-            Some(at) => self.timer.reset(
-                at.saturating_duration_since(now)
-                    .max(Duration::from_micros(1)),
-                None,
-            ),
-            None => self.timer.clear(),
-        };
-        if let Err(e) = armed {
-            warn!("{}: cannot arm timer: {e}", self.id);
+        let next = poll_device(&session, &mut VringSet(vrings), device.as_mut(), now);
+        if next == self.timer_deadline {
+            return;
+        }
+        match arm_timer(&mut self.timer, next, now) {
+            Ok(()) => self.timer_deadline = next,
+            Err(e) => warn!("{}: cannot arm timer: {e}", self.id),
         }
     }
 }
 
-/// Completes buffers on the vrings of the current connection.
-struct VringCompleter<'a> {
-    vrings: &'a [VringRwLock],
-    mem: &'a GuestMemoryMmap,
-    generation: u64,
-    id: &'a str,
-    /// Bit per queue that got used entries and may need an interrupt.
-    dirty: u64,
-}
+/// The vrings of the current connection, as the shared queue code sees them.
+struct VringSet<'a>(&'a [VringRwLock]);
 
-impl<'a> VringCompleter<'a> {
-    fn new(
-        vrings: &'a [VringRwLock],
-        mem: &'a GuestMemoryMmap,
-        generation: u64,
-        id: &'a str,
-    ) -> Self {
-        Self {
-            vrings,
-            mem,
-            generation,
-            id,
-            dirty: 0,
-        }
-    }
-
-    fn add_used(&mut self, queue: u16, head: u16, len: u32) -> Result<(), CompleteError> {
-        let vring = self
-            .vrings
+impl VringSet<'_> {
+    fn vring(&self, queue: u16) -> Result<&VringRwLock, String> {
+        self.0
             .get(usize::from(queue))
-            .ok_or_else(|| CompleteError::Queue(format!("no queue {queue}")))?;
-        vring
-            .add_used(head, len)
-            .map_err(|e| CompleteError::Queue(e.to_string()))?;
-        self.dirty |= 1 << (queue % 64);
-        Ok(())
-    }
-
-    /// Gives a refused chain back with nothing written (virtio: used length 0).
-    fn return_unused(&mut self, queue: u16, head: u16) {
-        if let Err(e) = self.add_used(queue, head, 0) {
-            warn!(
-                "{}: queue {queue}: cannot return chain {head}: {e}",
-                self.id
-            );
-        }
-    }
-
-    /// Interrupts the driver for every queue that got used entries, as EVENT_IDX allows.
-    fn signal(&mut self) {
-        for (q, vring) in self.vrings.iter().enumerate() {
-            if self.dirty & (1 << (q % 64)) == 0 {
-                continue;
-            }
-            match vring.needs_notification() {
-                Ok(true) => {
-                    if let Err(e) = vring.signal_used_queue() {
-                        warn!("{}: queue {q}: cannot signal driver: {e}", self.id);
-                    }
-                }
-                Ok(false) => {}
-                Err(e) => warn!("{}: queue {q}: {e}", self.id),
-            }
-        }
-        self.dirty = 0;
+            .ok_or_else(|| format!("no queue {queue}"))
     }
 }
 
-impl Completer for VringCompleter<'_> {
-    fn complete(&mut self, token: Token, response: &[u8]) -> Result<(), CompleteError> {
-        if token.generation != self.generation {
-            debug!("{}: dropping completion from before a reset", self.id);
-            return Ok(());
-        }
-        match write_response(self.mem, &token, response) {
-            Ok(len) => self.add_used(token.queue, token.head, len),
-            Err(e) => {
-                self.return_unused(token.queue, token.head);
-                Err(e)
+impl Rings for VringSet<'_> {
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+
+    fn with_queue(&mut self, queue: u16, f: &mut dyn FnMut(&mut Queue)) -> bool {
+        match self.0.get(usize::from(queue)) {
+            Some(vring) => {
+                f(vring.get_mut().get_queue_mut());
+                true
             }
+            None => false,
         }
+    }
+
+    fn add_used(&mut self, queue: u16, head: u16, len: u32) -> Result<(), String> {
+        self.vring(queue)?
+            .add_used(head, len)
+            .map_err(|e| e.to_string())
+    }
+
+    fn enable_notification(&mut self, queue: u16) -> Result<bool, String> {
+        self.vring(queue)?
+            .enable_notification()
+            .map_err(|e| e.to_string())
+    }
+
+    fn disable_notification(&mut self, queue: u16) -> Result<(), String> {
+        self.vring(queue)?
+            .disable_notification()
+            .map_err(|e| e.to_string())
+    }
+
+    fn needs_notification(&mut self, queue: u16) -> Result<bool, String> {
+        self.vring(queue)?
+            .needs_notification()
+            .map_err(|e| e.to_string())
+    }
+
+    fn signal(&mut self, queue: u16) -> std::io::Result<()> {
+        self.vring(queue)
+            .map_err(std::io::Error::other)?
+            .signal_used_queue()
     }
 }
 
@@ -379,6 +317,8 @@ impl VhostUserBackendMut for VhostUserDevice {
             let _ = self.waker.0.read();
         } else if device_event == self.timer_event() {
             let _ = self.timer.wait();
+            // One-shot: it is disarmed now.
+            self.timer_deadline = None;
         } else {
             warn!("{}: unexpected event {device_event}", self.id);
         }
@@ -394,10 +334,14 @@ pub fn serve(device: VhostUserDevice, listener: UnixListener) {
     let backend = Arc::new(RwLock::new(device));
     let mut listener = Listener::from(listener);
     loop {
-        if let Err(e) = serve_one(&id, &guest, &backend, &mut listener) {
-            error!("{id}: guest {guest}: {e}");
-            // Avoid a hot loop if accept itself keeps failing (e.g. out of fds).
-            std::thread::sleep(Duration::from_millis(100));
+        match serve_one(&id, &guest, &backend, &mut listener) {
+            Ok(()) => {}
+            Err(Failure::Frontend(e)) => error!("{id}: guest {guest}: {e}"),
+            Err(Failure::Setup(e)) => {
+                error!("{id}: guest {guest}: {e}");
+                // Avoid a hot loop if accepting keeps failing (e.g. out of fds).
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
         let mut dev = match backend.write() {
             Ok(d) => d,
@@ -409,57 +353,72 @@ pub fn serve(device: VhostUserDevice, listener: UnixListener) {
     }
 }
 
+/// Why a connection ended badly.
+enum Failure {
+    /// Accepting or setting up a connection failed: retried after a pause.
+    Setup(String),
+    /// The frontend broke the protocol: dropped, and the next one accepted at once.
+    Frontend(String),
+}
+
 /// Accepts one frontend and serves it until it disconnects or breaks the protocol.
 fn serve_one(
     id: &str,
     guest: &str,
     backend: &Arc<RwLock<VhostUserDevice>>,
     listener: &mut Listener,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
+    let setup = |what: &str| {
+        let what = what.to_owned();
+        move |e: String| Failure::Setup(format!("{what}: {e}"))
+    };
     let mut daemon = VhostUserDaemon::new(
         id.to_owned(),
         backend.clone(),
         GuestMemoryAtomic::new(GuestMemoryMmap::new()),
     )
-    .map_err(|e| format!("cannot start vhost-user handler: {e}"))?;
+    .map_err(|e| setup("cannot start vhost-user handler")(e.to_string()))?;
     {
         let dev = backend
             .read()
-            .map_err(|_| "device lock poisoned".to_owned())?;
+            .map_err(|_| Failure::Setup("device lock poisoned".to_owned()))?;
         let handlers = daemon.get_epoll_handlers();
-        let handler = handlers.first().ok_or("no vring worker")?;
-        handler
-            .register_listener(
+        let handler = handlers
+            .first()
+            .ok_or_else(|| Failure::Setup("no vring worker".to_owned()))?;
+        for (fd, event, what) in [
+            (
                 dev.waker.0.as_raw_fd(),
-                EventSet::IN,
-                u64::from(dev.waker_event()),
-            )
-            .map_err(|e| format!("cannot watch waker: {e}"))?;
-        handler
-            .register_listener(
+                dev.waker_event(),
+                "cannot watch waker",
+            ),
+            (
                 dev.timer.as_raw_fd(),
-                EventSet::IN,
-                u64::from(dev.timer_event()),
-            )
-            .map_err(|e| format!("cannot watch timer: {e}"))?;
+                dev.timer_event(),
+                "cannot watch timer",
+            ),
+        ] {
+            handler
+                .register_listener(fd, EventSet::IN, u64::from(event))
+                .map_err(|e| setup(what)(e.to_string()))?;
+        }
     }
     daemon
         .start(listener)
-        .map_err(|e| format!("cannot accept a frontend: {e}"))?;
+        .map_err(|e| setup("cannot accept a frontend")(e.to_string()))?;
     info!("{id}: frontend connected for guest {guest}");
     let result = daemon.wait();
     drop(daemon);
     match result {
-        Ok(()) => {
+        Ok(())
+        | Err(vhost_user_backend::Error::HandleRequest(
+            vhost::vhost_user::Error::Disconnected | vhost::vhost_user::Error::PartialMessage,
+        )) => {
             info!("{id}: guest {guest}'s frontend disconnected");
             Ok(())
         }
-        Err(vhost_user_backend::Error::HandleRequest(vhost::vhost_user::Error::Disconnected))
-        | Err(vhost_user_backend::Error::HandleRequest(vhost::vhost_user::Error::PartialMessage)) =>
-        {
-            info!("{id}: frontend disconnected");
-            Ok(())
-        }
-        Err(e) => Err(format!("dropping frontend after protocol error: {e}")),
+        Err(e) => Err(Failure::Frontend(format!(
+            "dropping frontend after protocol error: {e}"
+        ))),
     }
 }

@@ -850,8 +850,7 @@ fn volume_and_switch_scale_the_played_samples() {
     let sw = find_control(&mut r, "Master Playback Switch");
     r.prepare_output(0);
     let t0 = Instant::now();
-    let loud: Vec<u8> = std::iter::repeat(20000i16.to_le_bytes())
-        .take((PERIOD / 2) as usize)
+    let loud: Vec<u8> = std::iter::repeat_n(20000i16.to_le_bytes(), (PERIOD / 2) as usize)
         .flatten()
         .collect();
     r.tx(OUT, &loud, t0);

@@ -1,0 +1,30 @@
+/*
+ * Copyright (C) 2026 The drivervm authors
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at
+ *
+ *      http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+package vendor.drivervm;
+
+/**
+ * State of an RPMB partition. The authentication key is never exposed.
+ */
+@VintfStability
+parcelable RpmbInfo {
+    /** Partition size in bytes (a multiple of 128 KiB for eMMC). */
+    long capacityBytes;
+    /** The 32-bit write counter, unsigned, carried in a long. */
+    long writeCounter;
+    /** Whether an authentication key has been programmed. */
+    boolean keyProgrammed;
+}
