@@ -441,6 +441,65 @@ mod tests {
         assert_eq!(&got[..96], &s16(&vec![i16::MAX; frames])[..]);
     }
 
+    /// Records when each write reached the output.
+    struct Stamped(Arc<Mutex<Vec<(Instant, Vec<u8>)>>>);
+
+    impl PcmPlayback for Stamped {
+        fn describe(&self) -> String {
+            "stamped".into()
+        }
+        fn open(&mut self, _p: &PcmParams) -> Result<(), PcmError> {
+            Ok(())
+        }
+        fn write(&mut self, data: &[u8]) -> Result<(), PcmError> {
+            self.0.lock().unwrap().push((Instant::now(), data.to_vec()));
+            Ok(())
+        }
+        fn close(&mut self) {}
+    }
+
+    #[test]
+    fn mixing_adds_at_most_one_period_of_latency() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut p = params();
+        p.period_bytes = 960; // 10 ms mono S16
+        let shared = SharedOutput::new(
+            "spk",
+            Box::new(Stamped(log.clone())),
+            p,
+            OutputPolicy::Mixed,
+        );
+        let mut a = shared.client("vm0", 1.0);
+        a.open(&p).unwrap();
+        a.start().unwrap();
+        // Write a marked period at an arbitrary point between mixer ticks.
+        std::thread::sleep(Duration::from_millis(23));
+        let marked = s16(&vec![1234; 480]);
+        let written = Instant::now();
+        a.write(&marked).unwrap();
+        let deadline = written + Duration::from_secs(2);
+        let out_at = loop {
+            let found = log
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(_, d)| d.windows(2).any(|w| w == 1234i16.to_le_bytes()))
+                .map(|(t, _)| *t);
+            if let Some(t) = found {
+                break t;
+            }
+            assert!(Instant::now() < deadline, "marked audio never mixed");
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        let latency = out_at - written;
+        // One period (10 ms) plus scheduling slack on a loaded machine.
+        assert!(
+            latency <= Duration::from_millis(10) + Duration::from_millis(5),
+            "mixing delayed audio by {latency:?}"
+        );
+        a.stop();
+    }
+
     #[test]
     fn mixed_refuses_foreign_formats() {
         let shared = SharedOutput::new(
