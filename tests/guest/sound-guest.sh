@@ -3,9 +3,13 @@
 # virtio-snd vhost-user socket and runs ALSA's own tools in it (aplay, arecord, amixer).
 #
 #   sound-guest.sh check              lists missing host tools (exit 3 if any)
-#   sound-guest.sh run SOCKET WORKDIR boots the guest; WORKDIR/in/* is copied to the guest's
-#                                     /data, the guest's report lands in WORKDIR/report.log
-#                                     and its console in WORKDIR/console.log
+#   sound-guest.sh run SOCKET WORKDIR [INIT]
+#                                     boots the guest; WORKDIR/in/* is copied to the guest's
+#                                     /data and WORKDIR/bin/* (with their libraries) to
+#                                     /usr/bin; the guest's report lands in WORKDIR/report.log
+#                                     and its console in WORKDIR/console.log. SOCKET "-" boots
+#                                     without a virtio-snd device; INIT (default
+#                                     sound-init.sh, next to this script) is the guest's /init.
 #
 # The kernel and the static part of the initramfs are cached under
 # ${DRIVERVM_CACHE:-~/.cache/drivervm}/guest-x86-6.12-v1 (delete it to rebuild).
@@ -21,7 +25,7 @@ QEMU="${QEMU:-qemu-system-x86_64}"
 BASE="$CACHE/base-$(sha256sum "$0" | cut -c1-12).cpio.gz"
 # Host binaries whose copies (with their libraries) run inside the guest.
 GUEST_TOOLS=(aplay arecord amixer)
-MODULES=(soundcore snd snd-timer snd-pcm virtio_snd)
+MODULES=(soundcore snd snd-timer snd-pcm virtio_snd snd-aloop)
 
 missing_tools() {
   local miss=()
@@ -85,26 +89,33 @@ build_base() {
 }
 
 run_guest() {
-  local sock="$1" work="$2"
+  local sock="$1" work="$2" init="${3:-}"
+  [ -n "$init" ] || init="$HERE/sound-init.sh"
   fetch_kernel
   build_base
   local overlay
   overlay="$(mktemp -d)"
-  mkdir -p "$overlay/data"
-  install -m 0755 "$HERE/sound-init.sh" "$overlay/init"
+  mkdir -p "$overlay/data" "$overlay/bin"
+  install -m 0755 "$init" "$overlay/init"
   if [ -d "$work/in" ]; then cp -a "$work/in/." "$overlay/data/"; fi
+  if [ -d "$work/bin" ]; then
+    for b in "$work"/bin/*; do copy_with_libs "$overlay" "$(readlink -f "$b")"; mv "$overlay$(readlink -f "$b")" "$overlay/bin/$(basename "$b")" 2>/dev/null || true; done
+  fi
   (cd "$overlay" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/run.cpio.gz"
   rm -rf "$overlay"
   # Concatenated cpio archives: the kernel unpacks both into one rootfs.
   cat "$BASE" "$work/run.cpio.gz" > "$work/initrd.gz"
   : > "$work/report.log"
+  local snd=()
+  if [ "$sock" != "-" ]; then
+    snd=(-chardev socket,id=snd0,path="$sock" -device vhost-user-snd-pci,chardev=snd0,controls=on)
+  fi
   timeout "${GUEST_TIMEOUT:-180}" "$QEMU" -M q35 -accel tcg -cpu max -m 512 -smp 2 \
     -nodefaults -no-user-config -display none -no-reboot \
     -kernel "$CACHE/root/boot/vmlinuz-$KVER" -initrd "$work/initrd.gz" \
     -append "console=ttyS0 panic=-1 loglevel=3" \
     -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem \
-    -chardev socket,id=snd0,path="$sock" \
-    -device vhost-user-snd-pci,chardev=snd0,controls=on \
+    "${snd[@]}" \
     -serial file:"$work/console.log" -serial file:"$work/report.log" \
     </dev/null
 }
@@ -115,11 +126,11 @@ case "${1:-}" in
     if [ -n "$m" ]; then printf 'missing: %s\n' "$m"; exit 3; fi
     ;;
   run)
-    [ $# -eq 3 ] || { echo "usage: $0 run SOCKET WORKDIR" >&2; exit 2; }
-    run_guest "$2" "$3"
+    [ $# -ge 3 ] && [ $# -le 4 ] || { echo "usage: $0 run SOCKET WORKDIR [INIT]" >&2; exit 2; }
+    run_guest "$2" "$3" "${4:-}"
     ;;
   *)
-    echo "usage: $0 check | run SOCKET WORKDIR" >&2
+    echo "usage: $0 check | run SOCKET WORKDIR [INIT]" >&2
     exit 2
     ;;
 esac

@@ -17,6 +17,11 @@ pub fn node_path(card: u32, device: u32, capture: bool) -> PathBuf {
     ))
 }
 
+/// Fewest periods in the codec's ring buffer.
+const MIN_PERIODS: u32 = 8;
+/// Periods of silence written ahead of a playback stream at START.
+const CUSHION_PERIODS: u32 = 2;
+
 /// One open PCM node.
 struct Node {
     path: PathBuf,
@@ -113,7 +118,9 @@ impl Node {
         let fd = open_node(&self.path)?;
         let frame = p.frame_bytes().max(1);
         let period = (p.period_bytes / frame).max(1);
-        let periods = (p.buffer_bytes / p.period_bytes.max(1)).max(2);
+        // At least MIN_PERIODS: the device hands over one period as each one elapses on its
+        // clock, so the codec's ring must absorb the jitter between the two clocks.
+        let periods = (p.buffer_bytes / p.period_bytes.max(1)).max(MIN_PERIODS);
         let mut hw = hw_params_for(p);
         hw.set_interval(uapi::PARAM_PERIOD_SIZE, period);
         hw.set_interval(uapi::PARAM_PERIODS, periods);
@@ -124,9 +131,12 @@ impl Node {
         let mut sw = SwParams::zeroed();
         sw.period_step = 1;
         sw.avail_min = libc::c_ulong::from(period);
-        // Playback starts once two periods are queued (one of them the silence cushion
-        // written at start); capture starts explicitly.
-        sw.start_threshold = libc::c_ulong::from(if playback { 2 * period } else { buffer });
+        // Playback starts with the silence cushion written at START; capture explicitly.
+        sw.start_threshold = libc::c_ulong::from(if playback {
+            CUSHION_PERIODS * period
+        } else {
+            buffer
+        });
         sw.stop_threshold = libc::c_ulong::from(buffer);
         ioctl_ptr(&fd, uapi::SW_PARAMS, &mut sw).map_err(|e| self.err("SW_PARAMS", e))?;
         ioctl_none(&fd, uapi::PREPARE).map_err(|e| self.err("PREPARE", e))?;
@@ -176,12 +186,14 @@ impl Node {
         Ok(())
     }
 
-    fn read(&mut self, buf: &mut [u8]) -> Result<(), PcmError> {
+    /// Reads every frame the codec has ready (up to `max` bytes) onto the end of `out`.
+    fn read_available(&mut self, out: &mut Vec<u8>, max: usize) -> Result<(), PcmError> {
         let (fd, p) = match (&self.fd, &self.params) {
             (Some(fd), Some(p)) => (fd, *p),
             _ => return Err(PcmError::NotOpen),
         };
         let frame = p.frame_bytes().max(1) as usize;
+        let mut buf = vec![0u8; max / frame * frame];
         let mut done = 0usize;
         let mut retried = false;
         while done + frame <= buf.len() {
@@ -191,7 +203,8 @@ impl Node {
                 frames: ((buf.len() - done) / frame) as libc::c_ulong,
             };
             match ioctl_ptr(fd, uapi::READI_FRAMES, &mut x) {
-                Ok(_) => done += x.result.max(0) as usize * frame,
+                Ok(_) if x.result <= 0 => break,
+                Ok(_) => done += x.result as usize * frame,
                 Err(e) if e.raw_os_error() == Some(libc::EPIPE) && !retried => {
                     retried = true;
                     self.recover(fd);
@@ -203,7 +216,7 @@ impl Node {
                 Err(e) => return Err(self.err("READI_FRAMES", e)),
             }
         }
-        p.format.fill_silence(&mut buf[done..]);
+        out.extend_from_slice(&buf[..done]);
         Ok(())
     }
 
@@ -276,10 +289,10 @@ impl PcmPlayback for AlsaPlayback {
     }
 
     fn start(&mut self) -> Result<(), PcmError> {
-        // One period of silence in front absorbs the jitter between the device's clock and
-        // the codec's; DELAY reports it, so the guest's latency stays honest.
+        // Periods of silence in front absorb the jitter between the device's clock and the
+        // codec's; DELAY reports them, so the guest's latency stays honest.
         let p = self.node.params.ok_or(PcmError::NotOpen)?;
-        let mut cushion = vec![0; p.period_bytes as usize];
+        let mut cushion = vec![0; (CUSHION_PERIODS * p.period_bytes) as usize];
         p.format.fill_silence(&mut cushion);
         self.node.write(&cushion)
     }
@@ -305,8 +318,14 @@ impl PcmPlayback for AlsaPlayback {
 }
 
 /// Capture from an ALSA PCM device.
+///
+/// Frames the codec has ready are collected into a FIFO that runs one period behind the
+/// codec (the first period after START is silence), so that the codec's clock jitter
+/// against the device's never cuts a buffer short; `delay_bytes` reports the FIFO.
 pub struct AlsaCapture {
     node: Node,
+    fifo: std::collections::VecDeque<u8>,
+    primed: bool,
 }
 
 impl AlsaCapture {
@@ -319,6 +338,8 @@ impl AlsaCapture {
     pub fn with_path(path: PathBuf) -> Self {
         Self {
             node: Node::new(path),
+            fifo: std::collections::VecDeque::new(),
+            primed: false,
         }
     }
 }
@@ -338,15 +359,43 @@ impl PcmCapture for AlsaCapture {
 
     fn start(&mut self) -> Result<(), PcmError> {
         let fd = self.node.fd.as_ref().ok_or(PcmError::NotOpen)?;
+        self.fifo.clear();
+        self.primed = false;
         ioctl_none(fd, uapi::START).map_err(|e| self.node.err("START", e))
     }
 
     fn read(&mut self, buf: &mut [u8]) -> Result<(), PcmError> {
-        self.node.read(buf)
+        let p = self.node.params.ok_or(PcmError::NotOpen)?;
+        // Keep at most one buffer's worth: beyond that the guest is not reading.
+        let room = (p.buffer_bytes as usize).saturating_sub(self.fifo.len());
+        let mut fresh = Vec::new();
+        self.node.read_available(&mut fresh, room.max(buf.len()))?;
+        self.fifo.extend(fresh);
+        if !self.primed {
+            self.primed = true;
+            p.format.fill_silence(buf);
+            return Ok(());
+        }
+        let n = buf.len().min(self.fifo.len());
+        for (dst, src) in buf.iter_mut().zip(self.fifo.drain(..n)) {
+            *dst = src;
+        }
+        if n < buf.len() {
+            warn!(
+                "{}: codec delivered {} of {} bytes; silence fills the rest",
+                self.node.path.display(),
+                n,
+                buf.len()
+            );
+            p.format.fill_silence(&mut buf[n..]);
+        }
+        Ok(())
     }
 
     fn delay_bytes(&self) -> u32 {
-        self.node.delay_bytes()
+        u32::try_from(self.fifo.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(self.node.delay_bytes())
     }
 
     fn stop(&mut self) {
