@@ -441,8 +441,11 @@ mod tests {
         assert_eq!(&got[..96], &s16(&vec![i16::MAX; frames])[..]);
     }
 
+    /// Each write that reached the output, with when.
+    type WriteLog = Arc<Mutex<Vec<(Instant, Vec<u8>)>>>;
+
     /// Records when each write reached the output.
-    struct Stamped(Arc<Mutex<Vec<(Instant, Vec<u8>)>>>);
+    struct Stamped(WriteLog);
 
     impl PcmPlayback for Stamped {
         fn describe(&self) -> String {
