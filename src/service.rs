@@ -12,6 +12,7 @@ use nix::unistd::{Gid, Group};
 use crate::config::{Backend, Config, DeviceConfig, DeviceKind, GuestConfig, TransportConfig};
 use crate::devices::scmi::{AgentView, ScmiDevice};
 use crate::devices::VirtioDevice;
+use crate::platform::{scmi_agents, ScmiPlatform};
 use crate::transport::gunyah::{
     self, BackendNode, DeviceLabel, GunyahBackendIo, GunyahError, NodeDevice,
 };
@@ -40,6 +41,9 @@ pub enum ServiceError {
         /// What went wrong.
         source: SocketError,
     },
+    /// The SCMI hardware could not be built.
+    #[error("{0}")]
+    Platform(#[from] crate::platform::PlatformError),
     /// The validated config asks for something this build cannot construct.
     #[error("device {0}: kind and backend are not implemented in this build")]
     Unsupported(String),
@@ -123,15 +127,17 @@ pub fn prepare_runtime_dir(dir: &Path, shared: bool) -> Result<(), ServiceError>
     .map_err(|e| err(format!("not writable: {}", std::io::Error::from(e))))
 }
 
-/// Builds the device model a config entry describes (shared sound outputs are private to
-/// this device; files resolve in the current directory).
+/// Builds the device model a config entry describes, on the shared `platform` (shared
+/// sound outputs are private to this device; sound files resolve in the current directory).
 pub fn build_device(
     config: &Config,
+    platform: &ScmiPlatform,
     guest: &GuestConfig,
     device: &DeviceConfig,
 ) -> Result<Box<dyn VirtioDevice>, ServiceError> {
     build_device_with(
         config,
+        platform,
         guest,
         device,
         &sound::SoundResources::new(config, Path::new(".")),
@@ -141,6 +147,7 @@ pub fn build_device(
 /// Builds the device model a config entry describes, with resources shared by the devices.
 pub fn build_device_with(
     config: &Config,
+    platform: &ScmiPlatform,
     guest: &GuestConfig,
     device: &DeviceConfig,
     sound_resources: &sound::SoundResources,
@@ -153,13 +160,8 @@ pub fn build_device_with(
                 .ok_or_else(|| ServiceError::Unsupported(device.id.clone()))?;
             Ok(Box::new(sound::build(guest, device, cfg, sound_resources)?))
         }
-        (DeviceKind::Scmi, Backend::Sim) => {
-            let agents: Vec<String> = config
-                .guests
-                .iter()
-                .filter(|g| g.devices.iter().any(|d| d.kind == DeviceKind::Scmi))
-                .map(|g| g.name.clone())
-                .collect();
+        (DeviceKind::Scmi, Backend::Sim | Backend::Linux) => {
+            let agents = scmi_agents(config);
             let agent_id = agents
                 .iter()
                 .position(|a| *a == guest.name)
@@ -170,10 +172,11 @@ pub fn build_device_with(
                 agent_id,
                 max_message_len: guest.policy.max_request_bytes,
             };
+            let protocols = platform.protocols(device, agent_id)?;
             Ok(Box::new(ScmiDevice::new(
                 config.soc.identity.clone(),
                 view,
-                Vec::new(),
+                protocols,
             )))
         }
         _ => Err(ServiceError::Unsupported(device.id.clone())),
@@ -216,12 +219,13 @@ pub fn start_with(
 ) -> Result<Service, ServiceError> {
     let group = socket_group(config)?;
     prepare_runtime_dir(runtime_dir, group.is_some())?;
+    let platform = ScmiPlatform::build(config)?;
     let mut bound = Vec::new();
     let mut nodes: Vec<PendingNode> = Vec::new();
     let sound_resources = sound::SoundResources::new(config, runtime_dir);
     for guest in &config.guests {
         for dev in &guest.devices {
-            let device = build_device_with(config, guest, dev, &sound_resources)?;
+            let device = build_device_with(config, &platform, guest, dev, &sound_resources)?;
             let mut endpoint = Endpoint {
                 device: dev.id.clone(),
                 guest: guest.name.clone(),

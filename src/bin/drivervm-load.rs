@@ -21,6 +21,8 @@ over the measured window (utime+stime from /proc/PID/stat, as % of one core).
 Devices and ops:
   scmi  base-version   SCMI BASE PROTOCOL_VERSION on the command queue (queue 0); the reply \
 must echo the header (token = sequence number mod 1024) with status SUCCESS.
+  scmi  clock-rate-get SCMI CLOCK_RATE_GET of clock --clock (the guest's numbering) on the \
+command queue; the reply must echo the header with status SUCCESS and carry a 64-bit rate.
 
 Exits 1 with a one-line message if the socket cannot be used or a request times out.";
 
@@ -64,6 +66,9 @@ struct Args {
     /// Send each request as one indirect descriptor table.
     #[arg(long)]
     indirect: bool,
+    /// Clock ID for clock-rate-get, in the guest's numbering.
+    #[arg(long, default_value_t = 0, value_name = "ID")]
+    clock: u32,
 }
 
 /// A device type the tool can drive.
@@ -98,6 +103,8 @@ impl Device {
 enum Op {
     /// SCMI BASE PROTOCOL_VERSION.
     BaseVersion,
+    /// SCMI CLOCK_RATE_GET.
+    ClockRateGet,
 }
 
 /// SCMI header: message_id bits 7:0, type 9:8, protocol_id 17:10, token 27:18.
@@ -109,18 +116,19 @@ impl Op {
     fn name(self) -> &'static str {
         match self {
             Op::BaseVersion => "base-version",
+            Op::ClockRateGet => "clock-rate-get",
         }
     }
 
     fn device(self) -> Device {
         match self {
-            Op::BaseVersion => Device::Scmi,
+            Op::BaseVersion | Op::ClockRateGet => Device::Scmi,
         }
     }
 
     fn queue(self) -> u16 {
         match self {
-            Op::BaseVersion => 0,
+            Op::BaseVersion | Op::ClockRateGet => 0,
         }
     }
 
@@ -128,26 +136,42 @@ impl Op {
         match self {
             // header, status, version
             Op::BaseVersion => 12,
+            // header, status, rate low, rate high
+            Op::ClockRateGet => 16,
         }
     }
 
-    fn request(self, seq: u64) -> Vec<u8> {
+    fn request(self, seq: u64, clock: u32) -> Vec<u8> {
         match self {
             Op::BaseVersion => scmi_header(0x10, 0, seq as u32).to_le_bytes().to_vec(),
+            Op::ClockRateGet => {
+                let mut v = scmi_header(0x14, 6, seq as u32).to_le_bytes().to_vec();
+                v.extend_from_slice(&clock.to_le_bytes());
+                v
+            }
+        }
+    }
+
+    /// The header a reply to request `seq` must echo.
+    fn reply_header(self, seq: u64) -> u32 {
+        match self {
+            Op::BaseVersion => scmi_header(0x10, 0, seq as u32),
+            Op::ClockRateGet => scmi_header(0x14, 6, seq as u32),
         }
     }
 
     /// Checks a reply; the error says what is wrong with it.
     fn check(self, seq: u64, reply: &[u8]) -> Result<(), String> {
         match self {
-            Op::BaseVersion => {
-                if reply.len() != 12 {
-                    return Err(format!("reply of {} bytes, expected 12", reply.len()));
+            Op::BaseVersion | Op::ClockRateGet => {
+                let len = self.writable_len() as usize;
+                if reply.len() != len {
+                    return Err(format!("reply of {} bytes, expected {len}", reply.len()));
                 }
                 let word = |at: usize| {
                     u32::from_le_bytes([reply[at], reply[at + 1], reply[at + 2], reply[at + 3]])
                 };
-                let want = scmi_header(0x10, 0, seq as u32);
+                let want = self.reply_header(seq);
                 if word(0) != want {
                     return Err(format!("header {:#010x}, expected {want:#010x}", word(0)));
                 }
@@ -270,7 +294,7 @@ fn run(args: &Args) -> Result<Outcome> {
         }
         let mut added = false;
         while pending.len() < args.outstanding {
-            let req = op.request(next_seq);
+            let req = op.request(next_seq, args.clock);
             let segs = [
                 Segment::Readable(&req),
                 Segment::Writable(op.writable_len()),
@@ -423,10 +447,10 @@ mod tests {
 
     #[test]
     fn base_version_request_and_check() {
-        assert_eq!(Op::BaseVersion.request(0), [0x00, 0x40, 0x00, 0x00]);
+        assert_eq!(Op::BaseVersion.request(0, 0), [0x00, 0x40, 0x00, 0x00]);
         // Token 5 sits in bits 27:18.
         assert_eq!(
-            Op::BaseVersion.request(5),
+            Op::BaseVersion.request(5, 0),
             (0x4000u32 | 5 << 18).to_le_bytes()
         );
         let mut reply = Vec::new();
@@ -438,6 +462,24 @@ mod tests {
         reply[4..8].copy_from_slice(&(-3i32).to_le_bytes()); // NOT_FOUND
         assert_eq!(Op::BaseVersion.check(5, &reply), Err("status -3".into()));
         assert!(Op::BaseVersion.check(5, &reply[..8]).is_err());
+    }
+
+    #[test]
+    fn clock_rate_get_request_and_check() {
+        // CLOCK_RATE_GET (0x6) of protocol 0x14, token 7, clock 4.
+        let header = 0x6u32 | 0x14 << 10 | 7 << 18;
+        let mut want = header.to_le_bytes().to_vec();
+        want.extend_from_slice(&4u32.to_le_bytes());
+        assert_eq!(Op::ClockRateGet.request(7, 4), want);
+        let mut reply = header.to_le_bytes().to_vec();
+        reply.extend_from_slice(&0i32.to_le_bytes());
+        reply.extend_from_slice(&19_200_000u32.to_le_bytes());
+        reply.extend_from_slice(&0u32.to_le_bytes());
+        assert_eq!(Op::ClockRateGet.check(7, &reply), Ok(()));
+        assert!(Op::ClockRateGet.check(8, &reply).is_err());
+        assert!(Op::ClockRateGet.check(7, &reply[..12]).is_err());
+        reply[4..8].copy_from_slice(&(-4i32).to_le_bytes());
+        assert_eq!(Op::ClockRateGet.check(7, &reply), Err("status -4".into()));
     }
 
     #[test]

@@ -127,6 +127,7 @@ pub fn implemented(kind: DeviceKind, backend: Backend) -> bool {
     matches!(
         (kind, backend),
         (DeviceKind::Scmi, Backend::Sim)
+            | (DeviceKind::Scmi, Backend::Linux)
             | (DeviceKind::Sound, Backend::Sim)
             | (DeviceKind::Sound, Backend::Alsa)
     )
@@ -189,7 +190,7 @@ mod tests {
     }
 
     #[test]
-    fn this_build_implements_scmi_sim_and_sound() {
+    fn this_build_implements_scmi_sim_and_linux_and_sound() {
         let available: Vec<_> = DeviceKind::ALL
             .iter()
             .flat_map(|k| k.backends().iter().map(move |b| (*k, *b)))
@@ -199,6 +200,7 @@ mod tests {
             available,
             vec![
                 (DeviceKind::Scmi, Backend::Sim),
+                (DeviceKind::Scmi, Backend::Linux),
                 (DeviceKind::Sound, Backend::Sim),
                 (DeviceKind::Sound, Backend::Alsa)
             ]

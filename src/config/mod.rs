@@ -7,8 +7,10 @@
 mod error;
 mod kinds;
 mod raw;
+mod raw_scmi;
 mod runtime_dir;
 mod schema;
+mod scmi;
 mod sound;
 mod syntax;
 mod validate;
@@ -24,6 +26,7 @@ pub use runtime_dir::resolve_runtime_dir;
 pub use schema::{
     Config, DeviceConfig, GuestConfig, GuestPolicy, ServiceConfig, SocConfig, TransportConfig,
 };
+pub use scmi::{ClockConfig, Grant, ScmiGrants, ScmiPlatformConfig, LINUX_CLOCK_ROOT};
 pub use sound::{
     JackConfig, OutputConfig, OutputSink, SharePolicy, SoundConfig, SoundDirection, StreamConfig,
     StreamEndpoint,

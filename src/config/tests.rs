@@ -28,6 +28,7 @@ fn sound_default() -> DeviceConfig {
         transport: TransportConfig::VhostUser {
             socket: PathBuf::from("vm0-sound.sock"),
         },
+        grants: ScmiGrants::default(),
         sound: Some(SoundConfig {
             jacks: vec![JackConfig {
                 name: "line-out".into(),
@@ -51,6 +52,7 @@ fn sound_default() -> DeviceConfig {
         }),
     }
 }
+mod scmi;
 
 /// The example config shipped in etc/, compiled in so this test cannot drift from it.
 const EXAMPLE: &str = include_str!("../../etc/drivervm.toml");
@@ -82,6 +84,7 @@ fn scmi(id: &str, socket: &str) -> DeviceConfig {
             socket: PathBuf::from(socket),
         },
         sound: None,
+        grants: ScmiGrants::default(),
     }
 }
 
@@ -89,24 +92,51 @@ fn scmi(id: &str, socket: &str) -> DeviceConfig {
 fn embedded_default_is_one_guest_with_scmi_and_sound_on_sim() {
     let c = embedded_default().expect("the embedded default must parse");
     let sound = c.guests[0].devices.get(1).cloned();
+    let grants = c.guests[0].devices[0].grants.clone();
+    let scmi_platform = c.soc.scmi.clone();
     assert_eq!(
         c,
         Config {
             service: ServiceConfig::default(),
             soc: SocConfig {
-                identity: SocIdentity::default()
+                identity: SocIdentity::default(),
+                scmi: scmi_platform.clone(),
             },
             guests: vec![GuestConfig {
                 name: "vm0".into(),
                 policy: GuestPolicy {
                     max_request_bytes: 65536
                 },
-                devices: vec![scmi("vm0-scmi", "vm0-scmi.sock"), sound_default()],
+                devices: vec![
+                    DeviceConfig {
+                        grants: grants.clone(),
+                        ..scmi("vm0-scmi", "vm0-scmi.sock")
+                    },
+                    sound_default()
+                ],
             }],
             outputs: Vec::new(),
         }
     );
     assert_eq!(sound, Some(sound_default()));
+    // The simulated SoC is served in full: every resource granted, oscillators read-only.
+    assert_eq!(scmi_platform.clocks.len(), 11);
+    assert_eq!(grants.clocks.len(), 11);
+    assert_eq!(
+        grants.clocks[0],
+        Grant {
+            name: "xo_board".into(),
+            control: false
+        }
+    );
+    assert!(grants.clocks[2..].iter().all(|g| g.control));
+    let counts = (
+        grants.power_domains.len(),
+        grants.reset_domains.len(),
+        grants.perf_domains.len(),
+        grants.sensors.len(),
+    );
+    assert_eq!(counts, (4, 3, 2, 3));
     assert!(DEFAULT_CONFIG_TEXT.contains("join this default as they are implemented"));
     assert_eq!(default_config_text(), DEFAULT_CONFIG_TEXT);
 }
@@ -140,7 +170,6 @@ fn example_parses_to_what_its_comments_say() {
             window_base: 0x9c00_0000,
         }
     );
-    assert_eq!(c.guests[0].devices[0], scmi("ivi-scmi", "ivi-scmi.sock"));
     let ids: Vec<_> = c.guests[0].devices.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(ids, ["ivi-scmi", "ivi-sound-0", "ivi-sound-1"]);
     let sound = c.guests[0].devices[1].sound.as_ref().expect("sound tables");
@@ -163,6 +192,35 @@ fn example_parses_to_what_its_comments_say() {
             ("cabin", SharePolicy::Mixed),
             ("amp", SharePolicy::Exclusive)
         ]
+    );
+    let grants = c.guests[0].devices[0].grants.clone();
+    assert_eq!(
+        c.guests[0].devices[0],
+        DeviceConfig {
+            grants: grants.clone(),
+            ..scmi("ivi-scmi", "ivi-scmi.sock")
+        }
+    );
+    let names = |g: &[Grant]| {
+        g.iter()
+            .map(|g| format!("{}{}", g.name, if g.control { "" } else { ":ro" }))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&grants.clocks), ["xo_board:ro", "gpll0", "uart_src"]);
+    assert_eq!(names(&grants.sensors), ["cpu_thermal", "pmic_vbat:ro"]);
+    let scmi_platform = &c.soc.scmi;
+    assert_eq!(scmi_platform.clocks.len(), 3);
+    let uart = &scmi_platform.clocks[2];
+    assert_eq!(
+        uart.policy,
+        crate::hw::clock::RatePolicy::Owner("ivi".into())
+    );
+    assert_eq!(uart.spec.desc.possible_parents, [0, 1]);
+    assert_eq!(uart.spec.initial_parent, Some(0));
+    assert_eq!(uart.spec.initial_rate, 19_200_000);
+    assert_eq!(
+        scmi_platform.linux_clock_root,
+        PathBuf::from("/sys/kernel/debug/clk")
     );
     assert_eq!(
         c.guests[1].devices,
@@ -305,12 +363,11 @@ fn unimplemented_kinds_are_refused() {
 }
 
 #[test]
-fn unimplemented_backend_of_an_available_kind_is_refused() {
-    assert_eq!(
-        err(&ivi(&["kind = \"scmi\"\nbackend = \"linux\""])),
-        "etc/x.toml: guest \"ivi\" device 1: backend \"linux\" for kind \"scmi\" is not available \
-         in this build yet"
-    );
+fn both_scmi_backends_are_accepted() {
+    for b in ["sim", "linux"] {
+        let c = parse(&ivi(&[&format!("kind = \"scmi\"\nbackend = \"{b}\"")]), "x").unwrap();
+        assert_eq!(c.guests[0].devices[0].backend.name(), b);
+    }
 }
 
 #[test]
@@ -517,7 +574,7 @@ fn unknown_keys_name_line_column_and_key() {
     assert_eq!(
         err(&ivi(&["kind = \"scmi\"\nbakend = \"sim\""])),
         "etc/x.toml: line 5, column 1, at guest 1 device 1 bakend: unknown field `bakend`, \
-         expected one of `kind`, `backend`, `transport`, `jack`, `stream`"
+         expected one of `kind`, `backend`, `transport`, `clocks`, `power_domains`, `reset_domains`, `perf_domains`, `sensors`, `jack`, `stream`"
     );
     assert_eq!(
         err("[service]\nlog_level = \"info\"\nsocket = \"x\"\n"),

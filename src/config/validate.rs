@@ -14,13 +14,16 @@ use super::raw::{
 use super::schema::{
     Config, DeviceConfig, GuestConfig, GuestPolicy, ServiceConfig, SocConfig, TransportConfig,
 };
+use super::scmi::{ScmiGrants, ScmiPlatformConfig, ScmiValidator};
 use super::sound::{OutputConfig, Place, SoundConfig};
 
-/// Kind, backend, the transport as written (if any) and the sound tables of one device.
+/// Kind, backend, the transport as written (if any), the SCMI grants and the sound tables of
+/// one device.
 type DeviceParts = (
     DeviceKind,
     Backend,
     Option<RawTransport>,
+    ScmiGrants,
     Option<SoundConfig>,
 );
 
@@ -40,10 +43,13 @@ const WINDOW_ALIGN: u64 = 0x1000;
 const MAX_SOCKET_PATH: usize = 107;
 
 /// Validates `raw`; errors name `file`.
-pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
+pub(super) fn validate(mut raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
     let v = Validator { file };
     let service = v.service(raw.service)?;
-    let soc = v.soc(raw.soc)?;
+    let guest_names: Vec<String> = raw.guests.iter().map(|g| g.name.clone()).collect();
+    let scmi = ScmiValidator { file }.platform(&mut raw.soc, &guest_names)?;
+    let mut soc = v.soc(raw.soc)?;
+    soc.scmi = scmi;
     let outputs = super::sound::outputs(file, raw.outputs)?;
     if raw.guests.is_empty() {
         return Err(v.err(
@@ -53,7 +59,7 @@ pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError
     }
     let mut guests: Vec<GuestConfig> = Vec::with_capacity(raw.guests.len());
     for (i, g) in raw.guests.into_iter().enumerate() {
-        let guest = v.guest(i + 1, g, &outputs)?;
+        let guest = v.guest(i + 1, g, &soc.scmi, &outputs)?;
         if let Some(j) = guests.iter().position(|o| o.name == guest.name) {
             return Err(v.err(
                 format!("guest {}", i + 1),
@@ -145,6 +151,7 @@ impl Validator<'_> {
                 sub_vendor,
                 implementation_version,
             },
+            scmi: ScmiPlatformConfig::default(),
         })
     }
 
@@ -175,6 +182,7 @@ impl Validator<'_> {
         &self,
         number: usize,
         raw: RawGuest,
+        platform: &ScmiPlatformConfig,
         outputs: &[OutputConfig],
     ) -> Result<GuestConfig, ConfigError> {
         if !valid_guest_name(&raw.name) {
@@ -216,7 +224,7 @@ impl Validator<'_> {
         let mut parsed = Vec::with_capacity(raw.devices.len());
         for (i, d) in raw.devices.into_iter().enumerate() {
             let place = format!("guest \"{name}\" device {}", i + 1);
-            parsed.push((place.clone(), self.device(&place, d, outputs)?));
+            parsed.push((place.clone(), self.device(&place, d, platform, outputs)?));
         }
         let mut count: HashMap<DeviceKind, usize> = HashMap::new();
         for (_, (kind, ..)) in &parsed {
@@ -224,7 +232,7 @@ impl Validator<'_> {
         }
         let mut seen: HashMap<DeviceKind, usize> = HashMap::new();
         let mut devices = Vec::with_capacity(parsed.len());
-        for (place, (kind, backend, transport, sound)) in parsed {
+        for (place, (kind, backend, transport, grants, sound)) in parsed {
             let n = seen.entry(kind).or_default();
             let id = if count.get(&kind).copied().unwrap_or(0) > 1 {
                 format!("{name}-{}-{n}", kind.name())
@@ -252,6 +260,7 @@ impl Validator<'_> {
                 kind,
                 backend,
                 transport,
+                grants,
                 sound,
             });
         }
@@ -262,11 +271,12 @@ impl Validator<'_> {
         })
     }
 
-    /// Kind, backend and the transport as written (if any) of one device.
+    /// Kind, backend, the transport as written (if any) and the SCMI grants of one device.
     fn device(
         &self,
         place: &str,
-        raw: RawDevice,
+        mut raw: RawDevice,
+        platform: &ScmiPlatformConfig,
         outputs: &[OutputConfig],
     ) -> Result<DeviceParts, ConfigError> {
         let kind = DeviceKind::from_name(&raw.kind).ok_or_else(|| {
@@ -325,6 +335,8 @@ impl Validator<'_> {
                 ),
             ));
         }
+        let grants =
+            ScmiValidator { file: self.file }.grants(place, kind, backend, &mut raw, platform)?;
         let sound = if kind == DeviceKind::Sound {
             let p = Place {
                 file: self.file,
@@ -339,7 +351,7 @@ impl Validator<'_> {
             }
             None
         };
-        Ok((kind, backend, raw.transport, sound))
+        Ok((kind, backend, raw.transport, grants, sound))
     }
 
     fn gunyah(&self, place: &str, raw: RawGunyah) -> Result<TransportConfig, ConfigError> {
