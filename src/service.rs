@@ -1,5 +1,7 @@
 //! Wires a validated config to devices and transports, and runs them until told to stop.
 
+pub mod sound;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -136,14 +138,39 @@ pub fn prepare_runtime_dir(dir: &Path, shared: bool) -> Result<(), ServiceError>
     .map_err(|e| err(format!("not writable: {}", std::io::Error::from(e))))
 }
 
-/// Builds the device model a config entry describes, on the shared `platform`.
+/// Builds the device model a config entry describes, on the shared `platform` (shared
+/// sound outputs are private to this device; sound files resolve in the current directory).
 pub fn build_device(
     config: &Config,
     platform: &ScmiPlatform,
     guest: &GuestConfig,
     device: &DeviceConfig,
 ) -> Result<Box<dyn VirtioDevice>, ServiceError> {
+    build_device_with(
+        config,
+        platform,
+        guest,
+        device,
+        &sound::SoundResources::new(config, Path::new(".")),
+    )
+}
+
+/// Builds the device model a config entry describes, with resources shared by the devices.
+pub fn build_device_with(
+    config: &Config,
+    platform: &ScmiPlatform,
+    guest: &GuestConfig,
+    device: &DeviceConfig,
+    sound_resources: &sound::SoundResources,
+) -> Result<Box<dyn VirtioDevice>, ServiceError> {
     match (device.kind, device.backend) {
+        (DeviceKind::Sound, Backend::Sim | Backend::Alsa) => {
+            let cfg = device
+                .sound
+                .as_ref()
+                .ok_or_else(|| ServiceError::Unsupported(device.id.clone()))?;
+            Ok(Box::new(sound::build(guest, device, cfg, sound_resources)?))
+        }
         (DeviceKind::Scmi, Backend::Sim | Backend::Linux) => {
             let agents = scmi_agents(config);
             let agent_id = agents
@@ -219,9 +246,10 @@ pub fn start_with(
     let mut states = Vec::new();
     let mut bound = Vec::new();
     let mut nodes: Vec<PendingNode> = Vec::new();
+    let sound_resources = sound::SoundResources::new(config, runtime_dir);
     for guest in &config.guests {
         for dev in &guest.devices {
-            let device = build_device(config, &platform, guest, dev)?;
+            let device = build_device_with(config, &platform, guest, dev, &sound_resources)?;
             let transport = match dev.transport {
                 TransportConfig::VhostUser { .. } => TransportKind::VhostUser,
                 TransportConfig::Gunyah { .. } => TransportKind::Gunyah,

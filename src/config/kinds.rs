@@ -126,7 +126,10 @@ impl Backend {
 pub fn implemented(kind: DeviceKind, backend: Backend) -> bool {
     matches!(
         (kind, backend),
-        (DeviceKind::Scmi, Backend::Sim) | (DeviceKind::Scmi, Backend::Linux)
+        (DeviceKind::Scmi, Backend::Sim)
+            | (DeviceKind::Scmi, Backend::Linux)
+            | (DeviceKind::Sound, Backend::Sim)
+            | (DeviceKind::Sound, Backend::Alsa)
     )
 }
 
@@ -187,7 +190,7 @@ mod tests {
     }
 
     #[test]
-    fn this_build_implements_scmi_sim_and_linux_only() {
+    fn this_build_implements_scmi_sim_and_linux_and_sound() {
         let available: Vec<_> = DeviceKind::ALL
             .iter()
             .flat_map(|k| k.backends().iter().map(move |b| (*k, *b)))
@@ -197,10 +200,13 @@ mod tests {
             available,
             vec![
                 (DeviceKind::Scmi, Backend::Sim),
-                (DeviceKind::Scmi, Backend::Linux)
+                (DeviceKind::Scmi, Backend::Linux),
+                (DeviceKind::Sound, Backend::Sim),
+                (DeviceKind::Sound, Backend::Alsa)
             ]
         );
         assert!(DeviceKind::Scmi.is_available());
-        assert!(!DeviceKind::Sound.is_available());
+        assert!(DeviceKind::Sound.is_available());
+        assert!(!DeviceKind::Radio.is_available());
     }
 }
