@@ -1,8 +1,11 @@
 //! Wires a validated config to devices and transports, and runs them until told to stop.
 
+pub mod sound;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use log::info;
 use nix::unistd::{Gid, Group};
@@ -10,7 +13,9 @@ use nix::unistd::{Gid, Group};
 use crate::config::{Backend, Config, DeviceConfig, DeviceKind, GuestConfig, TransportConfig};
 use crate::devices::scmi::{AgentView, ScmiDevice};
 use crate::devices::VirtioDevice;
+use crate::platform::{scmi_agents, ScmiPlatform};
 use crate::service_rpmb::{build_rpmb, prepare_state_dir, RpmbServed, RpmbSetupError, RpmbStores};
+use crate::status::{DetailSource, DeviceState, EventBus, LinkState, Registry, TransportKind};
 use crate::transport::gunyah::{
     self, BackendNode, DeviceLabel, GunyahBackendIo, GunyahError, NodeDevice,
 };
@@ -40,6 +45,9 @@ pub enum ServiceError {
         /// What went wrong.
         source: SocketError,
     },
+    /// The SCMI hardware could not be built.
+    #[error("{0}")]
+    Platform(#[from] crate::platform::PlatformError),
     /// The validated config asks for something this build cannot construct.
     #[error("device {0}: kind and backend are not implemented in this build")]
     Unsupported(String),
@@ -77,10 +85,19 @@ pub struct Endpoint {
 /// The running service: one serving thread per vhost-user device, two per Gunyah device.
 pub struct Service {
     endpoints: Vec<Endpoint>,
+    status: Arc<Registry>,
     _threads: Vec<JoinHandle<()>>,
 }
 
+/// How often device detail changes are turned into notifications.
+const DETAIL_WATCH_PERIOD: Duration = Duration::from_millis(100);
+
 impl Service {
+    /// The live status of every device, for the control plane.
+    pub fn status(&self) -> &Arc<Registry> {
+        &self.status
+    }
+
     /// Where each device is served.
     pub fn endpoints(&self) -> &[Endpoint] {
         &self.endpoints
@@ -126,21 +143,42 @@ pub fn prepare_runtime_dir(dir: &Path, shared: bool) -> Result<(), ServiceError>
     .map_err(|e| err(format!("not writable: {}", std::io::Error::from(e))))
 }
 
-/// Builds the device model a config entry describes (RPMB devices: see
-/// [`crate::service_rpmb::build_rpmb`], which also serves the non-virtio socket face).
+/// Builds the device model a config entry describes, on the shared `platform` (shared
+/// sound outputs are private to this device; sound files resolve in the current directory).
+/// RPMB devices: see [`crate::service_rpmb::build_rpmb`], which also serves the socket face.
 pub fn build_device(
     config: &Config,
+    platform: &ScmiPlatform,
     guest: &GuestConfig,
     device: &DeviceConfig,
 ) -> Result<Box<dyn VirtioDevice>, ServiceError> {
+    build_device_with(
+        config,
+        platform,
+        guest,
+        device,
+        &sound::SoundResources::new(config, Path::new(".")),
+    )
+}
+
+/// Builds the device model a config entry describes, with resources shared by the devices.
+pub fn build_device_with(
+    config: &Config,
+    platform: &ScmiPlatform,
+    guest: &GuestConfig,
+    device: &DeviceConfig,
+    sound_resources: &sound::SoundResources,
+) -> Result<Box<dyn VirtioDevice>, ServiceError> {
     match (device.kind, device.backend) {
-        (DeviceKind::Scmi, Backend::Sim) => {
-            let agents: Vec<String> = config
-                .guests
-                .iter()
-                .filter(|g| g.devices.iter().any(|d| d.kind == DeviceKind::Scmi))
-                .map(|g| g.name.clone())
-                .collect();
+        (DeviceKind::Sound, Backend::Sim | Backend::Alsa) => {
+            let cfg = device
+                .sound
+                .as_ref()
+                .ok_or_else(|| ServiceError::Unsupported(device.id.clone()))?;
+            Ok(Box::new(sound::build(guest, device, cfg, sound_resources)?))
+        }
+        (DeviceKind::Scmi, Backend::Sim | Backend::Linux) => {
+            let agents = scmi_agents(config);
             let agent_id = agents
                 .iter()
                 .position(|a| *a == guest.name)
@@ -151,13 +189,22 @@ pub fn build_device(
                 agent_id,
                 max_message_len: guest.policy.max_request_bytes,
             };
+            let protocols = platform.protocols(device, agent_id)?;
             Ok(Box::new(ScmiDevice::new(
                 config.soc.identity.clone(),
                 view,
-                Vec::new(),
+                protocols,
             )))
         }
         _ => Err(ServiceError::Unsupported(device.id.clone())),
+    }
+}
+
+/// What a device publishes to the control plane beyond link state and counters.
+fn detail_source(platform: &ScmiPlatform, device: &DeviceConfig) -> Option<Arc<dyn DetailSource>> {
+    match device.kind {
+        DeviceKind::Scmi => Some(platform.clock_detail(device)),
+        _ => None,
     }
 }
 
@@ -231,13 +278,20 @@ pub fn start_full(
     open_node: NodeOpener,
 ) -> Result<Service, ServiceError> {
     let group = socket_group(config)?;
-    prepare_runtime_dir(runtime_dir, group.is_some())?;
+    // A group that may use the device or control sockets must be able to reach them.
+    let shared = group.is_some() || config.service.control_group.is_some();
+    prepare_runtime_dir(runtime_dir, shared)?;
     if config.devices().any(|(_, d)| d.kind == DeviceKind::Rpmb) {
         prepare_state_dir(state_dir)?;
     }
     let mut stores = RpmbStores::new(state_dir);
+    let platform = ScmiPlatform::build(config)?;
+    let events = Arc::new(EventBus::new());
+    // In config order, whatever order the transports start in.
+    let mut states = Vec::new();
     let mut bound = Vec::new();
     let mut nodes: Vec<PendingNode> = Vec::new();
+    let sound_resources = sound::SoundResources::new(config, runtime_dir);
     for guest in &config.guests {
         for dev in &guest.devices {
             let device = match dev.kind {
@@ -245,8 +299,37 @@ pub fn start_full(
                     RpmbServed::Virtio(d) => Served::Virtio(d),
                     RpmbServed::RpmbDevSocket(e) => Served::RpmbDev(e),
                 },
-                _ => Served::Virtio(build_device(config, guest, dev)?),
+                _ => Served::Virtio(build_device_with(
+                    config,
+                    &platform,
+                    guest,
+                    dev,
+                    &sound_resources,
+                )?),
             };
+            let transport = match dev.transport {
+                TransportConfig::VhostUser { .. } => TransportKind::VhostUser,
+                // The status interface has no rpmb_dev kind (yet): it is a unix socket too.
+                TransportConfig::RpmbDev { .. } => TransportKind::VhostUser,
+                TransportConfig::Gunyah { .. } => TransportKind::Gunyah,
+            };
+            let queues = match &device {
+                Served::Virtio(d) => d.queue_max_sizes().len(),
+                Served::RpmbDev(_) => 0,
+            };
+            let state = Arc::new(DeviceState::new(
+                dev.id.clone(),
+                dev.kind,
+                guest.name.clone(),
+                transport,
+                dev.transport.describe(runtime_dir),
+                queues,
+                events.clone(),
+            ));
+            if let Some(detail) = detail_source(&platform, dev) {
+                state.set_detail_source(detail);
+            }
+            states.push(state.clone());
             let mut endpoint = Endpoint {
                 device: dev.id.clone(),
                 guest: guest.name.clone(),
@@ -263,7 +346,7 @@ pub fn start_full(
                             source,
                         })?;
                     endpoint.socket = Some(path);
-                    bound.push((endpoint, device, listener));
+                    bound.push((endpoint, device, listener, state));
                 }
                 TransportConfig::Gunyah {
                     node,
@@ -281,6 +364,7 @@ pub fn start_full(
                         id: dev.id.clone(),
                         label,
                         device,
+                        status: Some(state),
                     };
                     match nodes.iter_mut().find(|n| n.path == *node) {
                         Some(n) => {
@@ -324,7 +408,7 @@ pub fn start_full(
             endpoints.push(ep);
         }
     }
-    for (endpoint, device, listener) in bound {
+    for (endpoint, device, listener, state) in bound {
         let id = endpoint.device.clone();
         let os_err = |why: String| ServiceError::Os {
             device: id.clone(),
@@ -333,10 +417,11 @@ pub fn start_full(
         let spawned = match device {
             Served::Virtio(device) => {
                 let backend = VhostUserDevice::new(id.clone(), endpoint.guest.clone(), device)
-                    .map_err(|e| os_err(format!("cannot create event fds: {e}")))?;
+                    .map_err(|e| os_err(format!("cannot create event fds: {e}")))?
+                    .with_status(state.clone());
                 std::thread::Builder::new()
                     .name(id.clone())
-                    .spawn(move || vhost_user::serve(backend, listener))
+                    .spawn(move || serve_or_fail(backend, listener, &state))
             }
             Served::RpmbDev(engine) => {
                 let name = id.clone();
@@ -355,8 +440,41 @@ pub fn start_full(
         endpoints.push(endpoint);
         threads.push(thread);
     }
+    let status = Arc::new(Registry::new(states, events));
+    status
+        .spawn_detail_watcher(DETAIL_WATCH_PERIOD)
+        .map_err(|e| ServiceError::Os {
+            device: "status".into(),
+            why: format!("cannot spawn detail watcher: {e}"),
+        })?;
     Ok(Service {
         endpoints,
+        status,
         _threads: threads,
     })
+}
+
+/// Serves until the process exits; if serving ever stops (a bug that panicked the thread),
+/// the device is reported FAILED with the reason instead of silently disappearing.
+fn serve_or_fail(
+    backend: VhostUserDevice,
+    listener: std::os::unix::net::UnixListener,
+    state: &DeviceState,
+) {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        vhost_user::serve(backend, listener)
+    }));
+    let why = match outcome {
+        Ok(()) => "serving thread ended".to_owned(),
+        Err(panic) => match panic.downcast_ref::<&str>() {
+            Some(s) => format!("serving thread panicked: {s}"),
+            None => match panic.downcast_ref::<String>() {
+                Some(s) => format!("serving thread panicked: {s}"),
+                None => "serving thread panicked".to_owned(),
+            },
+        },
+    };
+    log::error!("{}: {why}", state.id());
+    state.record_error(why);
+    state.set_link(LinkState::Failed);
 }

@@ -26,6 +26,8 @@ Devices and ops:
 must echo the header (token = sequence number mod 1024) with status SUCCESS.
   rpmb  write          authenticated 1-block DATA_WRITE + RESULT_READ (virtio-rpmb, queue 0), MACed with --rpmb-key, counter = the device's counter + sequence number (the device takes its queue in order, so pipelined writes stay valid); the reply must be OK with the next counter and a valid MAC. A blank device gets the key programmed first.
   rpmb  read1, read8   authenticated DATA_READ of 1 or 8 blocks (needs max_rd_cnt >= 8); every frame OK, nonce and address echoed, MAC valid.
+  scmi  clock-rate-get SCMI CLOCK_RATE_GET of clock --clock (the guest's numbering) on the \
+command queue; the reply must echo the header with status SUCCESS and carry a 64-bit rate.
 
 Exits 1 with a one-line message if the socket cannot be used or a request times out.";
 
@@ -72,6 +74,9 @@ struct Args {
     /// RPMB authentication key, 64 hex digits (rpmb ops).
     #[arg(long, value_name = "HEX", default_value = DEFAULT_RPMB_KEY)]
     rpmb_key: String,
+    /// Clock ID for clock-rate-get, in the guest's numbering.
+    #[arg(long, default_value_t = 0, value_name = "ID")]
+    clock: u32,
 }
 
 /// The key rpmb ops use unless told otherwise; programmed into a blank device.
@@ -119,6 +124,8 @@ enum Op {
     Read1,
     /// RPMB authenticated 8-block read.
     Read8,
+    /// SCMI CLOCK_RATE_GET.
+    ClockRateGet,
 }
 
 /// SCMI header: message_id bits 7:0, type 9:8, protocol_id 17:10, token 27:18.
@@ -133,19 +140,20 @@ impl Op {
             Op::Write => "write",
             Op::Read1 => "read1",
             Op::Read8 => "read8",
+            Op::ClockRateGet => "clock-rate-get",
         }
     }
 
     fn device(self) -> Device {
         match self {
-            Op::BaseVersion => Device::Scmi,
+            Op::BaseVersion | Op::ClockRateGet => Device::Scmi,
             Op::Write | Op::Read1 | Op::Read8 => Device::Rpmb,
         }
     }
 
     fn queue(self) -> u16 {
         match self {
-            Op::BaseVersion | Op::Write | Op::Read1 | Op::Read8 => 0,
+            Op::BaseVersion | Op::ClockRateGet | Op::Write | Op::Read1 | Op::Read8 => 0,
         }
     }
 
@@ -153,17 +161,33 @@ impl Op {
         match self {
             // header, status, version
             Op::BaseVersion => 12,
+            // header, status, rate low, rate high
+            Op::ClockRateGet => 16,
             Op::Write | Op::Read1 => 512,
             Op::Read8 => 8 * 512,
         }
     }
 
-    fn request(self, seq: u64, rpmb: &rpmb_load::Session) -> Vec<u8> {
+    fn request(self, seq: u64, clock: u32, rpmb: &rpmb_load::Session) -> Vec<u8> {
         match self {
             Op::BaseVersion => scmi_header(0x10, 0, seq as u32).to_le_bytes().to_vec(),
+            Op::ClockRateGet => {
+                let mut v = scmi_header(0x14, 6, seq as u32).to_le_bytes().to_vec();
+                v.extend_from_slice(&clock.to_le_bytes());
+                v
+            }
             Op::Write => rpmb.write_request(seq),
             Op::Read1 => rpmb.read_request(seq, 1),
             Op::Read8 => rpmb.read_request(seq, 8),
+        }
+    }
+
+    /// The header a reply to SCMI request `seq` must echo (0 for RPMB ops, which have none).
+    fn reply_header(self, seq: u64) -> u32 {
+        match self {
+            Op::BaseVersion => scmi_header(0x10, 0, seq as u32),
+            Op::ClockRateGet => scmi_header(0x14, 6, seq as u32),
+            Op::Write | Op::Read1 | Op::Read8 => 0,
         }
     }
 
@@ -173,14 +197,15 @@ impl Op {
             Op::Write => rpmb.check_write(seq, reply),
             Op::Read1 => rpmb.check_read(seq, 1, reply),
             Op::Read8 => rpmb.check_read(seq, 8, reply),
-            Op::BaseVersion => {
-                if reply.len() != 12 {
-                    return Err(format!("reply of {} bytes, expected 12", reply.len()));
+            Op::BaseVersion | Op::ClockRateGet => {
+                let len = self.writable_len() as usize;
+                if reply.len() != len {
+                    return Err(format!("reply of {} bytes, expected {len}", reply.len()));
                 }
                 let word = |at: usize| {
                     u32::from_le_bytes([reply[at], reply[at + 1], reply[at + 2], reply[at + 3]])
                 };
-                let want = scmi_header(0x10, 0, seq as u32);
+                let want = self.reply_header(seq);
                 if word(0) != want {
                     return Err(format!("header {:#010x}, expected {want:#010x}", word(0)));
                 }
@@ -321,7 +346,7 @@ fn run(args: &Args) -> Result<Outcome> {
         }
         let mut added = false;
         while pending.len() < args.outstanding {
-            let req = op.request(next_seq, &rpmb);
+            let req = op.request(next_seq, args.clock, &rpmb);
             let segs = [
                 Segment::Readable(&req),
                 Segment::Writable(op.writable_len()),
@@ -475,10 +500,13 @@ mod tests {
     #[test]
     fn base_version_request_and_check() {
         let none = rpmb_load::Session::unused();
-        assert_eq!(Op::BaseVersion.request(0, &none), [0x00, 0x40, 0x00, 0x00]);
+        assert_eq!(
+            Op::BaseVersion.request(0, 0, &none),
+            [0x00, 0x40, 0x00, 0x00]
+        );
         // Token 5 sits in bits 27:18.
         assert_eq!(
-            Op::BaseVersion.request(5, &none),
+            Op::BaseVersion.request(5, 0, &none),
             (0x4000u32 | 5 << 18).to_le_bytes()
         );
         let mut reply = Vec::new();
@@ -493,6 +521,28 @@ mod tests {
             Err("status -3".into())
         );
         assert!(Op::BaseVersion.check(5, &reply[..8], &none).is_err());
+    }
+
+    #[test]
+    fn clock_rate_get_request_and_check() {
+        let none = rpmb_load::Session::unused();
+        // CLOCK_RATE_GET (0x6) of protocol 0x14, token 7, clock 4.
+        let header = 0x6u32 | 0x14 << 10 | 7 << 18;
+        let mut want = header.to_le_bytes().to_vec();
+        want.extend_from_slice(&4u32.to_le_bytes());
+        assert_eq!(Op::ClockRateGet.request(7, 4, &none), want);
+        let mut reply = header.to_le_bytes().to_vec();
+        reply.extend_from_slice(&0i32.to_le_bytes());
+        reply.extend_from_slice(&19_200_000u32.to_le_bytes());
+        reply.extend_from_slice(&0u32.to_le_bytes());
+        assert_eq!(Op::ClockRateGet.check(7, &reply, &none), Ok(()));
+        assert!(Op::ClockRateGet.check(8, &reply, &none).is_err());
+        assert!(Op::ClockRateGet.check(7, &reply[..12], &none).is_err());
+        reply[4..8].copy_from_slice(&(-4i32).to_le_bytes());
+        assert_eq!(
+            Op::ClockRateGet.check(7, &reply, &none),
+            Err("status -4".into())
+        );
     }
 
     #[test]

@@ -127,6 +127,9 @@ pub fn implemented(kind: DeviceKind, backend: Backend) -> bool {
     matches!(
         (kind, backend),
         (DeviceKind::Scmi, Backend::Sim)
+            | (DeviceKind::Scmi, Backend::Linux)
+            | (DeviceKind::Sound, Backend::Sim)
+            | (DeviceKind::Sound, Backend::Alsa)
             | (
                 DeviceKind::Rpmb,
                 Backend::File | Backend::Emmc | Backend::Ufs
@@ -191,7 +194,7 @@ mod tests {
     }
 
     #[test]
-    fn this_build_implements_scmi_sim_and_rpmb() {
+    fn this_build_implements_scmi_sound_and_rpmb() {
         let available: Vec<_> = DeviceKind::ALL
             .iter()
             .flat_map(|k| k.backends().iter().map(move |b| (*k, *b)))
@@ -201,13 +204,17 @@ mod tests {
             available,
             vec![
                 (DeviceKind::Scmi, Backend::Sim),
+                (DeviceKind::Scmi, Backend::Linux),
                 (DeviceKind::Rpmb, Backend::File),
                 (DeviceKind::Rpmb, Backend::Emmc),
-                (DeviceKind::Rpmb, Backend::Ufs)
+                (DeviceKind::Rpmb, Backend::Ufs),
+                (DeviceKind::Sound, Backend::Sim),
+                (DeviceKind::Sound, Backend::Alsa)
             ]
         );
         assert!(DeviceKind::Scmi.is_available());
         assert!(DeviceKind::Rpmb.is_available());
-        assert!(!DeviceKind::Sound.is_available());
+        assert!(DeviceKind::Sound.is_available());
+        assert!(!DeviceKind::Radio.is_available());
     }
 }

@@ -7,9 +7,12 @@
 mod error;
 mod kinds;
 mod raw;
+mod raw_scmi;
 mod rpmb;
 mod runtime_dir;
 mod schema;
+mod scmi;
+mod sound;
 mod syntax;
 mod validate;
 
@@ -23,7 +26,12 @@ pub use kinds::{implemented, Backend, DeviceKind};
 pub use runtime_dir::{resolve_runtime_dir, resolve_state_dir};
 pub use schema::{
     Config, DeviceConfig, GuestConfig, GuestPolicy, RpmbConfig, RpmbInterface, RpmbStorageConfig,
-    RpmbStoreConfig, ServiceConfig, SocConfig, TransportConfig,
+    RpmbStoreConfig, ServiceConfig, SocConfig, TransportConfig, VsockControl,
+};
+pub use scmi::{ClockConfig, Grant, ScmiGrants, ScmiPlatformConfig, LINUX_CLOCK_ROOT};
+pub use sound::{
+    JackConfig, OutputConfig, OutputSink, SharePolicy, SoundConfig, SoundDirection, StreamConfig,
+    StreamEndpoint,
 };
 pub use validate::LOG_LEVELS;
 

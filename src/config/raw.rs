@@ -10,6 +10,10 @@ use std::fmt;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
+use super::raw_scmi::{
+    RawClock, RawLinuxClocks, RawPerfDomain, RawPowerDomain, RawResetDomain, RawSensor,
+};
+
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,6 +24,8 @@ pub(super) struct RawConfig {
     pub soc: RawSoc,
     #[serde(default, rename = "guest")]
     pub guests: Vec<RawGuest>,
+    #[serde(default, rename = "output")]
+    pub outputs: Vec<super::sound::RawOutput>,
     #[serde(default, rename = "rpmb_store")]
     pub rpmb_stores: Vec<RawRpmbStore>,
 }
@@ -32,6 +38,10 @@ pub(super) struct RawService {
     pub state_dir: Option<PathBuf>,
     pub socket_group: Option<String>,
     pub log_level: Option<String>,
+    pub control_socket: Option<PathBuf>,
+    pub control_group: Option<String>,
+    pub control_vsock_port: Option<RawInt>,
+    pub control_vsock_cids: Option<Vec<RawInt>>,
 }
 
 /// `[soc]`.
@@ -41,6 +51,17 @@ pub(super) struct RawSoc {
     pub vendor: Option<String>,
     pub sub_vendor: Option<String>,
     pub implementation_version: Option<RawInt>,
+    #[serde(default, rename = "clock")]
+    pub clocks: Vec<RawClock>,
+    #[serde(default, rename = "power_domain")]
+    pub power_domains: Vec<RawPowerDomain>,
+    #[serde(default, rename = "reset_domain")]
+    pub reset_domains: Vec<RawResetDomain>,
+    #[serde(default, rename = "perf_domain")]
+    pub perf_domains: Vec<RawPerfDomain>,
+    #[serde(default, rename = "sensor")]
+    pub sensors: Vec<RawSensor>,
+    pub linux_clocks: Option<RawLinuxClocks>,
 }
 
 /// One `[[guest]]`.
@@ -68,6 +89,15 @@ pub(super) struct RawDevice {
     pub kind: String,
     pub backend: Option<String>,
     pub transport: Option<RawTransport>,
+    pub clocks: Option<Vec<String>>,
+    pub power_domains: Option<Vec<String>>,
+    pub reset_domains: Option<Vec<String>>,
+    pub perf_domains: Option<Vec<String>>,
+    pub sensors: Option<Vec<String>>,
+    /// Sound devices only.
+    pub jack: Option<Vec<super::sound::RawJack>>,
+    /// Sound devices only.
+    pub stream: Option<Vec<super::sound::RawStream>>,
     pub rpmb: Option<RawRpmb>,
 }
 

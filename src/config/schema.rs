@@ -6,6 +6,7 @@ use crate::hw::soc::SocIdentity;
 
 use super::kinds::{Backend, DeviceKind};
 pub use super::rpmb::{RpmbConfig, RpmbInterface, RpmbStorageConfig, RpmbStoreConfig};
+use super::scmi::{ScmiGrants, ScmiPlatformConfig};
 
 /// A validated config: everything the service needs to start its devices.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +17,8 @@ pub struct Config {
     pub soc: SocConfig,
     /// The guests served, in file order; never empty.
     pub guests: Vec<GuestConfig>,
+    /// Physical outputs shared by several guests' playback streams.
+    pub outputs: Vec<super::sound::OutputConfig>,
     /// Physical RPMBs shared by guests' virtual RPMBs, in file order.
     pub rpmb_stores: Vec<RpmbStoreConfig>,
 }
@@ -40,6 +43,43 @@ pub struct ServiceConfig {
     pub socket_group: Option<String>,
     /// One of `error`, `warn`, `info`, `debug`, `trace`; overridden by `RUST_LOG`.
     pub log_level: Option<String>,
+    /// The control plane's unix socket; relative to the runtime dir; default `control.sock`.
+    pub control_socket: Option<PathBuf>,
+    /// Group owning the control socket (mode 0660); default `socket_group`, else the
+    /// service's own group.
+    pub control_group: Option<String>,
+    /// The control plane over vsock, when configured.
+    pub control_vsock: Option<VsockControl>,
+}
+
+impl ServiceConfig {
+    /// Default control socket name, in the runtime dir.
+    pub const DEFAULT_CONTROL_SOCKET: &'static str = "control.sock";
+
+    /// The control socket path with a relative one placed in `runtime_dir`.
+    pub fn control_socket_path(&self, runtime_dir: &Path) -> PathBuf {
+        runtime_dir.join(
+            self.control_socket
+                .as_deref()
+                .unwrap_or(Path::new(Self::DEFAULT_CONTROL_SOCKET)),
+        )
+    }
+
+    /// The group that owns the control socket, if any is configured.
+    pub fn control_group(&self) -> Option<&str> {
+        self.control_group
+            .as_deref()
+            .or(self.socket_group.as_deref())
+    }
+}
+
+/// `service.control_vsock_*`: RPC binder over vsock for the host VM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VsockControl {
+    /// Port listened on (any local CID).
+    pub port: u32,
+    /// Peer CIDs allowed to connect; every other peer is refused and logged.
+    pub allowed_cids: Vec<u32>,
 }
 
 /// `[soc]`: the platform identity reported to guests.
@@ -47,6 +87,8 @@ pub struct ServiceConfig {
 pub struct SocConfig {
     /// Vendor, sub-vendor and implementation version (SCMI BASE protocol).
     pub identity: SocIdentity,
+    /// Clocks, power/reset/performance domains and sensors served over SCMI.
+    pub scmi: ScmiPlatformConfig,
 }
 
 /// One `[[guest]]`: a VM and the devices served to it.
@@ -94,6 +136,10 @@ pub struct DeviceConfig {
     pub backend: Backend,
     /// How it is put in front of the guest.
     pub transport: TransportConfig,
+    /// For scmi devices: the resources the guest sees (empty for other kinds).
+    pub grants: ScmiGrants,
+    /// Jacks and streams of a sound device; `None` for other kinds.
+    pub sound: Option<super::sound::SoundConfig>,
     /// RPMB storage and presentation; `Some` exactly for rpmb devices.
     pub rpmb: Option<RpmbConfig>,
 }

@@ -8,6 +8,53 @@ use crate::hw::soc::SocIdentity;
 mod gunyah;
 mod rpmb;
 mod schema_keys;
+mod sound;
+
+/// The sound device the embedded default serves: every sound key at its default.
+fn sound_default() -> DeviceConfig {
+    use crate::hw::pcm::SampleFormat;
+    let stream = |name: &str, direction, endpoint| StreamConfig {
+        name: name.into(),
+        direction,
+        formats: vec![SampleFormat::S16],
+        rates: vec![48000],
+        channels_min: 1,
+        channels_max: 2,
+        endpoint,
+    };
+    DeviceConfig {
+        id: "vm0-sound".into(),
+        kind: DeviceKind::Sound,
+        backend: Backend::Sim,
+        transport: TransportConfig::VhostUser {
+            socket: PathBuf::from("vm0-sound.sock"),
+        },
+        rpmb: None,
+        grants: ScmiGrants::default(),
+        sound: Some(SoundConfig {
+            jacks: vec![JackConfig {
+                name: "line-out".into(),
+                direction: SoundDirection::Output,
+                connected: true,
+                remappable: false,
+                defconf: 0x0101_4010,
+                caps: 0x14,
+            }],
+            streams: vec![
+                stream("Master", SoundDirection::Output, StreamEndpoint::Null),
+                stream(
+                    "Capture",
+                    SoundDirection::Input,
+                    StreamEndpoint::Tone {
+                        hz: 440,
+                        amplitude_percent: 50,
+                    },
+                ),
+            ],
+        }),
+    }
+}
+mod scmi;
 
 /// The example config shipped in etc/, compiled in so this test cannot drift from it.
 const EXAMPLE: &str = include_str!("../../etc/drivervm.toml");
@@ -38,6 +85,8 @@ fn scmi(id: &str, socket: &str) -> DeviceConfig {
         transport: TransportConfig::VhostUser {
             socket: PathBuf::from(socket),
         },
+        sound: None,
+        grants: ScmiGrants::default(),
         rpmb: None,
     }
 }
@@ -59,18 +108,24 @@ fn rpmb_image(id: &str, image: &str, capacity_blocks: u32) -> DeviceConfig {
             max_rd_cnt: 2,
             interface: RpmbInterface::VirtioRpmb,
         }),
+        sound: None,
+        grants: ScmiGrants::default(),
     }
 }
 
 #[test]
-fn embedded_default_is_one_guest_with_scmi_sim_and_an_rpmb_image() {
+fn embedded_default_is_one_guest_with_scmi_sound_and_rpmb() {
     let c = embedded_default().expect("the embedded default must parse");
+    let sound = c.guests[0].devices.get(1).cloned();
+    let grants = c.guests[0].devices[0].grants.clone();
+    let scmi_platform = c.soc.scmi.clone();
     assert_eq!(
         c,
         Config {
             service: ServiceConfig::default(),
             soc: SocConfig {
-                identity: SocIdentity::default()
+                identity: SocIdentity::default(),
+                scmi: scmi_platform.clone(),
             },
             guests: vec![GuestConfig {
                 name: "vm0".into(),
@@ -78,14 +133,38 @@ fn embedded_default_is_one_guest_with_scmi_sim_and_an_rpmb_image() {
                     max_request_bytes: 65536
                 },
                 devices: vec![
-                    scmi("vm0-scmi", "vm0-scmi.sock"),
+                    DeviceConfig {
+                        grants: grants.clone(),
+                        ..scmi("vm0-scmi", "vm0-scmi.sock")
+                    },
+                    sound_default(),
                     rpmb_image("vm0-rpmb", "vm0-rpmb.img", 512)
                 ],
             }],
+            outputs: Vec::new(),
             rpmb_stores: Vec::new(),
         }
     );
-    assert!(DEFAULT_CONFIG_TEXT.contains("join this default as they are implemented"));
+    assert_eq!(sound, Some(sound_default()));
+    // The simulated SoC is served in full: every resource granted, oscillators read-only.
+    assert_eq!(scmi_platform.clocks.len(), 11);
+    assert_eq!(grants.clocks.len(), 11);
+    assert_eq!(
+        grants.clocks[0],
+        Grant {
+            name: "xo_board".into(),
+            control: false
+        }
+    );
+    assert!(grants.clocks[2..].iter().all(|g| g.control));
+    let counts = (
+        grants.power_domains.len(),
+        grants.reset_domains.len(),
+        grants.perf_domains.len(),
+        grants.sensors.len(),
+    );
+    assert_eq!(counts, (4, 3, 2, 3));
+    assert!(DEFAULT_CONFIG_TEXT.contains("join this default as"));
     assert_eq!(default_config_text(), DEFAULT_CONFIG_TEXT);
 }
 
@@ -99,7 +178,18 @@ fn example_parses_to_what_its_comments_say() {
             state_dir: Some("/var/lib/drivervm".into()),
             socket_group: Some("kvm".into()),
             log_level: Some("info".into()),
+            control_socket: Some("control.sock".into()),
+            control_group: Some("kvm".into()),
+            control_vsock: Some(crate::config::VsockControl {
+                port: 5680,
+                allowed_cids: vec![2],
+            }),
         }
+    );
+    assert_eq!(
+        c.service
+            .control_socket_path(std::path::Path::new("/run/drivervm")),
+        std::path::PathBuf::from("/run/drivervm/control.sock")
     );
     assert_eq!(
         c.soc.identity,
@@ -119,12 +209,61 @@ fn example_parses_to_what_its_comments_say() {
             window_base: 0x9c00_0000,
         }
     );
+    let ids: Vec<_> = c.guests[0].devices.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["ivi-scmi", "ivi-sound-0", "ivi-sound-1", "ivi-rpmb"]);
+    let sound = c.guests[0].devices[1].sound.as_ref().expect("sound tables");
+    assert_eq!(sound.streams.len(), 5);
     assert_eq!(
-        c.guests[0].devices,
-        vec![
-            scmi("ivi-scmi", "ivi-scmi.sock"),
-            rpmb_image("ivi-rpmb", "ivi-rpmb.img", 512)
+        sound.streams[4].endpoint,
+        StreamEndpoint::Shared {
+            output: "cabin".into(),
+            gain_percent: 80
+        }
+    );
+    let outputs: Vec<_> = c
+        .outputs
+        .iter()
+        .map(|o| (o.name.as_str(), o.policy))
+        .collect();
+    assert_eq!(
+        outputs,
+        [
+            ("cabin", SharePolicy::Mixed),
+            ("amp", SharePolicy::Exclusive)
         ]
+    );
+    let grants = c.guests[0].devices[0].grants.clone();
+    assert_eq!(
+        c.guests[0].devices[0],
+        DeviceConfig {
+            grants: grants.clone(),
+            ..scmi("ivi-scmi", "ivi-scmi.sock")
+        }
+    );
+    let names = |g: &[Grant]| {
+        g.iter()
+            .map(|g| format!("{}{}", g.name, if g.control { "" } else { ":ro" }))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&grants.clocks), ["xo_board:ro", "gpll0", "uart_src"]);
+    assert_eq!(names(&grants.sensors), ["cpu_thermal", "pmic_vbat:ro"]);
+    let scmi_platform = &c.soc.scmi;
+    assert_eq!(scmi_platform.clocks.len(), 3);
+    let uart = &scmi_platform.clocks[2];
+    assert_eq!(
+        uart.policy,
+        crate::hw::clock::RatePolicy::Owner("ivi".into())
+    );
+    assert_eq!(uart.spec.desc.possible_parents, [0, 1]);
+    assert_eq!(uart.spec.initial_parent, Some(0));
+    assert_eq!(uart.spec.initial_rate, 19_200_000);
+    assert_eq!(
+        scmi_platform.linux_clock_root,
+        PathBuf::from("/sys/kernel/debug/clk")
+    );
+    assert_eq!(
+        c.guests[0].devices[3],
+        rpmb_image("ivi-rpmb", "ivi-rpmb.img", 512)
     );
     assert_eq!(
         c.guests[1].devices[0],
@@ -149,6 +288,8 @@ fn example_parses_to_what_its_comments_say() {
                 max_rd_cnt: 2,
                 interface: RpmbInterface::RpmbDevSocket,
             }),
+            grants: ScmiGrants::default(),
+            sound: None,
         }
     );
     assert_eq!(
@@ -289,8 +430,8 @@ fn backend_of_another_kind_is_refused() {
 #[test]
 fn unimplemented_kinds_are_refused() {
     assert_eq!(
-        err(&ivi(&["kind = \"scmi\"", "kind = \"sound\""])),
-        "etc/x.toml: guest \"ivi\" device 2: device kind \"sound\" is not available in this build yet"
+        err(&ivi(&["kind = \"scmi\"", "kind = \"radio\""])),
+        "etc/x.toml: guest \"ivi\" device 2: device kind \"radio\" is not available in this build yet"
     );
     assert_eq!(
         err(&ivi(&["kind = \"radio\"\nbackend = \"v4l2\""])),
@@ -299,12 +440,11 @@ fn unimplemented_kinds_are_refused() {
 }
 
 #[test]
-fn unimplemented_backend_of_an_available_kind_is_refused() {
-    assert_eq!(
-        err(&ivi(&["kind = \"scmi\"\nbackend = \"linux\""])),
-        "etc/x.toml: guest \"ivi\" device 1: backend \"linux\" for kind \"scmi\" is not available \
-         in this build yet"
-    );
+fn both_scmi_backends_are_accepted() {
+    for b in ["sim", "linux"] {
+        let c = parse(&ivi(&[&format!("kind = \"scmi\"\nbackend = \"{b}\"")]), "x").unwrap();
+        assert_eq!(c.guests[0].devices[0].backend.name(), b);
+    }
 }
 
 #[test]
@@ -511,17 +651,18 @@ fn unknown_keys_name_line_column_and_key() {
     assert_eq!(
         err(&ivi(&["kind = \"scmi\"\nbakend = \"sim\""])),
         "etc/x.toml: line 5, column 1, at guest 1 device 1 bakend: unknown field `bakend`, \
-         expected one of `kind`, `backend`, `transport`, `rpmb`"
+         expected one of `kind`, `backend`, `transport`, `clocks`, `power_domains`, `reset_domains`, `perf_domains`, `sensors`, `jack`, `stream`, `rpmb`"
     );
     assert_eq!(
         err("[service]\nlog_level = \"info\"\nsocket = \"x\"\n"),
         "etc/x.toml: line 3, column 1, at service.socket: unknown field `socket`, \
-         expected one of `runtime_dir`, `state_dir`, `socket_group`, `log_level`"
+         expected one of `runtime_dir`, `state_dir`, `socket_group`, `log_level`, `control_socket`, \
+         `control_group`, `control_vsock_port`, `control_vsock_cids`"
     );
     assert_eq!(
         err("[servic]\n"),
         "etc/x.toml: line 1, column 2, at servic: unknown field `servic`, \
-         expected one of `service`, `soc`, `guest`, `rpmb_store`"
+         expected one of `service`, `soc`, `guest`, `output`, `rpmb_store`"
     );
 }
 
@@ -589,5 +730,62 @@ fn load_reads_and_names_the_file() {
             path.display()
         )),
         "{e}"
+    );
+}
+
+#[test]
+fn control_keys_are_validated_with_file_and_key() {
+    let guest = "[[guest]]\nname = \"vm0\"\n[[guest.device]]\nkind = \"scmi\"\n";
+    let cases = [
+        (
+            "control_vsock_port = 0",
+            "f.toml: service.control_vsock_port: 0 is out of range (expected 1 to 4294967294)",
+        ),
+        (
+            "control_vsock_port = 5680",
+            "f.toml: service.control_vsock_cids: no peer CIDs allowed",
+        ),
+        (
+            "control_vsock_port = 5680\ncontrol_vsock_cids = []",
+            "f.toml: service.control_vsock_cids: no peer CIDs allowed",
+        ),
+        (
+            "control_vsock_port = 5680\ncontrol_vsock_cids = [2, 4294967295]",
+            "f.toml: service.control_vsock_cids[1]: 4294967295 is not a peer CID",
+        ),
+        (
+            "control_vsock_cids = [2]",
+            "f.toml: service.control_vsock_cids: set without service.control_vsock_port",
+        ),
+        (
+            "control_group = \"a b\"",
+            "f.toml: service.control_group: \"a b\" is not a group name",
+        ),
+        (
+            "control_socket = \"vm0-scmi.sock\"",
+            "f.toml: guest \"vm0\" device 1: socket \"vm0-scmi.sock\" is already used by service.control_socket",
+        ),
+    ];
+    for (service, want) in cases {
+        let text = format!("[service]\n{service}\n{guest}");
+        let err = parse(&text, "f.toml").expect_err(service).to_string();
+        assert!(err.starts_with(want), "{service}: got {err}");
+    }
+    let ok = parse(
+        &format!("[service]\ncontrol_vsock_port = 9\ncontrol_vsock_cids = [2, 3]\nsocket_group = \"g\"\n{guest}"),
+        "f.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        ok.service.control_vsock,
+        Some(crate::config::VsockControl {
+            port: 9,
+            allowed_cids: vec![2, 3]
+        })
+    );
+    assert_eq!(
+        ok.service.control_group(),
+        Some("g"),
+        "defaults to socket_group"
     );
 }

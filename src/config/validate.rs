@@ -14,7 +14,10 @@ use super::raw::{
 use super::rpmb::RpmbStoreConfig;
 use super::schema::{
     Config, DeviceConfig, GuestConfig, GuestPolicy, ServiceConfig, SocConfig, TransportConfig,
+    VsockControl,
 };
+use super::scmi::{ScmiGrants, ScmiPlatformConfig, ScmiValidator};
+use super::sound::{OutputConfig, Place, SoundConfig};
 
 /// Accepted `service.log_level` values, most to least severe.
 pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
@@ -32,10 +35,14 @@ const WINDOW_ALIGN: u64 = 0x1000;
 const MAX_SOCKET_PATH: usize = 107;
 
 /// Validates `raw`; errors name `file`.
-pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
+pub(super) fn validate(mut raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
     let v = Validator { file };
     let service = v.service(raw.service)?;
-    let soc = v.soc(raw.soc)?;
+    let guest_names: Vec<String> = raw.guests.iter().map(|g| g.name.clone()).collect();
+    let scmi = ScmiValidator { file }.platform(&mut raw.soc, &guest_names)?;
+    let mut soc = v.soc(raw.soc)?;
+    soc.scmi = scmi;
+    let outputs = super::sound::outputs(file, raw.outputs)?;
     let rpmb_stores = v.rpmb_stores(raw.rpmb_stores)?;
     if raw.guests.is_empty() {
         return Err(v.err(
@@ -45,7 +52,7 @@ pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError
     }
     let mut guests: Vec<GuestConfig> = Vec::with_capacity(raw.guests.len());
     for (i, g) in raw.guests.into_iter().enumerate() {
-        let guest = v.guest(i + 1, g, &rpmb_stores)?;
+        let guest = v.guest(i + 1, g, &soc.scmi, &outputs, &rpmb_stores)?;
         if let Some(j) = guests.iter().position(|o| o.name == guest.name) {
             return Err(v.err(
                 format!("guest {}", i + 1),
@@ -54,12 +61,13 @@ pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError
         }
         guests.push(guest);
     }
-    v.unique_sockets(&guests)?;
+    v.unique_sockets(&service, &guests)?;
     v.rpmb_layout(&guests, &rpmb_stores)?;
     Ok(Config {
         service,
         soc,
         guests,
+        outputs,
         rpmb_stores,
     })
 }
@@ -95,19 +103,18 @@ impl Validator<'_> {
                 return Err(self.err("service.state_dir", "contains a NUL byte"));
             }
         }
-        if let Some(group) = &raw.socket_group {
-            let bad = |c: char| c.is_whitespace() || c == ':' || c == '/' || c == '\0';
-            if group.is_empty() || group.contains(bad) {
-                return Err(self.err(
-                    "service.socket_group",
-                    format!(
-                        "\"{}\" is not a group name (expected a non-empty name without \
-                         whitespace, ':' or '/')",
-                        group.escape_debug()
-                    ),
-                ));
+        for (key, group) in [
+            ("service.socket_group", &raw.socket_group),
+            ("service.control_group", &raw.control_group),
+        ] {
+            if let Some(group) = group {
+                self.group(key, group)?;
             }
         }
+        if let Some(socket) = &raw.control_socket {
+            self.socket("service.control_socket", socket)?;
+        }
+        let control_vsock = self.control_vsock(raw.control_vsock_port, raw.control_vsock_cids)?;
         if let Some(level) = &raw.log_level {
             if !LOG_LEVELS.contains(&level.as_str()) {
                 return Err(self.err(
@@ -125,7 +132,73 @@ impl Validator<'_> {
             state_dir: raw.state_dir,
             socket_group: raw.socket_group,
             log_level: raw.log_level,
+            control_socket: raw.control_socket,
+            control_group: raw.control_group,
+            control_vsock,
         })
+    }
+
+    fn group(&self, key: &str, group: &str) -> Result<(), ConfigError> {
+        let bad = |c: char| c.is_whitespace() || c == ':' || c == '/' || c == '\0';
+        if group.is_empty() || group.contains(bad) {
+            return Err(self.err(
+                key,
+                format!(
+                    "\"{}\" is not a group name (expected a non-empty name without \
+                     whitespace, ':' or '/')",
+                    group.escape_debug()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Port and allowlist; u32::MAX is VMADDR_PORT_ANY / VMADDR_CID_ANY, never a real peer.
+    fn control_vsock(
+        &self,
+        port: Option<RawInt>,
+        cids: Option<Vec<RawInt>>,
+    ) -> Result<Option<VsockControl>, ConfigError> {
+        let max = u64::from(u32::MAX - 1);
+        let Some(RawInt(port)) = port else {
+            if cids.is_some() {
+                return Err(self.err(
+                    "service.control_vsock_cids",
+                    "set without service.control_vsock_port (the allowlist needs a port to guard)",
+                ));
+            }
+            return Ok(None);
+        };
+        let port = u32::try_from(port)
+            .ok()
+            .filter(|p| (1..=max).contains(&u64::from(*p)))
+            .ok_or_else(|| {
+                self.err(
+                    "service.control_vsock_port",
+                    format!("{port} is out of range (expected 1 to {max})"),
+                )
+            })?;
+        let cids = cids.unwrap_or_default();
+        if cids.is_empty() {
+            return Err(self.err(
+                "service.control_vsock_cids",
+                "no peer CIDs allowed (expected at least one, e.g. [2] for the host)",
+            ));
+        }
+        let mut allowed_cids = Vec::with_capacity(cids.len());
+        for (i, RawInt(cid)) in cids.into_iter().enumerate() {
+            let cid = u32::try_from(cid)
+                .ok()
+                .filter(|c| u64::from(*c) <= max)
+                .ok_or_else(|| {
+                    self.err(
+                        format!("service.control_vsock_cids[{i}]"),
+                        format!("{cid} is not a peer CID (expected 0 to {max})"),
+                    )
+                })?;
+            allowed_cids.push(cid);
+        }
+        Ok(Some(VsockControl { port, allowed_cids }))
     }
 
     fn soc(&self, raw: RawSoc) -> Result<SocConfig, ConfigError> {
@@ -147,6 +220,7 @@ impl Validator<'_> {
                 sub_vendor,
                 implementation_version,
             },
+            scmi: ScmiPlatformConfig::default(),
         })
     }
 
@@ -177,6 +251,8 @@ impl Validator<'_> {
         &self,
         number: usize,
         raw: RawGuest,
+        platform: &ScmiPlatformConfig,
+        outputs: &[OutputConfig],
         stores: &[RpmbStoreConfig],
     ) -> Result<GuestConfig, ConfigError> {
         if !valid_guest_name(&raw.name) {
@@ -218,7 +294,7 @@ impl Validator<'_> {
         let mut parsed = Vec::with_capacity(raw.devices.len());
         for (i, d) in raw.devices.into_iter().enumerate() {
             let place = format!("guest \"{name}\" device {}", i + 1);
-            parsed.push((place.clone(), self.device(&place, d)?));
+            parsed.push((place.clone(), self.device(&place, d, platform, outputs)?));
         }
         let mut count: HashMap<DeviceKind, usize> = HashMap::new();
         for (_, d) in &parsed {
@@ -232,6 +308,8 @@ impl Validator<'_> {
                 backend,
                 backend_given,
                 transport,
+                grants,
+                sound,
                 rpmb,
             } = parsed;
             let n = seen.entry(kind).or_default();
@@ -299,6 +377,8 @@ impl Validator<'_> {
                 kind,
                 backend,
                 transport,
+                grants,
+                sound,
                 rpmb,
             });
         }
@@ -309,8 +389,14 @@ impl Validator<'_> {
         })
     }
 
-    /// Kind, backend, transport and options of one device, as written.
-    fn device(&self, place: &str, raw: RawDevice) -> Result<ParsedDevice, ConfigError> {
+    /// Kind, backend, the transport as written (if any) and the SCMI grants of one device.
+    fn device(
+        &self,
+        place: &str,
+        mut raw: RawDevice,
+        platform: &ScmiPlatformConfig,
+        outputs: &[OutputConfig],
+    ) -> Result<ParsedDevice, ConfigError> {
         let kind = DeviceKind::from_name(&raw.kind).ok_or_else(|| {
             self.err(
                 place,
@@ -367,11 +453,29 @@ impl Validator<'_> {
                 ),
             ));
         }
+        let grants =
+            ScmiValidator { file: self.file }.grants(place, kind, backend, &mut raw, platform)?;
+        let sound = if kind == DeviceKind::Sound {
+            let p = Place {
+                file: self.file,
+                place: place.to_owned(),
+            };
+            Some(super::sound::device(
+                &p, backend, raw.jack, raw.stream, outputs,
+            )?)
+        } else {
+            if raw.jack.is_some() || raw.stream.is_some() {
+                return Err(self.err(place, "jack and stream tables apply to sound devices only"));
+            }
+            None
+        };
         Ok(ParsedDevice {
             kind,
             backend,
             backend_given: raw.backend.is_some(),
             transport: raw.transport,
+            grants,
+            sound,
             rpmb: raw.rpmb,
         })
     }
@@ -448,10 +552,25 @@ impl Validator<'_> {
         Ok(())
     }
 
-    fn unique_sockets(&self, guests: &[GuestConfig]) -> Result<(), ConfigError> {
+    fn unique_sockets(
+        &self,
+        service: &ServiceConfig,
+        guests: &[GuestConfig],
+    ) -> Result<(), ConfigError> {
         let mut owners: HashMap<PathBuf, String> = HashMap::new();
         let mut labels: HashMap<(PathBuf, u32), String> = HashMap::new();
         let mut windows: HashMap<PathBuf, (u64, String)> = HashMap::new();
+        let control = service
+            .control_socket
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(ServiceConfig::DEFAULT_CONTROL_SOCKET));
+        owners.insert(
+            control
+                .components()
+                .filter(|c| !matches!(c, Component::CurDir))
+                .collect(),
+            "service.control_socket".to_owned(),
+        );
         for g in guests {
             for (i, d) in g.devices.iter().enumerate() {
                 let place = format!("guest \"{}\" device {}", g.name, i + 1);
@@ -509,12 +628,15 @@ impl Validator<'_> {
     }
 }
 
-/// One device as written, before its id is known.
+/// One device as written, before its id is known: kind, backend, the transport (if any),
+/// the SCMI grants, the sound tables and the rpmb options.
 struct ParsedDevice {
     kind: DeviceKind,
     backend: Backend,
     backend_given: bool,
     transport: Option<RawTransport>,
+    grants: ScmiGrants,
+    sound: Option<SoundConfig>,
     rpmb: Option<RawRpmb>,
 }
 
