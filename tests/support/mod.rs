@@ -132,7 +132,9 @@ impl Service {
         let path = self.socket(name);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if path.exists() {
+            // The file exists from bind(), before listen(); "ready:" is logged once every
+            // socket listens.
+            if path.exists() && self.log().contains("] ready: ") {
                 return;
             }
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
