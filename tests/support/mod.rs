@@ -43,6 +43,8 @@ pub struct Service {
     /// The runtime dir passed with --runtime-dir.
     pub runtime_dir: PathBuf,
     log_path: PathBuf,
+    /// Where the current process's part of the (appended) log starts.
+    log_from: usize,
 }
 
 impl Service {
@@ -68,6 +70,7 @@ impl Service {
             dir,
             runtime_dir,
             log_path,
+            log_from: 0,
         };
         svc.spawn(sockets);
         svc
@@ -75,6 +78,8 @@ impl Service {
 
     /// Runs the binary on the config in `dir`, appending to the log, and waits for `sockets`.
     fn spawn(&mut self, sockets: &[&str]) {
+        // A restarted service appends: only its own "ready" line counts.
+        self.log_from = self.log().len();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -134,7 +139,8 @@ impl Service {
         while Instant::now() < deadline {
             // The file exists from bind(), before listen(); "ready:" is logged once every
             // socket listens.
-            if path.exists() && self.log().contains("] ready: ") {
+            let log = self.log();
+            if path.exists() && log.get(self.log_from..).unwrap_or("").contains("] ready: ") {
                 return;
             }
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
