@@ -2,3 +2,4 @@
 
 pub mod rpmb;
 pub mod soc;
+pub mod tuner;

@@ -1,0 +1,142 @@
+//! Broadcast AM/FM tuners: the trait the virtio-radio device drives, a simulated backend
+//! ([`sim`]: stations from config, generated RDS and audio) and a Linux V4L2 radio backend
+//! ([`v4l2`]: `/dev/radioN`).
+//!
+//! A tuner never blocks its caller: a tune or seek is started, and its end is reported by
+//! [`Tuner::poll`], which the device calls when the deadline the tuner returned passes or when
+//! the tuner wakes it (a backend with a worker thread holds the device's [`Wake`]).
+
+pub mod audio;
+pub mod sim;
+pub mod v4l2;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::devices::radio::rds::RdsBlock;
+use crate::devices::radio::wire::Band;
+use crate::devices::Wake;
+
+pub use audio::{AudioFormat, AudioSource, TunerAudio};
+
+/// Why a tuner operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TunerError {
+    /// The frequency is outside the tuner's ranges.
+    #[error("{0} kHz is outside the tuner's ranges")]
+    OutOfRange(u32),
+    /// The hardware does not do this.
+    #[error("not supported: {0}")]
+    NotSupported(&'static str),
+    /// A system call on the tuner failed.
+    #[error("{what}: {source}")]
+    Os {
+        /// What was being done.
+        what: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The tuner's worker stopped.
+    #[error("tuner worker is gone")]
+    WorkerGone,
+}
+
+/// What the hardware is, for GET_PROPERTIES and the configuration space.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunerDescription {
+    /// Maker (V4L2 `driver`).
+    pub maker: String,
+    /// Product (V4L2 `card`).
+    pub product: String,
+    /// Version string.
+    pub version: String,
+    /// Serial (V4L2 `bus_info`).
+    pub serial: String,
+    /// Whether RDS blocks are delivered.
+    pub rds: bool,
+    /// Whether stereo is received.
+    pub stereo: bool,
+    /// Whether [`Tuner::seek`] works.
+    pub seek: bool,
+}
+
+/// What the tuner receives on its current frequency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reception {
+    /// Frequency the tuner is on, kHz.
+    pub frequency_khz: u32,
+    /// Signal strength, percent.
+    pub signal: u8,
+    /// Stereo pilot detected (whether or not mono is forced).
+    pub stereo: bool,
+    /// A station is received (signal at or above the threshold).
+    pub tunable: bool,
+}
+
+/// A seek request, resolved by the device against its region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeekRequest {
+    /// Frequency the seek starts from, kHz (not itself a candidate unless wrapping back).
+    pub from_khz: u32,
+    /// Towards higher frequencies.
+    pub up: bool,
+    /// Wrap at the band edge (else stop there).
+    pub wrap: bool,
+    /// The band to move in.
+    pub band: Band,
+}
+
+/// Something the tuner reports from [`Tuner::poll`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TunerEvent {
+    /// The pending tune or seek ended.
+    Done(Result<Reception, String>),
+    /// RDS blocks received on the current frequency, in order.
+    Rds(Vec<RdsBlock>),
+    /// Reception changed without an operation (signal, stereo).
+    Reception(Reception),
+}
+
+/// A broadcast tuner as the virtio-radio device uses it.
+pub trait Tuner: Send {
+    /// What the hardware is.
+    fn description(&self) -> TunerDescription;
+
+    /// The frequency ranges the hardware covers (the device intersects them with its region).
+    fn hardware_bands(&self) -> Vec<Band>;
+
+    /// Gives the tuner a way to have the device polled from another thread.
+    fn set_waker(&mut self, waker: Arc<dyn Wake>);
+
+    /// Starts tuning to `khz`; the end is a [`TunerEvent::Done`]. Audio is muted until lock.
+    fn tune(&mut self, khz: u32, now: Instant) -> Result<(), TunerError>;
+
+    /// Starts a seek; the end is a [`TunerEvent::Done`] (not tunable if nothing was found, on
+    /// the start frequency). Audio is muted until lock.
+    fn seek(&mut self, seek: SeekRequest, now: Instant) -> Result<(), TunerError>;
+
+    /// Abandons the pending tune or seek (no `Done` follows); returns the frequency the tuner
+    /// is left on.
+    fn cancel(&mut self, now: Instant) -> u32;
+
+    /// Reports what happened since the last call into `out`; returns when to call it next.
+    fn poll(&mut self, now: Instant, out: &mut Vec<TunerEvent>) -> Option<Instant>;
+
+    /// Forces mono reception (or allows stereo again).
+    fn set_force_mono(&mut self, mono: bool) -> Result<(), TunerError>;
+
+    /// Signal strength (percent) from which a frequency counts as a station.
+    fn signal_threshold(&self) -> u8;
+
+    /// Changes the signal threshold.
+    fn set_signal_threshold(&mut self, percent: u8);
+
+    /// Sets the audio volume, percent of the hardware's range.
+    fn set_volume(&mut self, percent: u8) -> Result<(), TunerError>;
+
+    /// The tuned station's audio, if this tuner produces it in software.
+    fn audio(&self) -> Option<Arc<TunerAudio>>;
+
+    /// Stops everything and forgets the tuned frequency's state (device reset).
+    fn reset(&mut self);
+}
