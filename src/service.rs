@@ -1,5 +1,7 @@
 //! Wires a validated config to devices and transports, and runs them until told to stop.
 
+pub mod radio;
+
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
@@ -110,6 +112,13 @@ pub fn build_device(
     device: &DeviceConfig,
 ) -> Result<Box<dyn VirtioDevice>, ServiceError> {
     match (device.kind, device.backend) {
+        (DeviceKind::Radio, Backend::Sim | Backend::V4l2) => {
+            let cfg = device
+                .radio
+                .as_ref()
+                .ok_or_else(|| ServiceError::Unsupported(device.id.clone()))?;
+            Ok(Box::new(radio::build(device, cfg)?))
+        }
         (DeviceKind::Scmi, Backend::Sim) => {
             let agents: Vec<String> = config
                 .guests

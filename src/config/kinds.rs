@@ -124,7 +124,12 @@ impl Backend {
 /// The one place that says what is implemented: a device or backend lands by adding its
 /// line here, and validation, the messages and the tests follow.
 pub fn implemented(kind: DeviceKind, backend: Backend) -> bool {
-    matches!((kind, backend), (DeviceKind::Scmi, Backend::Sim))
+    matches!(
+        (kind, backend),
+        (DeviceKind::Scmi, Backend::Sim)
+            | (DeviceKind::Radio, Backend::Sim)
+            | (DeviceKind::Radio, Backend::V4l2)
+    )
 }
 
 /// Joins names as error messages list them: `a, b, c`.
@@ -184,13 +189,21 @@ mod tests {
     }
 
     #[test]
-    fn this_build_implements_scmi_sim_only() {
+    fn this_build_implements_scmi_sim_and_radio() {
         let available: Vec<_> = DeviceKind::ALL
             .iter()
             .flat_map(|k| k.backends().iter().map(move |b| (*k, *b)))
             .filter(|(k, b)| implemented(*k, *b))
             .collect();
-        assert_eq!(available, vec![(DeviceKind::Scmi, Backend::Sim)]);
+        assert_eq!(
+            available,
+            vec![
+                (DeviceKind::Scmi, Backend::Sim),
+                (DeviceKind::Radio, Backend::Sim),
+                (DeviceKind::Radio, Backend::V4l2)
+            ]
+        );
+        assert!(DeviceKind::Radio.is_available());
         assert!(DeviceKind::Scmi.is_available());
         assert!(!DeviceKind::Sound.is_available());
     }

@@ -6,6 +6,7 @@
 
 mod error;
 mod kinds;
+mod radio;
 mod raw;
 mod runtime_dir;
 mod schema;
@@ -19,6 +20,7 @@ use std::path::Path;
 
 pub use error::ConfigError;
 pub use kinds::{implemented, Backend, DeviceKind};
+pub use radio::{RadioConfig, RadioTuner};
 pub use runtime_dir::resolve_runtime_dir;
 pub use schema::{
     Config, DeviceConfig, GuestConfig, GuestPolicy, ServiceConfig, SocConfig, TransportConfig,

@@ -65,6 +65,8 @@ pub(super) struct RawDevice {
     pub kind: String,
     pub backend: Option<String>,
     pub transport: Option<RawTransport>,
+    /// Radio devices only.
+    pub radio: Option<super::radio::RawRadio>,
 }
 
 /// `transport = { <kind> = { ... } }`: exactly one transport per device.

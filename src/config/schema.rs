@@ -89,6 +89,8 @@ pub struct DeviceConfig {
     pub backend: Backend,
     /// How it is put in front of the guest.
     pub transport: TransportConfig,
+    /// The tuner and region of a radio device; `None` for other kinds.
+    pub radio: Option<super::radio::RadioConfig>,
 }
 
 /// How a device reaches its guest.

@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use super::*;
 use crate::hw::soc::SocIdentity;
 
+mod radio;
 mod schema_keys;
 
 /// The example config shipped in etc/, compiled in so this test cannot drift from it.
 const EXAMPLE: &str = include_str!("../../etc/drivervm.toml");
 
-fn err(text: &str) -> String {
+pub(super) fn err(text: &str) -> String {
     match parse(text, "etc/x.toml") {
         Ok(c) => panic!("accepted: {c:?}"),
         Err(e) => e.to_string(),
@@ -18,7 +19,7 @@ fn err(text: &str) -> String {
 }
 
 /// One guest "ivi" whose devices are the given `[[guest.device]]` bodies.
-fn ivi(devices: &[&str]) -> String {
+pub(super) fn ivi(devices: &[&str]) -> String {
     let mut s = String::from("[[guest]]\nname = \"ivi\"\n");
     for d in devices {
         s.push_str("[[guest.device]]\n");
@@ -36,12 +37,28 @@ fn scmi(id: &str, socket: &str) -> DeviceConfig {
         transport: TransportConfig::VhostUser {
             socket: PathBuf::from(socket),
         },
+        radio: None,
     }
 }
 
 #[test]
-fn embedded_default_is_one_scmi_sim_guest() {
-    let c = embedded_default().expect("the embedded default must parse");
+fn embedded_default_is_one_guest_with_scmi_and_a_sim_radio() {
+    let mut c = embedded_default().expect("the embedded default must parse");
+    let radio = c.guests[0].devices.pop().expect("radio device");
+    assert_eq!(
+        (radio.id.as_str(), radio.kind),
+        ("vm0-radio", DeviceKind::Radio)
+    );
+    let r = radio.radio.expect("radio settings");
+    assert_eq!(r.audio_feed, "fm0");
+    match &r.tuner {
+        RadioTuner::Sim { stations, .. } => {
+            let f: Vec<_> = stations.iter().map(|s| s.frequency_khz).collect();
+            assert_eq!(f, [89100, 95300, 101700]);
+            assert!(stations.iter().all(|s| s.pi.is_some()));
+        }
+        t => panic!("{t:?}"),
+    }
     assert_eq!(
         c,
         Config {
@@ -83,10 +100,34 @@ fn example_parses_to_what_its_comments_say() {
     );
     let names: Vec<_> = c.guests.iter().map(|g| g.name.as_str()).collect();
     assert_eq!(names, ["ivi", "cluster"]);
-    assert_eq!(c.guests[0].devices, vec![scmi("ivi-scmi", "ivi-scmi.sock")]);
+    assert_eq!(c.guests[0].devices[0], scmi("ivi-scmi", "ivi-scmi.sock"));
     assert_eq!(
-        c.guests[1].devices,
-        vec![scmi("cluster-scmi", "cluster-scmi.sock")]
+        c.guests[1].devices[0],
+        scmi("cluster-scmi", "cluster-scmi.sock")
+    );
+    let sim = c.guests[0].devices[1].radio.as_ref().expect("ivi-radio");
+    assert_eq!(sim.device_id, 56);
+    assert_eq!(sim.bands.len(), 2);
+    match &sim.tuner {
+        RadioTuner::Sim {
+            tune_latency,
+            seek_dwell,
+            stations,
+        } => {
+            assert_eq!(*tune_latency, std::time::Duration::from_millis(60));
+            assert_eq!(*seek_dwell, std::time::Duration::from_millis(10));
+            assert_eq!(stations.len(), 2);
+            assert_eq!(stations[0].pi, Some(0xC201));
+            assert_eq!(stations[1].pi, None, "no pi: no RDS");
+            assert_eq!(stations[1].tone_hz, 500, "400 + 100 * 1");
+        }
+        t => panic!("{t:?}"),
+    }
+    assert_eq!(
+        c.guests[1].devices[1].radio.as_ref().map(|r| &r.tuner),
+        Some(&RadioTuner::V4l2 {
+            device: "/dev/radio0".into()
+        })
     );
 }
 
@@ -220,10 +261,6 @@ fn unimplemented_kinds_are_refused() {
     assert_eq!(
         err(&ivi(&["kind = \"rpmb\""])),
         "etc/x.toml: guest \"ivi\" device 1: device kind \"rpmb\" is not available in this build yet"
-    );
-    assert_eq!(
-        err(&ivi(&["kind = \"radio\"\nbackend = \"v4l2\""])),
-        "etc/x.toml: guest \"ivi\" device 1: device kind \"radio\" is not available in this build yet"
     );
 }
 
@@ -440,7 +477,7 @@ fn unknown_keys_name_line_column_and_key() {
     assert_eq!(
         err(&ivi(&["kind = \"scmi\"\nbakend = \"sim\""])),
         "etc/x.toml: line 5, column 1, at guest 1 device 1 bakend: unknown field `bakend`, \
-         expected one of `kind`, `backend`, `transport`"
+         expected one of `kind`, `backend`, `transport`, `radio`"
     );
     assert_eq!(
         err("[service]\nlog_level = \"info\"\nsocket = \"x\"\n"),

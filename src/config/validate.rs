@@ -8,6 +8,7 @@ use crate::hw::soc::{self, SocIdentity};
 
 use super::error::ConfigError;
 use super::kinds::{implemented, name_list, Backend, DeviceKind};
+use super::radio::{self, RadioConfig};
 use super::raw::{RawConfig, RawDevice, RawGuest, RawInt, RawService, RawSoc, RawTransport};
 use super::schema::{
     Config, DeviceConfig, GuestConfig, GuestPolicy, ServiceConfig, SocConfig, TransportConfig,
@@ -203,7 +204,7 @@ impl Validator<'_> {
         }
         let mut seen: HashMap<DeviceKind, usize> = HashMap::new();
         let mut devices = Vec::with_capacity(parsed.len());
-        for (place, (kind, backend, socket)) in parsed {
+        for (place, (kind, backend, socket, radio)) in parsed {
             let n = seen.entry(kind).or_default();
             let id = if count.get(&kind).copied().unwrap_or(0) > 1 {
                 format!("{name}-{}-{n}", kind.name())
@@ -223,6 +224,7 @@ impl Validator<'_> {
                 kind,
                 backend,
                 transport: TransportConfig::VhostUser { socket },
+                radio,
             });
         }
         Ok(GuestConfig {
@@ -232,12 +234,12 @@ impl Validator<'_> {
         })
     }
 
-    /// Kind, backend and the socket as written (if any) of one device.
+    /// Kind, backend, the socket as written (if any) and the radio settings of one device.
     fn device(
         &self,
         place: &str,
         raw: RawDevice,
-    ) -> Result<(DeviceKind, Backend, Option<PathBuf>), ConfigError> {
+    ) -> Result<(DeviceKind, Backend, Option<PathBuf>, Option<RadioConfig>), ConfigError> {
         let kind = DeviceKind::from_name(&raw.kind).ok_or_else(|| {
             self.err(
                 place,
@@ -298,7 +300,20 @@ impl Validator<'_> {
             None => None,
             Some(RawTransport::VhostUser(v)) => v.socket,
         };
-        Ok((kind, backend, socket))
+        let radio = match (kind, raw.radio) {
+            (DeviceKind::Radio, r) => {
+                let e = |key: &str, reason: String| self.err(format!("{place} {key}"), reason);
+                Some(radio::validate(r.unwrap_or_default(), backend, &e)?)
+            }
+            (_, Some(_)) => {
+                return Err(self.err(
+                    format!("{place} radio"),
+                    format!("a {} device takes no radio settings", kind.name()),
+                ))
+            }
+            (_, None) => None,
+        };
+        Ok((kind, backend, socket, radio))
     }
 
     fn socket(&self, place: &str, socket: &Path) -> Result<(), ConfigError> {

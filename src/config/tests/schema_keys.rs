@@ -141,8 +141,12 @@ impl<'de> de::Deserializer<'de> for Tracer<'_> {
         visitor.visit_i64(0)
     }
 
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_bool(false)
+    }
+
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i128 u8 u16 u32 u64 u128 f32 f64 char bytes byte_buf unit
+        i8 i16 i32 i128 u8 u16 u32 u64 u128 f32 f64 char bytes byte_buf unit
         unit_struct newtype_struct tuple tuple_struct map identifier ignored_any
     }
 }

@@ -126,6 +126,11 @@ impl RadioDevice {
         }
     }
 
+    /// The tuned station's audio, when the tuner produces it in software (the sim).
+    pub fn audio(&self) -> Option<Arc<crate::hw::tuner::TunerAudio>> {
+        self.tuner.audio()
+    }
+
     /// The bands of the region in force.
     fn bands(&self) -> &[Band] {
         &self.config.bands
