@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of this module.
 
+pub mod radio;
 pub mod scmi;
 
 use std::io::Read;
@@ -116,9 +117,23 @@ impl Service {
     }
 
     /// Connects the harness as the frontend of socket `name`.
+    ///
+    /// The socket file appears at bind(), a moment before the service listens on it, so a
+    /// refused connection is retried for a while.
     pub fn connect(&self, name: &str, options: &HarnessOptions) -> Harness {
-        Harness::connect(self.socket(name), 2, options)
-            .unwrap_or_else(|e| panic!("connect {name}: {e}\n{}", self.log()))
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match Harness::connect(self.socket(name), 2, options) {
+                Ok(h) => return h,
+                Err(drivervm::harness::Error::Connect { cause, .. })
+                    if cause.kind() == std::io::ErrorKind::ConnectionRefused
+                        && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => panic!("connect {name}: {e}\n{}", self.log()),
+            }
+        }
     }
 
     /// Number of open fds of the service process.

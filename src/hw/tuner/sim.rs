@@ -59,6 +59,9 @@ pub struct SimTunerConfig {
 struct Pending {
     target: u32,
     done_at: Instant,
+    /// A seek that found nothing: it ends on its start frequency, reported not tunable and
+    /// muted, as the spec has it.
+    not_found: bool,
 }
 
 /// The simulated tuner (see the module documentation).
@@ -232,6 +235,7 @@ impl Tuner for SimTuner {
         self.pending = Some(Pending {
             target: khz,
             done_at: now + self.cfg.tune_latency,
+            not_found: false,
         });
         Ok(())
     }
@@ -243,6 +247,7 @@ impl Tuner for SimTuner {
         self.pending = Some(Pending {
             target,
             done_at: now + self.cfg.seek_dwell * visited + self.cfg.tune_latency,
+            not_found: self.received(target).is_none() || target == seek.from_khz,
         });
         Ok(())
     }
@@ -260,8 +265,15 @@ impl Tuner for SimTuner {
             if now >= p.done_at {
                 self.pending = None;
                 self.freq = p.target;
-                self.lock(p.done_at);
-                out.push(TunerEvent::Done(Ok(self.reception())));
+                let mut r = self.reception();
+                if p.not_found {
+                    self.audio.lock_on(None);
+                    self.rds_next = None;
+                    r.tunable = false;
+                } else {
+                    self.lock(p.done_at);
+                }
+                out.push(TunerEvent::Done(Ok(r)));
             }
         }
         if let (Some(mut next), None) = (self.rds_next, self.pending) {

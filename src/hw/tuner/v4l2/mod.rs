@@ -92,7 +92,8 @@ struct Command {
     restore: u32,
 }
 
-type Outcome = (u64, Result<(u32, TunerState), String>);
+/// (sequence, (frequency units, tuner state, whether a seek found a station)).
+type Outcome = (u64, Result<(u32, TunerState, bool), String>);
 
 /// A V4L2 radio tuner (see the module documentation).
 pub struct V4l2Tuner {
@@ -162,12 +163,14 @@ fn worker(
 ) {
     for cmd in jobs {
         let fd = dev.as_fd();
-        let mut res = match cmd.job {
-            Job::Tune(units) => set_frequency(fd, units).map_err(|e| format!("S_FREQUENCY: {e}")),
+        let res = match cmd.job {
+            Job::Tune(units) => set_frequency(fd, units)
+                .map(|_| true)
+                .map_err(|e| format!("S_FREQUENCY: {e}")),
             Job::Seek(mut s) => match ioctl(fd, VIDIOC_S_HW_FREQ_SEEK, &mut s) {
                 // Nothing found: the kernel left the tuner on the start frequency.
-                Err(e) if e.raw_os_error() == Some(libc::ENODATA) => Ok(()),
-                r => r.map_err(|e| format!("S_HW_FREQ_SEEK: {e}")),
+                Err(e) if e.raw_os_error() == Some(libc::ENODATA) => Ok(false),
+                r => r.map(|_| true).map_err(|e| format!("S_HW_FREQ_SEEK: {e}")),
             },
         };
         if cancelled.load(Ordering::Acquire) >= cmd.seq {
@@ -176,10 +179,10 @@ fn worker(
             }
             continue;
         }
-        let state = res.as_mut().map_err(|e| e.clone()).and_then(|_| {
+        let state = res.and_then(|found| {
             let f = get_frequency(fd).map_err(|e| format!("G_FREQUENCY: {e}"))?;
             let t = get_tuner(fd).map_err(|e| format!("G_TUNER: {e}"))?;
-            Ok((f, t))
+            Ok((f, t, found))
         });
         if out.send((cmd.seq, state)).is_err() {
             return;
@@ -454,8 +457,9 @@ impl Tuner for V4l2Tuner {
             }
             self.pending = None;
             match res {
-                Ok((units, t)) => {
-                    let r = self.reception_from(units, &t);
+                Ok((units, t, found)) => {
+                    let mut r = self.reception_from(units, &t);
+                    r.tunable &= found;
                     self.freq_khz = r.frequency_khz;
                     self.mute(!r.tunable);
                     self.last = Some(r);
