@@ -175,17 +175,11 @@ fn timeout_names_the_queue_and_reconnect_works() {
     h.disconnect_abruptly();
 
     // The backend goes back to listening; a fresh session works from scratch.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut h = loop {
-        match Harness::connect(&backend.socket, 2, &HarnessOptions::default()) {
-            Ok(h) => break h,
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(e) => panic!("reconnect failed: {e}"),
-        }
+    let options = HarnessOptions {
+        connect_timeout: Duration::from_secs(5),
+        ..HarnessOptions::default()
     };
+    let mut h = Harness::connect(&backend.socket, 2, &options).expect("reconnect");
     check_version_reply(&h.request(CMDQ, &base_version(7), 12).unwrap(), 7);
 }
 
@@ -198,4 +192,21 @@ fn connect_error_names_the_socket() {
         err.to_string(),
         "cannot connect to /nonexistent/x.sock: No such file or directory"
     );
+}
+
+#[test]
+fn backend_death_is_reported_as_disconnect_not_timeout() {
+    let Some(mut backend) = Backend::start("death") else {
+        return;
+    };
+    let mut h = backend.connect(&HarnessOptions::default());
+    h.submit(EVENTQ, &[], 16).unwrap();
+    backend.child.kill().unwrap();
+    backend.child.wait().unwrap();
+    let started = Instant::now();
+    let err = h
+        .wait_completions(EVENTQ, Duration::from_secs(5))
+        .unwrap_err();
+    assert!(matches!(err, Error::Disconnected), "got {err}");
+    assert!(started.elapsed() < Duration::from_secs(1));
 }

@@ -55,6 +55,9 @@ struct Args {
     /// Give up when nothing comes back for this many seconds.
     #[arg(long, default_value_t = 2.0, value_name = "S")]
     timeout: f64,
+    /// Keep retrying a missing or refusing socket for this many seconds.
+    #[arg(long, default_value_t = 2.0, value_name = "S")]
+    connect_timeout: f64,
     /// Do not negotiate VIRTIO_RING_F_EVENT_IDX.
     #[arg(long)]
     no_event_idx: bool,
@@ -157,25 +160,22 @@ impl Op {
     }
 }
 
-/// utime + stime of a process, in clock ticks.
+/// utime + stime from the text of a `/proc/PID/stat` file, in clock ticks.
+fn stat_ticks(stat: &str) -> Option<u64> {
+    // The command name may hold spaces and parentheses: fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the name the state is field 3, utime field 14 and stime field 15 (proc(5)).
+    let utime: u64 = fields.get(14 - 3)?.parse().ok()?;
+    let stime: u64 = fields.get(15 - 3)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// utime + stime of a process (`self` or a pid), in clock ticks.
 fn cpu_ticks(pid: &str) -> Result<u64> {
     let path = format!("/proc/{pid}/stat");
     let stat = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
-    // The command name may hold spaces and parentheses: fields start after the last ')'.
-    let rest = stat
-        .rfind(')')
-        .map(|at| &stat[at + 1..])
-        .with_context(|| format!("{path}: no command name"))?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // After the name: state is field 3, utime field 14, stime field 15 (proc(5)).
-    let field = |n: usize| -> Result<u64> {
-        fields
-            .get(n - 3)
-            .with_context(|| format!("{path}: field {n} missing"))?
-            .parse::<u64>()
-            .with_context(|| format!("{path}: field {n} is not a number"))
-    };
-    Ok(field(14)? + field(15)?)
+    stat_ticks(&stat).with_context(|| format!("{path}: unexpected format"))
 }
 
 fn clock_ticks_per_sec() -> Result<f64> {
@@ -221,6 +221,7 @@ fn run(args: &Args) -> Result<Outcome> {
     }
     let warmup = secs(args.warmup, "warmup")?;
     let timeout = secs(args.timeout, "timeout")?;
+    let connect_timeout = secs(args.connect_timeout, "connect-timeout")?;
     let tck = clock_ticks_per_sec()?;
     let pid = args.pid.map(|p| p.to_string());
     if let Some(pid) = &pid {
@@ -237,6 +238,7 @@ fn run(args: &Args) -> Result<Outcome> {
         indirect_desc: args.indirect,
         device_features: args.device.device_features(),
         timeout,
+        connect_timeout,
         memory_size: (4 << 20).max(queue_size as usize * 1024),
     };
     let mut h = Harness::connect(&args.socket, args.device.num_queues(), &options)?;
@@ -404,6 +406,44 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("drivervm-load: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_ticks_skips_a_tricky_command_name() {
+        let stat = "4242 (a) b (c)) S 1 4242 4242 0 -1 4194560 500 0 0 0 123 456 0 0 20 0 3 0";
+        assert_eq!(stat_ticks(stat), Some(123 + 456));
+        assert_eq!(stat_ticks("4242 (x) S 1 2"), None);
+    }
+
+    #[test]
+    fn base_version_request_and_check() {
+        assert_eq!(Op::BaseVersion.request(0), [0x00, 0x40, 0x00, 0x00]);
+        // Token 5 sits in bits 27:18.
+        assert_eq!(
+            Op::BaseVersion.request(5),
+            (0x4000u32 | 5 << 18).to_le_bytes()
+        );
+        let mut reply = Vec::new();
+        reply.extend_from_slice(&(0x4000u32 | 5 << 18).to_le_bytes());
+        reply.extend_from_slice(&0i32.to_le_bytes());
+        reply.extend_from_slice(&0x0002_0000u32.to_le_bytes());
+        assert_eq!(Op::BaseVersion.check(5, &reply), Ok(()));
+        assert!(Op::BaseVersion.check(6, &reply).is_err());
+        reply[4..8].copy_from_slice(&(-3i32).to_le_bytes()); // NOT_FOUND
+        assert_eq!(Op::BaseVersion.check(5, &reply), Err("status -3".into()));
+        assert!(Op::BaseVersion.check(5, &reply[..8]).is_err());
+    }
+
+    #[test]
+    fn every_op_belongs_to_its_device() {
+        for op in Op::value_variants() {
+            assert!(Device::value_variants().contains(&op.device()));
         }
     }
 }

@@ -34,6 +34,9 @@ pub struct HarnessOptions {
     pub device_features: u64,
     /// How long [`Harness::request`] waits for its buffer to come back.
     pub timeout: Duration,
+    /// How long to keep retrying while the socket is missing or refuses connections (a
+    /// backend that is starting or re-listening after a previous session); zero tries once.
+    pub connect_timeout: Duration,
 }
 
 impl Default for HarnessOptions {
@@ -45,6 +48,7 @@ impl Default for HarnessOptions {
             indirect_desc: true,
             device_features: 0,
             timeout: Duration::from_secs(2),
+            connect_timeout: Duration::ZERO,
         }
     }
 }
@@ -89,10 +93,26 @@ impl Harness {
         options: &HarnessOptions,
     ) -> Result<Self, Error> {
         let path = path.as_ref();
-        let stream = UnixStream::connect(path).map_err(|cause| Error::Connect {
-            path: path.to_path_buf(),
-            cause,
-        })?;
+        let deadline = Instant::now() + options.connect_timeout;
+        let stream = loop {
+            match UnixStream::connect(path) {
+                Ok(stream) => break stream,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                    ) && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(cause) => {
+                    return Err(Error::Connect {
+                        path: path.to_path_buf(),
+                        cause,
+                    })
+                }
+            }
+        };
         let mut frontend = Frontend::from_stream(stream, num_queues as u64);
         frontend.set_owner().map_err(step("SET_OWNER"))?;
         let offered = frontend.get_features().map_err(step("GET_FEATURES"))?;
@@ -478,5 +498,16 @@ impl Harness {
         // the socket were still open; errors mean it is already gone.
         let _ =
             nix::sys::socket::shutdown(self.frontend.as_raw_fd(), nix::sys::socket::Shutdown::Both);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn harness_can_move_to_another_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Harness>();
     }
 }

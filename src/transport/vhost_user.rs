@@ -56,6 +56,10 @@ pub struct VhostUserDevice {
     generation: u64,
     waker: Arc<EventWaker>,
     timer: TimerFd,
+    /// Deadline the timer is armed for, so unchanged deadlines cost no syscall.
+    timer_deadline: Option<Instant>,
+    /// Number of queues; event IDs for the waker and timer follow the queue IDs.
+    num_queues: u16,
     /// Exit-event read ends the crate registers in its epoll set with `into_raw_fd` and never
     /// closes; reclaimed once the connection's worker threads have been joined.
     orphaned_exit_fds: Mutex<Vec<RawFd>>,
@@ -64,7 +68,11 @@ pub struct VhostUserDevice {
 impl VhostUserDevice {
     /// Wraps `device`, named `id` in logs and serving `guest`.
     pub fn new(id: String, guest: String, device: Box<dyn VirtioDevice>) -> std::io::Result<Self> {
+        let num_queues = u16::try_from(device.queue_max_sizes().len())
+            .map_err(|_| std::io::Error::other("too many queues"))?;
         Ok(Self {
+            timer_deadline: None,
+            num_queues,
             id,
             guest,
             device: Mutex::new(device),
@@ -94,7 +102,7 @@ impl VhostUserDevice {
     }
 
     fn waker_event(&self) -> u16 {
-        self.query(|d| d.queue_max_sizes().len() as u16) + 1
+        self.num_queues + 1
     }
 
     fn timer_event(&self) -> u16 {
@@ -109,6 +117,7 @@ impl VhostUserDevice {
         if let Err(e) = self.timer.clear() {
             warn!("{}: cannot disarm timer: {e}", self.id);
         }
+        self.timer_deadline = None;
         self.mem = GuestMemoryAtomic::new(GuestMemoryMmap::new());
     }
 
@@ -132,14 +141,12 @@ impl VhostUserDevice {
         };
         let mem = self.mem.memory();
         let max = self.dev().max_request_len(queue);
-        let generation = self.generation;
-        let id = self.id.clone();
-        let event_idx = self.event_idx;
+        let (generation, event_idx, id) = (self.generation, self.event_idx, self.id.as_str());
         let device = match self.device.get_mut() {
             Ok(d) => d,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let mut completer = VringCompleter::new(vrings, &mem, generation, &id);
+        let mut completer = VringCompleter::new(vrings, &mem, generation, id);
         loop {
             if event_idx {
                 if let Err(e) = vring.disable_notification() {
@@ -181,16 +188,18 @@ impl VhostUserDevice {
     /// Lets the device do timed work and re-arms the timer for its next deadline.
     fn poll_device(&mut self, vrings: &[VringRwLock]) {
         let mem = self.mem.memory();
-        let generation = self.generation;
-        let id = self.id.clone();
+        let (generation, id) = (self.generation, self.id.as_str());
         let device = match self.device.get_mut() {
             Ok(d) => d,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let mut completer = VringCompleter::new(vrings, &mem, generation, &id);
+        let mut completer = VringCompleter::new(vrings, &mem, generation, id);
         let now = Instant::now();
         let next = device.poll(now, &mut completer);
         completer.signal();
+        if next == self.timer_deadline {
+            return;
+        }
         let armed = match next {
             // A zero duration would disarm the timer: wake as soon as possible instead.
             Some(at) => self.timer.reset(
@@ -200,8 +209,9 @@ impl VhostUserDevice {
             ),
             None => self.timer.clear(),
         };
-        if let Err(e) = armed {
-            warn!("{}: cannot arm timer: {e}", self.id);
+        match armed {
+            Ok(()) => self.timer_deadline = next,
+            Err(e) => warn!("{}: cannot arm timer: {e}", self.id),
         }
     }
 }
@@ -379,6 +389,8 @@ impl VhostUserBackendMut for VhostUserDevice {
             let _ = self.waker.0.read();
         } else if device_event == self.timer_event() {
             let _ = self.timer.wait();
+            // One-shot: it is disarmed now.
+            self.timer_deadline = None;
         } else {
             warn!("{}: unexpected event {device_event}", self.id);
         }
@@ -394,10 +406,14 @@ pub fn serve(device: VhostUserDevice, listener: UnixListener) {
     let backend = Arc::new(RwLock::new(device));
     let mut listener = Listener::from(listener);
     loop {
-        if let Err(e) = serve_one(&id, &guest, &backend, &mut listener) {
-            error!("{id}: guest {guest}: {e}");
-            // Avoid a hot loop if accept itself keeps failing (e.g. out of fds).
-            std::thread::sleep(Duration::from_millis(100));
+        match serve_one(&id, &guest, &backend, &mut listener) {
+            Ok(()) => {}
+            Err(Failure::Frontend(e)) => error!("{id}: guest {guest}: {e}"),
+            Err(Failure::Setup(e)) => {
+                error!("{id}: guest {guest}: {e}");
+                // Avoid a hot loop if accepting keeps failing (e.g. out of fds).
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
         let mut dev = match backend.write() {
             Ok(d) => d,
@@ -409,57 +425,72 @@ pub fn serve(device: VhostUserDevice, listener: UnixListener) {
     }
 }
 
+/// Why a connection ended badly.
+enum Failure {
+    /// Accepting or setting up a connection failed: retried after a pause.
+    Setup(String),
+    /// The frontend broke the protocol: dropped, and the next one accepted at once.
+    Frontend(String),
+}
+
 /// Accepts one frontend and serves it until it disconnects or breaks the protocol.
 fn serve_one(
     id: &str,
     guest: &str,
     backend: &Arc<RwLock<VhostUserDevice>>,
     listener: &mut Listener,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
+    let setup = |what: &str| {
+        let what = what.to_owned();
+        move |e: String| Failure::Setup(format!("{what}: {e}"))
+    };
     let mut daemon = VhostUserDaemon::new(
         id.to_owned(),
         backend.clone(),
         GuestMemoryAtomic::new(GuestMemoryMmap::new()),
     )
-    .map_err(|e| format!("cannot start vhost-user handler: {e}"))?;
+    .map_err(|e| setup("cannot start vhost-user handler")(e.to_string()))?;
     {
         let dev = backend
             .read()
-            .map_err(|_| "device lock poisoned".to_owned())?;
+            .map_err(|_| Failure::Setup("device lock poisoned".to_owned()))?;
         let handlers = daemon.get_epoll_handlers();
-        let handler = handlers.first().ok_or("no vring worker")?;
-        handler
-            .register_listener(
+        let handler = handlers
+            .first()
+            .ok_or_else(|| Failure::Setup("no vring worker".to_owned()))?;
+        for (fd, event, what) in [
+            (
                 dev.waker.0.as_raw_fd(),
-                EventSet::IN,
-                u64::from(dev.waker_event()),
-            )
-            .map_err(|e| format!("cannot watch waker: {e}"))?;
-        handler
-            .register_listener(
+                dev.waker_event(),
+                "cannot watch waker",
+            ),
+            (
                 dev.timer.as_raw_fd(),
-                EventSet::IN,
-                u64::from(dev.timer_event()),
-            )
-            .map_err(|e| format!("cannot watch timer: {e}"))?;
+                dev.timer_event(),
+                "cannot watch timer",
+            ),
+        ] {
+            handler
+                .register_listener(fd, EventSet::IN, u64::from(event))
+                .map_err(|e| setup(what)(e.to_string()))?;
+        }
     }
     daemon
         .start(listener)
-        .map_err(|e| format!("cannot accept a frontend: {e}"))?;
+        .map_err(|e| setup("cannot accept a frontend")(e.to_string()))?;
     info!("{id}: frontend connected for guest {guest}");
     let result = daemon.wait();
     drop(daemon);
     match result {
-        Ok(()) => {
+        Ok(())
+        | Err(vhost_user_backend::Error::HandleRequest(
+            vhost::vhost_user::Error::Disconnected | vhost::vhost_user::Error::PartialMessage,
+        )) => {
             info!("{id}: guest {guest}'s frontend disconnected");
             Ok(())
         }
-        Err(vhost_user_backend::Error::HandleRequest(vhost::vhost_user::Error::Disconnected))
-        | Err(vhost_user_backend::Error::HandleRequest(vhost::vhost_user::Error::PartialMessage)) =>
-        {
-            info!("{id}: frontend disconnected");
-            Ok(())
-        }
-        Err(e) => Err(format!("dropping frontend after protocol error: {e}")),
+        Err(e) => Err(Failure::Frontend(format!(
+            "dropping frontend after protocol error: {e}"
+        ))),
     }
 }

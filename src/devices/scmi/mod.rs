@@ -70,14 +70,6 @@ impl ScmiDevice {
                 Vec::new()
             }
         };
-        if response.len() > request.writable_len {
-            warn!(
-                "{}: response of {} bytes does not fit the driver's {}-byte buffer",
-                self.view.device,
-                response.len(),
-                request.writable_len
-            );
-        }
         if let Err(e) = completer.complete(request.token, &response) {
             warn!("{}: {e}", self.view.device);
         }
