@@ -295,6 +295,43 @@ mod radio {
         }
     }
 
+    /// One line about the radio: its tuner, the stations found, and the program tuned now
+    /// with its RDS.
+    pub fn summary(h: &mut Harness, stations: (u32, u32)) -> Result<String> {
+        let mut ask = |req: ControlRequest| -> Result<Response> {
+            let reply = h.request(CONTROLQ, &req.to_bytes(), req.response_len() as u32)?;
+            Ok(Response::parse(req.code(), &reply)?)
+        };
+        let props = match ask(ControlRequest::GetProperties)?.body {
+            ResponseBody::Properties(p) => p,
+            b => bail!("GET_PROPERTIES answered {b:?}"),
+        };
+        let info = match ask(ControlRequest::GetProgramInfo)?.body {
+            ResponseBody::ProgramInfo(i) => i,
+            b => bail!("GET_PROGRAM_INFO answered {b:?}"),
+        };
+        let text = |b: &[u8]| drivervm::devices::radio::charset::decode(b);
+        Ok(format!(
+            "tuner \"{}\" by \"{}\" (version {}, serial \"{}\"); seek found {} and {} kHz; \
+             tuned {} kHz flags {:#x} signal {}% rds_fields {:#x} pi {:#06x} pty {} ps \"{}\" \
+             rt \"{}\"",
+            props.product,
+            props.maker,
+            props.version,
+            props.serial,
+            stations.0,
+            stations.1,
+            info.frequency_khz,
+            info.info_flags,
+            info.signal_quality,
+            info.rds_fields,
+            info.pi,
+            info.pty,
+            text(&info.ps),
+            text(&info.rt),
+        ))
+    }
+
     /// Seeks up twice and returns the two stations found (for alternating tunes).
     pub fn two_stations(h: &mut Harness, timeout: Duration) -> Result<(u32, u32)> {
         let seek = ControlRequest::Seek(DirectionArgs { flags: SEEK_F_UP });
@@ -341,6 +378,8 @@ struct Outcome {
     backend_cpu: Option<f64>,
     load_cpu: f64,
     features: u64,
+    /// What the device said about itself (radio: tuner, stations found, program tuned).
+    device_note: Option<String>,
 }
 
 fn secs(s: f64, what: &str) -> Result<Duration> {
@@ -399,11 +438,13 @@ fn run(args: &Args) -> Result<Outcome> {
     } else {
         ChainLayout::Direct
     };
+    let mut stations = None;
     if op.device() == Device::Radio {
         radio::fill_eventq(&mut h)?;
         // Long enough for a full-band sweep of a slow tuner (the spec's 30 s bound).
         let op_timeout = Duration::from_secs(31);
-        let stations = radio::two_stations(&mut h, op_timeout)?;
+        let found = radio::two_stations(&mut h, op_timeout)?;
+        stations = Some(found);
         if op.is_long() {
             if args.outstanding != 1 {
                 bail!(
@@ -411,7 +452,7 @@ fn run(args: &Args) -> Result<Outcome> {
                     op.name()
                 );
             }
-            return run_long(args, h, stations, op_timeout, warmup, duration, pid, tck);
+            return run_long(args, h, found, op_timeout, warmup, duration, pid, tck);
         }
     }
 
@@ -485,6 +526,10 @@ fn run(args: &Args) -> Result<Outcome> {
             pending.remove(&c.head);
         }
     }
+    let device_note = match stations {
+        Some(st) => Some(radio::summary(&mut h, st)?),
+        None => None,
+    };
     let features = h.acked_features();
     h.disconnect()?;
     Ok(Outcome {
@@ -496,6 +541,7 @@ fn run(args: &Args) -> Result<Outcome> {
         backend_cpu,
         load_cpu,
         features,
+        device_note,
     })
 }
 
@@ -565,6 +611,7 @@ fn run_long(
     };
     let load_cpu =
         cpu_ticks("self")?.saturating_sub(self0) as f64 / tck / window.as_secs_f64() * 100.0;
+    let device_note = Some(radio::summary(&mut h, stations)?);
     let features = h.acked_features();
     h.disconnect()?;
     Ok(Outcome {
@@ -576,6 +623,7 @@ fn run_long(
         backend_cpu,
         load_cpu,
         features,
+        device_note,
     })
 }
 
@@ -607,6 +655,7 @@ fn report(args: &Args, o: &Outcome) {
             "backend_pid": args.pid,
             "backend_cpu_percent": o.backend_cpu,
             "load_cpu_percent": o.load_cpu,
+            "device_state": o.device_note,
         });
         println!("{v}");
         return;
@@ -636,6 +685,9 @@ fn report(args: &Args, o: &Outcome) {
         println!("  backend cpu (pid {pid}) {cpu:.1} % of one core");
     }
     println!("  load tool cpu {:.1} % of one core", o.load_cpu);
+    if let Some(note) = &o.device_note {
+        println!("  {} {note}", args.device.name());
+    }
 }
 
 fn main() -> ExitCode {

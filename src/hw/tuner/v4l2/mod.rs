@@ -109,6 +109,8 @@ pub struct V4l2Tuner {
     cancelled: Arc<AtomicU64>,
     seq: u64,
     pending: Option<(u64, u32)>,
+    /// The region band of the pending seek, whose stop must lie in it.
+    seek_range: Option<(u32, u32)>,
     freq_khz: u32,
     threshold: u8,
     last: Option<Reception>,
@@ -310,6 +312,7 @@ impl V4l2Tuner {
             cancelled,
             seq: 0,
             pending: None,
+            seek_range: None,
             freq_khz,
             threshold: signal_threshold,
             last: None,
@@ -424,20 +427,25 @@ impl Tuner for V4l2Tuner {
         } else {
             seek.band.spacing_khz
         };
-        let s = HwFreqSeek {
+        let mut s = HwFreqSeek {
             kind: V4L2_TUNER_RADIO,
             seek_upward: seek.up.into(),
             wrap_around: (seek.wrap && self.capability & V4L2_TUNER_CAP_HWSEEK_WRAP != 0).into(),
             spacing: u32::from(grid) * 1000,
-            rangelow: self.units.from_khz(seek.band.low_khz),
-            rangehigh: self.units.from_khz(seek.band.high_khz),
             ..HwFreqSeek::default()
         };
+        // Without PROG_LIM a driver only accepts its own band edges (or 0 for "the band of
+        // the current frequency"); a stop outside the region is then undone in poll().
+        if self.capability & V4L2_TUNER_CAP_HWSEEK_PROG_LIM != 0 {
+            s.rangelow = self.units.from_khz(seek.band.low_khz);
+            s.rangehigh = self.units.from_khz(seek.band.high_khz);
+        }
         let from = self.units.from_khz(seek.from_khz);
         if self.units.to_khz(from) != self.freq_khz {
             set_frequency(self.query.as_fd(), from).map_err(os("VIDIOC_S_FREQUENCY"))?;
             self.freq_khz = seek.from_khz;
         }
+        self.seek_range = Some((seek.band.low_khz, seek.band.high_khz));
         self.submit(Job::Seek(s))
     }
 
@@ -455,9 +463,26 @@ impl Tuner for V4l2Tuner {
             if self.pending.map(|p| p.0) != Some(seq) {
                 continue;
             }
-            self.pending = None;
+            let Some((_, from)) = self.pending.take() else {
+                continue;
+            };
             match res {
-                Ok((units, t, found)) => {
+                Ok((mut units, mut t, mut found)) => {
+                    let khz = self.units.to_khz(units);
+                    if let Some((lo, hi)) = self.seek_range.take() {
+                        if found && !(lo..=hi).contains(&khz) {
+                            // The hardware's band is wider than the region: nothing found.
+                            let fd = self.query.as_fd();
+                            let back = self.units.from_khz(from);
+                            match set_frequency(fd, back).and_then(|_| get_tuner(fd)) {
+                                Ok(state) => (units, t, found) = (back, state, false),
+                                Err(e) => {
+                                    out.push(TunerEvent::Done(Err(format!("S_FREQUENCY: {e}"))));
+                                    continue;
+                                }
+                            }
+                        }
+                    }
                     let mut r = self.reception_from(units, &t);
                     r.tunable &= found;
                     self.freq_khz = r.frequency_khz;

@@ -208,6 +208,8 @@ pub const V4L2_TUNER_RADIO: u32 = 1;
 pub const V4L2_TUNER_CAP_LOW: u32 = 0x0001;
 /// `V4L2_TUNER_CAP_HWSEEK_WRAP`.
 pub const V4L2_TUNER_CAP_HWSEEK_WRAP: u32 = 0x0008;
+/// `V4L2_TUNER_CAP_HWSEEK_PROG_LIM`: a seek may be limited to any range.
+pub const V4L2_TUNER_CAP_HWSEEK_PROG_LIM: u32 = 0x0800;
 /// `V4L2_TUNER_CAP_STEREO`.
 pub const V4L2_TUNER_CAP_STEREO: u32 = 0x0010;
 /// `V4L2_TUNER_CAP_RDS`.
@@ -345,9 +347,10 @@ mod tests {
                 V4L2_TUNER_CAP_RDS,
                 V4L2_TUNER_CAP_RDS_BLOCK_IO,
                 V4L2_TUNER_CAP_FREQ_BANDS,
-                V4L2_TUNER_CAP_1HZ
+                V4L2_TUNER_CAP_1HZ,
+                V4L2_TUNER_CAP_HWSEEK_PROG_LIM
             ],
-            [0x1, 0x8, 0x10, 0x80, 0x100, 0x400, 0x1000]
+            [0x1, 0x8, 0x10, 0x80, 0x100, 0x400, 0x1000, 0x800]
         );
         assert_eq!((V4L2_TUNER_SUB_STEREO, V4L2_TUNER_SUB_RDS), (0x2, 0x10));
         assert_eq!((V4L2_TUNER_MODE_MONO, V4L2_TUNER_MODE_STEREO), (0, 1));
