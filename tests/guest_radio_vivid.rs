@@ -61,7 +61,10 @@ fn v4l2_backend_serves_vivid_radio_receiver_in_a_linux_guest() {
         status.success() && report.contains("=== done"),
         "guest failed ({status}):\n{report}\n--- console\n{console}"
     );
-    assert!(section(&report, "nodes").contains("/dev/radio0"), "{report}");
+    assert!(
+        section(&report, "nodes").contains("/dev/radio0"),
+        "{report}"
+    );
     for op in ["radio-get-program-info", "radio-seek", "radio-tune"] {
         let s = section(&report, op);
         assert!(s.contains("(0 errors)"), "{op}:\n{report}");

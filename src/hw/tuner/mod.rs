@@ -86,6 +86,47 @@ pub struct SeekRequest {
     pub band: Band,
 }
 
+/// The channels a seek visits, in order: along the band's seek grid (its channel grid when
+/// `seek_spacing_khz` is 0) from `from_khz` in the seek's direction, wrapping at the band's
+/// edge when asked, each grid point at most once and never the start itself.
+pub fn seek_channels(seek: &SeekRequest) -> Vec<u32> {
+    let b = &seek.band;
+    let grid = u32::from(if b.seek_spacing_khz != 0 {
+        b.seek_spacing_khz
+    } else {
+        b.spacing_khz
+    })
+    .max(1);
+    if b.high_khz < b.low_khz {
+        return Vec::new();
+    }
+    let points = (b.high_khz - b.low_khz) / grid + 1;
+    let top = b.low_khz + (points - 1) * grid;
+    let mut at = seek.from_khz.clamp(b.low_khz, b.high_khz);
+    let mut out = Vec::new();
+    for _ in 0..points {
+        let next = if seek.up {
+            let n = b.low_khz + ((at - b.low_khz) / grid + 1) * grid;
+            (n <= top).then_some(n)
+        } else if at > b.low_khz {
+            Some(b.low_khz + (at - b.low_khz).div_ceil(grid) * grid - grid)
+        } else {
+            None
+        };
+        at = match (next, seek.wrap) {
+            (Some(n), _) => n,
+            (None, true) if seek.up => b.low_khz,
+            (None, true) => top,
+            (None, false) => break,
+        };
+        if at == seek.from_khz {
+            break;
+        }
+        out.push(at);
+    }
+    out
+}
+
 /// Something the tuner reports from [`Tuner::poll`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TunerEvent {
@@ -139,4 +180,46 @@ pub trait Tuner: Send {
 
     /// Stops everything and forgets the tuned frequency's state (device reset).
     fn reset(&mut self);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::devices::radio::constants::BAND_FM;
+
+    fn band(seek_spacing_khz: u16) -> Band {
+        Band {
+            kind: BAND_FM,
+            low_khz: 87500,
+            high_khz: 88000,
+            spacing_khz: 100,
+            seek_spacing_khz,
+        }
+    }
+
+    fn seek(from_khz: u32, up: bool, wrap: bool, seek_spacing: u16) -> Vec<u32> {
+        seek_channels(&SeekRequest {
+            from_khz,
+            up,
+            wrap,
+            band: band(seek_spacing),
+        })
+    }
+
+    #[test]
+    fn seek_channels_follow_the_grid_and_wrap_once() {
+        assert_eq!(seek(87700, true, false, 0), [87800, 87900, 88000]);
+        assert_eq!(
+            seek(87700, true, true, 0),
+            [87800, 87900, 88000, 87500, 87600]
+        );
+        assert_eq!(seek(87700, false, false, 0), [87600, 87500]);
+        assert_eq!(
+            seek(87700, false, true, 0),
+            [87600, 87500, 88000, 87900, 87800]
+        );
+        // On a 200 kHz seek grid anchored at the band's start: 87.5, 87.7, 87.9.
+        assert_eq!(seek(87600, true, true, 200), [87700, 87900, 87500]);
+        assert_eq!(seek(87650, false, false, 0), [87600, 87500], "off grid");
+    }
 }

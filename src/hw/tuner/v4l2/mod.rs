@@ -79,10 +79,69 @@ impl Units {
 }
 
 /// What the worker does.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Job {
     Tune(u32),
-    Seek(HwFreqSeek),
+    /// A hardware seek when the driver has one; a software seek over `channels` (units)
+    /// otherwise, or when the hardware seek reports success without moving (vivid's does).
+    Seek {
+        hw: Option<HwFreqSeek>,
+        channels: Vec<u32>,
+        min_signal: i32,
+        /// The seek should wrap but the hardware cannot: its ENODATA at the edge means
+        /// "go on in software", not "nothing found".
+        wrap_in_software: bool,
+    },
+}
+
+/// Time a software seek leaves the tuner on a channel before reading its signal.
+const SOFT_SEEK_SETTLE: Duration = Duration::from_millis(15);
+
+/// Runs a seek on the worker; `Ok(found)`.
+fn run_seek(
+    fd: BorrowedFd<'_>,
+    hw: Option<HwFreqSeek>,
+    channels: &[u32],
+    min_signal: i32,
+    start: u32,
+    wrap_in_software: bool,
+    cancelled: impl Fn() -> bool,
+) -> Result<bool, String> {
+    if let Some(mut s) = hw {
+        match ioctl(fd, VIDIOC_S_HW_FREQ_SEEK, &mut s) {
+            // Nothing found: the kernel left the tuner on the start frequency.
+            Err(e) if e.raw_os_error() == Some(libc::ENODATA) && !wrap_in_software => {
+                return Ok(false)
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENODATA) => {
+                debug!("radio: hardware seek stopped at the band edge; wrapping in software");
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                debug!("radio: hardware seek refused ({e}); seeking in software");
+            }
+            Err(e) => return Err(format!("S_HW_FREQ_SEEK: {e}")),
+            Ok(()) => {
+                let now = get_frequency(fd).map_err(|e| format!("G_FREQUENCY: {e}"))?;
+                if now != start {
+                    return Ok(true);
+                }
+                debug!("radio: hardware seek did not move; seeking in software");
+            }
+        }
+    }
+    for &ch in channels {
+        if cancelled() {
+            return Ok(false);
+        }
+        set_frequency(fd, ch).map_err(|e| format!("S_FREQUENCY: {e}"))?;
+        std::thread::sleep(SOFT_SEEK_SETTLE);
+        let t = get_tuner(fd).map_err(|e| format!("G_TUNER: {e}"))?;
+        if t.signal >= min_signal {
+            return Ok(true);
+        }
+    }
+    set_frequency(fd, start).map_err(|e| format!("S_FREQUENCY: {e}"))?;
+    Ok(false)
 }
 
 struct Command {
@@ -108,6 +167,7 @@ pub struct V4l2Tuner {
     waker_slot: Arc<std::sync::Mutex<Option<Arc<dyn Wake>>>>,
     cancelled: Arc<AtomicU64>,
     seq: u64,
+    hw_seek: bool,
     pending: Option<(u64, u32)>,
     /// The region band of the pending seek, whose stop must lie in it.
     seek_range: Option<(u32, u32)>,
@@ -169,11 +229,20 @@ fn worker(
             Job::Tune(units) => set_frequency(fd, units)
                 .map(|_| true)
                 .map_err(|e| format!("S_FREQUENCY: {e}")),
-            Job::Seek(mut s) => match ioctl(fd, VIDIOC_S_HW_FREQ_SEEK, &mut s) {
-                // Nothing found: the kernel left the tuner on the start frequency.
-                Err(e) if e.raw_os_error() == Some(libc::ENODATA) => Ok(false),
-                r => r.map(|_| true).map_err(|e| format!("S_HW_FREQ_SEEK: {e}")),
-            },
+            Job::Seek {
+                hw,
+                channels,
+                min_signal,
+                wrap_in_software,
+            } => run_seek(
+                fd,
+                hw,
+                &channels,
+                min_signal,
+                cmd.restore,
+                wrap_in_software,
+                || cancelled.load(Ordering::Acquire) >= cmd.seq,
+            ),
         };
         if cancelled.load(Ordering::Acquire) >= cmd.seq {
             if let Err(e) = set_frequency(fd, cmd.restore) {
@@ -274,8 +343,10 @@ impl V4l2Tuner {
             serial: c_str(&cap.bus_info),
             rds,
             stereo: t.capability & V4L2_TUNER_CAP_STEREO != 0,
-            seek: caps & V4L2_CAP_HW_FREQ_SEEK != 0,
+            // Without a hardware seek the backend seeks in software.
+            seek: true,
         };
+        let hw_seek = caps & V4L2_CAP_HW_FREQ_SEEK != 0;
         let freq_khz = units.to_khz(get_frequency(fd).map_err(os("VIDIOC_G_FREQUENCY"))?);
         let blocking = OpenOptions::new()
             .read(true)
@@ -311,6 +382,7 @@ impl V4l2Tuner {
             waker_slot,
             cancelled,
             seq: 0,
+            hw_seek,
             pending: None,
             seek_range: None,
             freq_khz,
@@ -416,37 +488,45 @@ impl Tuner for V4l2Tuner {
     }
 
     fn seek(&mut self, seek: SeekRequest, _now: Instant) -> Result<(), TunerError> {
-        if !self.description.seek {
-            return Err(TunerError::NotSupported("no hardware seek"));
-        }
-        if seek.wrap && self.capability & V4L2_TUNER_CAP_HWSEEK_WRAP == 0 {
-            debug!("radio: the hardware seek cannot wrap; it stops at the band edge");
-        }
         let grid = if seek.band.seek_spacing_khz != 0 {
             seek.band.seek_spacing_khz
         } else {
             seek.band.spacing_khz
         };
-        let mut s = HwFreqSeek {
-            kind: V4L2_TUNER_RADIO,
-            seek_upward: seek.up.into(),
-            wrap_around: (seek.wrap && self.capability & V4L2_TUNER_CAP_HWSEEK_WRAP != 0).into(),
-            spacing: u32::from(grid) * 1000,
-            ..HwFreqSeek::default()
-        };
-        // Without PROG_LIM a driver only accepts its own band edges (or 0 for "the band of
-        // the current frequency"); a stop outside the region is then undone in poll().
-        if self.capability & V4L2_TUNER_CAP_HWSEEK_PROG_LIM != 0 {
-            s.rangelow = self.units.from_khz(seek.band.low_khz);
-            s.rangehigh = self.units.from_khz(seek.band.high_khz);
-        }
+        let hw = self.hw_seek.then(|| {
+            let mut s = HwFreqSeek {
+                kind: V4L2_TUNER_RADIO,
+                seek_upward: seek.up.into(),
+                wrap_around: (seek.wrap && self.capability & V4L2_TUNER_CAP_HWSEEK_WRAP != 0)
+                    .into(),
+                spacing: u32::from(grid) * 1000,
+                ..HwFreqSeek::default()
+            };
+            // Without PROG_LIM a driver only accepts its own band edges (or 0 for "the band
+            // of the current frequency"); a stop outside the region is undone in poll().
+            if self.capability & V4L2_TUNER_CAP_HWSEEK_PROG_LIM != 0 {
+                s.rangelow = self.units.from_khz(seek.band.low_khz);
+                s.rangehigh = self.units.from_khz(seek.band.high_khz);
+            }
+            s
+        });
+        let channels = super::seek_channels(&seek)
+            .into_iter()
+            .map(|k| self.units.from_khz(k))
+            .collect();
         let from = self.units.from_khz(seek.from_khz);
         if self.units.to_khz(from) != self.freq_khz {
             set_frequency(self.query.as_fd(), from).map_err(os("VIDIOC_S_FREQUENCY"))?;
             self.freq_khz = seek.from_khz;
         }
         self.seek_range = Some((seek.band.low_khz, seek.band.high_khz));
-        self.submit(Job::Seek(s))
+        let min_signal = i32::from(self.threshold) * 65535 / 100;
+        self.submit(Job::Seek {
+            hw,
+            channels,
+            min_signal,
+            wrap_in_software: seek.wrap && self.capability & V4L2_TUNER_CAP_HWSEEK_WRAP == 0,
+        })
     }
 
     fn cancel(&mut self, _now: Instant) -> u32 {
