@@ -55,7 +55,10 @@ fn v4l2_backend_serves_vivid_radio_receiver_in_a_linux_guest() {
         .arg(work.path())
         .status()
         .expect("run the guest");
-    let report = std::fs::read_to_string(work.path().join("report.log")).unwrap_or_default();
+    // The serial port writes CRLF line ends.
+    let report = std::fs::read_to_string(work.path().join("report.log"))
+        .unwrap_or_default()
+        .replace("\r\n", "\n");
     let console = std::fs::read_to_string(work.path().join("console.log")).unwrap_or_default();
     assert!(
         status.success() && report.contains("=== done"),
