@@ -36,7 +36,6 @@ fn chain_round_trip(c: &mut Criterion) {
     let mem = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0), 0x10_0000)]).unwrap();
     mem.write_slice(&0x0000_4000u32.to_le_bytes(), GuestAddress(0x8000))
         .unwrap();
-    let vq = MockSplitQueue::new(&mem, 256);
     let descs = [
         RawDescriptor::from(Descriptor::new(0x8000, 4, F_NEXT, 1)),
         RawDescriptor::from(Descriptor::new(0x9000, 128, F_WRITE, 0)),
@@ -45,6 +44,8 @@ fn chain_round_trip(c: &mut Criterion) {
     c.bench_function("chain parse + scmi dispatch + response write", |b| {
         b.iter_batched(
             || {
+                // A fresh ring each time: the mock's avail index only grows.
+                let vq = MockSplitQueue::new(&mem, 256);
                 vq.build_desc_chain(&descs).unwrap();
                 let q: Queue = vq.create_queue().unwrap();
                 q

@@ -3,7 +3,8 @@
 //! Layers, each ignorant of the one above it:
 //! - [`hw`]: hardware access, one trait per class, real and simulated backends;
 //! - [`devices`]: virtio device models over byte buffers and `hw` traits;
-//! - [`transport`]: puts a device in front of a guest (vhost-user; Gunyah later).
+//! - [`transport`]: puts a device in front of a guest (vhost-user, or Gunyah's
+//!   virtio-backend interface from a driver VM).
 //!
 //! Beside them: [`config`] (the TOML file), [`service`] (wires config to devices and
 //! transports) and `harness` (a driver-side vhost-user frontend for tests and load).

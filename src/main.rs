@@ -11,7 +11,8 @@ use drivervm::config::{self, Config};
 use drivervm::{logging, service};
 
 /// Serves a driver VM's SoC hardware (clocks, RPMB, audio, FM radio) to guest VMs as
-/// standard virtio devices over vhost-user.
+/// standard virtio devices over vhost-user or, from a Gunyah driver VM, over Gunyah's
+/// virtio-backend interface.
 ///
 /// Without --config, the embedded default runs: a simulated SoC served to one guest, so the
 /// service works on any Linux machine. Attach a VMM to the sockets it prints (see README.md).
@@ -73,7 +74,7 @@ fn main() -> ExitCode {
                     dev.id,
                     guest.name,
                     dev.kind.name(),
-                    dev.transport.socket_path(&runtime_dir).display()
+                    dev.transport.describe(&runtime_dir)
                 );
             }
         }

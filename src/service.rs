@@ -3,6 +3,7 @@
 pub mod radio;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use log::info;
@@ -11,6 +12,9 @@ use nix::unistd::{Gid, Group};
 use crate::config::{Backend, Config, DeviceConfig, DeviceKind, GuestConfig, TransportConfig};
 use crate::devices::scmi::{AgentView, ScmiDevice};
 use crate::devices::VirtioDevice;
+use crate::transport::gunyah::{
+    self, BackendNode, DeviceLabel, GunyahBackendIo, GunyahError, NodeDevice,
+};
 use crate::transport::socket::{self, SocketError};
 use crate::transport::vhost_user::{self, VhostUserDevice};
 
@@ -39,6 +43,9 @@ pub enum ServiceError {
     /// The validated config asks for something this build cannot construct.
     #[error("device {0}: kind and backend are not implemented in this build")]
     Unsupported(String),
+    /// A Gunyah node or device could not be set up.
+    #[error("{0}")]
+    Gunyah(GunyahError),
     /// A thread or OS resource could not be created.
     #[error("device {device}: {why}")]
     Os {
@@ -58,11 +65,13 @@ pub struct Endpoint {
     pub guest: String,
     /// Device kind.
     pub kind: DeviceKind,
-    /// The vhost-user socket.
-    pub socket: PathBuf,
+    /// The vhost-user socket; `None` for a device served over Gunyah.
+    pub socket: Option<PathBuf>,
+    /// How it is attached, for logs: the socket, or the Gunyah node and label.
+    pub attachment: String,
 }
 
-/// The running service: one serving thread per device.
+/// The running service: one serving thread per vhost-user device, two per Gunyah device.
 pub struct Service {
     endpoints: Vec<Endpoint>,
     _threads: Vec<JoinHandle<()>>,
@@ -76,12 +85,21 @@ impl Service {
 
     /// Removes every socket so no frontend finds a dead one; call before the process exits.
     pub fn remove_sockets(&self) {
-        for ep in &self.endpoints {
-            if let Err(e) = std::fs::remove_file(&ep.socket) {
-                log::warn!("{}: cannot remove socket: {e}", ep.socket.display());
+        for socket in self.endpoints.iter().filter_map(|ep| ep.socket.as_ref()) {
+            if let Err(e) = std::fs::remove_file(socket) {
+                log::warn!("{}: cannot remove socket: {e}", socket.display());
             }
         }
     }
+}
+
+/// Opens a Gunyah backend node by path, again each time the frontend VM exits: the daemon
+/// opens the device node, tests hand out simulated nodes.
+pub type NodeOpener = Arc<dyn Fn(&Path) -> std::io::Result<Arc<dyn GunyahBackendIo>> + Send + Sync>;
+
+/// Opens the real `/dev/gh_virtio_backend_<vm>` node.
+pub fn open_backend_node(path: &Path) -> std::io::Result<Arc<dyn GunyahBackendIo>> {
+    Ok(Arc::new(BackendNode::open(path)?))
 }
 
 /// Creates `dir` (0700, or 0750 when sockets are shared with a group) and checks it is usable.
@@ -156,34 +174,111 @@ fn socket_group(config: &Config) -> Result<Option<Gid>, ServiceError> {
     }
 }
 
-/// Binds every device's socket, then starts serving them all.
-///
-/// Sockets are bound before any thread starts (see [`socket::bind`]), so on success every
-/// socket already accepts connections.
+/// Binds every device's socket and publishes every Gunyah device, then starts serving them
+/// all; Gunyah nodes are opened with [`open_backend_node`].
 pub fn start(config: &Config, runtime_dir: &Path) -> Result<Service, ServiceError> {
+    start_with(config, runtime_dir, Arc::new(open_backend_node))
+}
+
+/// A Gunyah node being prepared: its devices and the window base they agree on.
+struct PendingNode {
+    path: PathBuf,
+    window_base: u64,
+    devices: Vec<NodeDevice>,
+    endpoints: Vec<Endpoint>,
+}
+
+/// [`start`] with Gunyah nodes opened by `open_node`.
+///
+/// Sockets are bound (see [`socket::bind`]) and Gunyah devices published before any thread
+/// starts serving, so on success every socket already accepts connections; devices sharing
+/// a node share its fd, its window mapping and its GH_SET_APP_READY.
+pub fn start_with(
+    config: &Config,
+    runtime_dir: &Path,
+    open_node: NodeOpener,
+) -> Result<Service, ServiceError> {
     let group = socket_group(config)?;
     prepare_runtime_dir(runtime_dir, group.is_some())?;
     let mut bound = Vec::new();
+    let mut nodes: Vec<PendingNode> = Vec::new();
     for guest in &config.guests {
         for dev in &guest.devices {
             let device = build_device(config, guest, dev)?;
-            let TransportConfig::VhostUser { .. } = &dev.transport;
-            let path = dev.transport.socket_path(runtime_dir);
-            let listener = socket::bind(&path, group).map_err(|source| ServiceError::Socket {
-                device: dev.id.clone(),
-                source,
-            })?;
-            let endpoint = Endpoint {
+            let mut endpoint = Endpoint {
                 device: dev.id.clone(),
                 guest: guest.name.clone(),
                 kind: dev.kind,
-                socket: path,
+                socket: None,
+                attachment: dev.transport.describe(runtime_dir),
             };
-            bound.push((endpoint, device, listener));
+            match &dev.transport {
+                TransportConfig::VhostUser { socket } => {
+                    let path = runtime_dir.join(socket);
+                    let listener =
+                        socket::bind(&path, group).map_err(|source| ServiceError::Socket {
+                            device: dev.id.clone(),
+                            source,
+                        })?;
+                    endpoint.socket = Some(path);
+                    bound.push((endpoint, device, listener));
+                }
+                TransportConfig::Gunyah {
+                    node,
+                    label,
+                    window_base,
+                } => {
+                    let label = DeviceLabel::new(*label).map_err(|e| ServiceError::Os {
+                        device: dev.id.clone(),
+                        why: e.to_string(),
+                    })?;
+                    let nd = NodeDevice {
+                        id: dev.id.clone(),
+                        label,
+                        device,
+                    };
+                    match nodes.iter_mut().find(|n| n.path == *node) {
+                        Some(n) => {
+                            n.devices.push(nd);
+                            n.endpoints.push(endpoint);
+                        }
+                        None => nodes.push(PendingNode {
+                            path: node.clone(),
+                            window_base: *window_base,
+                            devices: vec![nd],
+                            endpoints: vec![endpoint],
+                        }),
+                    }
+                }
+            }
         }
     }
     let mut endpoints = Vec::new();
     let mut threads = Vec::new();
+    for node in nodes {
+        let name = node.path.display().to_string();
+        let open = open_node.clone();
+        let path = node.path.clone();
+        threads.push(
+            gunyah::start_node(
+                &name,
+                Box::new(move || open(&path)),
+                node.window_base,
+                node.devices,
+            )
+            .map_err(ServiceError::Gunyah)?,
+        );
+        for ep in node.endpoints {
+            info!(
+                "{}: {} for guest \"{}\" on {}",
+                ep.device,
+                ep.kind.name(),
+                ep.guest,
+                ep.attachment
+            );
+            endpoints.push(ep);
+        }
+    }
     for (endpoint, device, listener) in bound {
         let id = endpoint.device.clone();
         let os_err = |why: String| ServiceError::Os {
@@ -200,7 +295,7 @@ pub fn start(config: &Config, runtime_dir: &Path) -> Result<Service, ServiceErro
             "{id}: {} for guest \"{}\" on {}",
             endpoint.kind.name(),
             endpoint.guest,
-            endpoint.socket.display()
+            endpoint.attachment
         );
         endpoints.push(endpoint);
         threads.push(thread);

@@ -170,3 +170,31 @@ fn a_protocol_error_drops_only_that_frontend() {
         "{log}"
     );
 }
+
+#[test]
+fn a_flood_of_malformed_chains_is_answered_but_not_all_logged() {
+    use drivervm::harness::Malformed;
+    let svc = Service::start(TWO_GUESTS, &SOCKETS);
+    let mut h = svc.connect(SOCKETS[0], &HarnessOptions::default());
+    for _ in 0..60 {
+        let head = h
+            .add_malformed(
+                CMDQ,
+                Malformed::WritableBeforeReadable,
+                &command(0x10, 0, 0, &[]),
+                64,
+            )
+            .unwrap();
+        h.kick(CMDQ).unwrap();
+        let c = h
+            .wait_for(CMDQ, head, std::time::Duration::from_secs(2))
+            .unwrap();
+        assert_eq!(c.len, 0);
+    }
+    let r = Response::parse(&h.request(CMDQ, &command(0x10, 0, 1, &[]), 16).unwrap());
+    assert_eq!(r.status, SUCCESS);
+    h.disconnect().unwrap();
+    let logged = svc.log().matches("refused").count();
+    // 10 per second: 60 chains in well under 3 s log at most 30 lines.
+    assert!((1..=30).contains(&logged), "{logged} refusals logged");
+}

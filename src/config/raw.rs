@@ -74,6 +74,7 @@ pub(super) struct RawDevice {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) enum RawTransport {
     VhostUser(RawVhostUser),
+    Gunyah(RawGunyah),
 }
 
 /// `transport.vhost-user`.
@@ -81,6 +82,15 @@ pub(super) enum RawTransport {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawVhostUser {
     pub socket: Option<PathBuf>,
+}
+
+/// `transport.gunyah`: every key is required (no value is safe to guess).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGunyah {
+    pub node: PathBuf,
+    pub label: RawInt,
+    pub window_base: RawInt,
 }
 
 /// A TOML integer, range-checked by validation so the message can state the range.

@@ -101,14 +101,39 @@ pub enum TransportConfig {
         /// Socket path; a relative one is relative to the runtime dir.
         socket: PathBuf,
     },
+    /// A label on a Gunyah virtio-backend node, serving a virtio-mmio device to the VM the
+    /// node belongs to over its shared window.
+    Gunyah {
+        /// The backend node, e.g. `/dev/gh_virtio_backend_ivi` (absolute).
+        node: PathBuf,
+        /// The device's label on the node (`qcom,label` in the device tree), nonzero.
+        label: u32,
+        /// Guest-physical address (in the frontend VM) where the shared window starts,
+        /// 4 KiB aligned; the same for every device on a node.
+        window_base: u64,
+    },
 }
 
 impl TransportConfig {
-    /// The socket path with a relative one placed in `runtime_dir`.
-    pub fn socket_path(&self, runtime_dir: &Path) -> PathBuf {
+    /// The vhost-user socket path with a relative one placed in `runtime_dir`; `None` for a
+    /// transport without a socket.
+    pub fn socket_path(&self, runtime_dir: &Path) -> Option<PathBuf> {
         match self {
             // join() keeps an absolute socket as it is.
-            Self::VhostUser { socket } => runtime_dir.join(socket),
+            Self::VhostUser { socket } => Some(runtime_dir.join(socket)),
+            Self::Gunyah { .. } => None,
+        }
+    }
+
+    /// Where a frontend finds the device, for humans: the socket path, or node and label.
+    pub fn describe(&self, runtime_dir: &Path) -> String {
+        match self {
+            Self::VhostUser { socket } => runtime_dir.join(socket).display().to_string(),
+            Self::Gunyah {
+                node,
+                label,
+                window_base,
+            } => format!("{} label {label} window {window_base:#x}", node.display()),
         }
     }
 }
@@ -124,14 +149,24 @@ mod tests {
         };
         assert_eq!(
             rel.socket_path(Path::new("/run/drivervm")),
-            PathBuf::from("/run/drivervm/vm0-scmi.sock")
+            Some(PathBuf::from("/run/drivervm/vm0-scmi.sock"))
         );
         let abs = TransportConfig::VhostUser {
             socket: "/tmp/s.sock".into(),
         };
         assert_eq!(
             abs.socket_path(Path::new("/run/drivervm")),
-            PathBuf::from("/tmp/s.sock")
+            Some(PathBuf::from("/tmp/s.sock"))
+        );
+        let gunyah = TransportConfig::Gunyah {
+            node: "/dev/gh_virtio_backend_ivi".into(),
+            label: 3,
+            window_base: 0x8000_0000,
+        };
+        assert_eq!(gunyah.socket_path(Path::new("/run")), None);
+        assert_eq!(
+            gunyah.describe(Path::new("/run")),
+            "/dev/gh_virtio_backend_ivi label 3 window 0x80000000"
         );
     }
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use super::*;
 use crate::hw::soc::SocIdentity;
 
+mod gunyah;
 mod radio;
 mod schema_keys;
 
@@ -99,7 +100,15 @@ fn example_parses_to_what_its_comments_say() {
         }
     );
     let names: Vec<_> = c.guests.iter().map(|g| g.name.as_str()).collect();
-    assert_eq!(names, ["ivi", "cluster"]);
+    assert_eq!(names, ["ivi", "cluster", "hmi"]);
+    assert_eq!(
+        c.guests[2].devices[0].transport,
+        TransportConfig::Gunyah {
+            node: "/dev/gh_virtio_backend_hmi".into(),
+            label: 1,
+            window_base: 0x9c00_0000,
+        }
+    );
     assert_eq!(c.guests[0].devices[0], scmi("ivi-scmi", "ivi-scmi.sock"));
     assert_eq!(
         c.guests[1].devices[0],
@@ -137,6 +146,7 @@ fn example_documents_every_key_of_the_schema() {
     let example = schema_keys::document_keys(EXAMPLE);
     // The tracer must see the whole schema, or this test proves nothing.
     assert!(schema.contains("guest.device.transport.vhost-user.socket"));
+    assert!(schema.contains("guest.device.transport.gunyah.window_base"));
     assert!(schema.contains("soc.implementation_version"));
     let missing: Vec<_> = schema.difference(&example).collect();
     assert!(missing.is_empty(), "etc/drivervm.toml lacks {missing:?}");
@@ -504,9 +514,9 @@ fn wrong_types_name_line_column_and_key() {
          invalid type: integer `3`, expected a string"
     );
     assert_eq!(
-        err(&ivi(&["kind = \"scmi\"\ntransport = { gunyah = {} }"])),
+        err(&ivi(&["kind = \"scmi\"\ntransport = { xen = {} }"])),
         "etc/x.toml: line 5, column 15, at guest 1 device 1 transport: \
-         unknown variant `gunyah`, expected `vhost-user`"
+         unknown variant `xen`, expected `vhost-user` or `gunyah`"
     );
     assert_eq!(
         err("[[guest]]\n[[guest.device]]\nkind = \"scmi\"\n"),

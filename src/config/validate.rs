@@ -9,7 +9,9 @@ use crate::hw::soc::{self, SocIdentity};
 use super::error::ConfigError;
 use super::kinds::{implemented, name_list, Backend, DeviceKind};
 use super::radio::{self, RadioConfig};
-use super::raw::{RawConfig, RawDevice, RawGuest, RawInt, RawService, RawSoc, RawTransport};
+use super::raw::{
+    RawConfig, RawDevice, RawGuest, RawGunyah, RawInt, RawService, RawSoc, RawTransport,
+};
 use super::schema::{
     Config, DeviceConfig, GuestConfig, GuestPolicy, ServiceConfig, SocConfig, TransportConfig,
 };
@@ -22,6 +24,9 @@ const MAX_GUEST_NAME: usize = 32;
 
 /// Longest SCMI vendor string: 16 bytes including the terminating NUL.
 const MAX_SOC_NAME: usize = 15;
+
+/// Alignment of a Gunyah shared window's guest-physical base (one page).
+const WINDOW_ALIGN: u64 = 0x1000;
 
 /// Longest absolute socket path: `sun_path` is 108 bytes including the NUL.
 const MAX_SOCKET_PATH: usize = 107;
@@ -204,7 +209,7 @@ impl Validator<'_> {
         }
         let mut seen: HashMap<DeviceKind, usize> = HashMap::new();
         let mut devices = Vec::with_capacity(parsed.len());
-        for (place, (kind, backend, socket, radio)) in parsed {
+        for (place, (kind, backend, transport, radio)) in parsed {
             let n = seen.entry(kind).or_default();
             let id = if count.get(&kind).copied().unwrap_or(0) > 1 {
                 format!("{name}-{}-{n}", kind.name())
@@ -212,18 +217,26 @@ impl Validator<'_> {
                 format!("{name}-{}", kind.name())
             };
             *n += 1;
-            let socket = match socket {
-                Some(s) => {
-                    self.socket(&place, &s)?;
-                    s
-                }
-                None => PathBuf::from(format!("{id}.sock")),
+            let transport = match transport {
+                Some(RawTransport::VhostUser(v)) => match v.socket {
+                    Some(s) => {
+                        self.socket(&place, &s)?;
+                        TransportConfig::VhostUser { socket: s }
+                    }
+                    None => TransportConfig::VhostUser {
+                        socket: PathBuf::from(format!("{id}.sock")),
+                    },
+                },
+                None => TransportConfig::VhostUser {
+                    socket: PathBuf::from(format!("{id}.sock")),
+                },
+                Some(RawTransport::Gunyah(g)) => self.gunyah(&place, g)?,
             };
             devices.push(DeviceConfig {
                 id,
                 kind,
                 backend,
-                transport: TransportConfig::VhostUser { socket },
+                transport,
                 radio,
             });
         }
@@ -234,12 +247,22 @@ impl Validator<'_> {
         })
     }
 
-    /// Kind, backend, the socket as written (if any) and the radio settings of one device.
+    /// Kind, backend, the transport as written (if any) and the radio settings of one
+    /// device.
+    #[allow(clippy::type_complexity)]
     fn device(
         &self,
         place: &str,
         raw: RawDevice,
-    ) -> Result<(DeviceKind, Backend, Option<PathBuf>, Option<RadioConfig>), ConfigError> {
+    ) -> Result<
+        (
+            DeviceKind,
+            Backend,
+            Option<RawTransport>,
+            Option<RadioConfig>,
+        ),
+        ConfigError,
+    > {
         let kind = DeviceKind::from_name(&raw.kind).ok_or_else(|| {
             self.err(
                 place,
@@ -296,10 +319,6 @@ impl Validator<'_> {
                 ),
             ));
         }
-        let socket = match raw.transport {
-            None => None,
-            Some(RawTransport::VhostUser(v)) => v.socket,
-        };
         let radio = match (kind, raw.radio) {
             (DeviceKind::Radio, r) => {
                 let e = |key: &str, reason: String| self.err(format!("{place} {key}"), reason);
@@ -313,7 +332,58 @@ impl Validator<'_> {
             }
             (_, None) => None,
         };
-        Ok((kind, backend, socket, radio))
+        Ok((kind, backend, raw.transport, radio))
+    }
+
+    fn gunyah(&self, place: &str, raw: RawGunyah) -> Result<TransportConfig, ConfigError> {
+        let shown = shown_path(&raw.node);
+        if has_nul(&raw.node) {
+            return Err(self.err(
+                place,
+                format!("gunyah node \"{shown}\" contains a NUL byte"),
+            ));
+        }
+        if !raw.node.is_absolute() || raw.node.file_name().is_none() {
+            return Err(self.err(
+                place,
+                format!(
+                    "gunyah node \"{shown}\" is not an absolute path to a device node \
+                     (expected e.g. /dev/gh_virtio_backend_<vm>)"
+                ),
+            ));
+        }
+        let RawInt(label) = raw.label;
+        let label = u32::try_from(label)
+            .ok()
+            .filter(|&l| l != 0)
+            .ok_or_else(|| {
+                self.err(
+                    place,
+                    format!(
+                        "gunyah label {label} is out of range (expected 1 to {})",
+                        u32::MAX
+                    ),
+                )
+            })?;
+        let RawInt(base) = raw.window_base;
+        let window_base = u64::try_from(base)
+            .ok()
+            .filter(|b| b % WINDOW_ALIGN == 0)
+            .ok_or_else(|| {
+                self.err(
+                    place,
+                    format!(
+                        "gunyah window_base {} is not a {WINDOW_ALIGN:#x}-aligned \
+                         guest-physical address",
+                        signed_hex(base)
+                    ),
+                )
+            })?;
+        Ok(TransportConfig::Gunyah {
+            node: raw.node,
+            label,
+            window_base,
+        })
     }
 
     fn socket(&self, place: &str, socket: &Path) -> Result<(), ConfigError> {
@@ -339,10 +409,42 @@ impl Validator<'_> {
 
     fn unique_sockets(&self, guests: &[GuestConfig]) -> Result<(), ConfigError> {
         let mut owners: HashMap<PathBuf, String> = HashMap::new();
+        let mut labels: HashMap<(PathBuf, u32), String> = HashMap::new();
+        let mut windows: HashMap<PathBuf, (u64, String)> = HashMap::new();
         for g in guests {
             for (i, d) in g.devices.iter().enumerate() {
                 let place = format!("guest \"{}\" device {}", g.name, i + 1);
-                let TransportConfig::VhostUser { socket } = &d.transport;
+                let socket = match &d.transport {
+                    TransportConfig::VhostUser { socket } => socket,
+                    TransportConfig::Gunyah {
+                        node,
+                        label,
+                        window_base,
+                    } => {
+                        let shown = shown_path(node);
+                        if let Some(owner) = labels.get(&(node.clone(), *label)) {
+                            return Err(self.err(
+                                place,
+                                format!("gunyah label {label} on \"{shown}\" is already used by {owner}"),
+                            ));
+                        }
+                        if let Some((base, owner)) = windows.get(node) {
+                            if base != window_base {
+                                return Err(self.err(
+                                    place,
+                                    format!(
+                                        "gunyah window_base {window_base:#x} differs from \
+                                         {base:#x} set for \"{shown}\" by {owner} (a node has \
+                                         one shared window)"
+                                    ),
+                                ));
+                            }
+                        }
+                        labels.insert((node.clone(), *label), place.clone());
+                        windows.insert(node.clone(), (*window_base, place));
+                        continue;
+                    }
+                };
                 // "a.sock" and "./a.sock" are the same socket.
                 let key: PathBuf = socket
                     .components()
@@ -369,6 +471,15 @@ fn valid_guest_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'))
+}
+
+/// `n` in hex with its sign, as a user would have written it.
+fn signed_hex(n: i64) -> String {
+    if n < 0 {
+        format!("-{:#x}", n.unsigned_abs())
+    } else {
+        format!("{n:#x}")
+    }
 }
 
 fn has_nul(path: &Path) -> bool {

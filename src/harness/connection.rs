@@ -14,6 +14,7 @@ use vhost::{VhostBackend, VhostUserMemoryRegionInfo, VringConfigData};
 use vm_memory::{GuestAddress, GuestMemoryBackend};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
+use super::driver::Driver;
 use super::malformed::{self, Malformed};
 use super::memory::{GuestMemfd, DEFAULT_MEMORY_SIZE};
 use super::split_ring::{ChainLayout, Completion, RingLayout, Segment, SplitQueue};
@@ -327,16 +328,7 @@ impl Harness {
     /// Makes `readable` plus a `writable_len`-byte response buffer available on `queue` as
     /// direct descriptors and kicks; returns the head.
     pub fn submit(&mut self, queue: u16, readable: &[u8], writable_len: u32) -> Result<u16, Error> {
-        let mut segments = Vec::with_capacity(2);
-        if !readable.is_empty() {
-            segments.push(Segment::Readable(readable));
-        }
-        if writable_len > 0 {
-            segments.push(Segment::Writable(writable_len));
-        }
-        let head = self.add_chain(queue, &segments, ChainLayout::Direct)?;
-        self.kick(queue)?;
-        Ok(head)
+        Driver::submit(self, queue, readable, writable_len)
     }
 
     /// Makes a deliberately malformed chain (built around `request` and a `writable_len`
@@ -379,18 +371,7 @@ impl Harness {
         queue: u16,
         timeout: Duration,
     ) -> Result<Vec<Completion>, Error> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let done = self.poll_completions(queue)?;
-            if !done.is_empty() {
-                return Ok(done);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::Timeout { queue, timeout });
-            }
-            self.wait_call(queue, deadline - now)?;
-        }
+        Driver::wait_completions(self, queue, timeout)
     }
 
     /// Waits up to `timeout` for `head` to come back on `queue`; other completions seen
@@ -402,27 +383,7 @@ impl Harness {
         head: u16,
         timeout: Duration,
     ) -> Result<Completion, Error> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let done = self.poll_completions(queue)?;
-            let mut found = None;
-            let q = self.queue_mut(queue)?;
-            for c in done {
-                if found.is_none() && c.head == head {
-                    found = Some(c);
-                } else {
-                    q.stash.push(c);
-                }
-            }
-            if let Some(c) = found {
-                return Ok(c);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::Timeout { queue, timeout });
-            }
-            self.wait_call(queue, deadline - now)?;
-        }
+        Driver::wait_for(self, queue, head, timeout)
     }
 
     /// One round trip: sends `readable`, waits for the reply (up to the configured timeout)
@@ -433,8 +394,7 @@ impl Harness {
         readable: &[u8],
         writable_len: u32,
     ) -> Result<Vec<u8>, Error> {
-        let head = self.submit(queue, readable, writable_len)?;
-        Ok(self.wait_for(queue, head, self.timeout)?.data)
+        Driver::request(self, queue, readable, writable_len)
     }
 
     /// Blocks until `queue`'s call eventfd fires, the socket hangs up or `timeout` passes.
@@ -498,6 +458,64 @@ impl Harness {
         // the socket were still open; errors mean it is already gone.
         let _ =
             nix::sys::socket::shutdown(self.frontend.as_raw_fd(), nix::sys::socket::Shutdown::Both);
+    }
+}
+
+impl Driver for Harness {
+    fn offered_features(&self) -> u64 {
+        self.offered_features
+    }
+
+    fn acked_features(&self) -> u64 {
+        self.acked_features
+    }
+
+    fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    fn config(&mut self, offset: u32, len: u32) -> Result<Vec<u8>, Error> {
+        self.get_config(offset, len)
+    }
+
+    fn add_chain(
+        &mut self,
+        queue: u16,
+        segments: &[Segment<'_>],
+        layout: ChainLayout,
+    ) -> Result<u16, Error> {
+        Harness::add_chain(self, queue, segments, layout)
+    }
+
+    fn add_malformed(
+        &mut self,
+        queue: u16,
+        kind: Malformed,
+        request: &[u8],
+        writable_len: u32,
+    ) -> Result<u16, Error> {
+        Harness::add_malformed(self, queue, kind, request, writable_len)
+    }
+
+    fn kick(&mut self, queue: u16) -> Result<bool, Error> {
+        Harness::kick(self, queue)
+    }
+
+    fn poll_completions(&mut self, queue: u16) -> Result<Vec<Completion>, Error> {
+        Harness::poll_completions(self, queue)
+    }
+
+    fn keep(&mut self, c: Completion) -> Result<(), Error> {
+        self.queue_mut(c.queue)?.stash.push(c);
+        Ok(())
+    }
+
+    fn wait_interrupt(&mut self, queue: u16, timeout: Duration) -> Result<(), Error> {
+        self.wait_call(queue, timeout)
+    }
+
+    fn disconnect(self: Box<Self>) -> Result<(), Error> {
+        Harness::disconnect(*self)
     }
 }
 

@@ -160,7 +160,7 @@ fn malformed_chains_are_malformed_to_virtio_queue() {
         assert_eq!(chain.head_index(), head, "{kind:?}");
         let descs: Vec<_> = chain.collect();
         match kind {
-            Malformed::AddressOutsideMemory => {
+            Malformed::AddressOutsideMemory | Malformed::AddressBelowMemory => {
                 assert_eq!(descs.len(), 2);
                 assert!(mem.memory().address_in_range(descs[1].addr()));
                 assert!(!mem.memory().address_in_range(descs[0].addr()));

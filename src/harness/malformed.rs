@@ -19,6 +19,10 @@ pub const OVERSIZE_LEN: u32 = 0xFFFF_FF00;
 pub enum Malformed {
     /// The request descriptor points one page past the end of guest memory.
     AddressOutsideMemory,
+    /// The request descriptor points one page below the start of guest memory (for a
+    /// Gunyah window: below the window base, where the frontend has RAM the backend must
+    /// never reach).
+    AddressBelowMemory,
     /// The writable response descriptor comes before the readable request descriptor.
     WritableBeforeReadable,
     /// The writable descriptor's `next` points back at the head.
@@ -35,8 +39,9 @@ pub enum Malformed {
 
 impl Malformed {
     /// Every variant, for tests that walk them all.
-    pub const ALL: [Malformed; 7] = [
+    pub const ALL: [Malformed; 8] = [
         Malformed::AddressOutsideMemory,
+        Malformed::AddressBelowMemory,
         Malformed::WritableBeforeReadable,
         Malformed::DescriptorLoop,
         Malformed::OversizeLength,
@@ -120,11 +125,20 @@ fn build(
         next: 0,
     };
     match kind {
-        Malformed::AddressOutsideMemory | Malformed::OversizeLength | Malformed::DescriptorLoop => {
+        Malformed::AddressOutsideMemory
+        | Malformed::AddressBelowMemory
+        | Malformed::OversizeLength
+        | Malformed::DescriptorLoop => {
             let ids = q.take_descriptors(2)?;
             flight.descs.extend_from_slice(&ids);
             let (addr, len) = match kind {
                 Malformed::AddressOutsideMemory => (mem.end() + 0x1000, req_len),
+                Malformed::AddressBelowMemory => {
+                    let below = mem.base().checked_sub(0x1000).ok_or_else(|| {
+                        Error::Memory("guest memory starts at 0: nothing lies below it".into())
+                    })?;
+                    (below, req_len)
+                }
                 Malformed::OversizeLength => (req_addr, OVERSIZE_LEN),
                 _ => (req_addr, req_len),
             };

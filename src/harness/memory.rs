@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 
 use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
-use vm_memory::{FileOffset, GuestAddress, GuestMemoryMmap};
+use vm_memory::{FileOffset, GuestAddress, GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion};
 
 use super::Error;
 
@@ -29,6 +29,11 @@ pub struct GuestMemfd {
 impl GuestMemfd {
     /// Creates `size` bytes of zeroed guest memory at [`GUEST_MEMORY_BASE`].
     pub fn new(size: usize) -> Result<Self, Error> {
+        Self::new_at(GUEST_MEMORY_BASE, size)
+    }
+
+    /// Creates `size` bytes of zeroed, memfd-backed guest memory at guest-physical `base`.
+    pub fn new_at(base: u64, size: usize) -> Result<Self, Error> {
         if size == 0 {
             return Err(Error::Memory("guest memory size must not be zero".into()));
         }
@@ -37,7 +42,11 @@ impl GuestMemfd {
         let file = File::from(fd);
         file.set_len(size as u64)
             .map_err(|e| Error::Memory(format!("sizing memfd to {size} bytes: {e}")))?;
-        let base = GUEST_MEMORY_BASE;
+        if base.checked_add(size as u64).is_none() {
+            return Err(Error::Memory(format!(
+                "{size} bytes do not fit at {base:#x}"
+            )));
+        }
         let mem = GuestMemoryMmap::from_ranges_with_files([(
             GuestAddress(base),
             size,
@@ -52,6 +61,17 @@ impl GuestMemfd {
             size: size as u64,
             free,
         })
+    }
+
+    /// A new handle on the memfd behind the memory, to share it with a backend.
+    pub fn share_file(&self) -> Result<File, Error> {
+        self.mem
+            .find_region(GuestAddress(self.base))
+            .and_then(|r| r.file_offset())
+            .ok_or_else(|| Error::Memory("guest memory is not file-backed".into()))?
+            .file()
+            .try_clone()
+            .map_err(|e| Error::Memory(format!("duplicating the memfd: {e}")))
     }
 
     /// The mapped guest memory.

@@ -29,16 +29,18 @@
 //! ```
 
 mod connection;
+mod driver;
 #[cfg(test)]
 mod interop_tests;
-mod malformed;
+pub(crate) mod malformed;
 mod memory;
-mod split_ring;
+pub(crate) mod split_ring;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use connection::{Harness, HarnessOptions};
+pub use driver::Driver;
 pub use malformed::{Malformed, OVERSIZE_LEN};
 pub use memory::{GuestMemfd, DEFAULT_MEMORY_SIZE, GUEST_MEMORY_BASE};
 pub use split_ring::{

@@ -405,6 +405,22 @@ impl SplitQueue {
         }
     }
 
+    /// Frees the rings and every in-flight chain's memory (the driver is going away).
+    pub fn free_all(&mut self, mem: &mut GuestMemfd) {
+        for flight in self
+            .in_flight
+            .iter_mut()
+            .filter_map(Option::take)
+            .collect::<Vec<_>>()
+        {
+            self.release(mem, flight);
+        }
+        let l = self.layout;
+        mem.free(l.desc_table, RingLayout::desc_table_len(l.size));
+        mem.free(l.avail_ring, RingLayout::avail_ring_len(l.size));
+        mem.free(l.used_ring, RingLayout::used_ring_len(l.size));
+    }
+
     /// Puts `head` (any value, even an invalid one) on the available ring and publishes it.
     pub fn publish(&mut self, mem: &GuestMemfd, head: u16) -> Result<(), Error> {
         let slot = self.next_avail % self.layout.size;

@@ -1,5 +1,9 @@
 //! Transports: put a [`crate::devices::VirtioDevice`] in front of a guest.
 
 pub mod chain;
+pub mod gunyah;
+pub mod log_budget;
+pub mod rings;
 pub mod socket;
 pub mod vhost_user;
+pub mod wake;

@@ -10,13 +10,13 @@ use std::os::unix::net::UnixListener;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use log::{debug, error, info, warn};
+use log::{error, info, warn};
 use vhost::vhost_user::message::{VhostUserProtocolFeatures, VhostUserVirtioFeatures};
 use vhost::vhost_user::Listener;
 use vhost_user_backend::{VhostUserBackendMut, VhostUserDaemon, VringRwLock, VringT};
 use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
 use virtio_bindings::virtio_ring::{VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC};
-use virtio_queue::QueueT;
+use virtio_queue::Queue;
 use vm_memory::{GuestAddressSpace, GuestMemoryAtomic, GuestMemoryMmap};
 use vmm_sys_util::epoll::EventSet;
 use vmm_sys_util::event::{
@@ -25,24 +25,15 @@ use vmm_sys_util::event::{
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 use vmm_sys_util::timerfd::TimerFd;
 
-use super::chain::{parse_chain, write_response};
-use crate::devices::{CompleteError, Completer, Token, VirtioDevice, Wake};
+use super::log_budget::LogBudget;
+use super::rings::{poll_device, process_queue, Rings, Session};
+use super::wake::{arm_timer, EventWaker};
+use crate::devices::VirtioDevice;
 
 type Memory = GuestMemoryAtomic<GuestMemoryMmap>;
 
 /// Most configuration-space bytes one GET_CONFIG may ask for (vhost-user caps it at 256).
 const MAX_CONFIG_READ: u32 = 4096;
-
-/// Wakes the device's worker thread through an eventfd registered in its epoll set.
-struct EventWaker(EventFd);
-
-impl Wake for EventWaker {
-    fn wake(&self) {
-        if let Err(e) = self.0.write(1) {
-            warn!("cannot wake device worker: {e}");
-        }
-    }
-}
 
 /// A device as the vhost-user-backend crate sees it.
 pub struct VhostUserDevice {
@@ -58,6 +49,8 @@ pub struct VhostUserDevice {
     timer: TimerFd,
     /// Deadline the timer is armed for, so unchanged deadlines cost no syscall.
     timer_deadline: Option<Instant>,
+    /// Bounds the log lines a misbehaving driver can cause.
+    log_budget: LogBudget,
     /// Number of queues; event IDs for the waker and timer follow the queue IDs.
     num_queues: u16,
     /// Exit-event read ends the crate registers in its epoll set with `into_raw_fd` and never
@@ -72,6 +65,7 @@ impl VhostUserDevice {
             .map_err(|_| std::io::Error::other("too many queues"))?;
         Ok(Self {
             timer_deadline: None,
+            log_budget: LogBudget::default(),
             num_queues,
             id,
             guest,
@@ -136,167 +130,101 @@ impl VhostUserDevice {
     }
 
     fn process_queue(&mut self, queue: u16, vrings: &[VringRwLock]) {
-        let Some(vring) = vrings.get(usize::from(queue)) else {
-            return;
-        };
         let mem = self.mem.memory();
-        let max = self.dev().max_request_len(queue);
-        let (generation, event_idx, id) = (self.generation, self.event_idx, self.id.as_str());
+        let session = Session {
+            id: &self.id,
+            mem: &mem,
+            generation: self.generation,
+            event_idx: self.event_idx,
+            log_budget: &self.log_budget,
+        };
         let device = match self.device.get_mut() {
             Ok(d) => d,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let mut completer = VringCompleter::new(vrings, &mem, generation, id);
-        loop {
-            if event_idx {
-                if let Err(e) = vring.disable_notification() {
-                    warn!("{id}: queue {queue}: {e}");
-                }
-            }
-            let mut batch = Vec::new();
-            {
-                let mut state = vring.get_mut();
-                while let Some(chain) = state.get_queue_mut().pop_descriptor_chain(&*mem) {
-                    let head = chain.head_index();
-                    batch.push((head, parse_chain(chain, queue, generation, max)));
-                }
-            }
-            for (head, parsed) in batch {
-                match parsed {
-                    Ok(request) => device.handle(request, &mut completer),
-                    Err(e) => {
-                        warn!("{id}: queue {queue}: chain {head} refused: {e}");
-                        completer.return_unused(queue, head);
-                    }
-                }
-            }
-            if !event_idx {
-                break;
-            }
-            match vring.enable_notification() {
-                Ok(true) => continue,
-                Ok(false) => break,
-                Err(e) => {
-                    warn!("{id}: queue {queue}: {e}");
-                    break;
-                }
-            }
-        }
-        completer.signal();
+        process_queue(&session, &mut VringSet(vrings), device.as_mut(), queue);
     }
 
     /// Lets the device do timed work and re-arms the timer for its next deadline.
     fn poll_device(&mut self, vrings: &[VringRwLock]) {
         let mem = self.mem.memory();
-        let (generation, id) = (self.generation, self.id.as_str());
+        let session = Session {
+            id: &self.id,
+            mem: &mem,
+            generation: self.generation,
+            event_idx: self.event_idx,
+            log_budget: &self.log_budget,
+        };
         let device = match self.device.get_mut() {
             Ok(d) => d,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let mut completer = VringCompleter::new(vrings, &mem, generation, id);
         let now = Instant::now();
-        let next = device.poll(now, &mut completer);
-        completer.signal();
+        let next = poll_device(&session, &mut VringSet(vrings), device.as_mut(), now);
         if next == self.timer_deadline {
             return;
         }
-        let armed = match next {
-            // A zero duration would disarm the timer: wake as soon as possible instead.
-            Some(at) => self.timer.reset(
-                at.saturating_duration_since(now)
-                    .max(Duration::from_micros(1)),
-                None,
-            ),
-            None => self.timer.clear(),
-        };
-        match armed {
+        match arm_timer(&mut self.timer, next, now) {
             Ok(()) => self.timer_deadline = next,
             Err(e) => warn!("{}: cannot arm timer: {e}", self.id),
         }
     }
 }
 
-/// Completes buffers on the vrings of the current connection.
-struct VringCompleter<'a> {
-    vrings: &'a [VringRwLock],
-    mem: &'a GuestMemoryMmap,
-    generation: u64,
-    id: &'a str,
-    /// Bit per queue that got used entries and may need an interrupt.
-    dirty: u64,
-}
+/// The vrings of the current connection, as the shared queue code sees them.
+struct VringSet<'a>(&'a [VringRwLock]);
 
-impl<'a> VringCompleter<'a> {
-    fn new(
-        vrings: &'a [VringRwLock],
-        mem: &'a GuestMemoryMmap,
-        generation: u64,
-        id: &'a str,
-    ) -> Self {
-        Self {
-            vrings,
-            mem,
-            generation,
-            id,
-            dirty: 0,
-        }
-    }
-
-    fn add_used(&mut self, queue: u16, head: u16, len: u32) -> Result<(), CompleteError> {
-        let vring = self
-            .vrings
+impl VringSet<'_> {
+    fn vring(&self, queue: u16) -> Result<&VringRwLock, String> {
+        self.0
             .get(usize::from(queue))
-            .ok_or_else(|| CompleteError::Queue(format!("no queue {queue}")))?;
-        vring
-            .add_used(head, len)
-            .map_err(|e| CompleteError::Queue(e.to_string()))?;
-        self.dirty |= 1 << (queue % 64);
-        Ok(())
-    }
-
-    /// Gives a refused chain back with nothing written (virtio: used length 0).
-    fn return_unused(&mut self, queue: u16, head: u16) {
-        if let Err(e) = self.add_used(queue, head, 0) {
-            warn!(
-                "{}: queue {queue}: cannot return chain {head}: {e}",
-                self.id
-            );
-        }
-    }
-
-    /// Interrupts the driver for every queue that got used entries, as EVENT_IDX allows.
-    fn signal(&mut self) {
-        for (q, vring) in self.vrings.iter().enumerate() {
-            if self.dirty & (1 << (q % 64)) == 0 {
-                continue;
-            }
-            match vring.needs_notification() {
-                Ok(true) => {
-                    if let Err(e) = vring.signal_used_queue() {
-                        warn!("{}: queue {q}: cannot signal driver: {e}", self.id);
-                    }
-                }
-                Ok(false) => {}
-                Err(e) => warn!("{}: queue {q}: {e}", self.id),
-            }
-        }
-        self.dirty = 0;
+            .ok_or_else(|| format!("no queue {queue}"))
     }
 }
 
-impl Completer for VringCompleter<'_> {
-    fn complete(&mut self, token: Token, response: &[u8]) -> Result<(), CompleteError> {
-        if token.generation != self.generation {
-            debug!("{}: dropping completion from before a reset", self.id);
-            return Ok(());
-        }
-        match write_response(self.mem, &token, response) {
-            Ok(len) => self.add_used(token.queue, token.head, len),
-            Err(e) => {
-                self.return_unused(token.queue, token.head);
-                Err(e)
+impl Rings for VringSet<'_> {
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+
+    fn with_queue(&mut self, queue: u16, f: &mut dyn FnMut(&mut Queue)) -> bool {
+        match self.0.get(usize::from(queue)) {
+            Some(vring) => {
+                f(vring.get_mut().get_queue_mut());
+                true
             }
+            None => false,
         }
+    }
+
+    fn add_used(&mut self, queue: u16, head: u16, len: u32) -> Result<(), String> {
+        self.vring(queue)?
+            .add_used(head, len)
+            .map_err(|e| e.to_string())
+    }
+
+    fn enable_notification(&mut self, queue: u16) -> Result<bool, String> {
+        self.vring(queue)?
+            .enable_notification()
+            .map_err(|e| e.to_string())
+    }
+
+    fn disable_notification(&mut self, queue: u16) -> Result<(), String> {
+        self.vring(queue)?
+            .disable_notification()
+            .map_err(|e| e.to_string())
+    }
+
+    fn needs_notification(&mut self, queue: u16) -> Result<bool, String> {
+        self.vring(queue)?
+            .needs_notification()
+            .map_err(|e| e.to_string())
+    }
+
+    fn signal(&mut self, queue: u16) -> std::io::Result<()> {
+        self.vring(queue)
+            .map_err(std::io::Error::other)?
+            .signal_used_queue()
     }
 }
 

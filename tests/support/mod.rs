@@ -3,8 +3,10 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of this module.
 
+pub mod logs;
 pub mod radio;
 pub mod scmi;
+pub mod transport;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -4,7 +4,8 @@
 //! A tracing deserializer walks the derived `Deserialize` impls: structs report their field
 //! names, sequences yield one element, options are present, enums report all their variants
 //! (as TOML writes an externally tagged enum as a one-key table) and are entered through
-//! the first, which is enough while every enum has one data-carrying variant.
+//! one variant per pass: pass n enters variant n (or the last), and passes repeat until
+//! one adds no key, so every variant's fields are traced.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -18,12 +19,19 @@ use crate::config::raw::RawConfig;
 /// Every dotted key path the schema accepts, as in `guest.device.kind`.
 pub fn schema_keys() -> BTreeSet<String> {
     let keys = RefCell::new(BTreeSet::new());
-    let traced = RawConfig::deserialize(Tracer {
-        path: String::new(),
-        keys: &keys,
-    });
-    if let Err(e) = traced {
-        panic!("schema tracer failed: {e}");
+    for pass in 0.. {
+        let before = keys.borrow().len();
+        let traced = RawConfig::deserialize(Tracer {
+            path: String::new(),
+            keys: &keys,
+            pass,
+        });
+        if let Err(e) = traced {
+            panic!("schema tracer failed: {e}");
+        }
+        if pass > 0 && keys.borrow().len() == before {
+            break;
+        }
     }
     keys.into_inner()
 }
@@ -68,6 +76,8 @@ fn join(prefix: &str, key: &str) -> String {
 struct Tracer<'a> {
     path: String,
     keys: &'a RefCell<BTreeSet<String>>,
+    /// Which variant of each enum this pass enters.
+    pass: usize,
 }
 
 impl<'a> Tracer<'a> {
@@ -77,6 +87,7 @@ impl<'a> Tracer<'a> {
         Tracer {
             path,
             keys: self.keys,
+            pass: self.pass,
         }
     }
 }
@@ -111,13 +122,10 @@ impl<'de> de::Deserializer<'de> for Tracer<'_> {
         visitor: V,
     ) -> Result<V::Value, Error> {
         let children: Vec<_> = variants.iter().map(|v| self.child(v)).collect();
-        let first = variants.first().copied().unwrap_or_default();
-        match children.into_iter().next() {
-            Some(tracer) => visitor.visit_enum(Variant {
-                name: first,
-                tracer,
-            }),
-            None => Err(de::Error::custom("enum without variants")),
+        let pick = self.pass.min(variants.len().saturating_sub(1));
+        match (variants.get(pick), children.into_iter().nth(pick)) {
+            (Some(&name), Some(tracer)) => visitor.visit_enum(Variant { name, tracer }),
+            _ => Err(de::Error::custom("enum without variants")),
         }
     }
 

@@ -1,0 +1,338 @@
+//! One device label on a backend node: what the transport publishes for it, and how it
+//! answers the frontend driver's life cycle (reset, DRIVER_OK, failure, exit) and kicks.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use log::{debug, error, info, warn};
+use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
+use virtio_bindings::virtio_ring::{VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC};
+use virtio_queue::Queue;
+use vm_memory::GuestMemoryMmap;
+use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
+use vmm_sys_util::timerfd::TimerFd;
+
+mod driver_ok;
+mod publish;
+
+use super::io::{BackendEvent, DeviceLabel, EventSet, GunyahBackendIo};
+use super::GunyahError;
+use crate::devices::VirtioDevice;
+use crate::transport::log_budget::LogBudget;
+use crate::transport::rings::{poll_device, process_queue, OwnedRings, Session};
+use crate::transport::wake::{arm_timer, EventWaker};
+
+/// Most config-space bytes published: virtio-mmio's device config area is 0x100..0x1000,
+/// and every device of ours has a config of a few dozen bytes at most.
+const MAX_CONFIG_PUBLISHED: usize = 256;
+
+/// Events after which the current driver is gone and the device waits for the next one.
+const GONE: EventSet = EventSet::DRIVER_FAILED
+    .union(EventSet::VM_EXIT)
+    .union(EventSet::MODULE_EXIT)
+    .union(EventSet::APP_EXIT);
+
+/// Features the transport offers on top of the device's own.
+pub fn transport_features() -> u64 {
+    (1 << VIRTIO_F_VERSION_1) | (1 << VIRTIO_RING_F_EVENT_IDX) | (1 << VIRTIO_RING_F_INDIRECT_DESC)
+}
+
+/// A device served on one label, with its fds and the current driver's queues.
+///
+/// It outlives an open of the node: when the frontend VM exits, the node is closed and
+/// reopened, and the same device (reset) is bound to the new open with [`LabelDevice::bind`].
+pub struct LabelDevice {
+    id: String,
+    /// Bounds the log lines a misbehaving driver can cause.
+    log_budget: LogBudget,
+    label: DeviceLabel,
+    /// The open node; `None` between two opens.
+    io: Option<Arc<dyn GunyahBackendIo>>,
+    /// The shared window of the current open (empty between opens).
+    mem: GuestMemoryMmap,
+    /// A DRIVER_OK was acknowledged on this open: the 0xBC driver reports no other, so a
+    /// driver that resets and starts again is noticed by its first notification.
+    driver_ok_acked: bool,
+    device: Box<dyn VirtioDevice>,
+    offered: u64,
+    /// One per queue, registered with GH_IOEVENTFD.
+    kicks: Vec<EventFd>,
+    /// Registered with GH_IRQFD: writing it interrupts the frontend.
+    irqfd: EventFd,
+    waker: Arc<EventWaker>,
+    timer: TimerFd,
+    /// Deadline the timer is armed for, so unchanged deadlines cost no syscall.
+    timer_deadline: Option<Instant>,
+    /// Bumped whenever a driver goes away, so its tokens are never completed.
+    generation: u64,
+    event_idx: bool,
+    /// The current driver's queues; empty while no driver is set up, `None` for a queue the
+    /// driver did not enable or set up outside the window.
+    queues: Vec<Option<Queue>>,
+}
+
+impl LabelDevice {
+    /// Prepares `device` for label `label`; it is bound to no node yet.
+    pub fn new(
+        id: String,
+        label: DeviceLabel,
+        device: Box<dyn VirtioDevice>,
+    ) -> Result<Self, GunyahError> {
+        let os = |what: &'static str| {
+            let id = id.clone();
+            move |source: std::io::Error| GunyahError::Os {
+                device: id,
+                what,
+                source,
+            }
+        };
+        let kicks = (0..device.queue_max_sizes().len())
+            .map(|_| EventFd::new(EFD_NONBLOCK))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(os("eventfd"))?;
+        let irqfd = EventFd::new(EFD_NONBLOCK).map_err(os("eventfd"))?;
+        let waker = Arc::new(EventWaker(
+            EventFd::new(EFD_NONBLOCK).map_err(os("eventfd"))?,
+        ));
+        let timer = TimerFd::new().map_err(|e| os("timerfd")(e.into()))?;
+        let offered = device.features() | transport_features();
+        Ok(Self {
+            log_budget: LogBudget::default(),
+            id,
+            label,
+            io: None,
+            mem: GuestMemoryMmap::new(),
+            driver_ok_acked: false,
+            device,
+            offered,
+            kicks,
+            irqfd,
+            waker,
+            timer,
+            timer_deadline: None,
+            generation: 0,
+            event_idx: false,
+            queues: Vec::new(),
+        })
+    }
+
+    /// The device id (for logs and thread names).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The label served.
+    pub fn label(&self) -> DeviceLabel {
+        self.label
+    }
+
+    /// Per-queue kick eventfds, in queue order.
+    pub fn kicks(&self) -> &[EventFd] {
+        &self.kicks
+    }
+
+    /// The eventfd the device's [`crate::devices::Wake`] writes.
+    pub fn waker_fd(&self) -> &EventFd {
+        &self.waker.0
+    }
+
+    /// The timer behind the device's poll deadlines.
+    pub fn timer(&self) -> &TimerFd {
+        &self.timer
+    }
+
+    /// Binds the device to a new open of its node, whose window is `mem`.
+    pub fn bind(&mut self, io: Arc<dyn GunyahBackendIo>, mem: GuestMemoryMmap) {
+        self.io = Some(io);
+        self.mem = mem;
+        self.driver_ok_acked = false;
+    }
+
+    /// Drops the current driver and lets go of the node and its window, so it can be closed.
+    pub fn unbind(&mut self) {
+        self.teardown();
+        self.io = None;
+        self.mem = GuestMemoryMmap::new();
+        self.driver_ok_acked = false;
+    }
+
+    /// The open node the device is bound to, if any.
+    pub fn io_handle(&self) -> Option<Arc<dyn GunyahBackendIo>> {
+        self.io.clone()
+    }
+
+    fn io(&self) -> std::io::Result<&dyn GunyahBackendIo> {
+        self.io.as_deref().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::NotConnected, "not bound to a node")
+        })
+    }
+
+    /// Answers one GH_WAIT_FOR_EVENT result.
+    pub fn handle_event(&mut self, ev: BackendEvent) {
+        let e = ev.events;
+        debug!("{}: event {e:?} data {:#x}", self.id, ev.data);
+        if e.intersects(GONE) {
+            let why = if e.contains(EventSet::DRIVER_FAILED) {
+                "driver failed"
+            } else {
+                "frontend gone"
+            };
+            warn!("{}: {why} ({e:?}); waiting for the next driver", self.id);
+            self.teardown();
+        }
+        if e.contains(EventSet::RESET_RQST) {
+            info!("{}: reset requested by the driver", self.id);
+            self.teardown();
+            if let Err(err) = self.io().and_then(|io| io.ack_reset(self.label)) {
+                error!("{}: GH_ACK_RESET: {err}", self.id);
+            }
+        }
+        if e.contains(EventSet::DRIVER_OK) {
+            self.driver_ok();
+        }
+        if e.contains(EventSet::NEW_BUFFER) {
+            self.scan_queues();
+        }
+        if e.unknown() != 0 {
+            warn!(
+                "{}: ignoring unknown event bits {:#x}",
+                self.id,
+                e.unknown()
+            );
+        }
+        self.poll();
+    }
+
+    /// Forgets the current driver: its tokens, queues and pending kicks.
+    fn teardown(&mut self) {
+        self.generation += 1;
+        self.device.reset();
+        self.queues.clear();
+        self.event_idx = false;
+        if let Err(e) = self.timer.clear() {
+            warn!("{}: cannot disarm timer: {e}", self.id);
+        }
+        self.timer_deadline = None;
+        for kick in &self.kicks {
+            let _ = kick.read();
+        }
+    }
+
+    /// Processes every set-up queue once.
+    fn scan_queues(&mut self) {
+        for q in 0..self.queues.len() {
+            self.process(q as u16);
+        }
+    }
+
+    /// The frontend kicked `queue` (its ioeventfd fired).
+    pub fn kicked(&mut self, queue: u16) {
+        if let Some(kick) = self.kicks.get(usize::from(queue)) {
+            let _ = kick.read();
+        }
+        if self.queues.is_empty() && self.driver_ok_acked {
+            // A driver notifies only after DRIVER_OK, which the node reports once per open:
+            // this is a driver that reset the device and started again.
+            info!(
+                "{}: notified after a reset without a DRIVER_OK event; setting up the \
+                 driver's queues",
+                self.id
+            );
+            self.driver_ok();
+            self.poll();
+            return;
+        }
+        match self.queues.get(usize::from(queue)) {
+            Some(Some(_)) => self.process(queue),
+            _ => debug!("{}: kick on queue {queue}, which is not set up", self.id),
+        }
+        self.poll();
+    }
+
+    /// The device's waker fired.
+    pub fn woken(&mut self) {
+        let _ = self.waker.0.read();
+        self.poll();
+    }
+
+    /// The device's timer expired.
+    pub fn timer_expired(&mut self) {
+        let _ = self.timer.wait();
+        // A one-shot timer that fired is disarmed: the same deadline must be armed again.
+        self.timer_deadline = None;
+        self.poll();
+    }
+
+    fn process(&mut self, queue: u16) {
+        let Self {
+            id,
+            mem,
+            device,
+            irqfd,
+            queues,
+            generation,
+            event_idx,
+            log_budget,
+            ..
+        } = self;
+        let session = Session {
+            id,
+            mem,
+            generation: *generation,
+            event_idx: *event_idx,
+            log_budget,
+        };
+        let mut rings = OwnedRings {
+            queues,
+            mem,
+            signal: |_| irqfd.write(1),
+        };
+        process_queue(&session, &mut rings, device.as_mut(), queue);
+    }
+
+    /// Lets the device do timed work and re-arms the timer for its next deadline.
+    fn poll(&mut self) {
+        let Self {
+            id,
+            mem,
+            device,
+            irqfd,
+            queues,
+            generation,
+            event_idx,
+            timer,
+            timer_deadline,
+            log_budget,
+            ..
+        } = self;
+        let session = Session {
+            id,
+            mem,
+            generation: *generation,
+            event_idx: *event_idx,
+            log_budget,
+        };
+        let mut rings = OwnedRings {
+            queues,
+            mem,
+            signal: |_| irqfd.write(1),
+        };
+        let now = Instant::now();
+        let next = poll_device(&session, &mut rings, device.as_mut(), now);
+        if next == *timer_deadline {
+            return;
+        }
+        match arm_timer(timer, next, now) {
+            Ok(()) => *timer_deadline = next,
+            Err(e) => warn!("{id}: cannot arm timer: {e}"),
+        }
+    }
+}
+
+/// Borrows an eventfd's descriptor for as long as the eventfd itself is borrowed.
+pub(super) fn fd(e: &EventFd) -> std::os::fd::BorrowedFd<'_> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor belongs to `e`, which stays open for the returned lifetime
+    // (tied to the borrow of `e`); vmm-sys-util's EventFd does not implement AsFd itself.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(e.as_raw_fd()) }
+}

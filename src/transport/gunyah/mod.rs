@@ -1,0 +1,76 @@
+//! Gunyah virtio-backend transport: a driver VM serves virtio-mmio devices to another VM
+//! over a shared memory window and doorbells, without a VMM in between.
+//!
+//! The frontend VM runs the stock virtio-mmio driver; Gunyah traps its register accesses and
+//! the backend node (`/dev/gh_virtio_backend_<vm>`) turns them into events. Per node:
+//! [`start_node`] maps the shared window as guest memory at the configured guest-physical
+//! base (so ring and buffer addresses translate into it, and anything outside it is not
+//! memory), publishes each label's features, queue maximums and config space, registers an
+//! ioeventfd per queue and the irqfd, and declares the application ready. Then per label
+//! ([`LabelDevice`]): RESET_RQST resets the device and acks; DRIVER_OK reads the driver's
+//! features and queues, activates the device and acks; kicks arrive on the ioeventfds;
+//! DRIVER_FAILED / VM_EXIT / MODULE_EXIT / APP_EXIT drop the driver and wait for the next.
+//!
+//! The requests sit behind [`GunyahBackendIo`]: [`BackendNode`] issues them on a real node,
+//! [`sim::SimBackend`] plays the frontend VM in-process for tests.
+
+mod device;
+mod io;
+mod node;
+mod serve;
+pub mod sim;
+mod window;
+
+pub use device::{transport_features, LabelDevice};
+pub use io::{
+    BackendEvent, DeviceLabel, EventSet, FeatureWord, GunyahBackendIo, QueueInfo, SharedWindow,
+};
+pub use node::BackendNode;
+pub use serve::{start_node, NodeDevice, OpenNode};
+pub use window::{map_window, WindowError};
+
+/// Why a node or one of its devices could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum GunyahError {
+    /// A request on the node itself failed.
+    #[error("{node}: {what}: {source}")]
+    Node {
+        /// The node.
+        node: String,
+        /// The request or step.
+        what: &'static str,
+        /// What the kernel said.
+        source: std::io::Error,
+    },
+    /// The shared window cannot be mapped at the configured base.
+    #[error("{node}: {why}")]
+    Window {
+        /// The node.
+        node: String,
+        /// Why.
+        why: String,
+    },
+    /// A per-device request failed while publishing the device.
+    #[error("device {device}: {what}: {source}")]
+    Request {
+        /// The device id.
+        device: String,
+        /// The request.
+        what: &'static str,
+        /// What the kernel said.
+        source: std::io::Error,
+    },
+    /// An OS resource (eventfd, timerfd, thread) could not be created.
+    #[error("device {device}: {what}: {source}")]
+    Os {
+        /// The device id.
+        device: String,
+        /// What failed.
+        what: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,343 @@
+//! Serving a backend node, one open of it at a time.
+//!
+//! An open ("session"): map the window, publish every label, declare the application
+//! ready, then per label one thread waiting for the node's events and one worker thread that
+//! owns the device and watches its kicks, waker and timer. The 0xBC driver ends a session
+//! when the frontend VM exits (or its module goes away): it reports APP_EXIT from then on,
+//! clears the application's readiness and keeps the old registrations until the node is
+//! closed. So when every label has seen APP_EXIT, a supervisor thread closes the node
+//! (unmapping the window, which holds it open too), reopens it and publishes again, and the
+//! next boot of the frontend VM finds the same devices, reset.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use log::{debug, error, info, warn};
+use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet as EpollSet};
+use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
+
+use super::device::LabelDevice;
+use super::io::{BackendEvent, DeviceLabel, EventSet, GunyahBackendIo};
+use super::window::map_window;
+use super::GunyahError;
+use crate::devices::VirtioDevice;
+
+/// One device to serve on a node.
+pub struct NodeDevice {
+    /// Device id for logs and thread names.
+    pub id: String,
+    /// Its label on the node (`qcom,label` in the device tree).
+    pub label: DeviceLabel,
+    /// The device model.
+    pub device: Box<dyn VirtioDevice>,
+}
+
+/// Opens the node (again): the real device node, or a simulated one.
+pub type OpenNode = Box<dyn Fn() -> io::Result<Arc<dyn GunyahBackendIo>> + Send>;
+
+/// Wait before reopening a node whose session ended in errors rather than an exit.
+const REOPEN_BACKOFF: Duration = Duration::from_secs(1);
+
+/// What the event thread hands the worker: an event to answer, and where to say it is done.
+enum Control {
+    Event(BackendEvent, SyncSender<()>),
+    Stop,
+}
+
+/// Why a label's session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// APP_EXIT: the frontend VM (or the backend module) went away.
+    AppExit,
+    /// The node's requests failed.
+    Failed,
+}
+
+/// The threads serving one label during one session.
+struct Running {
+    worker: JoinHandle<LabelDevice>,
+    events: JoinHandle<End>,
+}
+
+/// epoll tokens past the queue indices.
+const TOKEN_WAKER: u64 = 1 << 32;
+const TOKEN_TIMER: u64 = TOKEN_WAKER + 1;
+const TOKEN_CONTROL: u64 = TOKEN_WAKER + 2;
+
+/// Opens the node with `open`, publishes `devices` (window at guest-physical
+/// `window_base`), declares the application ready and serves them, reopening the node
+/// whenever the frontend VM exits; returns the supervising thread.
+///
+/// Everything that can fail on the first open fails here, before any thread runs. The
+/// supervisor ends only when the node can no longer be opened (it is gone), which is logged.
+pub fn start_node(
+    node: &str,
+    open: OpenNode,
+    window_base: u64,
+    devices: Vec<NodeDevice>,
+) -> Result<JoinHandle<()>, GunyahError> {
+    let labels = devices
+        .into_iter()
+        .map(|d| LabelDevice::new(d.id, d.label, d.device))
+        .collect::<Result<Vec<_>, _>>()?;
+    let running = session(node, &open, window_base, labels).map_err(|(e, _)| e)?;
+    let name = node.to_owned();
+    std::thread::Builder::new()
+        .name(format!("gunyah-{}", short(node)))
+        .spawn(move || supervise(&name, &open, window_base, running))
+        .map_err(|source| GunyahError::Node {
+            node: node.to_owned(),
+            what: "spawning the supervisor thread",
+            source,
+        })
+}
+
+/// The last path component, for thread names (which the kernel cuts at 15 bytes).
+fn short(node: &str) -> &str {
+    node.rsplit('/').next().unwrap_or(node)
+}
+
+/// Waits for each session to end and starts the next, until the node cannot be opened.
+fn supervise(node: &str, open: &OpenNode, window_base: u64, mut running: Vec<Running>) {
+    loop {
+        let (mut labels, ends) = join(running);
+        for l in &mut labels {
+            l.unbind();
+        }
+        if ends.contains(&End::AppExit) {
+            info!("{node}: frontend VM or backend module exited; reopening the node");
+        } else {
+            warn!("{node}: every device stopped on errors; reopening the node");
+            std::thread::sleep(REOPEN_BACKOFF);
+        }
+        running = loop {
+            match session(node, open, window_base, labels) {
+                Ok(r) => break r,
+                Err((e, back)) => {
+                    labels = back;
+                    if let GunyahError::Node { source, .. } = &e {
+                        if is_gone(source) {
+                            error!("{e}; the node is gone, no longer serving it");
+                            return;
+                        }
+                    }
+                    error!("{e}; retrying in {REOPEN_BACKOFF:?}");
+                    std::thread::sleep(REOPEN_BACKOFF);
+                }
+            }
+        };
+    }
+}
+
+fn is_gone(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENODEV)
+}
+
+/// Joins a session's threads; returns the devices and why each label stopped.
+fn join(running: Vec<Running>) -> (Vec<LabelDevice>, Vec<End>) {
+    let mut labels = Vec::with_capacity(running.len());
+    let mut ends = Vec::with_capacity(running.len());
+    for r in running {
+        match r.events.join() {
+            Ok(end) => ends.push(end),
+            Err(_) => {
+                error!("a Gunyah event thread panicked");
+                ends.push(End::Failed);
+            }
+        }
+        match r.worker.join() {
+            Ok(dev) => labels.push(dev),
+            // The device is lost with the thread; the others go on being served.
+            Err(_) => error!("a Gunyah device worker panicked; its device is no longer served"),
+        }
+    }
+    (labels, ends)
+}
+
+/// One open of the node: map, publish, SET_APP_READY, spawn. On failure the devices are
+/// handed back, unbound.
+fn session(
+    node: &str,
+    open: &OpenNode,
+    window_base: u64,
+    mut labels: Vec<LabelDevice>,
+) -> Result<Vec<Running>, (GunyahError, Vec<LabelDevice>)> {
+    let node_err = |what: &'static str| {
+        move |source: io::Error| GunyahError::Node {
+            node: node.to_owned(),
+            what,
+            source,
+        }
+    };
+    let io = match open().map_err(node_err("opening the node")) {
+        Ok(io) => io,
+        Err(e) => return Err((e, labels)),
+    };
+    let published = (|| {
+        let window = io
+            .map_shared_window()
+            .map_err(node_err("mapping the shared window"))?;
+        let size = window.size;
+        let mem = map_window(window, window_base).map_err(|e| GunyahError::Window {
+            node: node.to_owned(),
+            why: e.to_string(),
+        })?;
+        info!("{node}: shared window of {size:#x} bytes at guest-physical {window_base:#x}");
+        for l in &mut labels {
+            l.bind(io.clone(), mem.clone());
+            l.publish()?;
+        }
+        io.set_app_ready().map_err(node_err("GH_SET_APP_READY"))
+    })();
+    if let Err(e) = published {
+        for l in &mut labels {
+            l.unbind();
+        }
+        return Err((e, labels));
+    }
+    drop(io);
+    let mut running = Vec::with_capacity(labels.len());
+    for dev in labels {
+        let id = dev.id().to_owned();
+        match spawn_label(dev) {
+            Ok(r) => running.push(r),
+            // Threads fail to start only when the process is out of resources; that device
+            // is lost, the others are served.
+            Err(e) => error!("{id}: {e}; this device is no longer served"),
+        }
+    }
+    Ok(running)
+}
+
+fn spawn_label(dev: LabelDevice) -> Result<Running, io::Error> {
+    let id = dev.id().to_owned();
+    let label = dev.label();
+    let io = dev
+        .io_handle()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "not bound to a node"))?;
+    let control = Arc::new(EventFd::new(EFD_NONBLOCK)?);
+    let (tx, rx) = mpsc::channel();
+    let worker_control = control.clone();
+    let worker = std::thread::Builder::new()
+        .name(id.clone())
+        .spawn(move || run_worker(dev, &worker_control, &rx))?;
+    let events_id = id.clone();
+    let events = std::thread::Builder::new()
+        .name(format!("{id}-ev"))
+        .spawn(move || run_events(&events_id, label, io.as_ref(), &control, &tx));
+    match events {
+        Ok(events) => Ok(Running { worker, events }),
+        Err(e) => {
+            // The worker's sender went with the failed spawn: it sees a closed channel on its
+            // next control wake-up, which never comes; this device is lost with it.
+            Err(e)
+        }
+    }
+}
+
+/// Waits for the node's events for one label and hands each to the worker, one at a time,
+/// so that the next wait starts only after the previous event was answered (acked). Ends
+/// the session on APP_EXIT or when the node fails.
+fn run_events(
+    id: &str,
+    label: DeviceLabel,
+    io: &dyn GunyahBackendIo,
+    control: &EventFd,
+    tx: &mpsc::Sender<Control>,
+) -> End {
+    let end = loop {
+        match io.wait_for_event(label) {
+            Ok(ev) => {
+                let (done_tx, done_rx) = mpsc::sync_channel(1);
+                if tx.send(Control::Event(ev, done_tx)).is_err() {
+                    break End::Failed;
+                }
+                if let Err(e) = control.write(1) {
+                    warn!("{id}: cannot wake worker: {e}");
+                }
+                if done_rx.recv().is_err() {
+                    error!("{id}: worker stopped");
+                    break End::Failed;
+                }
+                if ev.events.contains(EventSet::APP_EXIT) {
+                    break End::AppExit;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                error!("{id}: GH_WAIT_FOR_EVENT failed: {e}; stopping this device");
+                break End::Failed;
+            }
+        }
+    };
+    let _ = tx.send(Control::Stop);
+    let _ = control.write(1);
+    debug!("{id}: event thread ends ({end:?})");
+    end
+}
+
+fn run_worker(mut dev: LabelDevice, control: &EventFd, rx: &Receiver<Control>) -> LabelDevice {
+    let id = dev.id().to_owned();
+    let epoll = match watch(&dev, control) {
+        Ok(e) => e,
+        Err(e) => {
+            error!("{id}: cannot watch the device's fds: {e}; not serving");
+            return dev;
+        }
+    };
+    let mut events = vec![EpollEvent::default(); dev.kicks().len() + 3];
+    loop {
+        let n = match epoll.wait(-1, &mut events) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                error!("{id}: epoll_wait: {e}; no longer serving");
+                return dev;
+            }
+        };
+        for ev in &events[..n] {
+            match ev.data() {
+                TOKEN_WAKER => dev.woken(),
+                TOKEN_TIMER => dev.timer_expired(),
+                TOKEN_CONTROL => {
+                    let _ = control.read();
+                    loop {
+                        match rx.try_recv() {
+                            Ok(Control::Event(e, done)) => {
+                                dev.handle_event(e);
+                                let _ = done.send(());
+                            }
+                            Ok(Control::Stop) | Err(mpsc::TryRecvError::Disconnected) => {
+                                return dev;
+                            }
+                            Err(mpsc::TryRecvError::Empty) => break,
+                        }
+                    }
+                }
+                q => dev.kicked(q as u16),
+            }
+        }
+    }
+}
+
+fn watch(dev: &LabelDevice, control: &EventFd) -> io::Result<Epoll> {
+    let epoll = Epoll::new()?;
+    let add = |fd: i32, token: u64| {
+        epoll.ctl(
+            ControlOperation::Add,
+            fd,
+            EpollEvent::new(EpollSet::IN, token),
+        )
+    };
+    for (q, kick) in dev.kicks().iter().enumerate() {
+        add(kick.as_raw_fd(), q as u64)?;
+    }
+    add(dev.waker_fd().as_raw_fd(), TOKEN_WAKER)?;
+    add(dev.timer().as_raw_fd(), TOKEN_TIMER)?;
+    add(control.as_raw_fd(), TOKEN_CONTROL)?;
+    Ok(epoll)
+}

@@ -1,0 +1,269 @@
+//! What every transport does with a device's split virtqueues once they are set up: pop
+//! chains, validate them, hand them to the device, put completions on the used ring and
+//! interrupt the driver as EVENT_IDX allows.
+//!
+//! Transports differ only in where the queues live and how the driver is interrupted (a
+//! vhost-user call eventfd per queue, one Gunyah irqfd per device); [`Rings`] is that
+//! difference, and [`process_queue`] / [`poll_device`] are the rest, written once.
+
+use std::time::Instant;
+
+use log::{debug, warn};
+
+use super::log_budget::LogBudget;
+use virtio_queue::{Queue, QueueT};
+use vm_memory::GuestMemoryMmap;
+
+use super::chain::{parse_chain, write_response};
+use crate::devices::{CompleteError, Completer, Token, VirtioDevice};
+
+/// The queues of one device as a transport holds them.
+pub trait Rings {
+    /// Number of queues.
+    fn count(&self) -> usize;
+
+    /// Runs `f` on queue `queue` if it exists and may be used; returns whether it ran.
+    fn with_queue(&mut self, queue: u16, f: &mut dyn FnMut(&mut Queue)) -> bool;
+
+    /// Puts `(head, len)` on queue `queue`'s used ring.
+    fn add_used(&mut self, queue: u16, head: u16, len: u32) -> Result<(), String>;
+
+    /// Asks the driver for notifications again (EVENT_IDX); true if buffers arrived meanwhile.
+    fn enable_notification(&mut self, queue: u16) -> Result<bool, String>;
+
+    /// Asks the driver not to notify while the device is processing (EVENT_IDX).
+    fn disable_notification(&mut self, queue: u16) -> Result<(), String>;
+
+    /// Whether the driver wants an interrupt for what was just used on `queue`.
+    fn needs_notification(&mut self, queue: u16) -> Result<bool, String>;
+
+    /// Interrupts the driver for `queue`.
+    fn signal(&mut self, queue: u16) -> std::io::Result<()>;
+}
+
+/// Completes buffers on a [`Rings`], dropping tokens from an earlier generation.
+pub struct RingCompleter<'a, R: Rings + ?Sized> {
+    rings: &'a mut R,
+    mem: &'a GuestMemoryMmap,
+    generation: u64,
+    id: &'a str,
+    /// Bit per queue that got used entries and may need an interrupt.
+    dirty: u64,
+}
+
+impl<'a, R: Rings + ?Sized> RingCompleter<'a, R> {
+    /// A completer for the current `generation` of the device named `id`.
+    pub fn new(rings: &'a mut R, mem: &'a GuestMemoryMmap, generation: u64, id: &'a str) -> Self {
+        Self {
+            rings,
+            mem,
+            generation,
+            id,
+            dirty: 0,
+        }
+    }
+
+    fn add_used(&mut self, queue: u16, head: u16, len: u32) -> Result<(), CompleteError> {
+        self.rings
+            .add_used(queue, head, len)
+            .map_err(CompleteError::Queue)?;
+        self.dirty |= 1 << (queue % 64);
+        Ok(())
+    }
+
+    /// Gives a refused chain back with nothing written (virtio: used length 0).
+    pub fn return_unused(&mut self, queue: u16, head: u16) {
+        if let Err(e) = self.add_used(queue, head, 0) {
+            warn!(
+                "{}: queue {queue}: cannot return chain {head}: {e}",
+                self.id
+            );
+        }
+    }
+
+    /// Interrupts the driver for every queue that got used entries, as EVENT_IDX allows.
+    pub fn signal(&mut self) {
+        for q in 0..self.rings.count() {
+            if self.dirty & (1 << (q % 64)) == 0 {
+                continue;
+            }
+            let q = q as u16;
+            match self.rings.needs_notification(q) {
+                Ok(true) => {
+                    if let Err(e) = self.rings.signal(q) {
+                        warn!("{}: queue {q}: cannot signal driver: {e}", self.id);
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => warn!("{}: queue {q}: {e}", self.id),
+            }
+        }
+        self.dirty = 0;
+    }
+}
+
+impl<R: Rings + ?Sized> Completer for RingCompleter<'_, R> {
+    fn complete(&mut self, token: Token, response: &[u8]) -> Result<(), CompleteError> {
+        if token.generation != self.generation {
+            debug!("{}: dropping completion from before a reset", self.id);
+            return Ok(());
+        }
+        match write_response(self.mem, &token, response) {
+            Ok(len) => self.add_used(token.queue, token.head, len),
+            Err(e) => {
+                self.return_unused(token.queue, token.head);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// What [`process_queue`] and [`poll_device`] need to know about the device's current driver.
+pub struct Session<'a> {
+    /// Device name for logs.
+    pub id: &'a str,
+    /// The driver's memory (the guest's, or the Gunyah shared window).
+    pub mem: &'a GuestMemoryMmap,
+    /// Tokens of other generations are dropped.
+    pub generation: u64,
+    /// Whether VIRTIO_RING_F_EVENT_IDX was negotiated.
+    pub event_idx: bool,
+    /// Limits the log lines this driver's misbehaviour can cause.
+    pub log_budget: &'a LogBudget,
+}
+
+/// Hands every chain available on `queue` to `device`, refusing malformed ones with a used
+/// length of 0, and interrupts the driver for what was completed.
+pub fn process_queue<R: Rings + ?Sized>(
+    s: &Session<'_>,
+    rings: &mut R,
+    device: &mut dyn VirtioDevice,
+    queue: u16,
+) {
+    let max = device.max_request_len(queue);
+    let id = s.id;
+    let mut completer = RingCompleter::new(rings, s.mem, s.generation, id);
+    loop {
+        if s.event_idx {
+            if let Err(e) = completer.rings.disable_notification(queue) {
+                warn!("{id}: queue {queue}: {e}");
+            }
+        }
+        let mut batch = Vec::new();
+        let ran = completer.rings.with_queue(queue, &mut |q| {
+            while let Some(chain) = q.pop_descriptor_chain(s.mem) {
+                let head = chain.head_index();
+                batch.push((head, parse_chain(chain, queue, s.generation, max)));
+            }
+        });
+        if !ran {
+            break;
+        }
+        for (head, parsed) in batch {
+            match parsed {
+                Ok(request) => device.handle(request, &mut completer),
+                Err(e) => {
+                    if s.log_budget.admit(id) {
+                        warn!("{id}: queue {queue}: chain {head} refused: {e}");
+                    }
+                    completer.return_unused(queue, head);
+                }
+            }
+        }
+        if !s.event_idx {
+            break;
+        }
+        match completer.rings.enable_notification(queue) {
+            Ok(true) => continue,
+            Ok(false) => break,
+            Err(e) => {
+                warn!("{id}: queue {queue}: {e}");
+                break;
+            }
+        }
+    }
+    completer.signal();
+}
+
+/// Lets the device do timed work; returns when it next wants to be polled.
+pub fn poll_device<R: Rings + ?Sized>(
+    s: &Session<'_>,
+    rings: &mut R,
+    device: &mut dyn VirtioDevice,
+    now: Instant,
+) -> Option<Instant> {
+    let mut completer = RingCompleter::new(rings, s.mem, s.generation, s.id);
+    let next = device.poll(now, &mut completer);
+    completer.signal();
+    next
+}
+
+/// Queues a transport owns outright, interrupting the driver through one callback.
+///
+/// `None` entries are queues the driver did not set up (or set up wrongly): they are never
+/// touched.
+pub struct OwnedRings<'a, S: FnMut(u16) -> std::io::Result<()>> {
+    /// The queues, indexed by queue number.
+    pub queues: &'a mut [Option<Queue>],
+    /// The driver's memory, which the rings live in.
+    pub mem: &'a GuestMemoryMmap,
+    /// Raises the driver's interrupt for a queue.
+    pub signal: S,
+}
+
+impl<S: FnMut(u16) -> std::io::Result<()>> OwnedRings<'_, S> {
+    fn queue(&mut self, queue: u16) -> Result<&mut Queue, String> {
+        self.queues
+            .get_mut(usize::from(queue))
+            .and_then(Option::as_mut)
+            .ok_or_else(|| format!("queue {queue} is not set up"))
+    }
+}
+
+impl<S: FnMut(u16) -> std::io::Result<()>> Rings for OwnedRings<'_, S> {
+    fn count(&self) -> usize {
+        self.queues.len()
+    }
+
+    fn with_queue(&mut self, queue: u16, f: &mut dyn FnMut(&mut Queue)) -> bool {
+        match self.queue(queue) {
+            Ok(q) => {
+                f(q);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn add_used(&mut self, queue: u16, head: u16, len: u32) -> Result<(), String> {
+        let mem = self.mem;
+        self.queue(queue)?
+            .add_used(mem, head, len)
+            .map_err(|e| e.to_string())
+    }
+
+    fn enable_notification(&mut self, queue: u16) -> Result<bool, String> {
+        let mem = self.mem;
+        self.queue(queue)?
+            .enable_notification(mem)
+            .map_err(|e| e.to_string())
+    }
+
+    fn disable_notification(&mut self, queue: u16) -> Result<(), String> {
+        let mem = self.mem;
+        self.queue(queue)?
+            .disable_notification(mem)
+            .map_err(|e| e.to_string())
+    }
+
+    fn needs_notification(&mut self, queue: u16) -> Result<bool, String> {
+        let mem = self.mem;
+        self.queue(queue)?
+            .needs_notification(mem)
+            .map_err(|e| e.to_string())
+    }
+
+    fn signal(&mut self, queue: u16) -> std::io::Result<()> {
+        (self.signal)(queue)
+    }
+}

@@ -1,0 +1,227 @@
+//! One suite, two transports: a config served over vhost-user (the real `drivervm` process,
+//! driven by the harness over its sockets) or over Gunyah (the service in-process on
+//! simulated backend nodes, driven by the simulator's frontend driver).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use drivervm::config::{self, TransportConfig};
+use drivervm::harness::{Driver, HarnessOptions, DEFAULT_MEMORY_SIZE};
+use drivervm::service;
+use drivervm::transport::gunyah::sim::{SimDriver, SimNode};
+use drivervm::transport::gunyah::GunyahBackendIo;
+
+use super::{logs, Service};
+
+/// Which transport a test runs over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// vhost-user sockets of a `drivervm` process.
+    VhostUser,
+    /// Gunyah backend nodes, simulated, served in-process.
+    Gunyah,
+}
+
+/// Guest-physical base of every simulated node's window (not zero, not the harness's
+/// vhost-user base, so a transport mixing them up is caught).
+pub const SIM_WINDOW_BASE: u64 = 0x8000_0000;
+
+/// A config being served over one transport.
+pub enum Served {
+    /// The daemon with vhost-user sockets.
+    VhostUser(Service),
+    /// The service in-process on simulated nodes.
+    Gunyah(GunyahServed),
+}
+
+/// The in-process service and the simulated nodes it serves on.
+pub struct GunyahServed {
+    /// Device id → (node path, label).
+    devices: HashMap<String, (String, u32)>,
+    nodes: Arc<HashMap<String, SimNode>>,
+    _service: service::Service,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for GunyahServed {
+    fn drop(&mut self) {
+        // The service's threads hold the opener (and so the nodes): remove the nodes so
+        // that they stop.
+        for n in self.nodes.values() {
+            n.close();
+        }
+    }
+}
+
+impl Served {
+    /// Serves `config` (written for the default vhost-user transport) over `transport`.
+    pub fn start(transport: Transport, config: &str) -> Served {
+        match transport {
+            Transport::VhostUser => {
+                let parsed = config::parse(config, "test config").expect("test config");
+                let sockets: Vec<String> = parsed
+                    .devices()
+                    .map(|(_, d)| format!("{}.sock", d.id))
+                    .collect();
+                let names: Vec<&str> = sockets.iter().map(String::as_str).collect();
+                Served::VhostUser(Service::start(config, &names))
+            }
+            Transport::Gunyah => Served::Gunyah(GunyahServed::start(config)),
+        }
+    }
+
+    /// The transport in use.
+    pub fn transport(&self) -> Transport {
+        match self {
+            Served::VhostUser(_) => Transport::VhostUser,
+            Served::Gunyah(_) => Transport::Gunyah,
+        }
+    }
+
+    /// A driver for device `id` with `queues` queues set up.
+    pub fn connect(&self, id: &str, queues: usize, options: &HarnessOptions) -> Box<dyn Driver> {
+        match self {
+            Served::VhostUser(svc) => Box::new(
+                drivervm::harness::Harness::connect(
+                    svc.socket(&format!("{id}.sock")),
+                    queues,
+                    options,
+                )
+                .unwrap_or_else(|e| panic!("connect {id}: {e}\n{}", svc.log())),
+            ),
+            Served::Gunyah(g) => Box::new(g.attach(id, queues, options)),
+        }
+    }
+
+    /// What the service logged (for Gunyah: the lines of this binary's in-process services).
+    pub fn log(&self) -> String {
+        match self {
+            Served::VhostUser(svc) => svc.log(),
+            Served::Gunyah(g) => g.log(),
+        }
+    }
+}
+
+/// Serves every device of `config` over Gunyah: the devices of guest `g` on node
+/// `/dev/gh_virtio_backend_<g>`, labels from 1 in file order, window at [`SIM_WINDOW_BASE`].
+pub fn gunyah_config(config: &str) -> String {
+    let mut doc: toml::Table = config.parse().expect("test config is TOML");
+    if let Some(toml::Value::Array(guests)) = doc.get_mut("guest") {
+        for g in guests.iter_mut().filter_map(toml::Value::as_table_mut) {
+            let name = g
+                .get("name")
+                .and_then(toml::Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            if let Some(toml::Value::Array(devices)) = g.get_mut("device") {
+                for (i, d) in devices
+                    .iter_mut()
+                    .filter_map(toml::Value::as_table_mut)
+                    .enumerate()
+                {
+                    let mut gunyah = toml::Table::new();
+                    gunyah.insert(
+                        "node".into(),
+                        format!("/dev/gh_virtio_backend_{name}").into(),
+                    );
+                    gunyah.insert("label".into(), (i as i64 + 1).into());
+                    gunyah.insert("window_base".into(), (SIM_WINDOW_BASE as i64).into());
+                    let mut t = toml::Table::new();
+                    t.insert("gunyah".into(), gunyah.into());
+                    d.insert("transport".into(), t.into());
+                }
+            }
+        }
+    }
+    toml::to_string(&doc).expect("serialise config")
+}
+
+impl GunyahServed {
+    /// Serves `config` (rewritten by [`gunyah_config`]) on simulated nodes.
+    pub fn start(config: &str) -> GunyahServed {
+        logs::init();
+        let text = gunyah_config(config);
+        let cfg = config::parse(&text, "gunyah test config").expect("gunyah test config");
+        let mut labels: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut devices = HashMap::new();
+        for (_, d) in cfg.devices() {
+            if let TransportConfig::Gunyah { node, label, .. } = &d.transport {
+                let node = node.display().to_string();
+                labels.entry(node.clone()).or_default().push(*label);
+                devices.insert(d.id.clone(), (node, *label));
+            }
+        }
+        let nodes: Arc<HashMap<String, SimNode>> = Arc::new(
+            labels
+                .into_iter()
+                .map(|(node, ls)| {
+                    let sim =
+                        SimNode::new(SIM_WINDOW_BASE, DEFAULT_MEMORY_SIZE, &ls).expect("sim node");
+                    (node, sim)
+                })
+                .collect(),
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let by_path = nodes.clone();
+        let open: service::NodeOpener = Arc::new(move |p: &Path| {
+            let node = by_path
+                .get(&p.display().to_string())
+                .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ENOENT))?;
+            let backend: Arc<dyn GunyahBackendIo> = node.open()?;
+            Ok(backend)
+        });
+        let svc = service::start_with(&cfg, &dir.path().join("run"), open).expect("start service");
+        GunyahServed {
+            devices,
+            nodes,
+            _service: svc,
+            _dir: dir,
+        }
+    }
+
+    /// The simulated node serving device `id`, and its label there.
+    pub fn node(&self, id: &str) -> (&SimNode, u32) {
+        let (node, label) = self
+            .devices
+            .get(id)
+            .unwrap_or_else(|| panic!("no device {id}"));
+        (&self.nodes[node], *label)
+    }
+
+    /// Probes device `id` as the frontend VM's virtio-mmio driver.
+    pub fn attach(&self, id: &str, queues: usize, options: &HarnessOptions) -> SimDriver {
+        let (node, label) = self.node(id);
+        SimDriver::attach(node, label, queues, options)
+            .unwrap_or_else(|e| panic!("attach {id}: {e}\n{}", self.log()))
+    }
+
+    /// Lines logged by this binary's in-process services.
+    pub fn log(&self) -> String {
+        logs::lines_with("")
+    }
+}
+
+/// Declares each named `fn(Transport)` as two tests, `vhost_user::<name>` and
+/// `gunyah::<name>`.
+#[macro_export]
+macro_rules! over_both_transports {
+    ($($name:ident),* $(,)?) => {
+        mod vhost_user {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(super::support::transport::Transport::VhostUser)
+                }
+            )*
+        }
+        mod gunyah {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(super::support::transport::Transport::Gunyah)
+                }
+            )*
+        }
+    };
+}
