@@ -281,3 +281,144 @@ fn force_mono_clears_stereo_in_program_info() {
     assert_eq!(r.status(&flag(false)), S_OK);
     assert_ne!(r.program().unwrap().info_flags & INFO_STEREO, 0);
 }
+
+/// Events in arrival order until a program list COMPLETE (or `limit`).
+fn events_until_complete(r: &mut Radio, limit: Duration) -> Vec<Event> {
+    let end = Instant::now() + limit;
+    let mut out = Vec::new();
+    while let Some(left) = end.checked_duration_since(Instant::now()) {
+        let Ok(done) = r.h.wait_completions(EVENTQ, left) else {
+            break;
+        };
+        for c in done {
+            r.give_event_buffer(EVENT_BUF_MIN as u32);
+            out.push(Event::parse(&c.data).expect("event parses").1);
+        }
+        if out.iter().any(
+            |e| matches!(e, Event::ProgramListUpdate { flags, .. } if flags & LIST_F_COMPLETE != 0),
+        ) {
+            break;
+        }
+    }
+    out
+}
+
+/// The program list updates among `events`: (flags, entry frequency).
+fn updates(events: &[Event]) -> Vec<(u32, Option<u32>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ProgramListUpdate { flags, entry } => Some((
+                *flags,
+                (flags & LIST_F_ENTRY != 0).then_some(entry.frequency_khz),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn list(r: &mut Radio, limit: Duration) -> Vec<(u32, Option<u32>)> {
+    updates(&events_until_complete(r, limit))
+}
+
+#[test]
+fn program_list_sweep_reports_every_received_station_then_completes() {
+    let (_svc, mut r) = session();
+    let op = r.start(&tune(89100));
+    r.completion(op, Duration::from_secs(2));
+    let all = ProgramFilter {
+        identifier_types: 0,
+        include_categories: false,
+        exclude_modifications: false,
+    };
+    let t = Instant::now();
+    assert_eq!(r.status(&ControlRequest::StartProgramList(all)), S_OK);
+    // The tuned program is muted during the sweep.
+    assert_ne!(r.program().unwrap().info_flags & INFO_MUTED, 0);
+    let got = list(&mut r, Duration::from_secs(5));
+    // 206 FM + 120 AM channels at 2 ms, then 40 ms back to 89.1 MHz.
+    assert!(t.elapsed() >= Duration::from_millis(326 * DWELL_MS + TUNE_MS));
+    assert_eq!(
+        got,
+        vec![
+            (LIST_F_PURGE, None),
+            (LIST_F_ENTRY, Some(89100)),
+            (LIST_F_ENTRY, Some(101700)),
+            (LIST_F_ENTRY | LIST_F_COMPLETE, Some(1008)),
+        ],
+        "the weak 95.3 MHz station is not in the list"
+    );
+    let info = r.program().unwrap();
+    assert_eq!(info.frequency_khz, 89100, "back on the program");
+    assert_eq!(info.info_flags & INFO_MUTED, 0, "and audible");
+
+    // Only RDS PI entries asked for: none carry one, the list completes empty.
+    let pi_only = ProgramFilter {
+        identifier_types: 1 << ID_RDS_PI,
+        ..all
+    };
+    assert_eq!(r.status(&ControlRequest::StartProgramList(pi_only)), S_OK);
+    assert_eq!(
+        list(&mut r, Duration::from_secs(5)),
+        vec![(LIST_F_PURGE, None), (LIST_F_COMPLETE, None)]
+    );
+}
+
+#[test]
+fn a_tune_ends_the_sweep_and_a_start_during_an_operation_waits_for_it() {
+    let (_svc, mut r) = session();
+    let all = ProgramFilter {
+        identifier_types: 0,
+        include_categories: false,
+        exclude_modifications: false,
+    };
+    assert_eq!(r.status(&ControlRequest::StartProgramList(all)), S_OK);
+    let op = r.start(&tune(101700));
+    let (status, info, others) = r.completion(op, Duration::from_secs(2));
+    assert_eq!((status, info.frequency_khz), (S_OK, 101700));
+    let flags: Vec<u32> = others
+        .iter()
+        .filter_map(|e| match e {
+            Event::ProgramListUpdate { flags, .. } => Some(*flags),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        flags,
+        [LIST_F_PURGE, LIST_F_COMPLETE],
+        "ended with nothing found"
+    );
+
+    // START while a seek runs: the sweep begins when the seek has finished.
+    let op = r.start(&seek(SEEK_F_UP));
+    assert_eq!(r.status(&ControlRequest::StartProgramList(all)), S_OK);
+    let evs = events_until_complete(&mut r, Duration::from_secs(5));
+    let done_at = evs
+        .iter()
+        .position(|e| matches!(e, Event::TuneComplete { op_id, .. } if *op_id == op))
+        .expect("the seek completes");
+    let purge_at = evs
+        .iter()
+        .position(|e| {
+            matches!(
+                e,
+                Event::ProgramListUpdate {
+                    flags: LIST_F_PURGE,
+                    ..
+                }
+            )
+        })
+        .expect("the sweep starts");
+    assert!(purge_at > done_at, "{evs:?}");
+    assert_eq!(updates(&evs).len(), 4, "{evs:?}");
+
+    // STOP ends a sweep without a COMPLETE.
+    assert_eq!(r.status(&ControlRequest::StartProgramList(all)), S_OK);
+    assert_eq!(r.status(&ControlRequest::StopProgramList), S_OK);
+    let later = r.events_for(Duration::from_secs(1));
+    let updates: Vec<_> = later
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::ProgramListUpdate { .. }))
+        .collect();
+    assert_eq!(updates.len(), 1, "only the PURGE: {updates:?}");
+}

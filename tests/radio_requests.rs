@@ -41,7 +41,7 @@ fn config_space_and_features_describe_the_simulated_tuner() {
     assert_eq!(
         c,
         ConfigSpace {
-            capabilities: CAP_RDS | CAP_STEREO | CAP_SEEK,
+            capabilities: CAP_RDS | CAP_STEREO | CAP_SEEK | CAP_PROGRAM_LIST,
             config_flags: 1 << FLAG_FORCE_MONO,
             num_antennas: 1,
             antenna_connected: 1,
@@ -52,7 +52,7 @@ fn config_space_and_features_describe_the_simulated_tuner() {
         }
     );
     // Raw offsets of §4: capabilities @0, num_bands @8, bands[0].low_khz @36.
-    assert_eq!(bytes[0], 0x0D);
+    assert_eq!(bytes[0], 0x1D);
     assert_eq!(bytes[8], 2);
     assert_eq!(&bytes[36..40], &87500u32.to_le_bytes());
 }
@@ -70,7 +70,10 @@ fn every_request_answers_as_the_spec_lays_out() {
             assert_eq!(p.maker, "drivervm");
             assert_eq!(p.product, "simulated AM/FM tuner");
             assert_eq!(p.identifier_types, 1 << ID_AMFM_FREQUENCY_KHZ);
-            assert_eq!(p.capabilities, CAP_RDS | CAP_STEREO | CAP_SEEK);
+            assert_eq!(
+                p.capabilities,
+                CAP_RDS | CAP_STEREO | CAP_SEEK | CAP_PROGRAM_LIST
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -180,17 +183,16 @@ fn every_request_answers_as_the_spec_lays_out() {
     assert_eq!(r.status(&get("com.vendor.unknown")), S_NOT_SUPPORTED);
     assert_eq!(r.status(&set("com.vendor.unknown", "1")), S_NOT_SUPPORTED);
 
-    // No CAP_PROGRAM_LIST: both list requests are NOT_SUPPORTED.
+    // Program list: START answers OK at once (the sweep reports on the eventq, see
+    // radio_operations), STOP answers OK, also when nothing runs.
     let filter = ProgramFilter {
         identifier_types: 0,
         include_categories: false,
         exclude_modifications: false,
     };
-    assert_eq!(
-        r.status(&ControlRequest::StartProgramList(filter)),
-        S_NOT_SUPPORTED
-    );
-    assert_eq!(r.status(&ControlRequest::StopProgramList), S_NOT_SUPPORTED);
+    assert_eq!(r.status(&ControlRequest::StartProgramList(filter)), S_OK);
+    assert_eq!(r.status(&ControlRequest::StopProgramList), S_OK);
+    assert_eq!(r.status(&ControlRequest::StopProgramList), S_OK);
 }
 
 #[test]

@@ -71,6 +71,10 @@ pub struct RadioDevice {
     decoder: RdsDecoder,
     force_mono: bool,
     volume: u8,
+    /// The filter of the program list sweep running now.
+    sweep: Option<ProgramFilter>,
+    /// A START_PROGRAM_LIST that waits for the pending operation to finish.
+    sweep_after_op: Option<ProgramFilter>,
     scratch: Vec<TunerEvent>,
 }
 
@@ -87,6 +91,9 @@ impl RadioDevice {
         }
         if d.seek {
             caps |= CAP_SEEK;
+        }
+        if tuner.can_scan() {
+            caps |= CAP_PROGRAM_LIST;
         }
         let config = ConfigSpace {
             capabilities: caps,
@@ -122,6 +129,8 @@ impl RadioDevice {
             decoder: RdsDecoder::new(),
             force_mono: false,
             volume: 100,
+            sweep: None,
+            sweep_after_op: None,
             scratch: Vec::new(),
         }
     }
@@ -180,6 +189,14 @@ impl RadioDevice {
     }
 
     fn start(&mut self, now: Instant, run: impl FnOnce(&mut dyn Tuner) -> bool) -> Response {
+        // The user wins over a foreground sweep: it ends with what it found (nothing yet).
+        if self.sweep.is_some() {
+            self.end_sweep(now);
+            self.events.push(Event::ProgramListUpdate {
+                flags: LIST_F_COMPLETE,
+                entry: ProgramInfo::new(0),
+            });
+        }
         let from_khz = self.current.as_ref().map_or(0, |i| i.frequency_khz);
         if !run(self.tuner.as_mut()) {
             return Response::status(S_INTERNAL_ERROR);
@@ -304,6 +321,77 @@ impl RadioDevice {
         p.op_id
     }
 
+    /// Stops the sweep running now and unmutes the program it interrupted.
+    fn end_sweep(&mut self, now: Instant) {
+        if self.sweep.take().is_some() {
+            self.tuner.cancel_scan(now);
+            self.set_sweep_mute(false);
+        }
+    }
+
+    /// Marks the current program muted (or not) for a sweep and reports it.
+    fn set_sweep_mute(&mut self, muted: bool) {
+        let Some(cur) = self.current.as_mut() else {
+            return;
+        };
+        let tunable = cur.info_flags & INFO_TUNABLE != 0;
+        if muted {
+            cur.info_flags |= INFO_MUTED;
+        } else if tunable {
+            cur.info_flags &= !INFO_MUTED;
+        }
+        let info = cur.clone();
+        self.events.push(Event::ProgramInfoChanged(info));
+    }
+
+    fn start_sweep(&mut self, filter: ProgramFilter, now: Instant) -> Response {
+        let bands = self.bands().to_vec();
+        if let Err(e) = self.tuner.scan(&bands, now) {
+            warn!("{}: program list sweep: {e}", self.name);
+            return Response::status(S_INTERNAL_ERROR);
+        }
+        self.sweep = Some(filter);
+        self.events.push(Event::ProgramListUpdate {
+            flags: LIST_F_PURGE,
+            entry: ProgramInfo::new(0),
+        });
+        self.set_sweep_mute(true);
+        Response::ok(ResponseBody::None)
+    }
+
+    fn sweep_done(&mut self, found: Vec<Reception>) {
+        let Some(filter) = self.sweep.take() else {
+            return;
+        };
+        self.set_sweep_mute(false);
+        // Entries carry AMFM_FREQUENCY_KHZ only (no PI without listening to each program).
+        let keep = filter.identifier_types == 0
+            || filter.identifier_types & (1 << ID_AMFM_FREQUENCY_KHZ) != 0;
+        let entries: Vec<ProgramInfo> = if keep {
+            found
+                .iter()
+                .filter(|r| self.band_of(r.frequency_khz).is_some())
+                .map(|r| self.info_from(r))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if entries.is_empty() {
+            self.events.push(Event::ProgramListUpdate {
+                flags: LIST_F_COMPLETE,
+                entry: ProgramInfo::new(0),
+            });
+        }
+        let n = entries.len();
+        for (i, entry) in entries.into_iter().enumerate() {
+            let last = if i + 1 == n { LIST_F_COMPLETE } else { 0 };
+            self.events.push(Event::ProgramListUpdate {
+                flags: LIST_F_ENTRY | last,
+                entry,
+            });
+        }
+    }
+
     fn parameter(&self, key: &str) -> Option<String> {
         match key {
             PARAM_SIGNAL_THRESHOLD => Some(self.tuner.signal_threshold().to_string()),
@@ -402,8 +490,23 @@ impl RadioDevice {
                 None => Response::status(S_NOT_SUPPORTED),
             },
             ControlRequest::SetParameter(p) => self.set_parameter(&p),
-            ControlRequest::StartProgramList(_) | ControlRequest::StopProgramList => {
+            ControlRequest::StartProgramList(_) | ControlRequest::StopProgramList
+                if self.config.capabilities & CAP_PROGRAM_LIST == 0 =>
+            {
                 Response::status(S_NOT_SUPPORTED)
+            }
+            ControlRequest::StartProgramList(filter) => {
+                self.end_sweep(now);
+                if self.pending.is_some() {
+                    self.sweep_after_op = Some(filter);
+                    return Response::ok(ResponseBody::None);
+                }
+                self.start_sweep(filter, now)
+            }
+            ControlRequest::StopProgramList => {
+                self.sweep_after_op = None;
+                self.end_sweep(now);
+                Response::ok(ResponseBody::None)
             }
         }
     }
@@ -457,7 +560,7 @@ impl RadioDevice {
                 });
             }
             TunerEvent::Rds(blocks) => {
-                if self.pending.is_some() || self.current.is_none() {
+                if self.pending.is_some() || self.sweep.is_some() || self.current.is_none() {
                     return;
                 }
                 if self.rds_blocks {
@@ -480,10 +583,11 @@ impl RadioDevice {
                 }
             }
             TunerEvent::Reception(r) => {
-                if self.pending.is_none() {
+                if self.pending.is_none() && self.sweep.is_none() {
                     self.publish_reception(r);
                 }
             }
+            TunerEvent::ScanDone(found) => self.sweep_done(found),
         }
     }
 }
@@ -575,6 +679,17 @@ impl VirtioDevice for RadioDevice {
         if self.pending.is_some_and(|p| now >= p.deadline) {
             self.end_pending(S_TIMEOUT, now);
         }
+        if self.pending.is_none() {
+            if let Some(filter) = self.sweep_after_op.take() {
+                let r = self.start_sweep(filter, now);
+                if r.status != S_OK {
+                    self.events.push(Event::ProgramListUpdate {
+                        flags: LIST_F_COMPLETE,
+                        entry: ProgramInfo::new(0),
+                    });
+                }
+            }
+        }
         self.events.deliver(completer);
         [next, self.pending.map(|p| p.deadline)]
             .into_iter()
@@ -592,6 +707,8 @@ impl VirtioDevice for RadioDevice {
         self.force_mono = false;
         self.volume = 100;
         self.rds_blocks = false;
+        self.sweep = None;
+        self.sweep_after_op = None;
     }
 }
 

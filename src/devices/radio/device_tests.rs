@@ -250,7 +250,10 @@ fn config_space_describes_the_sim_tuner() {
     let mut b = vec![0u8; ConfigSpace::SIZE];
     d.read_config(0, &mut b);
     let c = ConfigSpace::parse(&b).unwrap();
-    assert_eq!(c.capabilities, CAP_RDS | CAP_STEREO | CAP_SEEK);
+    assert_eq!(
+        c.capabilities,
+        CAP_RDS | CAP_STEREO | CAP_SEEK | CAP_PROGRAM_LIST
+    );
     assert_eq!(c.config_flags, 1 << FLAG_FORCE_MONO);
     assert_eq!(c.bands, vec![FM]);
     let mut tail = [0xAAu8; 8];

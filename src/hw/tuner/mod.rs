@@ -136,6 +136,9 @@ pub enum TunerEvent {
     Rds(Vec<RdsBlock>),
     /// Reception changed without an operation (signal, stereo).
     Reception(Reception),
+    /// A program list sweep ended: the stations received, in band order. The tuner is back
+    /// on the frequency it was on before.
+    ScanDone(Vec<Reception>),
 }
 
 /// A broadcast tuner as the virtio-radio device uses it.
@@ -159,6 +162,24 @@ pub trait Tuner: Send {
     /// Abandons the pending tune or seek (no `Done` follows); returns the frequency the tuner
     /// is left on.
     fn cancel(&mut self, now: Instant) -> u32;
+
+    /// Starts a foreground sweep of `bands` for the program list; the end is a
+    /// [`TunerEvent::ScanDone`]. Audio is muted during the sweep. Tuners without one say
+    /// so with [`TunerError::NotSupported`] (the default).
+    fn scan(&mut self, bands: &[Band], now: Instant) -> Result<(), TunerError> {
+        let _ = (bands, now);
+        Err(TunerError::NotSupported("program list sweep"))
+    }
+
+    /// Whether [`Tuner::scan`] works.
+    fn can_scan(&self) -> bool {
+        false
+    }
+
+    /// Abandons a sweep (no `ScanDone` follows); the tuner returns to its frequency.
+    fn cancel_scan(&mut self, now: Instant) {
+        let _ = now;
+    }
 
     /// Reports what happened since the last call into `out`; returns when to call it next.
     fn poll(&mut self, now: Instant, out: &mut Vec<TunerEvent>) -> Option<Instant>;

@@ -70,6 +70,8 @@ pub struct SimTuner {
     encoders: Vec<Option<RdsEncoder>>,
     freq: u32,
     pending: Option<Pending>,
+    /// A program list sweep: when it ends and what it finds.
+    sweep: Option<(Instant, Vec<Reception>)>,
     rds_next: Option<Instant>,
     mono: bool,
     threshold: u8,
@@ -101,6 +103,7 @@ impl SimTuner {
             encoders,
             freq,
             pending: None,
+            sweep: None,
             rds_next: None,
             mono: false,
         })
@@ -252,6 +255,45 @@ impl Tuner for SimTuner {
         Ok(())
     }
 
+    fn scan(&mut self, bands: &[Band], now: Instant) -> Result<(), TunerError> {
+        let mut channels = 0u32;
+        let mut found = Vec::new();
+        for b in bands {
+            let spacing = u32::from(b.spacing_khz).max(1);
+            channels += (b.high_khz - b.low_khz) / spacing + 1;
+            let mut on: Vec<&SimStation> = self
+                .cfg
+                .stations
+                .iter()
+                .filter(|s| b.contains(s.frequency_khz) && s.signal >= self.threshold)
+                .collect();
+            on.sort_by_key(|s| s.frequency_khz);
+            found.extend(on.into_iter().map(|s| Reception {
+                frequency_khz: s.frequency_khz,
+                signal: s.signal,
+                stereo: s.stereo,
+                tunable: true,
+            }));
+        }
+        self.audio.mute();
+        self.rds_next = None;
+        self.sweep = Some((
+            now + self.cfg.seek_dwell * channels + self.cfg.tune_latency,
+            found,
+        ));
+        Ok(())
+    }
+
+    fn can_scan(&self) -> bool {
+        true
+    }
+
+    fn cancel_scan(&mut self, now: Instant) {
+        if self.sweep.take().is_some() && self.pending.is_none() {
+            self.lock(now);
+        }
+    }
+
     fn cancel(&mut self, now: Instant) -> u32 {
         if self.pending.take().is_some() {
             // Still on the start frequency: its program comes back at once.
@@ -261,6 +303,12 @@ impl Tuner for SimTuner {
     }
 
     fn poll(&mut self, now: Instant, out: &mut Vec<TunerEvent>) -> Option<Instant> {
+        if self.sweep.as_ref().is_some_and(|(at, _)| now >= *at) {
+            if let Some((at, found)) = self.sweep.take() {
+                self.lock(at);
+                out.push(TunerEvent::ScanDone(found));
+            }
+        }
         if let Some(p) = self.pending {
             if now >= p.done_at {
                 self.pending = None;
@@ -276,7 +324,7 @@ impl Tuner for SimTuner {
                 out.push(TunerEvent::Done(Ok(r)));
             }
         }
-        if let (Some(mut next), None) = (self.rds_next, self.pending) {
+        if let (Some(mut next), None, None) = (self.rds_next, self.pending, &self.sweep) {
             if let Some(i) = self.received(self.freq) {
                 if let Some(enc) = self.encoders[i].as_mut() {
                     let mut blocks = Vec::new();
@@ -298,10 +346,14 @@ impl Tuner for SimTuner {
                 }
             }
         }
-        [self.pending.map(|p| p.done_at), self.rds_next]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.pending.map(|p| p.done_at),
+            self.rds_next,
+            self.sweep.as_ref().map(|s| s.0),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn set_force_mono(&mut self, mono: bool) -> Result<(), TunerError> {
@@ -335,6 +387,7 @@ impl Tuner for SimTuner {
 
     fn reset(&mut self) {
         self.pending = None;
+        self.sweep = None;
         self.rds_next = None;
         self.mono = false;
         self.threshold = self.cfg.signal_threshold;
