@@ -643,11 +643,12 @@ impl VirtioDevice for RadioDevice {
         let now = Instant::now();
         match request.token.queue() {
             CONTROLQ => {
-                let resp = self.control(&request.data, request.writable_len, now);
+                // No room for even a status: returned untouched, and not acted on (§6.8).
                 let bytes = if request.writable_len < RespHeader::SIZE {
                     Vec::new()
                 } else {
-                    resp.to_bytes()
+                    self.control(&request.data, request.writable_len, now)
+                        .to_bytes()
                 };
                 if let Err(e) = completer.complete(request.token, &bytes) {
                     warn!("{}: cannot answer a request: {e}", self.name);
