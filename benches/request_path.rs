@@ -24,11 +24,11 @@ fn scmi_dispatch(c: &mut Criterion) {
     let mut d = dispatcher();
     let version = 0x0000_4000u32.to_le_bytes();
     c.bench_function("scmi dispatch BASE PROTOCOL_VERSION", |b| {
-        b.iter(|| d.process(black_box(&version)))
+        b.iter(|| d.process(black_box(&version), 136))
     });
     let vendor = (0x0000_4003u32).to_le_bytes();
     c.bench_function("scmi dispatch BASE_DISCOVER_VENDOR", |b| {
-        b.iter(|| d.process(black_box(&vendor)))
+        b.iter(|| d.process(black_box(&vendor), 136))
     });
 }
 
@@ -53,7 +53,7 @@ fn chain_round_trip(c: &mut Criterion) {
             |mut q| {
                 let chain = q.iter(&mem).unwrap().next().unwrap();
                 let req = parse_chain(chain, 0, 0, 4096).unwrap();
-                let resp = d.process(&req.data).unwrap();
+                let resp = d.process(&req.data, req.writable_len).unwrap();
                 write_response(&mem, &req.token, &resp).unwrap()
             },
             criterion::BatchSize::SmallInput,

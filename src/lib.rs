@@ -6,13 +6,14 @@
 //! - [`transport`]: puts a device in front of a guest (vhost-user, or Gunyah's
 //!   virtio-backend interface from a driver VM).
 //!
-//! Beside them: [`config`] (the TOML file), [`service`] (wires config to devices and
-//! transports) and `harness` (a driver-side vhost-user frontend for tests and load).
+//! Beside them: [`config`] (the TOML file), [`platform`] (the shared SCMI hardware a config
+//! describes), [`service`] (wires config to devices and transports) and `harness` (a driver-side vhost-user frontend for tests and load).
 
 pub mod config;
 pub mod devices;
 pub mod harness;
 pub mod hw;
 pub mod logging;
+pub mod platform;
 pub mod service;
 pub mod transport;

@@ -12,6 +12,7 @@ use nix::unistd::{Gid, Group};
 use crate::config::{Backend, Config, DeviceConfig, DeviceKind, GuestConfig, TransportConfig};
 use crate::devices::scmi::{AgentView, ScmiDevice};
 use crate::devices::VirtioDevice;
+use crate::platform::{scmi_agents, ScmiPlatform};
 use crate::transport::gunyah::{
     self, BackendNode, DeviceLabel, GunyahBackendIo, GunyahError, NodeDevice,
 };
@@ -40,6 +41,9 @@ pub enum ServiceError {
         /// What went wrong.
         source: SocketError,
     },
+    /// The SCMI hardware could not be built.
+    #[error("{0}")]
+    Platform(#[from] crate::platform::PlatformError),
     /// The validated config asks for something this build cannot construct.
     #[error("device {0}: kind and backend are not implemented in this build")]
     Unsupported(String),
@@ -123,9 +127,10 @@ pub fn prepare_runtime_dir(dir: &Path, shared: bool) -> Result<(), ServiceError>
     .map_err(|e| err(format!("not writable: {}", std::io::Error::from(e))))
 }
 
-/// Builds the device model a config entry describes.
+/// Builds the device model a config entry describes, on the shared `platform`.
 pub fn build_device(
     config: &Config,
+    platform: &ScmiPlatform,
     guest: &GuestConfig,
     device: &DeviceConfig,
 ) -> Result<Box<dyn VirtioDevice>, ServiceError> {
@@ -137,13 +142,8 @@ pub fn build_device(
                 .ok_or_else(|| ServiceError::Unsupported(device.id.clone()))?;
             Ok(Box::new(radio::build(device, cfg)?))
         }
-        (DeviceKind::Scmi, Backend::Sim) => {
-            let agents: Vec<String> = config
-                .guests
-                .iter()
-                .filter(|g| g.devices.iter().any(|d| d.kind == DeviceKind::Scmi))
-                .map(|g| g.name.clone())
-                .collect();
+        (DeviceKind::Scmi, Backend::Sim | Backend::Linux) => {
+            let agents = scmi_agents(config);
             let agent_id = agents
                 .iter()
                 .position(|a| *a == guest.name)
@@ -154,10 +154,11 @@ pub fn build_device(
                 agent_id,
                 max_message_len: guest.policy.max_request_bytes,
             };
+            let protocols = platform.protocols(device, agent_id)?;
             Ok(Box::new(ScmiDevice::new(
                 config.soc.identity.clone(),
                 view,
-                Vec::new(),
+                protocols,
             )))
         }
         _ => Err(ServiceError::Unsupported(device.id.clone())),
@@ -200,11 +201,12 @@ pub fn start_with(
 ) -> Result<Service, ServiceError> {
     let group = socket_group(config)?;
     prepare_runtime_dir(runtime_dir, group.is_some())?;
+    let platform = ScmiPlatform::build(config)?;
     let mut bound = Vec::new();
     let mut nodes: Vec<PendingNode> = Vec::new();
     for guest in &config.guests {
         for dev in &guest.devices {
-            let device = build_device(config, guest, dev)?;
+            let device = build_device(config, &platform, guest, dev)?;
             let mut endpoint = Endpoint {
                 device: dev.id.clone(),
                 guest: guest.name.clone(),

@@ -118,7 +118,7 @@ fn alive(threads: &[JoinHandle<()>]) {
 
 fn version_ok(d: &mut dyn Driver) {
     let r = Response::parse(&d.request(CMDQ, &command(0x10, 0, 1, &[]), 16).unwrap());
-    assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0000));
+    assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0001));
 }
 
 /// Waits until a line containing all of `words` is logged.

@@ -20,7 +20,7 @@ kind = "scmi"
 
 fn version_ok(d: &mut dyn Driver, token: u16) {
     let r = Response::parse(&d.request(CMDQ, &command(0x10, 0, token, &[]), 16).unwrap());
-    assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0000));
+    assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0001));
 }
 
 #[test]

@@ -11,7 +11,7 @@ use support::{Service, TWO_GUESTS};
 
 fn version_ok(h: &mut drivervm::harness::Harness, token: u16) {
     let r = Response::parse(&h.request(CMDQ, &command(0x10, 0, token, &[]), 16).unwrap());
-    assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0000));
+    assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0001));
 }
 
 #[test]

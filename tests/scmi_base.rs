@@ -77,7 +77,7 @@ fn every_base_message_answers_as_the_spec_lays_out(t: Transport) {
         );
 
         let r = ask(h, 0, 1, &[]);
-        assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0000), "{opts:?}");
+        assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0001), "{opts:?}");
         let r = ask(h, 1, 2, &[]);
         assert_eq!(
             (r.status, r.word(0)),
@@ -92,6 +92,8 @@ fn every_base_message_answers_as_the_spec_lays_out(t: Transport) {
                 "message {id} implemented"
             );
         }
+        // NEGOTIATE_PROTOCOL_VERSION (base v2.1) is implemented; BASE_NOTIFY_ERRORS is not.
+        assert_eq!(ask(h, 2, 3, &[0x10]).status, SUCCESS);
         assert_eq!(ask(h, 2, 3, &[8]).status, NOT_FOUND);
         let r = ask(h, 3, 4, &[]);
         assert_eq!((r.status, r.name(0).as_str()), (SUCCESS, "drivervm-test"));
@@ -155,7 +157,7 @@ fn malformed_chains_are_returned_empty_and_the_device_keeps_serving(t: Transport
         }
         // The same connection still works afterwards.
         let r = ask(h.as_mut(), 0, 5, &[]);
-        assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0000), "{kind:?}");
+        assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0001), "{kind:?}");
         h.disconnect().unwrap();
     }
     assert!(svc.log().contains("refused"), "refusals are logged");
@@ -177,7 +179,7 @@ fn sixty_four_outstanding_requests_all_complete(t: Transport) {
                 for c in h.wait_completions(CMDQ, Duration::from_secs(2)).unwrap() {
                     assert_eq!(c.len, 12);
                     let r = Response::parse(&c.data);
-                    assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0000));
+                    assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0001));
                     heads.retain(|&x| x != c.head);
                 }
             }

@@ -17,7 +17,7 @@ const SOCKETS: [&str; 2] = ["vm0-scmi.sock", "vm1-scmi.sock"];
 fn version_ok(svc: &Service, sock: &str) {
     let mut h = svc.connect(sock, &HarnessOptions::default());
     let r = Response::parse(&h.request(CMDQ, &command(0x10, 0, 1, &[]), 16).unwrap());
-    assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0000));
+    assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0001));
     h.disconnect().unwrap();
 }
 

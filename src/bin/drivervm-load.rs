@@ -21,11 +21,13 @@ over the measured window (utime+stime from /proc/PID/stat, as % of one core).
 Devices and ops:
   scmi  base-version   SCMI BASE PROTOCOL_VERSION on the command queue (queue 0); the reply \
 must echo the header (token = sequence number mod 1024) with status SUCCESS.
+  scmi  clock-rate-get SCMI CLOCK_RATE_GET of clock --clock (the guest's numbering) on the \
+command queue; the reply must echo the header with status SUCCESS and carry a 64-bit rate.
   radio radio-get-properties, radio-get-bands, radio-get-program-info, radio-get-config-flag \
 (FORCE_MONO), radio-get-parameter (com.drivervm.signal_threshold), radio-cancel (nothing \
 pending: op_id 0): one virtio-radio control request on the control queue (queue 0); the \
 reply must have status OK and the body's exact size. Before the window the tool supplies \
-eventq buffers and seeks up once, so a program is tuned.
+eventq buffers and seeks up twice, so a program is tuned.
   radio radio-tune, radio-seek: long operations, --outstanding 1 only. The latency is from \
 submitting TUNE (alternating between the first two stations a seek finds) or SEEK (up) to \
 the TUNE_COMPLETE event with status OK for its op_id on the eventq (queue 1): the \
@@ -73,6 +75,9 @@ struct Args {
     /// Send each request as one indirect descriptor table.
     #[arg(long)]
     indirect: bool,
+    /// Clock ID for clock-rate-get, in the guest's numbering.
+    #[arg(long, default_value_t = 0, value_name = "ID")]
+    clock: u32,
 }
 
 /// A device type the tool can drive.
@@ -110,6 +115,8 @@ impl Device {
 enum Op {
     /// SCMI BASE PROTOCOL_VERSION.
     BaseVersion,
+    /// SCMI CLOCK_RATE_GET.
+    ClockRateGet,
     /// virtio-radio GET_PROPERTIES.
     RadioGetProperties,
     /// virtio-radio GET_BANDS (region in force).
@@ -137,6 +144,7 @@ impl Op {
     fn name(self) -> &'static str {
         match self {
             Op::BaseVersion => "base-version",
+            Op::ClockRateGet => "clock-rate-get",
             Op::RadioGetProperties => "radio-get-properties",
             Op::RadioGetBands => "radio-get-bands",
             Op::RadioGetProgramInfo => "radio-get-program-info",
@@ -150,7 +158,7 @@ impl Op {
 
     fn device(self) -> Device {
         match self {
-            Op::BaseVersion => Device::Scmi,
+            Op::BaseVersion | Op::ClockRateGet => Device::Scmi,
             _ => Device::Radio,
         }
     }
@@ -163,7 +171,7 @@ impl Op {
     fn radio_request(self) -> Option<radio::ControlRequest> {
         use radio::*;
         Some(match self {
-            Op::BaseVersion => return None,
+            Op::BaseVersion | Op::ClockRateGet => return None,
             Op::RadioGetProperties => ControlRequest::GetProperties,
             Op::RadioGetBands => ControlRequest::GetBands(GetBands { full: false }),
             Op::RadioGetProgramInfo => ControlRequest::GetProgramInfo,
@@ -186,17 +194,36 @@ impl Op {
     }
 
     fn writable_len(self) -> u32 {
-        match self.radio_request() {
+        match self {
             // header, status, version
-            None => 12,
-            Some(r) => r.response_len() as u32,
+            Op::BaseVersion => 12,
+            // header, status, rate low, rate high
+            Op::ClockRateGet => 16,
+            _ => self.radio_request().map_or(8, |r| r.response_len() as u32),
         }
     }
 
-    fn request(self, seq: u64) -> Vec<u8> {
-        match self.radio_request() {
-            None => scmi_header(0x10, 0, seq as u32).to_le_bytes().to_vec(),
-            Some(r) => r.to_bytes(),
+    fn request(self, seq: u64, clock: u32) -> Vec<u8> {
+        match self {
+            Op::BaseVersion => scmi_header(0x10, 0, seq as u32).to_le_bytes().to_vec(),
+            Op::ClockRateGet => {
+                let mut v = scmi_header(0x14, 6, seq as u32).to_le_bytes().to_vec();
+                v.extend_from_slice(&clock.to_le_bytes());
+                v
+            }
+            _ => self
+                .radio_request()
+                .map(|r| r.to_bytes())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The header a reply to request `seq` must echo.
+    fn reply_header(self, seq: u64) -> u32 {
+        match self {
+            Op::BaseVersion => scmi_header(0x10, 0, seq as u32),
+            Op::ClockRateGet => scmi_header(0x14, 6, seq as u32),
+            _ => 0,
         }
     }
 
@@ -206,14 +233,15 @@ impl Op {
             return radio_check(&req, reply);
         }
         match self {
-            Op::BaseVersion => {
-                if reply.len() != 12 {
-                    return Err(format!("reply of {} bytes, expected 12", reply.len()));
+            Op::BaseVersion | Op::ClockRateGet => {
+                let len = self.writable_len() as usize;
+                if reply.len() != len {
+                    return Err(format!("reply of {} bytes, expected {len}", reply.len()));
                 }
                 let word = |at: usize| {
                     u32::from_le_bytes([reply[at], reply[at + 1], reply[at + 2], reply[at + 3]])
                 };
-                let want = scmi_header(0x10, 0, seq as u32);
+                let want = self.reply_header(seq);
                 if word(0) != want {
                     return Err(format!("header {:#010x}, expected {want:#010x}", word(0)));
                 }
@@ -226,7 +254,6 @@ impl Op {
         }
     }
 }
-
 /// A virtio-radio reply must be OK with its body (GET_BANDS: any number of bands).
 fn radio_check(req: &radio::ControlRequest, reply: &[u8]) -> Result<(), String> {
     let r = radio::Response::parse(req.code(), reply).map_err(|e| e.to_string())?;
@@ -473,7 +500,7 @@ fn run(args: &Args) -> Result<Outcome> {
         }
         let mut added = false;
         while pending.len() < args.outstanding {
-            let req = op.request(next_seq);
+            let req = op.request(next_seq, args.clock);
             let segs = [
                 Segment::Readable(&req),
                 Segment::Writable(op.writable_len()),
@@ -717,10 +744,10 @@ mod tests {
 
     #[test]
     fn base_version_request_and_check() {
-        assert_eq!(Op::BaseVersion.request(0), [0x00, 0x40, 0x00, 0x00]);
+        assert_eq!(Op::BaseVersion.request(0, 0), [0x00, 0x40, 0x00, 0x00]);
         // Token 5 sits in bits 27:18.
         assert_eq!(
-            Op::BaseVersion.request(5),
+            Op::BaseVersion.request(5, 0),
             (0x4000u32 | 5 << 18).to_le_bytes()
         );
         let mut reply = Vec::new();
@@ -735,12 +762,30 @@ mod tests {
     }
 
     #[test]
+    fn clock_rate_get_request_and_check() {
+        // CLOCK_RATE_GET (0x6) of protocol 0x14, token 7, clock 4.
+        let header = 0x6u32 | 0x14 << 10 | 7 << 18;
+        let mut want = header.to_le_bytes().to_vec();
+        want.extend_from_slice(&4u32.to_le_bytes());
+        assert_eq!(Op::ClockRateGet.request(7, 4), want);
+        let mut reply = header.to_le_bytes().to_vec();
+        reply.extend_from_slice(&0i32.to_le_bytes());
+        reply.extend_from_slice(&19_200_000u32.to_le_bytes());
+        reply.extend_from_slice(&0u32.to_le_bytes());
+        assert_eq!(Op::ClockRateGet.check(7, &reply), Ok(()));
+        assert!(Op::ClockRateGet.check(8, &reply).is_err());
+        assert!(Op::ClockRateGet.check(7, &reply[..12]).is_err());
+        reply[4..8].copy_from_slice(&(-4i32).to_le_bytes());
+        assert_eq!(Op::ClockRateGet.check(7, &reply), Err("status -4".into()));
+    }
+
+    #[test]
     fn radio_requests_and_checks_follow_the_spec() {
-        let props = Op::RadioGetProperties.request(0);
+        let props = Op::RadioGetProperties.request(0, 0);
         assert_eq!(props, [1, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(Op::RadioGetProperties.writable_len(), 8 + 136);
         assert_eq!(Op::RadioGetProgramInfo.writable_len(), 8 + 96);
-        assert_eq!(Op::RadioCancel.request(3), [6, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(Op::RadioCancel.request(3, 0), [6, 0, 0, 0, 0, 0, 0, 0]);
         let mut ok = vec![0u8; 16];
         assert_eq!(Op::RadioCancel.check(0, &ok), Ok(()));
         ok[0] = 8; // BUSY

@@ -127,6 +127,7 @@ pub fn implemented(kind: DeviceKind, backend: Backend) -> bool {
     matches!(
         (kind, backend),
         (DeviceKind::Scmi, Backend::Sim)
+            | (DeviceKind::Scmi, Backend::Linux)
             | (DeviceKind::Radio, Backend::Sim)
             | (DeviceKind::Radio, Backend::V4l2)
     )
@@ -189,7 +190,7 @@ mod tests {
     }
 
     #[test]
-    fn this_build_implements_scmi_sim_and_radio() {
+    fn this_build_implements_scmi_and_radio() {
         let available: Vec<_> = DeviceKind::ALL
             .iter()
             .flat_map(|k| k.backends().iter().map(move |b| (*k, *b)))
@@ -199,6 +200,7 @@ mod tests {
             available,
             vec![
                 (DeviceKind::Scmi, Backend::Sim),
+                (DeviceKind::Scmi, Backend::Linux),
                 (DeviceKind::Radio, Backend::Sim),
                 (DeviceKind::Radio, Backend::V4l2)
             ]

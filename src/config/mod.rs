@@ -8,8 +8,10 @@ mod error;
 mod kinds;
 mod radio;
 mod raw;
+mod raw_scmi;
 mod runtime_dir;
 mod schema;
+mod scmi;
 mod syntax;
 mod validate;
 
@@ -25,6 +27,7 @@ pub use runtime_dir::resolve_runtime_dir;
 pub use schema::{
     Config, DeviceConfig, GuestConfig, GuestPolicy, ServiceConfig, SocConfig, TransportConfig,
 };
+pub use scmi::{ClockConfig, Grant, ScmiGrants, ScmiPlatformConfig, LINUX_CLOCK_ROOT};
 pub use validate::LOG_LEVELS;
 
 /// The embedded default config, as printed by `drivervm --print-default-config`.

@@ -10,6 +10,10 @@ use std::fmt;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
+use super::raw_scmi::{
+    RawClock, RawLinuxClocks, RawPerfDomain, RawPowerDomain, RawResetDomain, RawSensor,
+};
+
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +42,17 @@ pub(super) struct RawSoc {
     pub vendor: Option<String>,
     pub sub_vendor: Option<String>,
     pub implementation_version: Option<RawInt>,
+    #[serde(default, rename = "clock")]
+    pub clocks: Vec<RawClock>,
+    #[serde(default, rename = "power_domain")]
+    pub power_domains: Vec<RawPowerDomain>,
+    #[serde(default, rename = "reset_domain")]
+    pub reset_domains: Vec<RawResetDomain>,
+    #[serde(default, rename = "perf_domain")]
+    pub perf_domains: Vec<RawPerfDomain>,
+    #[serde(default, rename = "sensor")]
+    pub sensors: Vec<RawSensor>,
+    pub linux_clocks: Option<RawLinuxClocks>,
 }
 
 /// One `[[guest]]`.
@@ -65,6 +80,11 @@ pub(super) struct RawDevice {
     pub kind: String,
     pub backend: Option<String>,
     pub transport: Option<RawTransport>,
+    pub clocks: Option<Vec<String>>,
+    pub power_domains: Option<Vec<String>>,
+    pub reset_domains: Option<Vec<String>>,
+    pub perf_domains: Option<Vec<String>>,
+    pub sensors: Option<Vec<String>>,
     /// Radio devices only.
     pub radio: Option<super::radio::RawRadio>,
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::hw::soc::SocIdentity;
 
 use super::kinds::{Backend, DeviceKind};
+use super::scmi::{ScmiGrants, ScmiPlatformConfig};
 
 /// A validated config: everything the service needs to start its devices.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +43,8 @@ pub struct ServiceConfig {
 pub struct SocConfig {
     /// Vendor, sub-vendor and implementation version (SCMI BASE protocol).
     pub identity: SocIdentity,
+    /// Clocks, power/reset/performance domains and sensors served over SCMI.
+    pub scmi: ScmiPlatformConfig,
 }
 
 /// One `[[guest]]`: a VM and the devices served to it.
@@ -89,6 +92,8 @@ pub struct DeviceConfig {
     pub backend: Backend,
     /// How it is put in front of the guest.
     pub transport: TransportConfig,
+    /// For scmi devices: the resources the guest sees (empty for other kinds).
+    pub grants: ScmiGrants,
     /// The tuner and region of a radio device; `None` for other kinds.
     pub radio: Option<super::radio::RadioConfig>,
 }

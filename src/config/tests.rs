@@ -8,6 +8,7 @@ use crate::hw::soc::SocIdentity;
 mod gunyah;
 mod radio;
 mod schema_keys;
+mod scmi;
 
 /// The example config shipped in etc/, compiled in so this test cannot drift from it.
 const EXAMPLE: &str = include_str!("../../etc/drivervm.toml");
@@ -38,6 +39,7 @@ fn scmi(id: &str, socket: &str) -> DeviceConfig {
         transport: TransportConfig::VhostUser {
             socket: PathBuf::from(socket),
         },
+        grants: ScmiGrants::default(),
         radio: None,
     }
 }
@@ -60,22 +62,46 @@ fn embedded_default_is_one_guest_with_scmi_and_a_sim_radio() {
         }
         t => panic!("{t:?}"),
     }
+    let grants = c.guests[0].devices[0].grants.clone();
+    let scmi_platform = c.soc.scmi.clone();
     assert_eq!(
         c,
         Config {
             service: ServiceConfig::default(),
             soc: SocConfig {
-                identity: SocIdentity::default()
+                identity: SocIdentity::default(),
+                scmi: scmi_platform.clone(),
             },
             guests: vec![GuestConfig {
                 name: "vm0".into(),
                 policy: GuestPolicy {
                     max_request_bytes: 65536
                 },
-                devices: vec![scmi("vm0-scmi", "vm0-scmi.sock")],
+                devices: vec![DeviceConfig {
+                    grants: grants.clone(),
+                    ..scmi("vm0-scmi", "vm0-scmi.sock")
+                }],
             }],
         }
     );
+    // The simulated SoC is served in full: every resource granted, oscillators read-only.
+    assert_eq!(scmi_platform.clocks.len(), 11);
+    assert_eq!(grants.clocks.len(), 11);
+    assert_eq!(
+        grants.clocks[0],
+        Grant {
+            name: "xo_board".into(),
+            control: false
+        }
+    );
+    assert!(grants.clocks[2..].iter().all(|g| g.control));
+    let counts = (
+        grants.power_domains.len(),
+        grants.reset_domains.len(),
+        grants.perf_domains.len(),
+        grants.sensors.len(),
+    );
+    assert_eq!(counts, (4, 3, 2, 3));
     assert!(DEFAULT_CONFIG_TEXT.contains("join this default as they are implemented"));
     assert_eq!(default_config_text(), DEFAULT_CONFIG_TEXT);
 }
@@ -109,7 +135,35 @@ fn example_parses_to_what_its_comments_say() {
             window_base: 0x9c00_0000,
         }
     );
-    assert_eq!(c.guests[0].devices[0], scmi("ivi-scmi", "ivi-scmi.sock"));
+    let grants = c.guests[0].devices[0].grants.clone();
+    assert_eq!(
+        c.guests[0].devices[0],
+        DeviceConfig {
+            grants: grants.clone(),
+            ..scmi("ivi-scmi", "ivi-scmi.sock")
+        }
+    );
+    let names = |g: &[Grant]| {
+        g.iter()
+            .map(|g| format!("{}{}", g.name, if g.control { "" } else { ":ro" }))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&grants.clocks), ["xo_board:ro", "gpll0", "uart_src"]);
+    assert_eq!(names(&grants.sensors), ["cpu_thermal", "pmic_vbat:ro"]);
+    let scmi_platform = &c.soc.scmi;
+    assert_eq!(scmi_platform.clocks.len(), 3);
+    let uart = &scmi_platform.clocks[2];
+    assert_eq!(
+        uart.policy,
+        crate::hw::clock::RatePolicy::Owner("ivi".into())
+    );
+    assert_eq!(uart.spec.desc.possible_parents, [0, 1]);
+    assert_eq!(uart.spec.initial_parent, Some(0));
+    assert_eq!(uart.spec.initial_rate, 19_200_000);
+    assert_eq!(
+        scmi_platform.linux_clock_root,
+        PathBuf::from("/sys/kernel/debug/clk")
+    );
     assert_eq!(
         c.guests[1].devices[0],
         scmi("cluster-scmi", "cluster-scmi.sock")
@@ -275,12 +329,11 @@ fn unimplemented_kinds_are_refused() {
 }
 
 #[test]
-fn unimplemented_backend_of_an_available_kind_is_refused() {
-    assert_eq!(
-        err(&ivi(&["kind = \"scmi\"\nbackend = \"linux\""])),
-        "etc/x.toml: guest \"ivi\" device 1: backend \"linux\" for kind \"scmi\" is not available \
-         in this build yet"
-    );
+fn both_scmi_backends_are_accepted() {
+    for b in ["sim", "linux"] {
+        let c = parse(&ivi(&[&format!("kind = \"scmi\"\nbackend = \"{b}\"")]), "x").unwrap();
+        assert_eq!(c.guests[0].devices[0].backend.name(), b);
+    }
 }
 
 #[test]
@@ -487,7 +540,7 @@ fn unknown_keys_name_line_column_and_key() {
     assert_eq!(
         err(&ivi(&["kind = \"scmi\"\nbakend = \"sim\""])),
         "etc/x.toml: line 5, column 1, at guest 1 device 1 bakend: unknown field `bakend`, \
-         expected one of `kind`, `backend`, `transport`, `radio`"
+         expected one of `kind`, `backend`, `transport`, `clocks`, `power_domains`, `reset_domains`, `perf_domains`, `sensors`, `radio`"
     );
     assert_eq!(
         err("[service]\nlog_level = \"info\"\nsocket = \"x\"\n"),

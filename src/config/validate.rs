@@ -15,6 +15,7 @@ use super::raw::{
 use super::schema::{
     Config, DeviceConfig, GuestConfig, GuestPolicy, ServiceConfig, SocConfig, TransportConfig,
 };
+use super::scmi::{ScmiGrants, ScmiPlatformConfig, ScmiValidator};
 
 /// Accepted `service.log_level` values, most to least severe.
 pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
@@ -32,10 +33,13 @@ const WINDOW_ALIGN: u64 = 0x1000;
 const MAX_SOCKET_PATH: usize = 107;
 
 /// Validates `raw`; errors name `file`.
-pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
+pub(super) fn validate(mut raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
     let v = Validator { file };
     let service = v.service(raw.service)?;
-    let soc = v.soc(raw.soc)?;
+    let guest_names: Vec<String> = raw.guests.iter().map(|g| g.name.clone()).collect();
+    let scmi = ScmiValidator { file }.platform(&mut raw.soc, &guest_names)?;
+    let mut soc = v.soc(raw.soc)?;
+    soc.scmi = scmi;
     if raw.guests.is_empty() {
         return Err(v.err(
             "guest",
@@ -44,7 +48,7 @@ pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError
     }
     let mut guests: Vec<GuestConfig> = Vec::with_capacity(raw.guests.len());
     for (i, g) in raw.guests.into_iter().enumerate() {
-        let guest = v.guest(i + 1, g)?;
+        let guest = v.guest(i + 1, g, &soc.scmi)?;
         if let Some(j) = guests.iter().position(|o| o.name == guest.name) {
             return Err(v.err(
                 format!("guest {}", i + 1),
@@ -135,6 +139,7 @@ impl Validator<'_> {
                 sub_vendor,
                 implementation_version,
             },
+            scmi: ScmiPlatformConfig::default(),
         })
     }
 
@@ -161,7 +166,12 @@ impl Validator<'_> {
         Ok(value)
     }
 
-    fn guest(&self, number: usize, raw: RawGuest) -> Result<GuestConfig, ConfigError> {
+    fn guest(
+        &self,
+        number: usize,
+        raw: RawGuest,
+        platform: &ScmiPlatformConfig,
+    ) -> Result<GuestConfig, ConfigError> {
         if !valid_guest_name(&raw.name) {
             return Err(self.err(
                 format!("guest {number}"),
@@ -201,7 +211,7 @@ impl Validator<'_> {
         let mut parsed = Vec::with_capacity(raw.devices.len());
         for (i, d) in raw.devices.into_iter().enumerate() {
             let place = format!("guest \"{name}\" device {}", i + 1);
-            parsed.push((place.clone(), self.device(&place, d)?));
+            parsed.push((place.clone(), self.device(&place, d, platform)?));
         }
         let mut count: HashMap<DeviceKind, usize> = HashMap::new();
         for (_, (kind, ..)) in &parsed {
@@ -209,7 +219,7 @@ impl Validator<'_> {
         }
         let mut seen: HashMap<DeviceKind, usize> = HashMap::new();
         let mut devices = Vec::with_capacity(parsed.len());
-        for (place, (kind, backend, transport, radio)) in parsed {
+        for (place, (kind, backend, transport, grants, radio)) in parsed {
             let n = seen.entry(kind).or_default();
             let id = if count.get(&kind).copied().unwrap_or(0) > 1 {
                 format!("{name}-{}-{n}", kind.name())
@@ -237,6 +247,7 @@ impl Validator<'_> {
                 kind,
                 backend,
                 transport,
+                grants,
                 radio,
             });
         }
@@ -247,18 +258,20 @@ impl Validator<'_> {
         })
     }
 
-    /// Kind, backend, the transport as written (if any) and the radio settings of one
-    /// device.
+    /// Kind, backend, the transport as written (if any), the SCMI grants and the radio
+    /// settings of one device.
     #[allow(clippy::type_complexity)]
     fn device(
         &self,
         place: &str,
-        raw: RawDevice,
+        mut raw: RawDevice,
+        platform: &ScmiPlatformConfig,
     ) -> Result<
         (
             DeviceKind,
             Backend,
             Option<RawTransport>,
+            ScmiGrants,
             Option<RadioConfig>,
         ),
         ConfigError,
@@ -319,6 +332,8 @@ impl Validator<'_> {
                 ),
             ));
         }
+        let grants =
+            ScmiValidator { file: self.file }.grants(place, kind, backend, &mut raw, platform)?;
         let radio = match (kind, raw.radio) {
             (DeviceKind::Radio, r) => {
                 let e = |key: &str, reason: String| self.err(format!("{place} {key}"), reason);
@@ -332,7 +347,7 @@ impl Validator<'_> {
             }
             (_, None) => None,
         };
-        Ok((kind, backend, raw.transport, radio))
+        Ok((kind, backend, raw.transport, grants, radio))
     }
 
     fn gunyah(&self, place: &str, raw: RawGunyah) -> Result<TransportConfig, ConfigError> {

@@ -1,5 +1,11 @@
 //! Hardware access: one trait per hardware class, each with a real and a simulated backend.
 
+pub mod clock;
+pub mod events;
+pub mod perf;
+pub mod power;
+pub mod reset;
 pub mod rpmb;
+pub mod sensor;
 pub mod soc;
 pub mod tuner;

@@ -3,7 +3,9 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of this module.
 
+pub mod agent;
 pub mod logs;
+pub mod platform;
 pub mod radio;
 pub mod scmi;
 pub mod transport;

@@ -62,3 +62,41 @@ impl Response {
         String::from_utf8_lossy(&field[..end]).into_owned()
     }
 }
+
+/// DENIED.
+pub const DENIED: i32 = -3;
+/// OUT_OF_RANGE.
+pub const OUT_OF_RANGE: i32 = -5;
+/// BUSY.
+pub const BUSY: i32 = -6;
+
+/// Queue index of the event (P2A) queue.
+pub const EVENTQ: u16 = 1;
+/// VIRTIO_SCMI_F_P2A_CHANNELS as a feature mask.
+pub const P2A: u64 = 1;
+
+/// Message type of a delayed response in the header (bits 9:8).
+pub const DELAYED: u32 = 2 << 8;
+/// Message type of a notification in the header (bits 9:8).
+pub const NOTIFICATION: u32 = 3 << 8;
+
+/// Every little-endian word of `b`.
+pub fn words(b: &[u8]) -> Vec<u32> {
+    b.chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+impl Response {
+    /// Every return value as words.
+    pub fn words(&self) -> Vec<u32> {
+        words(&self.payload)
+    }
+
+    /// The NUL-terminated string at byte `at` in a field of `len` bytes.
+    pub fn long_name(&self, at: usize, len: usize) -> String {
+        let field = &self.payload[at..at + len];
+        let end = field.iter().position(|&b| b == 0).unwrap_or(len);
+        String::from_utf8_lossy(&field[..end]).into_owned()
+    }
+}

@@ -2,7 +2,7 @@
 
 use super::constants::{base, Status, PROTOCOL_BASE};
 use super::message::{Params, Reply};
-use super::protocol::Protocol;
+use super::protocol::{Call, Protocol};
 use crate::hw::soc::SocIdentity;
 
 /// The base protocol as seen by one agent.
@@ -75,11 +75,11 @@ impl Protocol for BaseProtocol {
 
     fn handle(
         &mut self,
-        message_id: u8,
+        call: Call,
         mut params: Params<'_>,
         reply: &mut Reply,
     ) -> Result<(), Status> {
-        match message_id {
+        match call.message_id {
             base::DISCOVER_VENDOR => {
                 params.finish()?;
                 reply.name::<16>(&self.identity.vendor);

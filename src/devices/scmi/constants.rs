@@ -12,8 +12,23 @@ pub const VIRTIO_SCMI_F_P2A_CHANNELS: u32 = 0;
 /// Protocol ID of the base protocol.
 pub const PROTOCOL_BASE: u8 = 0x10;
 
+/// Protocol ID of the power domain management protocol.
+pub const PROTOCOL_POWER: u8 = 0x11;
+/// Protocol ID of the performance domain management protocol.
+pub const PROTOCOL_PERF: u8 = 0x13;
+/// Protocol ID of the clock management protocol.
+pub const PROTOCOL_CLOCK: u8 = 0x14;
+/// Protocol ID of the sensor management protocol.
+pub const PROTOCOL_SENSOR: u8 = 0x15;
+/// Protocol ID of the reset domain management protocol.
+pub const PROTOCOL_RESET: u8 = 0x16;
+
 /// Message type of a command (agent to platform).
 pub const MSG_TYPE_COMMAND: u8 = 0;
+/// Message type of a delayed response (platform to agent, on the P2A channel).
+pub const MSG_TYPE_DELAYED_RESPONSE: u8 = 2;
+/// Message type of a notification (platform to agent, on the P2A channel).
+pub const MSG_TYPE_NOTIFICATION: u8 = 3;
 
 /// Message IDs every protocol implements.
 pub mod common {
@@ -23,6 +38,8 @@ pub mod common {
     pub const PROTOCOL_ATTRIBUTES: u8 = 0x1;
     /// PROTOCOL_MESSAGE_ATTRIBUTES.
     pub const PROTOCOL_MESSAGE_ATTRIBUTES: u8 = 0x2;
+    /// NEGOTIATE_PROTOCOL_VERSION (SCMI v3.2).
+    pub const NEGOTIATE_PROTOCOL_VERSION: u8 = 0x10;
 }
 
 /// Message IDs of the base protocol (§4.2).
@@ -37,8 +54,8 @@ pub mod base {
     pub const DISCOVER_LIST_PROTOCOLS: u8 = 0x6;
     /// BASE_DISCOVER_AGENT.
     pub const DISCOVER_AGENT: u8 = 0x7;
-    /// Base protocol version 2.0 (SCMI v3.0/v3.1); v2.1 would require NEGOTIATE_PROTOCOL_VERSION.
-    pub const VERSION: u32 = 0x0002_0000;
+    /// Base protocol version 2.1 (SCMI v3.2, with NEGOTIATE_PROTOCOL_VERSION).
+    pub const VERSION: u32 = 0x0002_0001;
     /// Agent ID that names the calling agent in BASE_DISCOVER_AGENT.
     pub const AGENT_SELF: u32 = 0xffff_ffff;
 }

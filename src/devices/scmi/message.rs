@@ -56,6 +56,13 @@ impl<'a> Params<'a> {
         Ok(u32::from_le_bytes(*head))
     }
 
+    /// Takes a u64 sent as two words, low first.
+    pub fn u64(&mut self) -> Result<u64, Status> {
+        let lo = self.u32()?;
+        let hi = self.u32()?;
+        Ok(u64::from(lo) | (u64::from(hi) << 32))
+    }
+
     /// Succeeds only when every byte was consumed: oversized messages are PROTOCOL_ERROR.
     pub fn finish(self) -> Result<(), Status> {
         if self.rest.is_empty() {
@@ -88,6 +95,21 @@ impl Reply {
         self
     }
 
+    /// Appends a u64 as two little-endian words, low first (how SCMI carries rates).
+    pub fn u64(&mut self, v: u64) -> &mut Self {
+        self.u32(v as u32).u32((v >> 32) as u32)
+    }
+
+    /// Bytes appended so far.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether nothing was appended.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
     /// Appends raw bytes.
     pub fn bytes(&mut self, b: &[u8]) -> &mut Self {
         self.bytes.extend_from_slice(b);
@@ -108,6 +130,37 @@ pub fn encode_response(header: Header, status: Status, payload: &[u8]) -> Vec<u8
     if status == Status::Success {
         out.extend_from_slice(payload);
     }
+    out
+}
+
+/// Encodes a delayed response: the command's header with type 2, a status and, on success,
+/// the return values.
+pub fn encode_delayed_response(
+    protocol_id: u8,
+    message_id: u8,
+    token: u16,
+    status: Status,
+    payload: &[u8],
+) -> Vec<u8> {
+    let header = Header {
+        message_id,
+        message_type: super::constants::MSG_TYPE_DELAYED_RESPONSE,
+        protocol_id,
+        token,
+    };
+    encode_response(header, status, payload)
+}
+
+/// Encodes a notification: header with type 3 and token 0, then the payload (no status).
+pub fn encode_notification(protocol_id: u8, message_id: u8, payload: &[u8]) -> Vec<u8> {
+    let header = Header {
+        message_id,
+        message_type: super::constants::MSG_TYPE_NOTIFICATION,
+        protocol_id,
+        token: 0,
+    };
+    let mut out = header.to_word().to_le_bytes().to_vec();
+    out.extend_from_slice(payload);
     out
 }
 
@@ -154,6 +207,14 @@ mod tests {
         assert_eq!(b.len(), 16);
         assert_eq!(&b[..15], b"0123456789abcde");
         assert_eq!(b[15], 0);
+    }
+
+    #[test]
+    fn p2a_messages_carry_their_types() {
+        let d = encode_delayed_response(0x14, 5, 0x2a, Status::Success, &[1, 0, 0, 0]);
+        assert_eq!(d, [0x05, 0x52, 0xa8, 0x00, 0, 0, 0, 0, 1, 0, 0, 0]);
+        let n = encode_notification(0x14, 1, &[7, 0, 0, 0]);
+        assert_eq!(n, [0x01, 0x53, 0, 0, 7, 0, 0, 0]);
     }
 
     #[test]

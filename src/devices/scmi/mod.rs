@@ -6,22 +6,33 @@
 //! of the platform: the protocols and resources config grants that guest.
 
 pub mod base;
+pub mod clock;
 pub mod constants;
+pub mod grant;
 pub mod message;
+pub mod perf;
+pub mod power;
 pub mod protocol;
+pub mod reset;
+pub mod sensor;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 
 use log::warn;
 
 use self::base::BaseProtocol;
-use self::constants::{CMDQ, EVENTQ, VIRTIO_ID_SCMI};
+use self::constants::{CMDQ, EVENTQ, VIRTIO_ID_SCMI, VIRTIO_SCMI_F_P2A_CHANNELS};
 use self::protocol::{Dispatcher, Protocol};
 use super::{Completer, Request, Token, VirtioDevice, Wake};
 use crate::hw::soc::SocIdentity;
 
 /// Size offered for both queues.
 const QUEUE_SIZE: u16 = 256;
+/// Most P2A messages kept while the driver has no eventq buffer posted; beyond it the
+/// oldest is dropped (the spec lets a platform lose notifications an agent does not drain).
+const MAX_PENDING_EVENTS: usize = 64;
 
 /// Who the agent served by one device instance is.
 #[derive(Debug, Clone)]
@@ -41,7 +52,11 @@ pub struct ScmiDevice {
     view: AgentView,
     dispatcher: Dispatcher,
     /// Driver buffers on the eventq, waiting for a notification to carry.
-    event_buffers: Vec<Token>,
+    event_buffers: VecDeque<(Token, usize)>,
+    /// Encoded notifications and delayed responses waiting for an eventq buffer.
+    pending_events: VecDeque<Vec<u8>>,
+    /// Whether the driver negotiated VIRTIO_SCMI_F_P2A_CHANNELS.
+    p2a: bool,
 }
 
 impl ScmiDevice {
@@ -54,12 +69,60 @@ impl ScmiDevice {
         Self {
             view,
             dispatcher: Dispatcher::new(all),
-            event_buffers: Vec::new(),
+            event_buffers: VecDeque::new(),
+            pending_events: VecDeque::new(),
+            p2a: false,
+        }
+    }
+
+    /// Lets every protocol do deferred work, then delivers what is pending.
+    fn run_protocols(&mut self, now: Instant, completer: &mut dyn Completer) -> Option<Instant> {
+        let mut out = Vec::new();
+        let mut next: Option<Instant> = None;
+        for p in self.dispatcher.protocols_mut() {
+            if let Some(at) = p.poll(now, &mut out) {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        }
+        if self.p2a {
+            for event in out {
+                if self.pending_events.len() >= MAX_PENDING_EVENTS {
+                    warn!(
+                        "{}: no eventq buffer for {} messages; dropping the oldest",
+                        self.view.device, MAX_PENDING_EVENTS
+                    );
+                    self.pending_events.pop_front();
+                }
+                self.pending_events.push_back(event);
+            }
+        }
+        self.deliver_events(completer);
+        next
+    }
+
+    fn deliver_events(&mut self, completer: &mut dyn Completer) {
+        while !self.pending_events.is_empty() {
+            let Some((token, cap)) = self.event_buffers.pop_front() else {
+                return;
+            };
+            let Some(event) = self.pending_events.pop_front() else {
+                return;
+            };
+            if event.len() > cap {
+                warn!(
+                    "{}: {}-byte event does not fit a {cap}-byte eventq buffer; dropped",
+                    self.view.device,
+                    event.len()
+                );
+            }
+            if let Err(e) = completer.complete(token, &event) {
+                warn!("{}: {e}", self.view.device);
+            }
         }
     }
 
     fn handle_command(&mut self, request: Request, completer: &mut dyn Completer) {
-        let response = match self.dispatcher.process(&request.data) {
+        let response = match self.dispatcher.process(&request.data, request.writable_len) {
             Some(r) => r,
             None => {
                 warn!(
@@ -90,11 +153,15 @@ impl VirtioDevice for ScmiDevice {
     }
 
     fn features(&self) -> u64 {
-        // No notifications are implemented yet, so VIRTIO_SCMI_F_P2A_CHANNELS is not offered.
-        0
+        1 << VIRTIO_SCMI_F_P2A_CHANNELS
     }
 
-    fn activate(&mut self, _features: u64, _waker: Arc<dyn Wake>) {}
+    fn activate(&mut self, features: u64, waker: Arc<dyn Wake>) {
+        self.p2a = features & (1 << VIRTIO_SCMI_F_P2A_CHANNELS) != 0;
+        for p in self.dispatcher.protocols_mut() {
+            p.activate(waker.clone());
+        }
+    }
 
     fn max_request_len(&self, _queue: u16) -> usize {
         self.view.max_message_len
@@ -102,9 +169,15 @@ impl VirtioDevice for ScmiDevice {
 
     fn handle(&mut self, request: Request, completer: &mut dyn Completer) {
         match request.token.queue() {
-            CMDQ => self.handle_command(request, completer),
+            CMDQ => {
+                self.handle_command(request, completer);
+                // Delayed responses and notifications the command caused go out at once.
+                self.run_protocols(Instant::now(), completer);
+            }
             EVENTQ if self.event_buffers.len() < usize::from(QUEUE_SIZE) => {
-                self.event_buffers.push(request.token)
+                self.event_buffers
+                    .push_back((request.token, request.writable_len));
+                self.deliver_events(completer);
             }
             q => {
                 warn!(
@@ -118,10 +191,23 @@ impl VirtioDevice for ScmiDevice {
         }
     }
 
+    fn poll(&mut self, now: Instant, completer: &mut dyn Completer) -> Option<Instant> {
+        self.run_protocols(now, completer)
+    }
+
     fn reset(&mut self) {
         self.event_buffers.clear();
+        self.pending_events.clear();
+        self.p2a = false;
+        for p in self.dispatcher.protocols_mut() {
+            p.reset();
+        }
     }
 }
 
+#[cfg(test)]
+mod clock_tests;
+#[cfg(test)]
+mod domain_tests;
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,33 @@
 //! The interface every SCMI protocol implements, and the dispatcher that routes messages.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use super::constants::{common, Status, MSG_TYPE_COMMAND};
 use super::message::{encode_response, Header, Params, Reply};
+use crate::devices::Wake;
+
+/// How long asynchronous work (a rate change, a reset) takes at the least before its
+/// delayed response is sent.
+///
+/// Completing it at once would let the delayed response reach the eventq while the
+/// command's own response is still on its way up the cmdq: drivers handle the two queues'
+/// interrupts independently, and Linux then sees the delayed response first and drops the
+/// late immediate one as invalid (found with a real guest). Real hardware takes this long
+/// to relock a PLL or hold a reset anyway.
+pub const ASYNC_SETTLE: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// What a protocol learns about the command it is handling besides its parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct Call {
+    /// The message ID (0x3 and up).
+    pub message_id: u8,
+    /// The command's token, needed to address a delayed response.
+    pub token: u16,
+    /// Most return-value bytes the driver's buffer holds (after header and status): paged
+    /// replies return no more entries than fit.
+    pub max_reply: usize,
+}
 
 /// One SCMI protocol as served to one agent.
 pub trait Protocol: Send {
@@ -18,12 +44,22 @@ pub trait Protocol: Send {
     fn message_attributes(&self, message_id: u8) -> Option<u32>;
 
     /// Handles a protocol-specific message (IDs 0x3 and up); common ones never reach here.
-    fn handle(
-        &mut self,
-        message_id: u8,
-        params: Params<'_>,
-        reply: &mut Reply,
-    ) -> Result<(), Status>;
+    fn handle(&mut self, call: Call, params: Params<'_>, reply: &mut Reply) -> Result<(), Status>;
+
+    /// Called when the transport is ready; `waker` requests a [`Protocol::poll`] from any thread.
+    fn activate(&mut self, waker: Arc<dyn Wake>) {
+        let _ = waker;
+    }
+
+    /// Does deferred work; appends encoded P2A messages (notifications, delayed responses)
+    /// to `out` and returns when it next needs polling.
+    fn poll(&mut self, now: Instant, out: &mut Vec<Vec<u8>>) -> Option<Instant> {
+        let _ = (now, out);
+        None
+    }
+
+    /// Forgets per-connection state: subscriptions, pending asynchronous work.
+    fn reset(&mut self) {}
 }
 
 /// Routes agent commands to the protocols a platform serves.
@@ -32,17 +68,26 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
+    /// Every protocol, for activation, polling and reset.
+    pub fn protocols_mut(&mut self) -> impl Iterator<Item = &mut Box<dyn Protocol>> {
+        self.protocols.iter_mut()
+    }
+}
+
+impl Dispatcher {
     /// Serves `protocols`; their IDs must be distinct.
     pub fn new(protocols: Vec<Box<dyn Protocol>>) -> Self {
         Self { protocols }
     }
 
-    /// Handles one command message; None when it is too short to carry a header.
-    pub fn process(&mut self, message: &[u8]) -> Option<Vec<u8>> {
+    /// Handles one command message for a driver buffer of `writable_len` bytes; None when
+    /// the message is too short to carry a header.
+    pub fn process(&mut self, message: &[u8], writable_len: usize) -> Option<Vec<u8>> {
         let (word, payload) = message.split_first_chunk::<4>()?;
         let header = Header::from_word(u32::from_le_bytes(*word));
         let mut reply = Reply::default();
-        let status = match self.dispatch(header, Params::new(payload), &mut reply) {
+        let max_reply = writable_len.saturating_sub(8);
+        let status = match self.dispatch(header, Params::new(payload), &mut reply, max_reply) {
             Ok(()) => Status::Success,
             Err(status) => status,
         };
@@ -54,6 +99,7 @@ impl Dispatcher {
         header: Header,
         mut params: Params<'_>,
         reply: &mut Reply,
+        max_reply: usize,
     ) -> Result<(), Status> {
         if header.message_type != MSG_TYPE_COMMAND {
             return Err(Status::ProtocolError);
@@ -82,18 +128,35 @@ impl Dispatcher {
                     .and_then(|id| match id {
                         common::PROTOCOL_VERSION
                         | common::PROTOCOL_ATTRIBUTES
-                        | common::PROTOCOL_MESSAGE_ATTRIBUTES => Some(0),
+                        | common::PROTOCOL_MESSAGE_ATTRIBUTES
+                        | common::NEGOTIATE_PROTOCOL_VERSION => Some(0),
                         _ => protocol.message_attributes(id),
                     })
                     .ok_or(Status::NotFound)?;
                 reply.u32(attrs);
                 Ok(())
             }
+            common::NEGOTIATE_PROTOCOL_VERSION => {
+                let version = params.u32()?;
+                params.finish()?;
+                // Each protocol implements exactly one version: agreeing to any other
+                // would promise behaviour that is not there.
+                if version == protocol.version() {
+                    Ok(())
+                } else {
+                    Err(Status::NotSupported)
+                }
+            }
             id => {
                 if protocol.message_attributes(id).is_none() {
                     return Err(Status::NotSupported);
                 }
-                protocol.handle(id, params, reply)
+                let call = Call {
+                    message_id: id,
+                    token: header.token,
+                    max_reply,
+                };
+                protocol.handle(call, params, reply)
             }
         }
     }

@@ -3,7 +3,7 @@
 use super::*;
 use crate::devices::CompleteError;
 
-struct Sink(Vec<(u16, Vec<u8>)>);
+pub(super) struct Sink(pub(super) Vec<(u16, Vec<u8>)>);
 
 impl Completer for Sink {
     fn complete(&mut self, token: Token, response: &[u8]) -> Result<(), CompleteError> {
@@ -27,12 +27,23 @@ fn device() -> ScmiDevice {
     ScmiDevice::new(identity, view, Vec::new())
 }
 
-fn call(dev: &mut ScmiDevice, words: &[u32]) -> Vec<u8> {
+pub(super) fn call(dev: &mut ScmiDevice, words: &[u32]) -> Vec<u8> {
     let data: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
     call_bytes(dev, &data)
 }
 
-fn call_bytes(dev: &mut ScmiDevice, data: &[u8]) -> Vec<u8> {
+pub(super) fn call_bytes(dev: &mut ScmiDevice, data: &[u8]) -> Vec<u8> {
+    call_sized(dev, data, 128)
+}
+
+/// Sends one command whose driver buffer has `writable_len` writable bytes.
+pub(super) fn call_sized(dev: &mut ScmiDevice, data: &[u8], writable_len: usize) -> Vec<u8> {
+    call_all(dev, data, writable_len).remove(0)
+}
+
+/// Sends one command; returns every buffer completed meanwhile (the response first, then
+/// eventq buffers filled with what the command caused).
+pub(super) fn call_all(dev: &mut ScmiDevice, data: &[u8], writable_len: usize) -> Vec<Vec<u8>> {
     let mut sink = Sink(Vec::new());
     let token = Token {
         queue: CMDQ,
@@ -43,14 +54,14 @@ fn call_bytes(dev: &mut ScmiDevice, data: &[u8]) -> Vec<u8> {
     let request = Request {
         token,
         data: data.to_vec(),
-        writable_len: 128,
+        writable_len,
     };
     dev.handle(request, &mut sink);
-    assert_eq!(sink.0.len(), 1, "every command buffer is returned");
-    sink.0.remove(0).1
+    assert!(!sink.0.is_empty(), "every command buffer is returned");
+    sink.0.into_iter().map(|(_, b)| b).collect()
 }
 
-fn words(b: &[u8]) -> Vec<u32> {
+pub(super) fn words(b: &[u8]) -> Vec<u32> {
     b.chunks(4)
         .map(|c| {
             let mut w = [0u8; 4];
@@ -66,9 +77,9 @@ fn base(msg: u32, token: u32) -> u32 {
 }
 
 #[test]
-fn protocol_version_echoes_header_and_reports_2_0() {
+fn protocol_version_echoes_header_and_reports_2_1() {
     let r = call(&mut device(), &[base(0, 0x155)]);
-    assert_eq!(words(&r), [base(0, 0x155), 0, 0x0002_0000]);
+    assert_eq!(words(&r), [base(0, 0x155), 0, 0x0002_0001]);
 }
 
 #[test]
@@ -81,19 +92,31 @@ fn protocol_attributes_count_agents_and_protocols() {
 #[test]
 fn message_attributes_tell_what_is_implemented() {
     let mut dev = device();
-    for id in 0..=7 {
+    for id in (0..=7).chain([0x10]) {
         assert_eq!(
             words(&call(&mut dev, &[base(2, 0), id])),
             [base(2, 0), 0, 0]
         );
     }
-    // BASE_NOTIFY_ERRORS (8) and beyond are not implemented: NOT_FOUND (-4).
-    for id in [8, 0xb, 0x10, 0x100] {
+    // BASE_NOTIFY_ERRORS (8) and the other unlisted IDs are not implemented: NOT_FOUND (-4).
+    for id in [8, 0xb, 0x11, 0x100] {
         assert_eq!(
             words(&call(&mut dev, &[base(2, 0), id])),
             [base(2, 0), (-4i32) as u32]
         );
     }
+}
+
+#[test]
+fn negotiate_accepts_only_the_implemented_version() {
+    let mut dev = device();
+    let h = base(0x10, 9);
+    assert_eq!(words(&call(&mut dev, &[h, 0x0002_0001])), [h, 0]);
+    assert_eq!(
+        words(&call(&mut dev, &[h, 0x0002_0000])),
+        [h, (-1i32) as u32]
+    );
+    assert_eq!(words(&call(&mut dev, &[h])), [h, (-10i32) as u32]);
 }
 
 #[test]
@@ -161,7 +184,7 @@ fn malformed_commands_get_protocol_errors() {
     // And the device still answers afterwards.
     assert_eq!(
         words(&call(&mut dev, &[base(0, 0)])),
-        [base(0, 0), 0, 0x0002_0000]
+        [base(0, 0), 0, 0x0002_0001]
     );
 }
 
