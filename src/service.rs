@@ -1,6 +1,7 @@
 //! Wires a validated config to devices and transports, and runs them until told to stop.
 
 pub mod radio;
+pub mod sound;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -127,12 +128,30 @@ pub fn prepare_runtime_dir(dir: &Path, shared: bool) -> Result<(), ServiceError>
     .map_err(|e| err(format!("not writable: {}", std::io::Error::from(e))))
 }
 
-/// Builds the device model a config entry describes, on the shared `platform`.
+/// Builds the device model a config entry describes, on the shared `platform` (shared
+/// sound outputs are private to this device; sound files resolve in the current directory).
 pub fn build_device(
     config: &Config,
     platform: &ScmiPlatform,
     guest: &GuestConfig,
     device: &DeviceConfig,
+) -> Result<Box<dyn VirtioDevice>, ServiceError> {
+    build_device_with(
+        config,
+        platform,
+        guest,
+        device,
+        &sound::SoundResources::new(config, Path::new(".")),
+    )
+}
+
+/// Builds the device model a config entry describes, with resources shared by the devices.
+pub fn build_device_with(
+    config: &Config,
+    platform: &ScmiPlatform,
+    guest: &GuestConfig,
+    device: &DeviceConfig,
+    sound_resources: &sound::SoundResources,
 ) -> Result<Box<dyn VirtioDevice>, ServiceError> {
     match (device.kind, device.backend) {
         (DeviceKind::Radio, Backend::Sim | Backend::V4l2) => {
@@ -141,6 +160,13 @@ pub fn build_device(
                 .as_ref()
                 .ok_or_else(|| ServiceError::Unsupported(device.id.clone()))?;
             Ok(Box::new(radio::build(device, cfg)?))
+        }
+        (DeviceKind::Sound, Backend::Sim | Backend::Alsa) => {
+            let cfg = device
+                .sound
+                .as_ref()
+                .ok_or_else(|| ServiceError::Unsupported(device.id.clone()))?;
+            Ok(Box::new(sound::build(guest, device, cfg, sound_resources)?))
         }
         (DeviceKind::Scmi, Backend::Sim | Backend::Linux) => {
             let agents = scmi_agents(config);
@@ -204,9 +230,10 @@ pub fn start_with(
     let platform = ScmiPlatform::build(config)?;
     let mut bound = Vec::new();
     let mut nodes: Vec<PendingNode> = Vec::new();
+    let sound_resources = sound::SoundResources::new(config, runtime_dir);
     for guest in &config.guests {
         for dev in &guest.devices {
-            let device = build_device(config, &platform, guest, dev)?;
+            let device = build_device_with(config, &platform, guest, dev, &sound_resources)?;
             let mut endpoint = Endpoint {
                 device: dev.id.clone(),
                 guest: guest.name.clone(),

@@ -128,6 +128,8 @@ pub fn implemented(kind: DeviceKind, backend: Backend) -> bool {
         (kind, backend),
         (DeviceKind::Scmi, Backend::Sim)
             | (DeviceKind::Scmi, Backend::Linux)
+            | (DeviceKind::Sound, Backend::Sim)
+            | (DeviceKind::Sound, Backend::Alsa)
             | (DeviceKind::Radio, Backend::Sim)
             | (DeviceKind::Radio, Backend::V4l2)
     )
@@ -190,7 +192,7 @@ mod tests {
     }
 
     #[test]
-    fn this_build_implements_scmi_and_radio() {
+    fn this_build_implements_scmi_sound_and_radio() {
         let available: Vec<_> = DeviceKind::ALL
             .iter()
             .flat_map(|k| k.backends().iter().map(move |b| (*k, *b)))
@@ -201,12 +203,14 @@ mod tests {
             vec![
                 (DeviceKind::Scmi, Backend::Sim),
                 (DeviceKind::Scmi, Backend::Linux),
+                (DeviceKind::Sound, Backend::Sim),
+                (DeviceKind::Sound, Backend::Alsa),
                 (DeviceKind::Radio, Backend::Sim),
                 (DeviceKind::Radio, Backend::V4l2)
             ]
         );
         assert!(DeviceKind::Radio.is_available());
         assert!(DeviceKind::Scmi.is_available());
-        assert!(!DeviceKind::Sound.is_available());
+        assert!(DeviceKind::Sound.is_available());
     }
 }

@@ -12,6 +12,7 @@ mod raw_scmi;
 mod runtime_dir;
 mod schema;
 mod scmi;
+mod sound;
 mod syntax;
 mod validate;
 
@@ -28,6 +29,10 @@ pub use schema::{
     Config, DeviceConfig, GuestConfig, GuestPolicy, ServiceConfig, SocConfig, TransportConfig,
 };
 pub use scmi::{ClockConfig, Grant, ScmiGrants, ScmiPlatformConfig, LINUX_CLOCK_ROOT};
+pub use sound::{
+    JackConfig, OutputConfig, OutputSink, SharePolicy, SoundConfig, SoundDirection, StreamConfig,
+    StreamEndpoint,
+};
 pub use validate::LOG_LEVELS;
 
 /// The embedded default config, as printed by `drivervm --print-default-config`.

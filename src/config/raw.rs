@@ -24,6 +24,8 @@ pub(super) struct RawConfig {
     pub soc: RawSoc,
     #[serde(default, rename = "guest")]
     pub guests: Vec<RawGuest>,
+    #[serde(default, rename = "output")]
+    pub outputs: Vec<super::sound::RawOutput>,
 }
 
 /// `[service]`.
@@ -85,6 +87,10 @@ pub(super) struct RawDevice {
     pub reset_domains: Option<Vec<String>>,
     pub perf_domains: Option<Vec<String>>,
     pub sensors: Option<Vec<String>>,
+    /// Sound devices only.
+    pub jack: Option<Vec<super::sound::RawJack>>,
+    /// Sound devices only.
+    pub stream: Option<Vec<super::sound::RawStream>>,
     /// Radio devices only.
     pub radio: Option<super::radio::RawRadio>,
 }

@@ -16,6 +16,8 @@ pub struct Config {
     pub soc: SocConfig,
     /// The guests served, in file order; never empty.
     pub guests: Vec<GuestConfig>,
+    /// Physical outputs shared by several guests' playback streams.
+    pub outputs: Vec<super::sound::OutputConfig>,
 }
 
 impl Config {
@@ -94,6 +96,8 @@ pub struct DeviceConfig {
     pub transport: TransportConfig,
     /// For scmi devices: the resources the guest sees (empty for other kinds).
     pub grants: ScmiGrants,
+    /// Jacks and streams of a sound device; `None` for other kinds.
+    pub sound: Option<super::sound::SoundConfig>,
     /// The tuner and region of a radio device; `None` for other kinds.
     pub radio: Option<super::radio::RadioConfig>,
 }

@@ -8,6 +8,52 @@ use crate::hw::soc::SocIdentity;
 mod gunyah;
 mod radio;
 mod schema_keys;
+mod sound;
+
+/// The sound device the embedded default serves: every sound key at its default.
+fn sound_default() -> DeviceConfig {
+    use crate::hw::pcm::SampleFormat;
+    let stream = |name: &str, direction, endpoint| StreamConfig {
+        name: name.into(),
+        direction,
+        formats: vec![SampleFormat::S16],
+        rates: vec![48000],
+        channels_min: 1,
+        channels_max: 2,
+        endpoint,
+    };
+    DeviceConfig {
+        id: "vm0-sound".into(),
+        kind: DeviceKind::Sound,
+        backend: Backend::Sim,
+        transport: TransportConfig::VhostUser {
+            socket: PathBuf::from("vm0-sound.sock"),
+        },
+        grants: ScmiGrants::default(),
+        radio: None,
+        sound: Some(SoundConfig {
+            jacks: vec![JackConfig {
+                name: "line-out".into(),
+                direction: SoundDirection::Output,
+                connected: true,
+                remappable: false,
+                defconf: 0x0101_4010,
+                caps: 0x14,
+            }],
+            streams: vec![
+                stream("Master", SoundDirection::Output, StreamEndpoint::Null),
+                stream(
+                    "Capture",
+                    SoundDirection::Input,
+                    StreamEndpoint::Tone {
+                        hz: 440,
+                        amplitude_percent: 50,
+                    },
+                ),
+            ],
+        }),
+    }
+}
 mod scmi;
 
 /// The example config shipped in etc/, compiled in so this test cannot drift from it.
@@ -39,13 +85,14 @@ fn scmi(id: &str, socket: &str) -> DeviceConfig {
         transport: TransportConfig::VhostUser {
             socket: PathBuf::from(socket),
         },
+        sound: None,
         grants: ScmiGrants::default(),
         radio: None,
     }
 }
 
 #[test]
-fn embedded_default_is_one_guest_with_scmi_and_a_sim_radio() {
+fn embedded_default_is_one_guest_with_scmi_sound_and_radio_on_sim() {
     let mut c = embedded_default().expect("the embedded default must parse");
     let radio = c.guests[0].devices.pop().expect("radio device");
     assert_eq!(
@@ -62,6 +109,7 @@ fn embedded_default_is_one_guest_with_scmi_and_a_sim_radio() {
         }
         t => panic!("{t:?}"),
     }
+    let sound = c.guests[0].devices.get(1).cloned();
     let grants = c.guests[0].devices[0].grants.clone();
     let scmi_platform = c.soc.scmi.clone();
     assert_eq!(
@@ -77,13 +125,18 @@ fn embedded_default_is_one_guest_with_scmi_and_a_sim_radio() {
                 policy: GuestPolicy {
                     max_request_bytes: 65536
                 },
-                devices: vec![DeviceConfig {
-                    grants: grants.clone(),
-                    ..scmi("vm0-scmi", "vm0-scmi.sock")
-                }],
+                devices: vec![
+                    DeviceConfig {
+                        grants: grants.clone(),
+                        ..scmi("vm0-scmi", "vm0-scmi.sock")
+                    },
+                    sound_default()
+                ],
             }],
+            outputs: Vec::new(),
         }
     );
+    assert_eq!(sound, Some(sound_default()));
     // The simulated SoC is served in full: every resource granted, oscillators read-only.
     assert_eq!(scmi_platform.clocks.len(), 11);
     assert_eq!(grants.clocks.len(), 11);
@@ -134,6 +187,29 @@ fn example_parses_to_what_its_comments_say() {
             label: 1,
             window_base: 0x9c00_0000,
         }
+    );
+    let ids: Vec<_> = c.guests[0].devices.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["ivi-scmi", "ivi-radio", "ivi-sound-0", "ivi-sound-1"]);
+    let sound = c.guests[0].devices[2].sound.as_ref().expect("sound tables");
+    assert_eq!(sound.streams.len(), 5);
+    assert_eq!(
+        sound.streams[4].endpoint,
+        StreamEndpoint::Shared {
+            output: "cabin".into(),
+            gain_percent: 80
+        }
+    );
+    let outputs: Vec<_> = c
+        .outputs
+        .iter()
+        .map(|o| (o.name.as_str(), o.policy))
+        .collect();
+    assert_eq!(
+        outputs,
+        [
+            ("cabin", SharePolicy::Mixed),
+            ("amp", SharePolicy::Exclusive)
+        ]
     );
     let grants = c.guests[0].devices[0].grants.clone();
     assert_eq!(
@@ -317,10 +393,6 @@ fn backend_of_another_kind_is_refused() {
 
 #[test]
 fn unimplemented_kinds_are_refused() {
-    assert_eq!(
-        err(&ivi(&["kind = \"scmi\"", "kind = \"sound\""])),
-        "etc/x.toml: guest \"ivi\" device 2: device kind \"sound\" is not available in this build yet"
-    );
     // rpmb's default backend is file; the kind as a whole is what is missing.
     assert_eq!(
         err(&ivi(&["kind = \"rpmb\""])),
@@ -540,7 +612,7 @@ fn unknown_keys_name_line_column_and_key() {
     assert_eq!(
         err(&ivi(&["kind = \"scmi\"\nbakend = \"sim\""])),
         "etc/x.toml: line 5, column 1, at guest 1 device 1 bakend: unknown field `bakend`, \
-         expected one of `kind`, `backend`, `transport`, `clocks`, `power_domains`, `reset_domains`, `perf_domains`, `sensors`, `radio`"
+         expected one of `kind`, `backend`, `transport`, `clocks`, `power_domains`, `reset_domains`, `perf_domains`, `sensors`, `jack`, `stream`, `radio`"
     );
     assert_eq!(
         err("[service]\nlog_level = \"info\"\nsocket = \"x\"\n"),
@@ -550,7 +622,7 @@ fn unknown_keys_name_line_column_and_key() {
     assert_eq!(
         err("[servic]\n"),
         "etc/x.toml: line 1, column 2, at servic: unknown field `servic`, \
-         expected one of `service`, `soc`, `guest`"
+         expected one of `service`, `soc`, `guest`, `output`"
     );
 }
 

@@ -16,6 +16,18 @@ use super::schema::{
     Config, DeviceConfig, GuestConfig, GuestPolicy, ServiceConfig, SocConfig, TransportConfig,
 };
 use super::scmi::{ScmiGrants, ScmiPlatformConfig, ScmiValidator};
+use super::sound::{OutputConfig, Place, SoundConfig};
+
+/// Kind, backend, the transport as written (if any), the SCMI grants, the sound tables and
+/// the radio settings of one device.
+type DeviceParts = (
+    DeviceKind,
+    Backend,
+    Option<RawTransport>,
+    ScmiGrants,
+    Option<SoundConfig>,
+    Option<RadioConfig>,
+);
 
 /// Accepted `service.log_level` values, most to least severe.
 pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
@@ -40,6 +52,7 @@ pub(super) fn validate(mut raw: RawConfig, file: &str) -> Result<Config, ConfigE
     let scmi = ScmiValidator { file }.platform(&mut raw.soc, &guest_names)?;
     let mut soc = v.soc(raw.soc)?;
     soc.scmi = scmi;
+    let outputs = super::sound::outputs(file, raw.outputs)?;
     if raw.guests.is_empty() {
         return Err(v.err(
             "guest",
@@ -48,7 +61,7 @@ pub(super) fn validate(mut raw: RawConfig, file: &str) -> Result<Config, ConfigE
     }
     let mut guests: Vec<GuestConfig> = Vec::with_capacity(raw.guests.len());
     for (i, g) in raw.guests.into_iter().enumerate() {
-        let guest = v.guest(i + 1, g, &soc.scmi)?;
+        let guest = v.guest(i + 1, g, &soc.scmi, &outputs)?;
         if let Some(j) = guests.iter().position(|o| o.name == guest.name) {
             return Err(v.err(
                 format!("guest {}", i + 1),
@@ -62,6 +75,7 @@ pub(super) fn validate(mut raw: RawConfig, file: &str) -> Result<Config, ConfigE
         service,
         soc,
         guests,
+        outputs,
     })
 }
 
@@ -171,6 +185,7 @@ impl Validator<'_> {
         number: usize,
         raw: RawGuest,
         platform: &ScmiPlatformConfig,
+        outputs: &[OutputConfig],
     ) -> Result<GuestConfig, ConfigError> {
         if !valid_guest_name(&raw.name) {
             return Err(self.err(
@@ -211,7 +226,7 @@ impl Validator<'_> {
         let mut parsed = Vec::with_capacity(raw.devices.len());
         for (i, d) in raw.devices.into_iter().enumerate() {
             let place = format!("guest \"{name}\" device {}", i + 1);
-            parsed.push((place.clone(), self.device(&place, d, platform)?));
+            parsed.push((place.clone(), self.device(&place, d, platform, outputs)?));
         }
         let mut count: HashMap<DeviceKind, usize> = HashMap::new();
         for (_, (kind, ..)) in &parsed {
@@ -219,7 +234,7 @@ impl Validator<'_> {
         }
         let mut seen: HashMap<DeviceKind, usize> = HashMap::new();
         let mut devices = Vec::with_capacity(parsed.len());
-        for (place, (kind, backend, transport, grants, radio)) in parsed {
+        for (place, (kind, backend, transport, grants, sound, radio)) in parsed {
             let n = seen.entry(kind).or_default();
             let id = if count.get(&kind).copied().unwrap_or(0) > 1 {
                 format!("{name}-{}-{n}", kind.name())
@@ -248,6 +263,7 @@ impl Validator<'_> {
                 backend,
                 transport,
                 grants,
+                sound,
                 radio,
             });
         }
@@ -266,16 +282,8 @@ impl Validator<'_> {
         place: &str,
         mut raw: RawDevice,
         platform: &ScmiPlatformConfig,
-    ) -> Result<
-        (
-            DeviceKind,
-            Backend,
-            Option<RawTransport>,
-            ScmiGrants,
-            Option<RadioConfig>,
-        ),
-        ConfigError,
-    > {
+        outputs: &[OutputConfig],
+    ) -> Result<DeviceParts, ConfigError> {
         let kind = DeviceKind::from_name(&raw.kind).ok_or_else(|| {
             self.err(
                 place,
@@ -334,6 +342,20 @@ impl Validator<'_> {
         }
         let grants =
             ScmiValidator { file: self.file }.grants(place, kind, backend, &mut raw, platform)?;
+        let sound = if kind == DeviceKind::Sound {
+            let p = Place {
+                file: self.file,
+                place: place.to_owned(),
+            };
+            Some(super::sound::device(
+                &p, backend, raw.jack, raw.stream, outputs,
+            )?)
+        } else {
+            if raw.jack.is_some() || raw.stream.is_some() {
+                return Err(self.err(place, "jack and stream tables apply to sound devices only"));
+            }
+            None
+        };
         let radio = match (kind, raw.radio) {
             (DeviceKind::Radio, r) => {
                 let e = |key: &str, reason: String| self.err(format!("{place} {key}"), reason);
@@ -347,7 +369,7 @@ impl Validator<'_> {
             }
             (_, None) => None,
         };
-        Ok((kind, backend, raw.transport, grants, radio))
+        Ok((kind, backend, raw.transport, grants, sound, radio))
     }
 
     fn gunyah(&self, place: &str, raw: RawGunyah) -> Result<TransportConfig, ConfigError> {

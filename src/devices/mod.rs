@@ -8,6 +8,7 @@
 pub mod radio;
 pub mod rpmb;
 pub mod scmi;
+pub mod sound;
 
 use std::time::Instant;
 

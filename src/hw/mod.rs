@@ -2,6 +2,7 @@
 
 pub mod clock;
 pub mod events;
+pub mod pcm;
 pub mod perf;
 pub mod power;
 pub mod reset;

@@ -1,0 +1,210 @@
+//! Builds virtio-snd devices from config: streams onto their backends, shared outputs
+//! created once and handed to every guest that plays into them, tuner feeds registered
+//! for the radio device to fill.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::config::{
+    Config, DeviceConfig, GuestConfig, OutputSink, SharePolicy, SoundConfig, SoundDirection,
+    StreamEndpoint,
+};
+use crate::devices::sound::topology::{JackSpec, SoundTopology, StreamBackend, StreamSpec};
+use crate::devices::sound::SoundDevice;
+use crate::hw::pcm::alsa::{AlsaCapture, AlsaPlayback};
+use crate::hw::pcm::feed::{FeedCapture, PushFeed};
+use crate::hw::pcm::null::{NullCapture, NullPlayback};
+use crate::hw::pcm::shared::{OutputPolicy, SharedOutput};
+use crate::hw::pcm::tone::ToneCapture;
+use crate::hw::pcm::wav::{WavSink, WavSource};
+use crate::hw::pcm::{PcmParams, PcmPlayback};
+
+use super::ServiceError;
+
+/// Bytes of audio a tuner feed buffers before it drops the oldest (about 2 s at 48 kHz
+/// stereo S16).
+const FEED_CAPACITY: usize = 384_000;
+
+/// What several sound devices share: the `[[output]]`s and the tuner feeds.
+pub struct SoundResources {
+    base_dir: PathBuf,
+    outputs: HashMap<String, SharedOutput>,
+    feeds: Mutex<HashMap<String, Arc<PushFeed>>>,
+}
+
+impl SoundResources {
+    /// Creates every `[[output]]` of `config`; relative file paths resolve in `base_dir`.
+    pub fn new(config: &Config, base_dir: &Path) -> Self {
+        let mut outputs = HashMap::new();
+        for o in &config.outputs {
+            let sink: Box<dyn PcmPlayback> = match &o.sink {
+                OutputSink::Null => Box::new(NullPlayback::default()),
+                OutputSink::Wav(path) => Box::new(WavSink::new(base_dir.join(path))),
+                OutputSink::Alsa { card, device } => Box::new(AlsaPlayback::new(*card, *device)),
+            };
+            let frame = o.format.bytes() * u32::from(o.channels);
+            let params = PcmParams {
+                format: o.format,
+                rate: o.rate,
+                channels: o.channels,
+                period_bytes: o.period_frames * frame,
+                buffer_bytes: 4 * o.period_frames * frame,
+            };
+            let policy = match o.policy {
+                SharePolicy::Mixed => OutputPolicy::Mixed,
+                SharePolicy::Exclusive => OutputPolicy::Exclusive,
+            };
+            outputs.insert(
+                o.name.clone(),
+                SharedOutput::new(&o.name, sink, params, policy),
+            );
+        }
+        Self {
+            base_dir: base_dir.to_owned(),
+            outputs,
+            feeds: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The tuner feed named `name` (created on first use): the radio device pushes its
+    /// demodulated audio here.
+    pub fn feed(&self, name: &str, params: PcmParams) -> Arc<PushFeed> {
+        let mut feeds = match self.feeds.lock() {
+            Ok(f) => f,
+            Err(p) => p.into_inner(),
+        };
+        feeds
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(PushFeed::new(name, params, FEED_CAPACITY)))
+            .clone()
+    }
+
+    /// A shared output by name.
+    pub fn output(&self, name: &str) -> Option<&SharedOutput> {
+        self.outputs.get(name)
+    }
+}
+
+/// Builds the virtio-snd device `device` of `guest`.
+pub fn build(
+    guest: &GuestConfig,
+    device: &DeviceConfig,
+    sound: &SoundConfig,
+    resources: &SoundResources,
+) -> Result<SoundDevice, ServiceError> {
+    let unsupported = |why: String| ServiceError::Os {
+        device: device.id.clone(),
+        why,
+    };
+    let jacks = sound
+        .jacks
+        .iter()
+        .map(|j| JackSpec {
+            name: j.name.clone(),
+            hda_fn_nid: 0,
+            hda_reg_defconf: j.defconf,
+            hda_reg_caps: j.caps,
+            connected: j.connected,
+            remappable: j.remappable,
+        })
+        .collect();
+    let mut streams = Vec::new();
+    let (mut n_out, mut n_in) = (0u32, 0u32);
+    for s in &sound.streams {
+        // The k-th output and the k-th input share HDA node k: one ALSA PCM device each.
+        let nid = match s.direction {
+            SoundDirection::Output => {
+                n_out += 1;
+                n_out - 1
+            }
+            SoundDirection::Input => {
+                n_in += 1;
+                n_in - 1
+            }
+        };
+        let first_params = PcmParams {
+            format: s.formats[0],
+            rate: s.rates[0],
+            channels: s.channels_max,
+            period_bytes: 0,
+            buffer_bytes: 0,
+        };
+        let path = |p: &PathBuf| resources.base_dir.join(p);
+        let backend = match (&s.endpoint, s.direction) {
+            (StreamEndpoint::Null, SoundDirection::Output) => {
+                StreamBackend::Playback(Box::new(NullPlayback::default()))
+            }
+            (StreamEndpoint::Null, SoundDirection::Input) => {
+                StreamBackend::Capture(Box::new(NullCapture::default()))
+            }
+            (StreamEndpoint::WavSink(p), _) => {
+                StreamBackend::Playback(Box::new(WavSink::new(path(p))))
+            }
+            (StreamEndpoint::WavSource { path: p, looped }, _) => {
+                let src = WavSource::load(path(p), *looped)
+                    .map_err(|e| unsupported(format!("stream {}: {e}", s.name)))?;
+                StreamBackend::Capture(Box::new(src))
+            }
+            (
+                StreamEndpoint::Tone {
+                    hz,
+                    amplitude_percent,
+                },
+                _,
+            ) => StreamBackend::Capture(Box::new(ToneCapture::new(
+                f64::from(*hz),
+                f64::from(*amplitude_percent) / 100.0,
+            ))),
+            (StreamEndpoint::Tuner(name), _) => StreamBackend::Capture(Box::new(FeedCapture::new(
+                resources.feed(name, first_params),
+            ))),
+            (
+                StreamEndpoint::Shared {
+                    output,
+                    gain_percent,
+                },
+                _,
+            ) => {
+                let o = resources
+                    .output(output)
+                    .ok_or_else(|| unsupported(format!("no output {output}")))?;
+                StreamBackend::Playback(Box::new(
+                    o.client(&guest.name, f64::from(*gain_percent) / 100.0),
+                ))
+            }
+            (StreamEndpoint::Alsa { card, device }, SoundDirection::Output) => {
+                StreamBackend::Playback(Box::new(AlsaPlayback::new(*card, *device)))
+            }
+            (StreamEndpoint::Alsa { card, device }, SoundDirection::Input) => {
+                StreamBackend::Capture(Box::new(AlsaCapture::new(*card, *device)))
+            }
+        };
+        streams.push(StreamSpec {
+            name: s.name.clone(),
+            hda_fn_nid: nid,
+            formats: s.formats.clone(),
+            rates: s.rates.clone(),
+            channels_min: s.channels_min,
+            channels_max: s.channels_max,
+            backend,
+        });
+    }
+    for st in &streams {
+        log::info!(
+            "{}: stream {} -> {}",
+            device.id,
+            st.name,
+            st.backend.describe()
+        );
+    }
+    let topology = SoundTopology {
+        device: device.id.clone(),
+        jacks,
+        streams,
+        chmaps: Vec::new(),
+        controls: Vec::new(),
+    }
+    .with_default_chmaps_and_controls();
+    Ok(SoundDevice::new(topology).with_request_limit(guest.policy.max_request_bytes))
+}
