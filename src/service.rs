@@ -159,7 +159,20 @@ pub fn build_device_with(
                 .radio
                 .as_ref()
                 .ok_or_else(|| ServiceError::Unsupported(device.id.clone()))?;
-            Ok(Box::new(radio::build(device, cfg)?))
+            let radio = radio::build(device, cfg)?;
+            // The simulated tuner makes its audio in software: offer it to virtio-snd.
+            if let Some(audio) = radio.audio() {
+                if !sound_resources.provide(&cfg.audio_feed, audio) {
+                    return Err(ServiceError::Os {
+                        device: device.id.clone(),
+                        why: format!(
+                            "audio feed \"{}\" is already fed by another radio",
+                            cfg.audio_feed
+                        ),
+                    });
+                }
+            }
+            Ok(Box::new(radio))
         }
         (DeviceKind::Sound, Backend::Sim | Backend::Alsa) => {
             let cfg = device
@@ -231,9 +244,20 @@ pub fn start_with(
     let mut bound = Vec::new();
     let mut nodes: Vec<PendingNode> = Vec::new();
     let sound_resources = sound::SoundResources::new(config, runtime_dir);
+    // Radios first, so the tuner audio they provide exists when sound devices are built.
+    let mut radios = std::collections::HashMap::new();
+    for (guest, dev) in config.devices() {
+        if dev.kind == DeviceKind::Radio {
+            let device = build_device_with(config, &platform, guest, dev, &sound_resources)?;
+            radios.insert(dev.id.clone(), device);
+        }
+    }
     for guest in &config.guests {
         for dev in &guest.devices {
-            let device = build_device_with(config, &platform, guest, dev, &sound_resources)?;
+            let device = match radios.remove(&dev.id) {
+                Some(device) => device,
+                None => build_device_with(config, &platform, guest, dev, &sound_resources)?,
+            };
             let mut endpoint = Endpoint {
                 device: dev.id.clone(),
                 guest: guest.name.clone(),

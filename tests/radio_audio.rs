@@ -12,7 +12,7 @@ use drivervm::config::parse;
 use drivervm::devices::radio::constants::*;
 use drivervm::harness::HarnessOptions;
 use drivervm::hw::tuner::audio::{deinterleave, dominant_hz};
-use drivervm::hw::tuner::{AudioFormat, AudioSource, TunerAudio};
+use drivervm::hw::tuner::{AudioFormat, TunerAudio};
 use drivervm::service::radio::build;
 use drivervm::transport::vhost_user::{serve, VhostUserDevice};
 use support::radio::*;
@@ -28,7 +28,7 @@ fn rig(dir: &std::path::Path) -> (Radio, std::sync::Arc<TunerAudio>) {
     let dev_cfg = &config.guests[0].devices[0];
     let device = build(dev_cfg, dev_cfg.radio.as_ref().expect("radio")).expect("build");
     let audio = device.audio().expect("the sim tuner produces audio");
-    assert_eq!(audio.name(), "fm0");
+    assert_eq!(audio.feed_name(), "fm0");
     let sock = dir.join("radio.sock");
     let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
     let backend = VhostUserDevice::new("t-radio".into(), "t".into(), Box::new(device)).unwrap();
@@ -44,7 +44,7 @@ fn rig(dir: &std::path::Path) -> (Radio, std::sync::Arc<TunerAudio>) {
 /// Pulls `ms` of audio and returns the per-channel dominant frequencies (None: silence).
 fn listen(audio: &TunerAudio, ms: usize) -> (Option<f64>, Option<f64>, i16) {
     let mut buf = vec![0u8; FORMAT.frame_bytes() * 48 * ms];
-    assert_eq!(audio.pull(&FORMAT, &mut buf), buf.len());
+    assert_eq!(audio.fill(&FORMAT, &mut buf), buf.len());
     let ch = deinterleave(&buf, 2);
     let peak = ch[0].iter().map(|s| s.saturating_abs()).max().unwrap_or(0);
     (dominant_hz(&ch[0], 48000), dominant_hz(&ch[1], 48000), peak)

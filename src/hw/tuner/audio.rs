@@ -1,6 +1,7 @@
 //! The tuned station's audio as a thread-safe PCM source: the radio device's tuner writes
 //! what is on air (a station's signature, or silence while muted) and a virtio-snd capture
-//! stream pulls frames from it at its own pace.
+//! stream (the "FM tuner" input, `source = "tuner"`) pulls frames from it at its own pace,
+//! through the sound side's [`AudioFeed`] trait.
 //!
 //! The simulated tuner gives every station a signature a capture can recognise: a sine tone
 //! at the station's `tone_hz` on the left channel and, for a stereo station received in
@@ -8,6 +9,9 @@
 
 use std::f64::consts::TAU;
 use std::sync::Mutex;
+
+use crate::hw::pcm::feed::AudioFeed;
+use crate::hw::pcm::{PcmParams, SampleFormat};
 
 /// Interleaved signed 16-bit little-endian PCM at `rate` with `channels` channels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,19 +27,6 @@ impl AudioFormat {
     pub fn frame_bytes(&self) -> usize {
         2 * usize::from(self.channels)
     }
-}
-
-/// A producer of PCM audio that a capture stream records (the virtio-snd "FM tuner" input).
-pub trait AudioSource: Send + Sync {
-    /// Name for logs.
-    fn name(&self) -> String;
-
-    /// Whether the source can produce `format`.
-    fn supports(&self, format: &AudioFormat) -> bool;
-
-    /// Fills `buf` (whole frames of `format`) with the next frames; returns the bytes written,
-    /// which is always all of `buf` for a source that produces audio continuously.
-    fn pull(&self, format: &AudioFormat, buf: &mut [u8]) -> usize;
 }
 
 /// What is on air at the tuner's output.
@@ -132,17 +123,22 @@ impl TunerAudio {
     }
 }
 
-impl AudioSource for TunerAudio {
-    fn name(&self) -> String {
-        self.name.clone()
+impl TunerAudio {
+    /// The feed name a sound stream refers to.
+    pub fn feed_name(&self) -> &str {
+        &self.name
     }
 
-    fn supports(&self, format: &AudioFormat) -> bool {
+    /// Whether the output can be produced as `format`.
+    pub fn can_make(&self, format: &AudioFormat) -> bool {
         (8000..=192_000).contains(&format.rate) && (1..=8).contains(&format.channels)
     }
 
-    fn pull(&self, format: &AudioFormat, buf: &mut [u8]) -> usize {
-        if !self.supports(format) {
+    /// Fills `buf` (whole frames of `format`) with the next frames; returns the bytes
+    /// written (all whole frames of `buf`; silence while muted), 0 for a format it cannot
+    /// make.
+    pub fn fill(&self, format: &AudioFormat, buf: &mut [u8]) -> usize {
+        if !self.can_make(format) {
             return 0;
         }
         let frame = format.frame_bytes();
@@ -168,6 +164,32 @@ impl AudioSource for TunerAudio {
             }
         }
         len
+    }
+}
+
+/// The sound device records the tuner through this: S16 at any rate and channel count.
+impl AudioFeed for TunerAudio {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn supports(&self, params: &PcmParams) -> bool {
+        params.format == SampleFormat::S16
+            && self.can_make(&AudioFormat {
+                rate: params.rate,
+                channels: params.channels,
+            })
+    }
+
+    fn pull(&self, params: &PcmParams, buf: &mut [u8]) -> usize {
+        if !self.supports(params) {
+            return 0;
+        }
+        let format = AudioFormat {
+            rate: params.rate,
+            channels: params.channels,
+        };
+        self.fill(&format, buf)
     }
 }
 
@@ -210,7 +232,7 @@ mod tests {
     fn muted_output_is_silence_of_the_requested_length() {
         let a = TunerAudio::new("fm0");
         let mut buf = [0x55u8; 4 * 100 + 3];
-        assert_eq!(a.pull(&FMT, &mut buf), 400, "whole frames only");
+        assert_eq!(a.fill(&FMT, &mut buf), 400, "whole frames only");
         assert!(buf[..400].iter().all(|&b| b == 0));
         assert_eq!(buf[400..], [0x55; 3]);
     }
@@ -220,7 +242,7 @@ mod tests {
         let a = TunerAudio::new("fm0");
         a.lock_on(Some(Signature::station(1000, true)));
         let mut buf = vec![0u8; 4 * 48000];
-        assert_eq!(a.pull(&FMT, &mut buf), buf.len());
+        assert_eq!(a.fill(&FMT, &mut buf), buf.len());
         let ch = deinterleave(&buf, 2);
         let l = dominant_hz(&ch[0], 48000).unwrap();
         let r = dominant_hz(&ch[1], 48000).unwrap();
@@ -241,7 +263,7 @@ mod tests {
         let mut whole = Vec::new();
         for _ in 0..80 {
             let mut b = [0u8; 200];
-            a.pull(&mono, &mut b);
+            a.fill(&mono, &mut b);
             whole.extend_from_slice(&b);
         }
         let s = &deinterleave(&whole, 1)[0];
@@ -255,8 +277,29 @@ mod tests {
         a.mute();
         assert!(a.is_muted());
         let mut b = [1u8; 64];
-        a.pull(&mono, &mut b);
+        a.fill(&mono, &mut b);
         assert_eq!(b, [0; 64]);
+    }
+
+    #[test]
+    fn the_sound_side_pulls_s16_only() {
+        let a = TunerAudio::new("fm0");
+        a.lock_on(Some(Signature::station(1000, false)));
+        let mut p = PcmParams {
+            format: SampleFormat::S16,
+            rate: 48000,
+            channels: 2,
+            period_bytes: 1920,
+            buffer_bytes: 7680,
+        };
+        assert_eq!(AudioFeed::name(&a), "fm0");
+        assert!(AudioFeed::supports(&a, &p));
+        let mut buf = vec![0u8; 1920];
+        assert_eq!(AudioFeed::pull(&a, &p, &mut buf), 1920);
+        assert!(buf.iter().any(|&b| b != 0));
+        p.format = SampleFormat::S32;
+        assert!(!AudioFeed::supports(&a, &p));
+        assert_eq!(AudioFeed::pull(&a, &p, &mut buf), 0);
     }
 
     #[test]
@@ -266,7 +309,7 @@ mod tests {
             rate: 48000,
             channels: 0,
         };
-        assert!(!a.supports(&bad));
-        assert_eq!(a.pull(&bad, &mut [0u8; 8]), 0);
+        assert!(!a.can_make(&bad));
+        assert_eq!(a.fill(&bad, &mut [0u8; 8]), 0);
     }
 }

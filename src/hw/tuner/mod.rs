@@ -17,7 +17,7 @@ use crate::devices::radio::rds::RdsBlock;
 use crate::devices::radio::wire::Band;
 use crate::devices::Wake;
 
-pub use audio::{AudioFormat, AudioSource, TunerAudio};
+pub use audio::{AudioFormat, TunerAudio};
 
 /// Why a tuner operation failed.
 #[derive(Debug, thiserror::Error)]
