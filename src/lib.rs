@@ -7,13 +7,18 @@
 //!   virtio-backend interface from a driver VM).
 //!
 //! Beside them: [`config`] (the TOML file), [`platform`] (the shared SCMI hardware a config
-//! describes), [`service`] (wires config to devices and transports) and `harness` (a driver-side vhost-user frontend for tests and load).
+//! describes), [`service`] (wires config to devices and transports), [`status`] (live device
+//! state the transports and devices publish with atomics), [`control`] (the
+//! `vendor.drivervm.IDriverVm` service over binder) and `harness` (a driver-side vhost-user
+//! frontend for tests and load).
 
 pub mod config;
+pub mod control;
 pub mod devices;
 pub mod harness;
 pub mod hw;
 pub mod logging;
 pub mod platform;
 pub mod service;
+pub mod status;
 pub mod transport;

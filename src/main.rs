@@ -8,7 +8,7 @@ use log::{error, info};
 use nix::sys::signal::{SigSet, Signal};
 
 use drivervm::config::{self, Config};
-use drivervm::{logging, service};
+use drivervm::{control, logging, service};
 
 /// Serves a driver VM's SoC hardware (clocks, RPMB, audio, FM radio) to guest VMs as
 /// standard virtio devices over vhost-user or, from a Gunyah driver VM, over Gunyah's
@@ -98,6 +98,14 @@ fn run(cfg: &Config, runtime_dir: &std::path::Path) -> anyhow::Result<()> {
     signals.thread_block()?;
 
     let svc = service::start(cfg, runtime_dir)?;
+    let _control = match start_control(cfg, runtime_dir, &svc) {
+        Ok(c) => c,
+        Err(e) => {
+            // Leave no device socket behind for a VMM to find dead.
+            svc.remove_sockets();
+            return Err(e);
+        }
+    };
     info!(
         "ready: {} device(s) listening in {}",
         svc.endpoints().len(),
@@ -107,4 +115,58 @@ fn run(cfg: &Config, runtime_dir: &std::path::Path) -> anyhow::Result<()> {
     info!("{sig}: removing sockets and exiting");
     svc.remove_sockets();
     Ok(())
+}
+
+/// Serves the status interface on every binder this machine and config offer; the returned
+/// handles keep the RPC servers running.
+fn start_control(
+    cfg: &Config,
+    runtime_dir: &std::path::Path,
+    svc: &service::Service,
+) -> anyhow::Result<Vec<control::RpcHandle>> {
+    use anyhow::Context;
+    let driver_vm = control::DriverVm::new(svc.status().clone())
+        .context("cannot start the control event thread")?;
+    let root = driver_vm.binder();
+    let group = match cfg.service.control_group() {
+        None => None,
+        Some(name) => match nix::unistd::Group::from_name(name) {
+            Ok(Some(g)) => Some(g.gid),
+            _ => anyhow::bail!("control group \"{name}\": no such group"),
+        },
+    };
+    let mut handles = Vec::new();
+    if control::RPC_AVAILABLE {
+        let path = cfg.service.control_socket_path(runtime_dir);
+        handles.push(control::serve_unix(&path, group, &root)?);
+        info!(
+            "control: vendor.drivervm.IDriverVm on unix:{}",
+            path.display()
+        );
+    }
+    if let Some(vsock) = cfg
+        .service
+        .control_vsock
+        .as_ref()
+        .filter(|_| control::RPC_AVAILABLE)
+    {
+        handles.push(control::serve_vsock(
+            vsock.port,
+            vsock.allowed_cids.clone(),
+            &root,
+        )?);
+        info!(
+            "control: vendor.drivervm.IDriverVm on vsock port {} for CIDs {:?}",
+            vsock.port, vsock.allowed_cids
+        );
+    }
+    if control::kernel_binder_present() {
+        // Without servicemanager (a plain Linux host with binderfs) the RPC endpoints still
+        // serve, so this is logged rather than fatal.
+        match control::register_kernel(&root) {
+            Ok(()) => info!("control: registered {}", control::SERVICE_NAME),
+            Err(e) => log::warn!("control: {e}"),
+        }
+    }
+    Ok(handles)
 }

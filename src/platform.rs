@@ -122,6 +122,25 @@ impl ScmiPlatform {
         Ok(platform)
     }
 
+    /// What `device` publishes to the control plane: its granted clocks, numbered as its
+    /// agent sees them, read from the clock tree's lock-free mirror.
+    pub fn clock_detail(&self, device: &DeviceConfig) -> Arc<crate::status::ClockView> {
+        let clocks = match (device.backend, &self.linux_clocks) {
+            (Backend::Linux, Some(c)) => c,
+            _ => &self.sim_clocks,
+        };
+        let indices: Vec<usize> = device
+            .grants
+            .clocks
+            .iter()
+            .filter_map(|c| clocks.find(&c.name))
+            .collect();
+        Arc::new(crate::status::ClockView::new(
+            clocks.mirror().clone(),
+            &indices,
+        ))
+    }
+
     /// The protocols (besides base) that `device` serves to agent `agent`: one per resource
     /// class with at least one grant.
     pub fn protocols(

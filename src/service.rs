@@ -6,6 +6,7 @@ pub mod sound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use log::info;
 use nix::unistd::{Gid, Group};
@@ -14,6 +15,7 @@ use crate::config::{Backend, Config, DeviceConfig, DeviceKind, GuestConfig, Tran
 use crate::devices::scmi::{AgentView, ScmiDevice};
 use crate::devices::VirtioDevice;
 use crate::platform::{scmi_agents, ScmiPlatform};
+use crate::status::{DetailSource, DeviceState, EventBus, LinkState, Registry, TransportKind};
 use crate::transport::gunyah::{
     self, BackendNode, DeviceLabel, GunyahBackendIo, GunyahError, NodeDevice,
 };
@@ -79,10 +81,19 @@ pub struct Endpoint {
 /// The running service: one serving thread per vhost-user device, two per Gunyah device.
 pub struct Service {
     endpoints: Vec<Endpoint>,
+    status: Arc<Registry>,
     _threads: Vec<JoinHandle<()>>,
 }
 
+/// How often device detail changes are turned into notifications.
+const DETAIL_WATCH_PERIOD: Duration = Duration::from_millis(100);
+
 impl Service {
+    /// The live status of every device, for the control plane.
+    pub fn status(&self) -> &Arc<Registry> {
+        &self.status
+    }
+
     /// Where each device is served.
     pub fn endpoints(&self) -> &[Endpoint] {
         &self.endpoints
@@ -204,6 +215,14 @@ pub fn build_device_with(
     }
 }
 
+/// What a device publishes to the control plane beyond link state and counters.
+fn detail_source(platform: &ScmiPlatform, device: &DeviceConfig) -> Option<Arc<dyn DetailSource>> {
+    match device.kind {
+        DeviceKind::Scmi => Some(platform.clock_detail(device)),
+        _ => None,
+    }
+}
+
 fn socket_group(config: &Config) -> Result<Option<Gid>, ServiceError> {
     let Some(name) = &config.service.socket_group else {
         return Ok(None);
@@ -239,8 +258,13 @@ pub fn start_with(
     open_node: NodeOpener,
 ) -> Result<Service, ServiceError> {
     let group = socket_group(config)?;
-    prepare_runtime_dir(runtime_dir, group.is_some())?;
+    // A group that may use the device or control sockets must be able to reach them.
+    let shared = group.is_some() || config.service.control_group.is_some();
+    prepare_runtime_dir(runtime_dir, shared)?;
     let platform = ScmiPlatform::build(config)?;
+    let events = Arc::new(EventBus::new());
+    // In config order, whatever order the transports start in.
+    let mut states = Vec::new();
     let mut bound = Vec::new();
     let mut nodes: Vec<PendingNode> = Vec::new();
     let sound_resources = sound::SoundResources::new(config, runtime_dir);
@@ -258,6 +282,23 @@ pub fn start_with(
                 Some(device) => device,
                 None => build_device_with(config, &platform, guest, dev, &sound_resources)?,
             };
+            let transport = match dev.transport {
+                TransportConfig::VhostUser { .. } => TransportKind::VhostUser,
+                TransportConfig::Gunyah { .. } => TransportKind::Gunyah,
+            };
+            let state = Arc::new(DeviceState::new(
+                dev.id.clone(),
+                dev.kind,
+                guest.name.clone(),
+                transport,
+                dev.transport.describe(runtime_dir),
+                device.queue_max_sizes().len(),
+                events.clone(),
+            ));
+            if let Some(detail) = detail_source(&platform, dev) {
+                state.set_detail_source(detail);
+            }
+            states.push(state.clone());
             let mut endpoint = Endpoint {
                 device: dev.id.clone(),
                 guest: guest.name.clone(),
@@ -274,7 +315,7 @@ pub fn start_with(
                             source,
                         })?;
                     endpoint.socket = Some(path);
-                    bound.push((endpoint, device, listener));
+                    bound.push((endpoint, device, listener, state));
                 }
                 TransportConfig::Gunyah {
                     node,
@@ -289,6 +330,7 @@ pub fn start_with(
                         id: dev.id.clone(),
                         label,
                         device,
+                        status: Some(state),
                     };
                     match nodes.iter_mut().find(|n| n.path == *node) {
                         Some(n) => {
@@ -332,17 +374,18 @@ pub fn start_with(
             endpoints.push(ep);
         }
     }
-    for (endpoint, device, listener) in bound {
+    for (endpoint, device, listener, state) in bound {
         let id = endpoint.device.clone();
         let os_err = |why: String| ServiceError::Os {
             device: id.clone(),
             why,
         };
         let backend = VhostUserDevice::new(id.clone(), endpoint.guest.clone(), device)
-            .map_err(|e| os_err(format!("cannot create event fds: {e}")))?;
+            .map_err(|e| os_err(format!("cannot create event fds: {e}")))?
+            .with_status(state.clone());
         let thread = std::thread::Builder::new()
             .name(id.clone())
-            .spawn(move || vhost_user::serve(backend, listener))
+            .spawn(move || serve_or_fail(backend, listener, &state))
             .map_err(|e| os_err(format!("cannot spawn thread: {e}")))?;
         info!(
             "{id}: {} for guest \"{}\" on {}",
@@ -353,8 +396,41 @@ pub fn start_with(
         endpoints.push(endpoint);
         threads.push(thread);
     }
+    let status = Arc::new(Registry::new(states, events));
+    status
+        .spawn_detail_watcher(DETAIL_WATCH_PERIOD)
+        .map_err(|e| ServiceError::Os {
+            device: "status".into(),
+            why: format!("cannot spawn detail watcher: {e}"),
+        })?;
     Ok(Service {
         endpoints,
+        status,
         _threads: threads,
     })
+}
+
+/// Serves until the process exits; if serving ever stops (a bug that panicked the thread),
+/// the device is reported FAILED with the reason instead of silently disappearing.
+fn serve_or_fail(
+    backend: VhostUserDevice,
+    listener: std::os::unix::net::UnixListener,
+    state: &DeviceState,
+) {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        vhost_user::serve(backend, listener)
+    }));
+    let why = match outcome {
+        Ok(()) => "serving thread ended".to_owned(),
+        Err(panic) => match panic.downcast_ref::<&str>() {
+            Some(s) => format!("serving thread panicked: {s}"),
+            None => match panic.downcast_ref::<String>() {
+                Some(s) => format!("serving thread panicked: {s}"),
+                None => "serving thread panicked".to_owned(),
+            },
+        },
+    };
+    log::error!("{}: {why}", state.id());
+    state.record_error(why);
+    state.set_link(LinkState::Failed);
 }

@@ -84,6 +84,7 @@ fn holding_node(id: &str, sticky: bool) -> (SimNode, Vec<JoinHandle<()>>, Arc<At
             held: Vec::new(),
             received: received.clone(),
         }),
+        status: None,
     };
     let supervisor =
         start_node("sim", Box::new(node.opener()), SIM_WINDOW_BASE, vec![dev]).expect("start node");

@@ -27,6 +27,7 @@ pub use radio::{RadioConfig, RadioTuner};
 pub use runtime_dir::resolve_runtime_dir;
 pub use schema::{
     Config, DeviceConfig, GuestConfig, GuestPolicy, ServiceConfig, SocConfig, TransportConfig,
+    VsockControl,
 };
 pub use scmi::{ClockConfig, Grant, ScmiGrants, ScmiPlatformConfig, LINUX_CLOCK_ROOT};
 pub use sound::{

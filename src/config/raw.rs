@@ -35,6 +35,10 @@ pub(super) struct RawService {
     pub runtime_dir: Option<PathBuf>,
     pub socket_group: Option<String>,
     pub log_level: Option<String>,
+    pub control_socket: Option<PathBuf>,
+    pub control_group: Option<String>,
+    pub control_vsock_port: Option<RawInt>,
+    pub control_vsock_cids: Option<Vec<RawInt>>,
 }
 
 /// `[soc]`.

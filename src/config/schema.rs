@@ -38,6 +38,43 @@ pub struct ServiceConfig {
     pub socket_group: Option<String>,
     /// One of `error`, `warn`, `info`, `debug`, `trace`; overridden by `RUST_LOG`.
     pub log_level: Option<String>,
+    /// The control plane's unix socket; relative to the runtime dir; default `control.sock`.
+    pub control_socket: Option<PathBuf>,
+    /// Group owning the control socket (mode 0660); default `socket_group`, else the
+    /// service's own group.
+    pub control_group: Option<String>,
+    /// The control plane over vsock, when configured.
+    pub control_vsock: Option<VsockControl>,
+}
+
+impl ServiceConfig {
+    /// Default control socket name, in the runtime dir.
+    pub const DEFAULT_CONTROL_SOCKET: &'static str = "control.sock";
+
+    /// The control socket path with a relative one placed in `runtime_dir`.
+    pub fn control_socket_path(&self, runtime_dir: &Path) -> PathBuf {
+        runtime_dir.join(
+            self.control_socket
+                .as_deref()
+                .unwrap_or(Path::new(Self::DEFAULT_CONTROL_SOCKET)),
+        )
+    }
+
+    /// The group that owns the control socket, if any is configured.
+    pub fn control_group(&self) -> Option<&str> {
+        self.control_group
+            .as_deref()
+            .or(self.socket_group.as_deref())
+    }
+}
+
+/// `service.control_vsock_*`: RPC binder over vsock for the host VM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VsockControl {
+    /// Port listened on (any local CID).
+    pub port: u32,
+    /// Peer CIDs allowed to connect; every other peer is refused and logged.
+    pub allowed_cids: Vec<u32>,
 }
 
 /// `[soc]`: the platform identity reported to guests.

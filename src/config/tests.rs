@@ -168,7 +168,18 @@ fn example_parses_to_what_its_comments_say() {
             runtime_dir: Some("/run/drivervm".into()),
             socket_group: Some("kvm".into()),
             log_level: Some("info".into()),
+            control_socket: Some("control.sock".into()),
+            control_group: Some("kvm".into()),
+            control_vsock: Some(crate::config::VsockControl {
+                port: 5680,
+                allowed_cids: vec![2],
+            }),
         }
+    );
+    assert_eq!(
+        c.service
+            .control_socket_path(std::path::Path::new("/run/drivervm")),
+        std::path::PathBuf::from("/run/drivervm/control.sock")
     );
     assert_eq!(
         c.soc.identity,
@@ -617,7 +628,8 @@ fn unknown_keys_name_line_column_and_key() {
     assert_eq!(
         err("[service]\nlog_level = \"info\"\nsocket = \"x\"\n"),
         "etc/x.toml: line 3, column 1, at service.socket: unknown field `socket`, \
-         expected one of `runtime_dir`, `socket_group`, `log_level`"
+         expected one of `runtime_dir`, `socket_group`, `log_level`, `control_socket`, \
+         `control_group`, `control_vsock_port`, `control_vsock_cids`"
     );
     assert_eq!(
         err("[servic]\n"),
@@ -690,5 +702,62 @@ fn load_reads_and_names_the_file() {
             path.display()
         )),
         "{e}"
+    );
+}
+
+#[test]
+fn control_keys_are_validated_with_file_and_key() {
+    let guest = "[[guest]]\nname = \"vm0\"\n[[guest.device]]\nkind = \"scmi\"\n";
+    let cases = [
+        (
+            "control_vsock_port = 0",
+            "f.toml: service.control_vsock_port: 0 is out of range (expected 1 to 4294967294)",
+        ),
+        (
+            "control_vsock_port = 5680",
+            "f.toml: service.control_vsock_cids: no peer CIDs allowed",
+        ),
+        (
+            "control_vsock_port = 5680\ncontrol_vsock_cids = []",
+            "f.toml: service.control_vsock_cids: no peer CIDs allowed",
+        ),
+        (
+            "control_vsock_port = 5680\ncontrol_vsock_cids = [2, 4294967295]",
+            "f.toml: service.control_vsock_cids[1]: 4294967295 is not a peer CID",
+        ),
+        (
+            "control_vsock_cids = [2]",
+            "f.toml: service.control_vsock_cids: set without service.control_vsock_port",
+        ),
+        (
+            "control_group = \"a b\"",
+            "f.toml: service.control_group: \"a b\" is not a group name",
+        ),
+        (
+            "control_socket = \"vm0-scmi.sock\"",
+            "f.toml: guest \"vm0\" device 1: socket \"vm0-scmi.sock\" is already used by service.control_socket",
+        ),
+    ];
+    for (service, want) in cases {
+        let text = format!("[service]\n{service}\n{guest}");
+        let err = parse(&text, "f.toml").expect_err(service).to_string();
+        assert!(err.starts_with(want), "{service}: got {err}");
+    }
+    let ok = parse(
+        &format!("[service]\ncontrol_vsock_port = 9\ncontrol_vsock_cids = [2, 3]\nsocket_group = \"g\"\n{guest}"),
+        "f.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        ok.service.control_vsock,
+        Some(crate::config::VsockControl {
+            port: 9,
+            allowed_cids: vec![2, 3]
+        })
+    );
+    assert_eq!(
+        ok.service.control_group(),
+        Some("g"),
+        "defaults to socket_group"
     );
 }

@@ -14,6 +14,7 @@ use super::raw::{
 };
 use super::schema::{
     Config, DeviceConfig, GuestConfig, GuestPolicy, ServiceConfig, SocConfig, TransportConfig,
+    VsockControl,
 };
 use super::scmi::{ScmiGrants, ScmiPlatformConfig, ScmiValidator};
 use super::sound::{OutputConfig, Place, SoundConfig};
@@ -70,7 +71,7 @@ pub(super) fn validate(mut raw: RawConfig, file: &str) -> Result<Config, ConfigE
         }
         guests.push(guest);
     }
-    v.unique_sockets(&guests)?;
+    v.unique_sockets(&service, &guests)?;
     Ok(Config {
         service,
         soc,
@@ -102,19 +103,18 @@ impl Validator<'_> {
                 return Err(self.err("service.runtime_dir", "contains a NUL byte"));
             }
         }
-        if let Some(group) = &raw.socket_group {
-            let bad = |c: char| c.is_whitespace() || c == ':' || c == '/' || c == '\0';
-            if group.is_empty() || group.contains(bad) {
-                return Err(self.err(
-                    "service.socket_group",
-                    format!(
-                        "\"{}\" is not a group name (expected a non-empty name without \
-                         whitespace, ':' or '/')",
-                        group.escape_debug()
-                    ),
-                ));
+        for (key, group) in [
+            ("service.socket_group", &raw.socket_group),
+            ("service.control_group", &raw.control_group),
+        ] {
+            if let Some(group) = group {
+                self.group(key, group)?;
             }
         }
+        if let Some(socket) = &raw.control_socket {
+            self.socket("service.control_socket", socket)?;
+        }
+        let control_vsock = self.control_vsock(raw.control_vsock_port, raw.control_vsock_cids)?;
         if let Some(level) = &raw.log_level {
             if !LOG_LEVELS.contains(&level.as_str()) {
                 return Err(self.err(
@@ -131,7 +131,73 @@ impl Validator<'_> {
             runtime_dir: raw.runtime_dir,
             socket_group: raw.socket_group,
             log_level: raw.log_level,
+            control_socket: raw.control_socket,
+            control_group: raw.control_group,
+            control_vsock,
         })
+    }
+
+    fn group(&self, key: &str, group: &str) -> Result<(), ConfigError> {
+        let bad = |c: char| c.is_whitespace() || c == ':' || c == '/' || c == '\0';
+        if group.is_empty() || group.contains(bad) {
+            return Err(self.err(
+                key,
+                format!(
+                    "\"{}\" is not a group name (expected a non-empty name without \
+                     whitespace, ':' or '/')",
+                    group.escape_debug()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Port and allowlist; u32::MAX is VMADDR_PORT_ANY / VMADDR_CID_ANY, never a real peer.
+    fn control_vsock(
+        &self,
+        port: Option<RawInt>,
+        cids: Option<Vec<RawInt>>,
+    ) -> Result<Option<VsockControl>, ConfigError> {
+        let max = u64::from(u32::MAX - 1);
+        let Some(RawInt(port)) = port else {
+            if cids.is_some() {
+                return Err(self.err(
+                    "service.control_vsock_cids",
+                    "set without service.control_vsock_port (the allowlist needs a port to guard)",
+                ));
+            }
+            return Ok(None);
+        };
+        let port = u32::try_from(port)
+            .ok()
+            .filter(|p| (1..=max).contains(&u64::from(*p)))
+            .ok_or_else(|| {
+                self.err(
+                    "service.control_vsock_port",
+                    format!("{port} is out of range (expected 1 to {max})"),
+                )
+            })?;
+        let cids = cids.unwrap_or_default();
+        if cids.is_empty() {
+            return Err(self.err(
+                "service.control_vsock_cids",
+                "no peer CIDs allowed (expected at least one, e.g. [2] for the host)",
+            ));
+        }
+        let mut allowed_cids = Vec::with_capacity(cids.len());
+        for (i, RawInt(cid)) in cids.into_iter().enumerate() {
+            let cid = u32::try_from(cid)
+                .ok()
+                .filter(|c| u64::from(*c) <= max)
+                .ok_or_else(|| {
+                    self.err(
+                        format!("service.control_vsock_cids[{i}]"),
+                        format!("{cid} is not a peer CID (expected 0 to {max})"),
+                    )
+                })?;
+            allowed_cids.push(cid);
+        }
+        Ok(Some(VsockControl { port, allowed_cids }))
     }
 
     fn soc(&self, raw: RawSoc) -> Result<SocConfig, ConfigError> {
@@ -444,10 +510,25 @@ impl Validator<'_> {
         Ok(())
     }
 
-    fn unique_sockets(&self, guests: &[GuestConfig]) -> Result<(), ConfigError> {
+    fn unique_sockets(
+        &self,
+        service: &ServiceConfig,
+        guests: &[GuestConfig],
+    ) -> Result<(), ConfigError> {
         let mut owners: HashMap<PathBuf, String> = HashMap::new();
         let mut labels: HashMap<(PathBuf, u32), String> = HashMap::new();
         let mut windows: HashMap<PathBuf, (u64, String)> = HashMap::new();
+        let control = service
+            .control_socket
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(ServiceConfig::DEFAULT_CONTROL_SOCKET));
+        owners.insert(
+            control
+                .components()
+                .filter(|c| !matches!(c, Component::CurDir))
+                .collect(),
+            "service.control_socket".to_owned(),
+        );
         for g in guests {
             for (i, d) in g.devices.iter().enumerate() {
                 let place = format!("guest \"{}\" device {}", g.name, i + 1);

@@ -16,6 +16,7 @@ use vm_memory::GuestMemoryMmap;
 
 use super::chain::{parse_chain, write_response};
 use crate::devices::{CompleteError, Completer, Token, VirtioDevice};
+use crate::status::DeviceState;
 
 /// The queues of one device as a transport holds them.
 pub trait Rings {
@@ -47,18 +48,21 @@ pub struct RingCompleter<'a, R: Rings + ?Sized> {
     mem: &'a GuestMemoryMmap,
     generation: u64,
     id: &'a str,
+    /// Where completions are counted (bytes written, failures).
+    status: &'a DeviceState,
     /// Bit per queue that got used entries and may need an interrupt.
     dirty: u64,
 }
 
 impl<'a, R: Rings + ?Sized> RingCompleter<'a, R> {
-    /// A completer for the current `generation` of the device named `id`.
-    pub fn new(rings: &'a mut R, mem: &'a GuestMemoryMmap, generation: u64, id: &'a str) -> Self {
+    /// A completer for the current session of the device.
+    pub fn new(rings: &'a mut R, s: &Session<'a>) -> Self {
         Self {
             rings,
-            mem,
-            generation,
-            id,
+            mem: s.mem,
+            generation: s.generation,
+            id: s.id,
+            status: s.status,
             dirty: 0,
         }
     }
@@ -108,13 +112,27 @@ impl<R: Rings + ?Sized> Completer for RingCompleter<'_, R> {
             debug!("{}: dropping completion from before a reset", self.id);
             return Ok(());
         }
-        match write_response(self.mem, &token, response) {
-            Ok(len) => self.add_used(token.queue, token.head, len),
+        let queue = token.queue;
+        let counters = self.status.queue(queue);
+        let result = match write_response(self.mem, &token, response) {
+            Ok(len) => {
+                if let Some(c) = counters {
+                    c.add(0, 0, u64::from(len));
+                }
+                self.add_used(queue, token.head, len)
+            }
             Err(e) => {
-                self.return_unused(token.queue, token.head);
+                self.return_unused(queue, token.head);
                 Err(e)
             }
+        };
+        if let Err(e) = &result {
+            if let Some(c) = counters {
+                c.add(0, 1, 0);
+            }
+            self.status.record_error(format!("queue {queue}: {e}"));
         }
+        result
     }
 }
 
@@ -130,6 +148,8 @@ pub struct Session<'a> {
     pub event_idx: bool,
     /// Limits the log lines this driver's misbehaviour can cause.
     pub log_budget: &'a LogBudget,
+    /// The device's live status: per-queue counters and last error, atomics only.
+    pub status: &'a DeviceState,
 }
 
 /// Hands every chain available on `queue` to `device`, refusing malformed ones with a used
@@ -142,7 +162,10 @@ pub fn process_queue<R: Rings + ?Sized>(
 ) {
     let max = device.max_request_len(queue);
     let id = s.id;
-    let mut completer = RingCompleter::new(rings, s.mem, s.generation, id);
+    let mut completer = RingCompleter::new(rings, s);
+    // Counted locally and published once per call: one atomic add per counter, however
+    // many chains the batch held.
+    let (mut requests, mut refused, mut bytes_in) = (0u64, 0u64, 0u64);
     loop {
         if s.event_idx {
             if let Err(e) = completer.rings.disable_notification(queue) {
@@ -160,12 +183,19 @@ pub fn process_queue<R: Rings + ?Sized>(
             break;
         }
         for (head, parsed) in batch {
+            requests += 1;
             match parsed {
-                Ok(request) => device.handle(request, &mut completer),
+                Ok(request) => {
+                    bytes_in += request.data.len() as u64;
+                    device.handle(request, &mut completer)
+                }
                 Err(e) => {
+                    refused += 1;
                     if s.log_budget.admit(id) {
                         warn!("{id}: queue {queue}: chain {head} refused: {e}");
                     }
+                    s.status
+                        .record_error(format!("queue {queue}: chain {head} refused: {e}"));
                     completer.return_unused(queue, head);
                 }
             }
@@ -182,6 +212,11 @@ pub fn process_queue<R: Rings + ?Sized>(
             }
         }
     }
+    // Counted before the driver is interrupted, so a driver that has seen its buffers come
+    // back and then asks for status finds them counted.
+    if let Some(counters) = s.status.queue(queue) {
+        counters.add(requests, refused, bytes_in);
+    }
     completer.signal();
 }
 
@@ -192,7 +227,7 @@ pub fn poll_device<R: Rings + ?Sized>(
     device: &mut dyn VirtioDevice,
     now: Instant,
 ) -> Option<Instant> {
-    let mut completer = RingCompleter::new(rings, s.mem, s.generation, s.id);
+    let mut completer = RingCompleter::new(rings, s);
     let next = device.poll(now, &mut completer);
     completer.signal();
     next

@@ -29,6 +29,7 @@ use super::log_budget::LogBudget;
 use super::rings::{poll_device, process_queue, Rings, Session};
 use super::wake::{arm_timer, EventWaker};
 use crate::devices::VirtioDevice;
+use crate::status::{DeviceState, LinkState};
 
 type Memory = GuestMemoryAtomic<GuestMemoryMmap>;
 
@@ -56,6 +57,8 @@ pub struct VhostUserDevice {
     /// Exit-event read ends the crate registers in its epoll set with `into_raw_fd` and never
     /// closes; reclaimed once the connection's worker threads have been joined.
     orphaned_exit_fds: Mutex<Vec<RawFd>>,
+    /// Link state and counters for the control plane; written with atomics only.
+    status: Arc<DeviceState>,
 }
 
 impl VhostUserDevice {
@@ -63,7 +66,13 @@ impl VhostUserDevice {
     pub fn new(id: String, guest: String, device: Box<dyn VirtioDevice>) -> std::io::Result<Self> {
         let num_queues = u16::try_from(device.queue_max_sizes().len())
             .map_err(|_| std::io::Error::other("too many queues"))?;
+        let status = Arc::new(DeviceState::detached(
+            &id,
+            device.device_type(),
+            usize::from(num_queues),
+        ));
         Ok(Self {
+            status,
             timer_deadline: None,
             log_budget: LogBudget::default(),
             num_queues,
@@ -77,6 +86,18 @@ impl VhostUserDevice {
             timer: TimerFd::new()?,
             orphaned_exit_fds: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Reports link state and counters into `status` (which must have one counter set per
+    /// queue) instead of a private, unwatched one.
+    pub fn with_status(mut self, status: Arc<DeviceState>) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// The live state this transport reports into.
+    pub fn status(&self) -> &Arc<DeviceState> {
+        &self.status
     }
 
     /// The device, for the worker thread that holds `&mut self`.
@@ -137,6 +158,7 @@ impl VhostUserDevice {
             generation: self.generation,
             event_idx: self.event_idx,
             log_budget: &self.log_budget,
+            status: &self.status,
         };
         let device = match self.device.get_mut() {
             Ok(d) => d,
@@ -154,6 +176,7 @@ impl VhostUserDevice {
             generation: self.generation,
             event_idx: self.event_idx,
             log_budget: &self.log_budget,
+            status: &self.status,
         };
         let device = match self.device.get_mut() {
             Ok(d) => d,
@@ -256,6 +279,11 @@ impl VhostUserBackendMut for VhostUserDevice {
 
     fn acked_features(&mut self, features: u64) {
         info!("{}: driver acknowledged features {features:#x}", self.id);
+        // vhost-user carries no DRIVER_OK without the STATUS protocol feature; VMMs send
+        // SET_FEATURES when the guest driver sets DRIVER_OK (QEMU's vhost_dev_start, crosvm's
+        // activate), so the acknowledged features are what marks it.
+        self.status.set_features(features);
+        self.status.set_link(LinkState::DriverOk);
         let waker = self.waker.clone();
         self.dev().activate(features, waker);
     }
@@ -331,14 +359,19 @@ impl VhostUserBackendMut for VhostUserDevice {
 pub fn serve(device: VhostUserDevice, listener: UnixListener) {
     let id = device.id.clone();
     let guest = device.guest.clone();
+    let status = device.status.clone();
     let backend = Arc::new(RwLock::new(device));
     let mut listener = Listener::from(listener);
     loop {
-        match serve_one(&id, &guest, &backend, &mut listener) {
+        match serve_one(&id, &guest, &backend, &mut listener, &status) {
             Ok(()) => {}
-            Err(Failure::Frontend(e)) => error!("{id}: guest {guest}: {e}"),
+            Err(Failure::Frontend(e)) => {
+                error!("{id}: guest {guest}: {e}");
+                status.record_error(e);
+            }
             Err(Failure::Setup(e)) => {
                 error!("{id}: guest {guest}: {e}");
+                status.record_error(e);
                 // Avoid a hot loop if accepting keeps failing (e.g. out of fds).
                 std::thread::sleep(Duration::from_millis(100));
             }
@@ -349,6 +382,7 @@ pub fn serve(device: VhostUserDevice, listener: UnixListener) {
         };
         dev.reset();
         dev.reclaim_exit_fds();
+        status.set_link(LinkState::Listening);
         info!("{id}: device reset; waiting for the next frontend of guest {guest}");
     }
 }
@@ -367,6 +401,7 @@ fn serve_one(
     guest: &str,
     backend: &Arc<RwLock<VhostUserDevice>>,
     listener: &mut Listener,
+    status: &DeviceState,
 ) -> Result<(), Failure> {
     let setup = |what: &str| {
         let what = what.to_owned();
@@ -407,6 +442,8 @@ fn serve_one(
         .start(listener)
         .map_err(|e| setup("cannot accept a frontend")(e.to_string()))?;
     info!("{id}: frontend connected for guest {guest}");
+    // The connection's thread may already have seen SET_FEATURES (DRIVER_OK).
+    status.advance_link(LinkState::Listening, LinkState::Connected);
     let result = daemon.wait();
     drop(daemon);
     match result {

@@ -106,7 +106,9 @@ impl Service {
         let path = self.socket(name);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if path.exists() {
+            // The file exists from bind(), before listen(); "ready:" is logged once every
+            // socket listens.
+            if path.exists() && self.log().contains("] ready: ") {
                 return;
             }
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
@@ -121,23 +123,9 @@ impl Service {
     }
 
     /// Connects the harness as the frontend of socket `name`.
-    ///
-    /// The socket file appears at bind(), a moment before the service listens on it, so a
-    /// refused connection is retried for a while.
     pub fn connect(&self, name: &str, options: &HarnessOptions) -> Harness {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            match Harness::connect(self.socket(name), 2, options) {
-                Ok(h) => return h,
-                Err(drivervm::harness::Error::Connect { cause, .. })
-                    if cause.kind() == std::io::ErrorKind::ConnectionRefused
-                        && Instant::now() < deadline =>
-                {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(e) => panic!("connect {name}: {e}\n{}", self.log()),
-            }
-        }
+        Harness::connect(self.socket(name), 2, options)
+            .unwrap_or_else(|e| panic!("connect {name}: {e}\n{}", self.log()))
     }
 
     /// Number of open fds of the service process.

@@ -10,6 +10,7 @@ use super::engine::{EngineLimits, RpmbEngine};
 use super::frame::Frame;
 use crate::devices::{Completer, Request, VirtioDevice, Wake};
 use crate::hw::rpmb::RpmbStorage;
+use crate::status::RpmbCell;
 use std::sync::Arc;
 
 /// Size of the request queue.
@@ -31,6 +32,8 @@ pub enum DeviceError {
 pub struct RpmbDevice<S> {
     engine: RpmbEngine<S>,
     config: [u8; 3],
+    /// Counter and key state for the control plane (never the key itself).
+    status: Arc<RpmbCell>,
 }
 
 impl<S: RpmbStorage> RpmbDevice<S> {
@@ -42,7 +45,23 @@ impl<S: RpmbStorage> RpmbDevice<S> {
         }
         let engine = RpmbEngine::new(storage, limits)?;
         let config = engine.config_space();
-        Ok(Self { engine, config })
+        let st = engine.storage();
+        let status = Arc::new(RpmbCell::new(
+            u64::from(blocks) * super::constants::BLOCK_SIZE as u64,
+            st.write_counter(),
+            st.key_programmed(),
+        ));
+        Ok(Self {
+            engine,
+            config,
+            status,
+        })
+    }
+
+    /// What the device publishes to the control plane: capacity, write counter and whether
+    /// a key is programmed, updated after every request.
+    pub fn detail_source(&self) -> Arc<RpmbCell> {
+        self.status.clone()
     }
 
     /// The protocol engine, for status queries.
@@ -103,6 +122,8 @@ impl<S: RpmbStorage> VirtioDevice for RpmbDevice<S> {
         if let Err(e) = completer.complete(request.token, &Frame::serialize_all(&responses)) {
             log::warn!("rpmb: cannot return a response: {e}");
         }
+        let st = self.engine.storage();
+        self.status.update(st.write_counter(), st.key_programmed());
     }
 
     fn reset(&mut self) {
@@ -168,8 +189,18 @@ mod tests {
 
     #[test]
     fn requests_in_a_chain_get_responses_in_its_writable_part() {
+        use crate::status::{DetailSource, DeviceDetail, RpmbDetail};
         let key = [9u8; 32];
         let mut d = device();
+        let published = d.detail_source();
+        let detail = |wc, key_programmed| {
+            DeviceDetail::Rpmb(RpmbDetail {
+                capacity_bytes: 1024 * 256,
+                write_counter: wc,
+                key_programmed,
+            })
+        };
+        assert_eq!(published.detail(), detail(0, false));
         let mut out = Collect::default();
         let mut pk = Frame::with_type(REQ_PROGRAM_KEY);
         pk.set_key_mac(&key);
@@ -189,6 +220,9 @@ mod tests {
         d.handle(request(3, &[rd], 1), &mut out);
 
         assert_eq!(out.0.len(), 3);
+        // The key was programmed and one write counted; nothing about the key is published.
+        assert_eq!(published.detail(), detail(1, true));
+        assert_eq!(published.generation(), 2, "one change per mutating request");
         let frames: Vec<Frame> = out
             .0
             .iter()

@@ -9,6 +9,7 @@ use log::warn;
 
 use super::{ClockDesc, ClockError, ClockHw, ClockId};
 use crate::devices::Wake;
+use crate::status::ClockTable;
 
 /// Most events kept per agent before the oldest are dropped (the agent is not reading).
 const MAX_EVENTS: usize = 256;
@@ -82,13 +83,32 @@ struct State {
 /// A clock tree arbitrated between agents (guests), identified by their SCMI agent IDs.
 pub struct SharedClocks {
     state: Mutex<State>,
+    /// What the arbitration last programmed, for the control plane to read without `state`.
+    mirror: Arc<ClockTable>,
 }
 
 impl SharedClocks {
     /// Shares `hw`; every clock starts with the `highest-wins` policy.
     pub fn new(hw: Box<dyn ClockHw>) -> Self {
         let n = hw.clocks().len();
+        let mirror = Arc::new(ClockTable::new(
+            (0..n)
+                .map(|i| {
+                    let name = hw
+                        .clocks()
+                        .get(i)
+                        .map(|c| c.name.clone())
+                        .unwrap_or_default();
+                    (
+                        name,
+                        hw.rate(i).unwrap_or(0),
+                        hw.is_enabled(i).unwrap_or(false),
+                    )
+                })
+                .collect(),
+        ));
         Self {
+            mirror,
             state: Mutex::new(State {
                 hw,
                 policies: vec![RatePolicy::HighestWins; n],
@@ -96,6 +116,11 @@ impl SharedClocks {
                 agents: BTreeMap::new(),
             }),
         }
+    }
+
+    /// The lock-free copy of the clocks' state that the control plane reads.
+    pub fn mirror(&self) -> &Arc<ClockTable> {
+        &self.mirror
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -116,6 +141,7 @@ impl SharedClocks {
 
     /// Registers an agent so it receives events; `name` is what `owner:` policies match.
     pub fn attach(&self, agent: u32, name: &str) {
+        self.mirror.name_agent(agent, name);
         self.lock().agents.insert(
             agent,
             Agent {
@@ -199,6 +225,17 @@ impl SharedClocks {
         if mine != on {
             s.votes[clock].entry(agent).or_default().enabled = on;
         }
+        // Owner: this agent when it enables, else any agent still holding the clock.
+        let holder = if on {
+            Some(agent)
+        } else {
+            s.votes[clock]
+                .iter()
+                .find(|(_, v)| v.enabled)
+                .map(|(a, _)| *a)
+        };
+        self.mirror
+            .set_enabled(clock, after, holder.unwrap_or_default());
         Ok(())
     }
 
@@ -239,6 +276,7 @@ impl SharedClocks {
                 rate: actual,
             }));
         }
+        self.mirror.set_rate(clock, actual, agent);
         drop(s);
         wake.iter().for_each(|w| w.wake());
         Ok(actual)
@@ -259,8 +297,9 @@ impl SharedClocks {
                 continue;
             };
             if vote.enabled && !s.votes[clock].values().any(|v| v.enabled) {
-                if let Err(e) = s.hw.set_enabled(clock, false) {
-                    warn!("clock {clock}: cannot gate after agent {agent} left: {e}");
+                match s.hw.set_enabled(clock, false) {
+                    Ok(()) => self.mirror.set_enabled(clock, false, 0),
+                    Err(e) => warn!("clock {clock}: cannot gate after agent {agent} left: {e}"),
                 }
             }
             if vote.rate.is_none() {
@@ -271,12 +310,16 @@ impl SharedClocks {
             };
             if target != current {
                 match s.hw.set_rate(clock, target) {
-                    Ok(actual) => wake.extend(s.push_event(ClockEvent {
-                        clock,
-                        kind: ClockEventKind::RateChanged,
-                        agent,
-                        rate: actual,
-                    })),
+                    Ok(actual) => {
+                        // The rate now follows the remaining requests; no single owner.
+                        self.mirror.set_rate(clock, actual, 0);
+                        wake.extend(s.push_event(ClockEvent {
+                            clock,
+                            kind: ClockEventKind::RateChanged,
+                            agent,
+                            rate: actual,
+                        }))
+                    }
                     Err(e) => {
                         warn!("clock {clock}: cannot re-resolve after agent {agent} left: {e}")
                     }

@@ -34,6 +34,8 @@ pub struct NodeDevice {
     pub label: DeviceLabel,
     /// The device model.
     pub device: Box<dyn VirtioDevice>,
+    /// Where link state and counters are reported; `None` for an unwatched one.
+    pub status: Option<Arc<crate::status::DeviceState>>,
 }
 
 /// Opens the node (again): the real device node, or a simulated one.
@@ -82,7 +84,13 @@ pub fn start_node(
 ) -> Result<JoinHandle<()>, GunyahError> {
     let labels = devices
         .into_iter()
-        .map(|d| LabelDevice::new(d.id, d.label, d.device))
+        .map(|d| {
+            let status = d.status;
+            LabelDevice::new(d.id, d.label, d.device).map(|l| match status {
+                Some(s) => l.with_status(s),
+                None => l,
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let running = session(node, &open, window_base, labels).map_err(|(e, _)| e)?;
     let name = node.to_owned();

@@ -52,6 +52,7 @@ fn serve(labels: &[u32]) -> SimNode {
             id: format!("echo{l}"),
             label: DeviceLabel::new(l).expect("label"),
             device: Box::new(Echo),
+            status: None,
         })
         .collect();
     start_node("sim", Box::new(node.opener()), BASE, devices).expect("start");
@@ -168,6 +169,7 @@ fn a_device_without_config_space_publishes_one_zero_word() {
         id: "noconfig".into(),
         label: DeviceLabel::new(2).expect("label"),
         device: Box::new(NoConfig),
+        status: None,
     };
     start_node("sim", Box::new(node.opener()), BASE, vec![dev]).expect("start");
     let fe = node.frontend(2, Duration::from_secs(2));
@@ -256,4 +258,52 @@ fn a_driver_without_version_1_is_acknowledged_but_not_served() {
     assert!(now == poison, "a legacy driver's rings were touched");
     let mut d = SimDriver::attach(&node, 1, 2, &opts()).expect("attach");
     assert_eq!(d.request(0, b"v1", 4).unwrap(), b"1v");
+}
+
+#[test]
+fn link_state_and_counters_are_reported_for_the_control_plane() {
+    use crate::status::{DeviceState, LinkState};
+    let node = SimNode::new(BASE, WINDOW, &[4]).expect("sim node");
+    let status = Arc::new(DeviceState::detached("echo4", 0xfff0, 2));
+    let dev = NodeDevice {
+        id: "echo4".into(),
+        label: DeviceLabel::new(4).expect("label"),
+        device: Box::new(Echo),
+        status: Some(status.clone()),
+    };
+    start_node("sim", Box::new(node.opener()), BASE, vec![dev]).expect("start");
+    assert_eq!(status.link(), LinkState::Listening);
+    let mut d = SimDriver::attach(&node, 4, 2, &opts()).expect("attach");
+    assert_eq!(status.link(), LinkState::DriverOk);
+    assert_eq!(status.snapshot().features, d.acked_features());
+    for _ in 0..3 {
+        assert_eq!(d.request(1, b"abcd", 8).unwrap(), b"dcba");
+    }
+    let head = d
+        .add_malformed(1, Malformed::DescriptorLoop, b"x", 8)
+        .unwrap();
+    d.wait_for(1, head, Duration::from_secs(2)).unwrap();
+    // Counters are published once per batch, after the used ring is written: poll.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while status.snapshot().queues[1].requests < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            status.snapshot()
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let q = status.snapshot().queues[1];
+    assert_eq!((q.requests, q.errors, q.bytes), (4, 1, 3 * (4 + 4)));
+    assert!(status.snapshot().last_error.contains("refused"));
+    Box::new(d).disconnect().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while status.link() != LinkState::Listening {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {:?}",
+            status.link()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }

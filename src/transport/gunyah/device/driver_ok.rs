@@ -8,6 +8,7 @@ use virtio_queue::{Queue, QueueT};
 use vm_memory::GuestAddress;
 
 use super::LabelDevice;
+use crate::status::LinkState;
 use crate::transport::gunyah::io::{FeatureWord, QueueInfo};
 
 impl LabelDevice {
@@ -22,9 +23,14 @@ impl LabelDevice {
                 info!("{}: driver acknowledged features {features:#x}", self.id);
                 self.device.activate(features, self.waker.clone());
                 self.setup_queues();
+                self.status.set_features(features);
+                self.status.set_link(LinkState::DriverOk);
             }
             Err(why) => {
                 error!("{}: not starting the device: {why}", self.id);
+                self.status
+                    .record_error(format!("not starting the device: {why}"));
+                self.status.set_link(LinkState::Failed);
                 // No queue is used until the driver resets the device; an empty list would
                 // read as "restarted driver" on its next kick.
                 self.queues = self.kicks.iter().map(|_| None).collect();

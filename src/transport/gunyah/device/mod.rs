@@ -18,6 +18,7 @@ mod publish;
 use super::io::{BackendEvent, DeviceLabel, EventSet, GunyahBackendIo};
 use super::GunyahError;
 use crate::devices::VirtioDevice;
+use crate::status::{DeviceState, LinkState};
 use crate::transport::log_budget::LogBudget;
 use crate::transport::rings::{poll_device, process_queue, OwnedRings, Session};
 use crate::transport::wake::{arm_timer, EventWaker};
@@ -69,6 +70,8 @@ pub struct LabelDevice {
     /// The current driver's queues; empty while no driver is set up, `None` for a queue the
     /// driver did not enable or set up outside the window.
     queues: Vec<Option<Queue>>,
+    /// Link state and counters for the control plane; written with atomics only.
+    status: Arc<DeviceState>,
 }
 
 impl LabelDevice {
@@ -96,7 +99,13 @@ impl LabelDevice {
         ));
         let timer = TimerFd::new().map_err(|e| os("timerfd")(e.into()))?;
         let offered = device.features() | transport_features();
+        let status = Arc::new(DeviceState::detached(
+            &id,
+            device.device_type(),
+            device.queue_max_sizes().len(),
+        ));
         Ok(Self {
+            status,
             log_budget: LogBudget::default(),
             id,
             label,
@@ -114,6 +123,12 @@ impl LabelDevice {
             event_idx: false,
             queues: Vec::new(),
         })
+    }
+
+    /// Reports link state and counters into `status` (one counter set per queue).
+    pub fn with_status(mut self, status: Arc<DeviceState>) -> Self {
+        self.status = status;
+        self
     }
 
     /// The device id (for logs and thread names).
@@ -205,6 +220,7 @@ impl LabelDevice {
 
     /// Forgets the current driver: its tokens, queues and pending kicks.
     fn teardown(&mut self) {
+        self.status.set_link(LinkState::Listening);
         self.generation += 1;
         self.device.reset();
         self.queues.clear();
@@ -273,6 +289,7 @@ impl LabelDevice {
             generation,
             event_idx,
             log_budget,
+            status,
             ..
         } = self;
         let session = Session {
@@ -281,6 +298,7 @@ impl LabelDevice {
             generation: *generation,
             event_idx: *event_idx,
             log_budget,
+            status,
         };
         let mut rings = OwnedRings {
             queues,
@@ -303,6 +321,7 @@ impl LabelDevice {
             timer,
             timer_deadline,
             log_budget,
+            status,
             ..
         } = self;
         let session = Session {
@@ -311,6 +330,7 @@ impl LabelDevice {
             generation: *generation,
             event_idx: *event_idx,
             log_budget,
+            status,
         };
         let mut rings = OwnedRings {
             queues,

@@ -1,0 +1,488 @@
+//! drivervmctl: asks a running drivervm what it is doing, over its vendor.drivervm.IDriverVm
+//! status interface.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use serde_json::{json, Value};
+
+use drivervm::config;
+use drivervm::control::iface::{self, IDriverVm::IDriverVm, IDriverVmListener::IDriverVmListener};
+use drivervm::control::{self, BinderResult, Interface, Status, Target};
+
+const LONG_ABOUT: &str = "Queries a running drivervm over its status interface \
+(vendor.drivervm.IDriverVm, read-only: nothing here changes device or hardware state).
+
+Without --connect, drivervmctl uses the local control socket of the config given with \
+--config, else of the built-in default config (the runtime dir rules of drivervm apply: \
+$XDG_RUNTIME_DIR/drivervm, /run/drivervm as root, else ./run).
+
+Exit status: 0 on success, 1 when the service cannot be reached or refuses the query \
+(e.g. an unknown device id), 2 on a bad command line.";
+
+/// Status of a running drivervm.
+#[derive(Parser, Debug)]
+#[command(name = "drivervmctl", version, about, long_about = LONG_ABOUT)]
+struct Args {
+    /// Where the service is: unix:PATH, vsock:CID:PORT (the host VM), or binder
+    /// (servicemanager, on Android).
+    #[arg(long, value_name = "TARGET", global = true)]
+    connect: Option<Target>,
+
+    /// Take the control socket from this drivervm config file.
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        global = true,
+        conflicts_with = "connect"
+    )]
+    config: Option<PathBuf>,
+
+    /// Print JSON (one object, or one object per line for watch) instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// One line per device: kind, guest, link state and request counters.
+    Status,
+    /// Everything about one device: transport, features, every queue, per-kind state
+    /// (clocks, RPMB counter, tuner, audio streams).
+    Device {
+        /// Device id, as `status` lists it (e.g. vm0-scmi).
+        id: String,
+    },
+    /// Prints link and device state changes as they happen, until interrupted.
+    Watch,
+}
+
+/// A failure worth one line on stderr.
+struct Failure(String);
+
+impl From<control::ControlError> for Failure {
+    fn from(e: control::ControlError) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+impl From<Status> for Failure {
+    fn from(s: Status) -> Self {
+        Failure(control::describe_status(&s).1)
+    }
+}
+
+fn default_target(config_file: Option<&PathBuf>) -> Result<Target, Failure> {
+    if !control::RPC_AVAILABLE {
+        // The Soong build speaks kernel binder only.
+        return Ok(Target::Binder);
+    }
+    let cfg = match config_file {
+        Some(path) => config::load(path),
+        None => config::embedded_default(),
+    }
+    .map_err(|e| Failure(e.to_string()))?;
+    let runtime_dir = config::resolve_runtime_dir(
+        None,
+        &cfg,
+        |k| std::env::var(k).ok(),
+        nix::unistd::geteuid().as_raw(),
+    );
+    Ok(Target::Unix(cfg.service.control_socket_path(&runtime_dir)))
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(msg)) => {
+            eprintln!("drivervmctl: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), Failure> {
+    let target = match &args.connect {
+        Some(t) => t.clone(),
+        None => default_target(args.config.as_ref())?,
+    };
+    let watching = matches!(args.command, Command::Watch);
+    let conn = control::connect(&target, watching)?;
+    let svc = &conn.service;
+    match &args.command {
+        Command::Status => status(svc.as_ref(), args.json),
+        Command::Device { id } => device(svc.as_ref(), id, args.json),
+        Command::Watch => watch(svc.as_ref(), &target, args.json),
+    }
+}
+
+fn link_name(l: iface::LinkState::LinkState) -> String {
+    match control::link_from_aidl(l) {
+        Some(s) => s.name().to_owned(),
+        None => format!("unknown({})", l.0),
+    }
+}
+
+fn kind_name(k: iface::DeviceKind::DeviceKind) -> String {
+    use iface::DeviceKind::DeviceKind as K;
+    match k {
+        K::SCMI => "scmi".into(),
+        K::RPMB => "rpmb".into(),
+        K::SOUND => "sound".into(),
+        K::RADIO => "radio".into(),
+        other => format!("unknown({})", other.0),
+    }
+}
+
+fn transport_name(t: iface::TransportKind::TransportKind) -> String {
+    use iface::TransportKind::TransportKind as T;
+    match t {
+        T::VHOST_USER => "vhost-user".into(),
+        T::GUNYAH => "gunyah".into(),
+        other => format!("unknown({})", other.0),
+    }
+}
+
+fn totals(d: &iface::DeviceStatus::DeviceStatus) -> (i64, i64, i64) {
+    d.r#queues.iter().fold((0, 0, 0), |(r, e, b), q| {
+        (
+            r.saturating_add(q.r#requests),
+            e.saturating_add(q.r#errors),
+            b.saturating_add(q.r#bytes),
+        )
+    })
+}
+
+fn device_json(d: &iface::DeviceStatus::DeviceStatus) -> Value {
+    json!({
+        "id": d.r#id,
+        "kind": kind_name(d.r#kind),
+        "guest": d.r#guest,
+        "transport": transport_name(d.r#transport),
+        "endpoint": d.r#endpoint,
+        "link": link_name(d.r#link),
+        "features": format!("{:#x}", d.r#negotiatedFeatures as u64),
+        "queues": d.r#queues.iter().map(|q| json!({
+            "index": q.r#index,
+            "requests": q.r#requests,
+            "errors": q.r#errors,
+            "bytes": q.r#bytes,
+        })).collect::<Vec<_>>(),
+        "last_error": d.r#lastError,
+    })
+}
+
+fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        println!("{}", out.trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+fn status(svc: &dyn IDriverVm, as_json: bool) -> Result<(), Failure> {
+    let info = svc.r#getServiceInfo()?;
+    let devices = svc.r#listDevices()?;
+    if as_json {
+        let out = json!({
+            "service": {
+                "name": info.r#name,
+                "version": info.r#version,
+                "uptime_ms": info.r#uptimeMillis,
+            },
+            "devices": devices.iter().map(device_json).collect::<Vec<_>>(),
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    println!(
+        "{} {}, up {}s, {} device(s)",
+        info.r#name,
+        info.r#version,
+        info.r#uptimeMillis / 1000,
+        devices.len()
+    );
+    let rows: Vec<Vec<String>> = devices
+        .iter()
+        .map(|d| {
+            let (r, e, b) = totals(d);
+            vec![
+                d.r#id.clone(),
+                kind_name(d.r#kind),
+                d.r#guest.clone(),
+                link_name(d.r#link),
+                r.to_string(),
+                e.to_string(),
+                b.to_string(),
+                d.r#endpoint.clone(),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "DEVICE", "KIND", "GUEST", "LINK", "REQUESTS", "ERRORS", "BYTES", "ENDPOINT",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
+/// Per-kind detail as JSON and as text lines; an unavailable backend is reported, not fatal.
+fn detail(svc: &dyn IDriverVm, d: &iface::DeviceStatus::DeviceStatus) -> (Value, Vec<String>) {
+    use iface::DeviceKind::DeviceKind as K;
+    let id = d.r#id.as_str();
+    let unavailable = |s: Status| {
+        let msg = control::describe_status(&s).1;
+        (
+            json!({ "unavailable": msg }),
+            vec![format!("detail: unavailable ({msg})")],
+        )
+    };
+    match d.r#kind {
+        K::SCMI => match svc.r#getClocks(id) {
+            Ok(clocks) => {
+                let mut lines = vec![format!("clocks: {}", clocks.len())];
+                for c in &clocks {
+                    lines.push(format!(
+                        "  {:>3}  {:<24} {:>12} Hz  {:<8} {}",
+                        c.r#id,
+                        c.r#name,
+                        c.r#rateHz,
+                        if c.r#enabled { "enabled" } else { "disabled" },
+                        if c.r#owner.is_empty() {
+                            "-"
+                        } else {
+                            &c.r#owner
+                        }
+                    ));
+                }
+                let v = clocks
+                    .iter()
+                    .map(|c| {
+                        json!({"id": c.r#id, "name": c.r#name, "rate_hz": c.r#rateHz,
+                               "enabled": c.r#enabled, "owner": c.r#owner})
+                    })
+                    .collect::<Vec<_>>();
+                (json!({ "clocks": v }), lines)
+            }
+            Err(s) => unavailable(s),
+        },
+        K::RPMB => match svc.r#getRpmbInfo(id) {
+            Ok(r) => (
+                json!({"capacity_bytes": r.r#capacityBytes, "write_counter": r.r#writeCounter,
+                       "key_programmed": r.r#keyProgrammed}),
+                vec![
+                    format!("capacity    {} bytes", r.r#capacityBytes),
+                    format!("write count {}", r.r#writeCounter),
+                    format!(
+                        "key         {}",
+                        if r.r#keyProgrammed {
+                            "programmed"
+                        } else {
+                            "not programmed"
+                        }
+                    ),
+                ],
+            ),
+            Err(s) => unavailable(s),
+        },
+        K::RADIO => match svc.r#getRadioInfo(id) {
+            Ok(r) => {
+                let band = if r.r#band == iface::RadioBand::RadioBand::AM {
+                    "AM"
+                } else {
+                    "FM"
+                };
+                let rds = r
+                    .r#rds
+                    .as_ref()
+                    .map(|x| json!({"pi": x.r#pi, "ps": x.r#ps, "rt": x.r#rt, "pty": x.r#pty}));
+                let mut lines = vec![
+                    format!("tuned       {band} {} kHz", r.r#frequencyKhz),
+                    format!(
+                        "signal      {}%{}",
+                        r.r#signalPercent,
+                        if r.r#stereo { " stereo" } else { "" }
+                    ),
+                ];
+                if let Some(x) = &r.r#rds {
+                    lines.push(format!(
+                        "rds         PI {:04X} PS \"{}\" PTY {} RT \"{}\"",
+                        x.r#pi, x.r#ps, x.r#pty, x.r#rt
+                    ));
+                }
+                (
+                    json!({"band": band, "frequency_khz": r.r#frequencyKhz,
+                           "signal_percent": r.r#signalPercent, "stereo": r.r#stereo, "rds": rds}),
+                    lines,
+                )
+            }
+            Err(s) => unavailable(s),
+        },
+        K::SOUND => match svc.r#getAudioStreams(id) {
+            Ok(streams) => {
+                let mut lines = vec![format!("streams: {}", streams.len())];
+                let mut v = Vec::new();
+                for s in &streams {
+                    let dir = if s.r#direction == iface::AudioDirection::AudioDirection::INPUT {
+                        "input"
+                    } else {
+                        "output"
+                    };
+                    lines.push(format!(
+                        "  {:>3}  {dir:<6} state {}  {} {} Hz {} ch  xruns {}",
+                        s.r#id, s.r#state.0, s.r#format, s.r#rateHz, s.r#channels, s.r#xruns
+                    ));
+                    v.push(json!({"id": s.r#id, "direction": dir, "state": s.r#state.0,
+                                  "format": s.r#format, "rate_hz": s.r#rateHz,
+                                  "channels": s.r#channels, "xruns": s.r#xruns}));
+                }
+                (json!({ "streams": v }), lines)
+            }
+            Err(s) => unavailable(s),
+        },
+        _ => (Value::Null, Vec::new()),
+    }
+}
+
+fn device(svc: &dyn IDriverVm, id: &str, as_json: bool) -> Result<(), Failure> {
+    let d = svc.r#getDevice(id)?;
+    let (detail_json, detail_lines) = detail(svc, &d);
+    if as_json {
+        let mut v = device_json(&d);
+        v["detail"] = detail_json;
+        println!("{v}");
+        return Ok(());
+    }
+    let (r, e, b) = totals(&d);
+    println!("device      {}", d.r#id);
+    println!("kind        {}", kind_name(d.r#kind));
+    println!("guest       {}", d.r#guest);
+    println!(
+        "transport   {} {}",
+        transport_name(d.r#transport),
+        d.r#endpoint
+    );
+    println!("link        {}", link_name(d.r#link));
+    println!("features    {:#x}", d.r#negotiatedFeatures as u64);
+    println!("totals      {r} requests, {e} errors, {b} bytes");
+    println!(
+        "last error  {}",
+        if d.r#lastError.is_empty() {
+            "-"
+        } else {
+            &d.r#lastError
+        }
+    );
+    let rows: Vec<Vec<String>> = d
+        .r#queues
+        .iter()
+        .map(|q| {
+            vec![
+                q.r#index.to_string(),
+                q.r#requests.to_string(),
+                q.r#errors.to_string(),
+                q.r#bytes.to_string(),
+            ]
+        })
+        .collect();
+    print_table(&["QUEUE", "REQUESTS", "ERRORS", "BYTES"], &rows);
+    for line in detail_lines {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// Forwards listener calls to the printing loop.
+struct Printer(Mutex<Sender<Value>>);
+
+impl Printer {
+    fn send(&self, v: Value) {
+        if let Ok(tx) = self.0.lock() {
+            let _ = tx.send(v);
+        }
+    }
+}
+
+impl Interface for Printer {}
+
+impl IDriverVmListener for Printer {
+    fn r#onLinkStateChanged(
+        &self,
+        device: &str,
+        state: iface::LinkState::LinkState,
+    ) -> BinderResult<()> {
+        self.send(json!({"event": "link", "device": device, "state": link_name(state)}));
+        Ok(())
+    }
+
+    fn r#onDeviceStateChanged(&self, device: &str) -> BinderResult<()> {
+        self.send(json!({"event": "state", "device": device}));
+        Ok(())
+    }
+}
+
+/// How often `watch` checks that the service is still there.
+const WATCH_PING: Duration = Duration::from_secs(1);
+
+fn watch(svc: &dyn IDriverVm, target: &Target, as_json: bool) -> Result<(), Failure> {
+    let (tx, rx) = channel();
+    let listener = control::new_listener(Printer(Mutex::new(tx)));
+    svc.r#registerListener(&listener)?;
+    if !as_json {
+        println!("watching {target} (Ctrl-C to stop)");
+    }
+    loop {
+        match rx.recv_timeout(WATCH_PING) {
+            Ok(v) => {
+                if as_json {
+                    println!("{v}");
+                } else if v["event"] == "link" {
+                    println!(
+                        "{}  link {}",
+                        v["device"].as_str().unwrap_or(""),
+                        v["state"].as_str().unwrap_or("")
+                    );
+                } else {
+                    println!("{}  state changed", v["device"].as_str().unwrap_or(""));
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                if let Err(s) = svc.r#getServiceInfo() {
+                    return Err(Failure(format!(
+                        "lost {target}: {}",
+                        control::describe_status(&s).1
+                    )));
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(Failure(format!("lost {target}")));
+            }
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! The Cargo build's binder: rsbinder for RPC binder (unix socket, vsock) and kernel binder,
+//! with the AIDL compiled by build.rs. `shim_libbinder.rs` is the Soong twin; the names
+//! exported here are the whole contract between the shims and the rest of `control`.
+
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use log::{debug, info, warn};
+use nix::sys::stat::{umask, Mode};
+use nix::unistd::{chown, Gid};
+use rsbinder::rpc::transport::{UnixTransport, VsockTransport};
+use rsbinder::rpc::{PeerIdentity, RpcClientConfig, RpcServer, RpcSession, RpcTransport};
+
+use super::access::{vsock_peer_allowed, VsockDecision};
+use super::service::{DriverVm, SERVICE_NAME};
+use super::target::Target;
+
+/// The Rust rsbinder-aidl generated from aidl/vendor/drivervm.
+mod generated {
+    rsbinder::include_aidl!("drivervm_aidl");
+}
+
+/// The generated `vendor.drivervm` package.
+pub use generated::vendor::drivervm as iface;
+pub use rsbinder::{Interface, Status, Strong};
+
+use iface::IDriverVm::{BnDriverVm, IDriverVm};
+use iface::IDriverVmListener::{BnDriverVmListener, IDriverVmListener};
+
+/// Result type of generated AIDL methods.
+pub type Result<T> = rsbinder::BinderResult<T>;
+
+/// Highest RPC binder wire version offered: 2 is Android 16's, and a peer offering less
+/// (Android 13's 0, 14/15's 1) negotiates down.
+const RPC_WIRE_VERSION: u32 = 2;
+
+/// Server threads per RPC server; incoming callback connections are bounded by twice this.
+const RPC_THREADS: u32 = 4;
+
+/// Most simultaneous connections per RPC server; more wait in the listen backlog.
+const RPC_MAX_CONNECTIONS: usize = 64;
+
+/// `VMADDR_CID_ANY`: listen on every local CID.
+const VMADDR_CID_ANY: u32 = u32::MAX;
+
+/// Why a control endpoint could not be served or reached.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// The server could not be set up.
+    #[error("cannot serve {target}: {why}")]
+    Serve {
+        /// Where.
+        target: String,
+        /// What failed.
+        why: String,
+    },
+    /// The client could not connect.
+    #[error("cannot connect to {target}: {why}")]
+    Connect {
+        /// Where.
+        target: String,
+        /// What failed, with a hint.
+        why: String,
+    },
+    /// Kernel binder or servicemanager refused.
+    #[error("kernel binder: {0}")]
+    Binder(String),
+}
+
+/// A service-specific error carrying one of `IDriverVm`'s ERROR_* codes.
+pub fn service_specific(code: i32, message: &str) -> Status {
+    Status::new_service_specific_error(code, Some(message.to_owned()))
+}
+
+/// Wraps the implementation in a binder object.
+pub fn new_driver_vm(service: DriverVm) -> Strong<dyn IDriverVm> {
+    BnDriverVm::new_binder(service)
+}
+
+/// Wraps a client-side listener in a binder object.
+pub fn new_listener<L: IDriverVmListener + Sync + 'static>(
+    listener: L,
+) -> Strong<dyn IDriverVmListener> {
+    BnDriverVmListener::new_binder(listener)
+}
+
+/// Whether two listener handles are the same binder object.
+pub fn same_listener(a: &Strong<dyn IDriverVmListener>, b: &Strong<dyn IDriverVmListener>) -> bool {
+    a.as_binder() == b.as_binder()
+}
+
+/// A running RPC binder server; dropping it stops accepting and removes its unix socket.
+///
+/// Sessions already open are left to end with the process: waiting for a client that does
+/// not hang up must never delay the service's exit.
+pub struct RpcHandle {
+    server: Arc<RpcServer>,
+    _accept_thread: JoinHandle<()>,
+    socket: Option<PathBuf>,
+}
+
+impl Drop for RpcHandle {
+    fn drop(&mut self) {
+        self.server.stop_accepting();
+        if let Some(path) = &self.socket {
+            if let Err(e) = std::fs::remove_file(path) {
+                warn!("{}: cannot remove control socket: {e}", path.display());
+            }
+        }
+    }
+}
+
+fn start(
+    server: Arc<RpcServer>,
+    root: &Strong<dyn IDriverVm>,
+    target: &str,
+    socket: Option<PathBuf>,
+) -> std::result::Result<RpcHandle, ControlError> {
+    server.set_android13plus(RPC_WIRE_VERSION);
+    server.set_max_threads(RPC_THREADS);
+    server.set_max_connections(RPC_MAX_CONNECTIONS);
+    server
+        .set_root(root.as_binder())
+        .map_err(|e| ControlError::Serve {
+            target: target.to_owned(),
+            why: format!("cannot publish the root object: {e:?}"),
+        })?;
+    let accept_thread = server.run_background();
+    Ok(RpcHandle {
+        server,
+        _accept_thread: accept_thread,
+        socket,
+    })
+}
+
+/// Serves `root` over RPC binder on the unix socket `path`, mode 0660 and owned by `group`
+/// when given. A stale socket from a crashed run is replaced; a live one is left alone.
+pub fn serve_unix(
+    path: &Path,
+    group: Option<Gid>,
+    root: &Strong<dyn IDriverVm>,
+) -> std::result::Result<RpcHandle, ControlError> {
+    let target = format!("unix:{}", path.display());
+    let err = |why: String| ControlError::Serve {
+        target: target.clone(),
+        why,
+    };
+    // Created owner-only, then opened to the group: never reachable by others.
+    let old = umask(Mode::from_bits_truncate(0o177));
+    let server = RpcServer::setup_unix_server(path);
+    umask(old);
+    let server = server.map_err(|e| err(format!("{e:?}")))?;
+    if let Some(gid) = group {
+        chown(path, None, Some(gid)).map_err(|e| err(format!("cannot set group: {e}")))?;
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .map_err(|e| err(format!("cannot set mode: {e}")))?;
+    server.set_authorizer(|peer| {
+        // The socket's mode and group are the access control; record who came.
+        if let PeerIdentity::Local { uid, pid } = peer {
+            debug!("control: unix peer uid {uid} pid {pid}");
+        }
+        true
+    });
+    start(server, root, &target, Some(path.to_owned()))
+}
+
+/// Serves `root` over RPC binder on vsock `port`, admitting only peers whose CID is in
+/// `allowed`; others are refused before any RPC byte and logged.
+pub fn serve_vsock(
+    port: u32,
+    allowed: Vec<u32>,
+    root: &Strong<dyn IDriverVm>,
+) -> std::result::Result<RpcHandle, ControlError> {
+    let target = format!("vsock:any:{port}");
+    let server =
+        RpcServer::setup_vsock_server(VMADDR_CID_ANY, port).map_err(|e| ControlError::Serve {
+            target: target.clone(),
+            why: format!("{e:?}"),
+        })?;
+    server.set_authorizer(move |peer| {
+        let cid = match peer {
+            PeerIdentity::Vsock { cid } => Some(*cid),
+            _ => None,
+        };
+        match vsock_peer_allowed(&allowed, cid) {
+            VsockDecision::Accept => {
+                info!(
+                    "control: vsock peer CID {} connected",
+                    cid.unwrap_or_default()
+                );
+                true
+            }
+            VsockDecision::RefuseCid(c) => {
+                warn!("control: refused vsock peer CID {c}: not in service.control_vsock_cids");
+                false
+            }
+            VsockDecision::RefuseUnknown => {
+                warn!("control: refused a vsock peer whose CID is unknown");
+                false
+            }
+        }
+    });
+    start(server, root, &target, None)
+}
+
+/// Whether a kernel binder device exists (binderfs or the legacy node).
+pub fn kernel_binder_present() -> bool {
+    Path::new(rsbinder::DEFAULT_BINDER_PATH).exists()
+        || Path::new(rsbinder::LEGACY_BINDER_PATH).exists()
+}
+
+/// Registers `root` with servicemanager as [`SERVICE_NAME`] and starts the binder threads.
+pub fn register_kernel(root: &Strong<dyn IDriverVm>) -> std::result::Result<(), ControlError> {
+    rsbinder::ProcessState::init_default()
+        .map_err(|e| ControlError::Binder(format!("cannot open the binder driver: {e}")))?;
+    rsbinder::hub::add_service(SERVICE_NAME, root.as_binder()).map_err(|e| {
+        ControlError::Binder(format!("servicemanager refused {SERVICE_NAME}: {e:?}"))
+    })?;
+    rsbinder::ProcessState::start_thread_pool();
+    Ok(())
+}
+
+/// A client's handle on the service; closing it ends the session.
+pub struct Connection {
+    session: Option<RpcSession>,
+    /// The service.
+    pub service: Strong<dyn IDriverVm>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some(s) = self.session.take() {
+            s.close_session();
+        }
+    }
+}
+
+fn hint(e: &io::Error) -> &'static str {
+    match e.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => " (is drivervm running?)",
+        io::ErrorKind::PermissionDenied => " (is this user in the control socket's group?)",
+        _ => "",
+    }
+}
+
+/// The reason of an I/O error without the " (os error N)" suffix.
+fn reason(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error ") {
+        Some(at) => s[..at].to_owned(),
+        None => s,
+    }
+}
+
+/// Connects to the service at `target`. With `callbacks`, the session also carries calls
+/// from the service to listeners this client registers.
+pub fn connect(target: &Target, callbacks: bool) -> std::result::Result<Connection, ControlError> {
+    let err = |why: String| ControlError::Connect {
+        target: target.to_string(),
+        why,
+    };
+    let incoming = u32::from(callbacks);
+    let session = match target {
+        Target::Unix(path) => {
+            // rsbinder folds errno into binder status codes; keep the OS error for the message.
+            let first_error: Arc<Mutex<Option<io::Error>>> = Arc::new(Mutex::new(None));
+            let slot = first_error.clone();
+            let path: PathBuf = path.clone();
+            let config = RpcClientConfig::new(RPC_WIRE_VERSION, move || {
+                match std::os::unix::net::UnixStream::connect(&path) {
+                    Ok(s) => Ok(Box::new(UnixTransport::from_stream(s)?) as Box<dyn RpcTransport>),
+                    Err(e) => {
+                        let status =
+                            rsbinder::StatusCode::from(io::Error::new(e.kind(), e.to_string()));
+                        if let Ok(mut slot) = slot.lock() {
+                            slot.get_or_insert(e);
+                        }
+                        Err(status)
+                    }
+                }
+            })
+            .incoming_connections(incoming);
+            RpcSession::setup_client_android13plus_with_config(config).map_err(|status| {
+                match first_error.lock().ok().and_then(|mut e| e.take()) {
+                    Some(e) => err(format!("{}{}", reason(&e), hint(&e))),
+                    None => err(format!("RPC handshake failed: {status:?}")),
+                }
+            })?
+        }
+        Target::Vsock { cid, port } => {
+            let (cid, port) = (*cid, *port);
+            let config = RpcClientConfig::new(RPC_WIRE_VERSION, move || {
+                Ok(Box::new(VsockTransport::connect(cid, port)?) as Box<dyn RpcTransport>)
+            })
+            .incoming_connections(incoming);
+            RpcSession::setup_client_android13plus_with_config(config).map_err(|status| {
+                err(format!(
+                    "{status:?} (is drivervm serving vsock there, and is this CID allowed?)"
+                ))
+            })?
+        }
+        Target::Binder => {
+            if !kernel_binder_present() {
+                return Err(err("no binder device".into()));
+            }
+            rsbinder::ProcessState::init_default()
+                .map_err(|e| err(format!("cannot open the binder driver: {e}")))?;
+            let service = rsbinder::hub::check_interface::<dyn IDriverVm>(SERVICE_NAME)
+                .map_err(|e| err(format!("{SERVICE_NAME}: {e:?} (is drivervm running?)")))?;
+            return Ok(Connection {
+                session: None,
+                service,
+            });
+        }
+    };
+    let root = session
+        .get_root()
+        .map_err(|e| err(format!("no root object: {e:?}")))?;
+    let service = <dyn IDriverVm as rsbinder::FromIBinder>::try_from(root).map_err(|e| {
+        err(format!(
+            "the root object is not vendor.drivervm.IDriverVm: {e:?}"
+        ))
+    })?;
+    Ok(Connection {
+        session: Some(session),
+        service,
+    })
+}
+
+/// A failed call as one line: the service's own message for a service-specific error,
+/// the binder status otherwise.
+pub fn describe_status(status: &Status) -> (Option<i32>, String) {
+    if status.exception_code() == rsbinder::ExceptionCode::ServiceSpecific {
+        let message = status
+            .message()
+            .unwrap_or("service-specific error")
+            .to_owned();
+        (Some(status.service_specific_error()), message)
+    } else {
+        (None, format!("binder call failed: {status}"))
+    }
+}
+
+/// Whether this build can serve and reach RPC binder endpoints.
+pub const RPC_AVAILABLE: bool = true;

@@ -1,0 +1,294 @@
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::iface::IDriverVm::{self as idv, IDriverVm};
+use super::iface::IDriverVmListener::IDriverVmListener;
+use super::*;
+use crate::config::DeviceKind;
+use crate::status::{
+    ClockTable, ClockView, DeviceState, EventBus, Registry, RpmbCell, TransportKind,
+};
+
+#[test]
+fn vsock_allowlist_admits_only_listed_cids() {
+    let allowed = [2, 3];
+    assert_eq!(vsock_peer_allowed(&allowed, Some(2)), VsockDecision::Accept);
+    assert_eq!(vsock_peer_allowed(&allowed, Some(3)), VsockDecision::Accept);
+    assert_eq!(
+        vsock_peer_allowed(&allowed, Some(4)),
+        VsockDecision::RefuseCid(4)
+    );
+    assert_eq!(
+        vsock_peer_allowed(&allowed, None),
+        VsockDecision::RefuseUnknown
+    );
+    assert_eq!(
+        vsock_peer_allowed(&[], Some(2)),
+        VsockDecision::RefuseCid(2)
+    );
+}
+
+#[test]
+fn targets_parse_and_print() {
+    for (text, want) in [
+        (
+            "unix:/run/d/control.sock",
+            Target::Unix("/run/d/control.sock".into()),
+        ),
+        ("vsock:3:5680", Target::Vsock { cid: 3, port: 5680 }),
+        ("binder", Target::Binder),
+    ] {
+        let t: Target = text.parse().unwrap();
+        assert_eq!(t, want);
+        assert_eq!(t.to_string(), text);
+    }
+    for (bad, why) in [
+        ("unix:", "empty socket path"),
+        ("vsock:3", "missing :PORT"),
+        ("vsock:x:1", "CID is not a 32-bit number"),
+        ("vsock:3:99999999999", "PORT is not a 32-bit number"),
+        ("tcp:1.2.3.4:5", "unknown scheme"),
+    ] {
+        let e = bad.parse::<Target>().unwrap_err().to_string();
+        assert!(e.contains(why), "{bad}: {e}");
+        assert!(
+            e.contains("expected unix:PATH, vsock:CID:PORT or binder"),
+            "{e}"
+        );
+    }
+}
+
+fn src(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(rel)
+}
+
+/// Names a shim file makes public: `pub fn|struct|enum|type|const NAME` and `pub use ... NAME`.
+fn exported_names(rel: &str) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(src(rel)).unwrap();
+    let mut names = BTreeSet::new();
+    let mut in_use = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if let Some(rest) = [
+            "pub fn ",
+            "pub struct ",
+            "pub enum ",
+            "pub type ",
+            "pub const ",
+        ]
+        .iter()
+        .find_map(|p| t.strip_prefix(p))
+        {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            names.insert(name);
+        }
+        if t.starts_with("pub use ") {
+            in_use = true;
+        }
+        if in_use {
+            let list = t.trim_start_matches("pub use ");
+            let list = list.rsplit("::").next().unwrap_or(list);
+            for part in list.split(&[',', '{', '}', ';'][..]) {
+                let part = part.trim();
+                let name = part.rsplit(" as ").next().unwrap_or(part).trim();
+                if !name.is_empty() && !name.contains(' ') {
+                    names.insert(name.to_owned());
+                }
+            }
+            if t.ends_with(';') {
+                in_use = false;
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn both_shims_export_the_same_names() {
+    let cargo = exported_names("control/shim_rsbinder.rs");
+    let soong = exported_names("control/shim_libbinder.rs");
+    for must in [
+        "iface",
+        "Result",
+        "Status",
+        "Strong",
+        "Interface",
+        "service_specific",
+        "new_driver_vm",
+        "new_listener",
+        "same_listener",
+        "serve_unix",
+        "serve_vsock",
+        "register_kernel",
+        "kernel_binder_present",
+        "connect",
+        "Connection",
+        "ControlError",
+        "RpcHandle",
+        "RPC_AVAILABLE",
+        "describe_status",
+    ] {
+        assert!(
+            cargo.contains(must),
+            "shim_rsbinder.rs lacks {must}: {cargo:?}"
+        );
+    }
+    assert_eq!(cargo, soong, "the two shims must export the same names");
+}
+
+/// Every `cfg(soong)` sits in control/mod.rs, which only picks the shim.
+#[test]
+fn soong_is_selected_in_one_place() {
+    fn walk(dir: &Path, hits: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, hits);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (n, line) in text.lines().enumerate() {
+                    if line.contains("cfg(soong)") || line.contains("cfg_attr(soong") {
+                        hits.push(format!("{}:{}", path.display(), n + 1));
+                    }
+                }
+            }
+        }
+    }
+    let mut hits = Vec::new();
+    walk(&src(""), &mut hits);
+    // This test's own source names the pattern; skip it.
+    hits.retain(|h| !h.contains("control/tests.rs"));
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert!(hits[0].contains("control/mod.rs"), "{hits:?}");
+}
+
+fn registry() -> (Arc<Registry>, Arc<ClockTable>, Arc<RpmbCell>) {
+    let bus = Arc::new(EventBus::new());
+    let mk = |id: &str, kind| {
+        Arc::new(DeviceState::new(
+            id.into(),
+            kind,
+            "vm0".into(),
+            TransportKind::VhostUser,
+            format!("/run/{id}.sock"),
+            1,
+            bus.clone(),
+        ))
+    };
+    let scmi = mk("vm0-scmi", DeviceKind::Scmi);
+    let rpmb = mk("vm0-rpmb", DeviceKind::Rpmb);
+    let radio = mk("vm0-radio", DeviceKind::Radio);
+    let clocks = Arc::new(ClockTable::new(vec![
+        ("pll".into(), 1_000_000_000, true),
+        ("uart".into(), 48_000_000, true),
+    ]));
+    clocks.name_agent(1, "vm0");
+    let cell = Arc::new(RpmbCell::new(4 << 20, 7, true));
+    // The agent is granted only the uart, as its clock 0.
+    scmi.set_detail_source(Arc::new(ClockView::new(clocks.clone(), &[1])));
+    rpmb.set_detail_source(cell.clone());
+    (
+        Arc::new(Registry::new(vec![scmi, rpmb, radio], bus)),
+        clocks,
+        cell,
+    )
+}
+
+fn code(s: Status) -> i32 {
+    describe_status(&s).0.expect("a service-specific error")
+}
+
+#[test]
+fn queries_answer_from_live_state_and_refuse_with_the_aidl_codes() {
+    let (reg, clocks, cell) = registry();
+    let svc = DriverVm::new(reg).unwrap();
+    let list = svc.r#listDevices().unwrap();
+    let ids: Vec<_> = list.iter().map(|d| d.r#id.as_str()).collect();
+    assert_eq!(ids, ["vm0-scmi", "vm0-rpmb", "vm0-radio"]);
+
+    clocks.set_rate(1, 24_000_000, 1);
+    let c = svc.r#getClocks("vm0-scmi").unwrap();
+    assert_eq!(c.len(), 1, "only the granted clock");
+    assert_eq!(
+        (
+            c[0].r#id,
+            c[0].r#name.as_str(),
+            c[0].r#rateHz,
+            c[0].r#owner.as_str()
+        ),
+        (0, "uart", 24_000_000, "vm0")
+    );
+    cell.update(8, true);
+    let r = svc.r#getRpmbInfo("vm0-rpmb").unwrap();
+    assert_eq!(
+        (r.r#capacityBytes, r.r#writeCounter, r.r#keyProgrammed),
+        (4 << 20, 8, true)
+    );
+
+    assert_eq!(
+        code(svc.r#getDevice("nope").unwrap_err()),
+        idv::ERROR_UNKNOWN_DEVICE
+    );
+    let e = svc.r#getDevice("nope").unwrap_err();
+    assert_eq!(
+        describe_status(&e).1,
+        "no device \"nope\" (devices: vm0-scmi, vm0-rpmb, vm0-radio)"
+    );
+    assert_eq!(
+        code(svc.r#getRpmbInfo("vm0-scmi").unwrap_err()),
+        idv::ERROR_WRONG_DEVICE_KIND
+    );
+    assert_eq!(
+        code(svc.r#getClocks("nope").unwrap_err()),
+        idv::ERROR_UNKNOWN_DEVICE
+    );
+    // A radio that publishes nothing yet.
+    assert_eq!(
+        code(svc.r#getRadioInfo("vm0-radio").unwrap_err()),
+        idv::ERROR_BACKEND_UNAVAILABLE
+    );
+    assert_eq!(
+        code(svc.r#getAudioStreams("vm0-radio").unwrap_err()),
+        idv::ERROR_WRONG_DEVICE_KIND
+    );
+}
+
+struct Quiet;
+impl Interface for Quiet {}
+impl IDriverVmListener for Quiet {
+    fn r#onLinkStateChanged(&self, _: &str, _: iface::LinkState::LinkState) -> BinderResult<()> {
+        Ok(())
+    }
+    fn r#onDeviceStateChanged(&self, _: &str) -> BinderResult<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn listeners_are_deduplicated_and_capped() {
+    let (reg, ..) = registry();
+    let svc = DriverVm::new(reg).unwrap();
+    let first = new_listener(Quiet);
+    svc.r#registerListener(&first).unwrap();
+    svc.r#registerListener(&first).unwrap();
+    assert_eq!(svc.listener_count(), 1);
+    let mut held = vec![first.clone()];
+    for _ in 1..MAX_LISTENERS {
+        let l = new_listener(Quiet);
+        svc.r#registerListener(&l).unwrap();
+        held.push(l);
+    }
+    let extra = new_listener(Quiet);
+    assert_eq!(
+        code(svc.r#registerListener(&extra).unwrap_err()),
+        idv::ERROR_TOO_MANY_LISTENERS
+    );
+    svc.r#unregisterListener(&first).unwrap();
+    svc.r#unregisterListener(&first).unwrap();
+    assert_eq!(svc.listener_count(), MAX_LISTENERS - 1);
+    svc.r#registerListener(&extra).unwrap();
+}

@@ -1,0 +1,27 @@
+//! Live status of every device, kept where the control plane can read it without slowing
+//! the device threads.
+//!
+//! Transports write link state, negotiated features and per-queue counters into a
+//! [`DeviceState`] with atomics (no lock is held across a request); devices publish their
+//! per-kind detail through a [`DetailSource`]. The control plane reads snapshots and
+//! subscribes to [`StatusEvent`]s. Nothing here knows about binder.
+
+mod cells;
+mod counters;
+mod detail;
+mod device_state;
+mod events;
+mod registry;
+
+#[cfg(test)]
+mod tests;
+
+pub use cells::{ClockTable, ClockView, RpmbCell};
+pub use counters::{QueueCounters, QueueSnapshot};
+pub use detail::{
+    AudioDirection, AudioStreamDetail, AudioStreamState, ClockDetail, DetailSource, DeviceDetail,
+    RadioBand, RadioDetail, RdsDetail, RpmbDetail,
+};
+pub use device_state::{DeviceSnapshot, DeviceState, LinkState, TransportKind};
+pub use events::{EventBus, StatusEvent};
+pub use registry::Registry;

@@ -1,0 +1,156 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+use crate::config::DeviceKind;
+
+fn state(bus: &Arc<EventBus>, queues: usize) -> DeviceState {
+    DeviceState::new(
+        "vm0-scmi".into(),
+        DeviceKind::Scmi,
+        "vm0".into(),
+        TransportKind::VhostUser,
+        "/run/vm0-scmi.sock".into(),
+        queues,
+        bus.clone(),
+    )
+}
+
+#[test]
+fn link_changes_are_published_once_and_driver_ok_restarts_counters() {
+    let bus = Arc::new(EventBus::new());
+    let rx = bus.subscribe();
+    let dev = state(&bus, 2);
+    dev.queue(0).unwrap().add(3, 1, 100);
+    dev.set_link(LinkState::Connected);
+    dev.set_link(LinkState::Connected);
+    assert_eq!(dev.snapshot().queues[0].requests, 3);
+    dev.set_link(LinkState::DriverOk);
+    assert_eq!(dev.snapshot().queues[0], QueueSnapshot::default());
+    let got: Vec<_> = rx.try_iter().collect();
+    assert_eq!(
+        got,
+        vec![
+            StatusEvent::Link {
+                device: "vm0-scmi".into(),
+                state: LinkState::Connected
+            },
+            StatusEvent::Link {
+                device: "vm0-scmi".into(),
+                state: LinkState::DriverOk
+            },
+        ]
+    );
+}
+
+#[test]
+fn snapshot_carries_counters_features_and_error() {
+    let bus = Arc::new(EventBus::new());
+    let dev = state(&bus, 2);
+    dev.set_features(1 << 32);
+    dev.queue(1).unwrap().add(2, 0, 64);
+    assert!(dev.queue(2).is_none());
+    dev.record_error("queue 0: chain 3 refused");
+    let s = dev.snapshot();
+    assert_eq!(s.features, 1 << 32);
+    assert_eq!(
+        s.queues[1],
+        QueueSnapshot {
+            index: 1,
+            requests: 2,
+            errors: 0,
+            bytes: 64
+        }
+    );
+    assert_eq!(s.last_error, "queue 0: chain 3 refused");
+    dev.set_link(LinkState::Connected);
+    dev.set_link(LinkState::Listening);
+    assert_eq!(
+        dev.snapshot().features,
+        0,
+        "a gone frontend's features are forgotten"
+    );
+}
+
+#[test]
+fn clock_table_tracks_rate_enable_and_owner_per_agent_view() {
+    let t = Arc::new(ClockTable::new(vec![
+        ("cpu".into(), 1_000_000, false),
+        ("gpu".into(), 0, false),
+    ]));
+    t.name_agent(1, "vm0");
+    t.name_agent(2, "vm1");
+    // vm1 is granted gpu as its clock 0 and cpu as its clock 1.
+    let view = ClockView::new(t.clone(), &[1, 0]);
+    assert_eq!(view.generation(), 0);
+    t.set_rate(1, 400_000_000, 2);
+    t.set_enabled(0, true, 1);
+    t.set_rate(99, 1, 1); // unknown index: ignored
+    assert_eq!(view.generation(), 2);
+    let DeviceDetail::Scmi { clocks } = view.detail() else {
+        panic!("not scmi")
+    };
+    assert_eq!(
+        clocks[0],
+        ClockDetail {
+            id: 0,
+            name: "gpu".into(),
+            rate_hz: 400_000_000,
+            enabled: false,
+            owner: "vm1".into()
+        }
+    );
+    assert_eq!(
+        (clocks[1].id, clocks[1].enabled, clocks[1].owner.as_str()),
+        (1, true, "vm0")
+    );
+    t.set_enabled(0, false, 1);
+    let DeviceDetail::Scmi { clocks } = view.detail() else {
+        panic!("not scmi")
+    };
+    assert_eq!(clocks[1].owner, "", "gating releases the clock");
+}
+
+#[test]
+fn rpmb_cell_bumps_generation_only_on_change() {
+    let c = RpmbCell::new(128 * 1024, 0, false);
+    c.update(0, false);
+    assert_eq!(c.generation(), 0);
+    c.update(0, true);
+    c.update(1, true);
+    assert_eq!(c.generation(), 2);
+    assert_eq!(
+        c.detail(),
+        DeviceDetail::Rpmb(RpmbDetail {
+            capacity_bytes: 128 * 1024,
+            write_counter: 1,
+            key_programmed: true
+        })
+    );
+}
+
+#[test]
+fn detail_watcher_coalesces_changes_into_events() {
+    let bus = Arc::new(EventBus::new());
+    let dev = Arc::new(state(&bus, 1));
+    let cell = Arc::new(RpmbCell::new(1, 0, false));
+    dev.set_detail_source(cell.clone());
+    let reg = Arc::new(Registry::new(vec![dev], bus.clone()));
+    let rx = reg.subscribe();
+    reg.spawn_detail_watcher(Duration::from_millis(5)).unwrap();
+    for n in 1..=50 {
+        cell.update(n, true);
+    }
+    let ev = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        ev,
+        StatusEvent::Detail {
+            device: "vm0-scmi".into()
+        }
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(
+        rx.try_iter().count() <= 1,
+        "fifty updates in a burst are not fifty events"
+    );
+}
