@@ -166,24 +166,7 @@ pub fn build_device_with(
 ) -> Result<Box<dyn VirtioDevice>, ServiceError> {
     match (device.kind, device.backend) {
         (DeviceKind::Radio, Backend::Sim | Backend::V4l2) => {
-            let cfg = device
-                .radio
-                .as_ref()
-                .ok_or_else(|| ServiceError::Unsupported(device.id.clone()))?;
-            let radio = radio::build(device, cfg)?;
-            // The simulated tuner makes its audio in software: offer it to virtio-snd.
-            if let Some(audio) = radio.audio() {
-                if !sound_resources.provide(&cfg.audio_feed, audio) {
-                    return Err(ServiceError::Os {
-                        device: device.id.clone(),
-                        why: format!(
-                            "audio feed \"{}\" is already fed by another radio",
-                            cfg.audio_feed
-                        ),
-                    });
-                }
-            }
-            Ok(Box::new(radio))
+            Ok(Box::new(build_radio(device, sound_resources)?))
         }
         (DeviceKind::Sound, Backend::Sim | Backend::Alsa) => {
             let cfg = device
@@ -216,6 +199,31 @@ pub fn build_device_with(
 }
 
 /// What a device publishes to the control plane beyond link state and counters.
+/// Builds a radio device and offers the simulated tuner's audio (made in software) to
+/// virtio-snd under the radio's `audio_feed` name.
+fn build_radio(
+    device: &DeviceConfig,
+    sound_resources: &sound::SoundResources,
+) -> Result<crate::devices::radio::RadioDevice, ServiceError> {
+    let cfg = device
+        .radio
+        .as_ref()
+        .ok_or_else(|| ServiceError::Unsupported(device.id.clone()))?;
+    let radio = radio::build(device, cfg)?;
+    if let Some(audio) = radio.audio() {
+        if !sound_resources.provide(&cfg.audio_feed, audio) {
+            return Err(ServiceError::Os {
+                device: device.id.clone(),
+                why: format!(
+                    "audio feed \"{}\" is already fed by another radio",
+                    cfg.audio_feed
+                ),
+            });
+        }
+    }
+    Ok(radio)
+}
+
 fn detail_source(platform: &ScmiPlatform, device: &DeviceConfig) -> Option<Arc<dyn DetailSource>> {
     match device.kind {
         DeviceKind::Scmi => Some(platform.clock_detail(device)),
@@ -270,17 +278,22 @@ pub fn start_with(
     let sound_resources = sound::SoundResources::new(config, runtime_dir);
     // Radios first, so the tuner audio they provide exists when sound devices are built.
     let mut radios = std::collections::HashMap::new();
-    for (guest, dev) in config.devices() {
+    for (_, dev) in config.devices() {
         if dev.kind == DeviceKind::Radio {
-            let device = build_device_with(config, &platform, guest, dev, &sound_resources)?;
-            radios.insert(dev.id.clone(), device);
+            let radio = build_radio(dev, &sound_resources)?;
+            let cell: Arc<dyn DetailSource> = radio.status();
+            let device: Box<dyn VirtioDevice> = Box::new(radio);
+            radios.insert(dev.id.clone(), (device, cell));
         }
     }
     for guest in &config.guests {
         for dev in &guest.devices {
-            let device = match radios.remove(&dev.id) {
-                Some(device) => device,
-                None => build_device_with(config, &platform, guest, dev, &sound_resources)?,
+            let (device, radio_detail) = match radios.remove(&dev.id) {
+                Some((device, cell)) => (device, Some(cell)),
+                None => (
+                    build_device_with(config, &platform, guest, dev, &sound_resources)?,
+                    None,
+                ),
             };
             let transport = match dev.transport {
                 TransportConfig::VhostUser { .. } => TransportKind::VhostUser,
@@ -295,7 +308,7 @@ pub fn start_with(
                 device.queue_max_sizes().len(),
                 events.clone(),
             ));
-            if let Some(detail) = detail_source(&platform, dev) {
+            if let Some(detail) = radio_detail.or_else(|| detail_source(&platform, dev)) {
                 state.set_detail_source(detail);
             }
             states.push(state.clone());

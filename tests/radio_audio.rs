@@ -34,7 +34,7 @@ fn rig(dir: &std::path::Path) -> (Radio, std::sync::Arc<TunerAudio>) {
     let backend = VhostUserDevice::new("t-radio".into(), "t".into(), Box::new(device)).unwrap();
     std::thread::spawn(move || serve(backend, listener));
     let h = drivervm::harness::Harness::connect(&sock, 2, &HarnessOptions::default()).unwrap();
-    let mut r = Radio { h };
+    let mut r = Radio::new(h);
     for _ in 0..8 {
         r.give_event_buffer(EVENT_BUF_MIN as u32);
     }

@@ -422,3 +422,32 @@ fn a_tune_ends_the_sweep_and_a_start_during_an_operation_waits_for_it() {
         .collect();
     assert_eq!(updates.len(), 1, "only the PURGE: {updates:?}");
 }
+
+#[test]
+fn the_control_plane_shows_the_tuned_program_and_its_rds() {
+    let (svc, mut r) = session();
+    let op = r.start(&tune(101700));
+    r.completion(op, Duration::from_secs(2));
+    let end = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < end {
+        if let Some((_, Event::ProgramInfoChanged(i))) = r.next_event(Duration::from_secs(1)) {
+            if i.rds_fields & RDS_RT != 0 {
+                break;
+            }
+        }
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_drivervmctl"))
+        .arg("--connect")
+        .arg(format!("unix:{}", svc.socket("control.sock").display()))
+        .args(["device", "vm0-radio"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("tuned       FM 101700 kHz\n"), "{text}");
+    assert!(text.contains("signal      65%\n"), "mono station: {text}");
+    assert!(
+        text.contains("rds         PI C203 PS \"THREE\" PTY 14 RT \"Third station text\"\n"),
+        "{text}"
+    );
+}

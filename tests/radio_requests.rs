@@ -270,9 +270,7 @@ fn malformed_requests_get_their_status_and_the_device_keeps_serving() {
 fn a_small_event_buffer_comes_back_empty_and_the_event_waits() {
     let svc = Service::start(RADIO_CONFIG, &[SOCKET]);
     let opts = HarnessOptions::default();
-    let mut r = Radio {
-        h: svc.connect(SOCKET, &opts),
-    };
+    let mut r = Radio::new(svc.connect(SOCKET, &opts));
     let small = r.give_event_buffer(64);
     let op = r.start(&tune(89100));
     let c = r.h.wait_for(EVENTQ, small, Duration::from_secs(2)).unwrap();

@@ -73,18 +73,26 @@ pub const SOCKET: &str = "vm0-radio.sock";
 pub struct Radio {
     /// The underlying harness.
     pub h: Harness,
+    /// Events that arrived together with an earlier one, oldest first.
+    backlog: std::collections::VecDeque<(u32, Event)>,
 }
 
 impl Radio {
     /// Connects to `svc`'s radio with `options` and fills the eventq with 8 buffers.
     pub fn connect(svc: &Service, options: &HarnessOptions) -> Radio {
-        let mut r = Radio {
-            h: svc.connect(SOCKET, options),
-        };
+        let mut r = Radio::new(svc.connect(SOCKET, options));
         for _ in 0..8 {
             r.give_event_buffer(EVENT_BUF_MIN as u32);
         }
         r
+    }
+
+    /// A session on an already connected harness (no event buffers given yet).
+    pub fn new(h: Harness) -> Radio {
+        Radio {
+            h,
+            backlog: Default::default(),
+        }
     }
 
     /// Makes one eventq buffer of `len` writable bytes available.
@@ -133,25 +141,23 @@ impl Radio {
 
     /// Waits up to `timeout` for the next event (header flags, event); re-supplies a buffer.
     pub fn next_event(&mut self, timeout: Duration) -> Option<(u32, Event)> {
-        let c = self.h.wait_completions(EVENTQ, timeout).ok()?;
-        let mut out = None;
-        for c in c {
+        if let Some(e) = self.backlog.pop_front() {
+            return Some(e);
+        }
+        let done = self.h.wait_completions(EVENTQ, timeout).ok()?;
+        for c in done {
             self.give_event_buffer(EVENT_BUF_MIN as u32);
             assert_eq!(c.len as usize, c.data.len());
-            let parsed = Event::parse(&c.data).expect("event parses");
-            if out.is_none() {
-                out = Some(parsed);
-            } else {
-                panic!("two events at once; use events_for");
-            }
+            self.backlog
+                .push_back(Event::parse(&c.data).expect("event parses"));
         }
-        out
+        self.backlog.pop_front()
     }
 
     /// Every event that arrives within `window`.
     pub fn events_for(&mut self, window: Duration) -> Vec<(u32, Event)> {
         let end = Instant::now() + window;
-        let mut out = Vec::new();
+        let mut out: Vec<(u32, Event)> = self.backlog.drain(..).collect();
         while let Some(left) = end.checked_duration_since(Instant::now()) {
             let Ok(done) = self.h.wait_completions(EVENTQ, left) else {
                 break;
@@ -168,6 +174,19 @@ impl Radio {
     pub fn completion(&mut self, op_id: u32, timeout: Duration) -> (u32, ProgramInfo, Vec<Event>) {
         let end = Instant::now() + timeout;
         let mut others = Vec::new();
+        while let Some((_, e)) = self.backlog.pop_front() {
+            match e {
+                Event::TuneComplete {
+                    op_id: id,
+                    status,
+                    info,
+                } if id == op_id => {
+                    others.extend(self.backlog.drain(..).map(|(_, e)| e));
+                    return (status, info, others);
+                }
+                e => others.push(e),
+            }
+        }
         loop {
             let left = end
                 .checked_duration_since(Instant::now())

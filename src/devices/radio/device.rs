@@ -10,6 +10,7 @@ use log::{debug, warn};
 
 use crate::devices::{Completer, Request, VirtioDevice, Wake};
 use crate::hw::tuner::{Reception, SeekRequest, Tuner, TunerEvent};
+use crate::status::{RadioBand, RadioCell, RadioDetail, RdsDetail};
 
 use super::constants::*;
 use super::events::EventQueue;
@@ -75,6 +76,7 @@ pub struct RadioDevice {
     sweep: Option<ProgramFilter>,
     /// A START_PROGRAM_LIST that waits for the pending operation to finish.
     sweep_after_op: Option<ProgramFilter>,
+    status: Arc<RadioCell>,
     scratch: Vec<TunerEvent>,
 }
 
@@ -131,8 +133,55 @@ impl RadioDevice {
             volume: 100,
             sweep: None,
             sweep_after_op: None,
+            status: Arc::new(RadioCell::new()),
             scratch: Vec::new(),
         }
+    }
+
+    /// What the device publishes for the control plane (tuned program and RDS).
+    pub fn status(&self) -> Arc<RadioCell> {
+        self.status.clone()
+    }
+
+    /// Publishes the current program to the control plane.
+    fn publish_status(&self) {
+        let detail = match &self.current {
+            None => RadioDetail {
+                band: RadioBand::Fm,
+                frequency_khz: 0,
+                signal_percent: 0,
+                stereo: false,
+                rds: None,
+            },
+            Some(i) => RadioDetail {
+                band: match self.bands().get(usize::from(i.band)).map(|b| b.kind) {
+                    Some(BAND_AM) => RadioBand::Am,
+                    _ => RadioBand::Fm,
+                },
+                frequency_khz: i.frequency_khz,
+                signal_percent: i.signal_quality,
+                stereo: i.info_flags & INFO_STEREO != 0,
+                rds: (i.rds_fields & RDS_PI != 0).then(|| RdsDetail {
+                    pi: i.pi,
+                    ps: if i.rds_fields & RDS_PS != 0 {
+                        super::charset::decode(&i.ps).trim_end().to_string()
+                    } else {
+                        String::new()
+                    },
+                    rt: if i.rds_fields & RDS_RT != 0 {
+                        super::charset::decode(&i.rt)
+                    } else {
+                        String::new()
+                    },
+                    pty: if i.rds_fields & RDS_PTY != 0 {
+                        i.pty
+                    } else {
+                        0
+                    },
+                }),
+            },
+        };
+        self.status.update(detail);
     }
 
     /// The tuned station's audio, when the tuner produces it in software (the sim).
@@ -692,6 +741,7 @@ impl VirtioDevice for RadioDevice {
             }
         }
         self.events.deliver(completer);
+        self.publish_status();
         [next, self.pending.map(|p| p.deadline)]
             .into_iter()
             .flatten()
@@ -710,6 +760,7 @@ impl VirtioDevice for RadioDevice {
         self.rds_blocks = false;
         self.sweep = None;
         self.sweep_after_op = None;
+        self.publish_status();
     }
 }
 

@@ -235,6 +235,24 @@ fn rds_arrives_as_program_info_changes_and_raw_blocks_when_negotiated() {
     assert_eq!((info.pi, info.pty), (0xD3C4, 5));
     assert_eq!(&info.ps, b"TEST FM ");
     assert_eq!(info.rt, b"Hello");
+    // The control plane sees the same program.
+    use crate::status::{DetailSource, DeviceDetail, RadioBand, RadioDetail, RdsDetail};
+    assert_eq!(
+        d.status().detail(),
+        DeviceDetail::Radio(RadioDetail {
+            band: RadioBand::Fm,
+            frequency_khz: 98700,
+            signal_percent: 70,
+            stereo: true,
+            rds: Some(RdsDetail {
+                pi: 0xD3C4,
+                ps: "TEST FM".into(),
+                rt: "Hello".into(),
+                pty: 5
+            })
+        })
+    );
+    assert!(d.status().generation() > 0);
     let ev = events(&mut d, now);
     assert!(ev
         .iter()
