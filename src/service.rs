@@ -1,5 +1,6 @@
 //! Wires a validated config to devices and transports, and runs them until told to stop.
 
+pub mod radio;
 pub mod sound;
 
 use std::path::{Path, PathBuf};
@@ -170,6 +171,9 @@ pub fn build_device_with(
     sound_resources: &sound::SoundResources,
 ) -> Result<Box<dyn VirtioDevice>, ServiceError> {
     match (device.kind, device.backend) {
+        (DeviceKind::Radio, Backend::Sim | Backend::V4l2) => {
+            Ok(Box::new(build_radio(device, sound_resources)?))
+        }
         (DeviceKind::Sound, Backend::Sim | Backend::Alsa) => {
             let cfg = device
                 .sound
@@ -201,6 +205,31 @@ pub fn build_device_with(
 }
 
 /// What a device publishes to the control plane beyond link state and counters.
+/// Builds a radio device and offers the simulated tuner's audio (made in software) to
+/// virtio-snd under the radio's `audio_feed` name.
+fn build_radio(
+    device: &DeviceConfig,
+    sound_resources: &sound::SoundResources,
+) -> Result<crate::devices::radio::RadioDevice, ServiceError> {
+    let cfg = device
+        .radio
+        .as_ref()
+        .ok_or_else(|| ServiceError::Unsupported(device.id.clone()))?;
+    let radio = radio::build(device, cfg)?;
+    if let Some(audio) = radio.audio() {
+        if !sound_resources.provide(&cfg.audio_feed, audio) {
+            return Err(ServiceError::Os {
+                device: device.id.clone(),
+                why: format!(
+                    "audio feed \"{}\" is already fed by another radio",
+                    cfg.audio_feed
+                ),
+            });
+        }
+    }
+    Ok(radio)
+}
+
 fn detail_source(platform: &ScmiPlatform, device: &DeviceConfig) -> Option<Arc<dyn DetailSource>> {
     match device.kind {
         DeviceKind::Scmi => Some(platform.clock_detail(device)),
@@ -292,20 +321,36 @@ pub fn start_full(
     let mut bound = Vec::new();
     let mut nodes: Vec<PendingNode> = Vec::new();
     let sound_resources = sound::SoundResources::new(config, runtime_dir);
+    // Radios first, so the tuner audio they provide exists when sound devices are built.
+    let mut radios = std::collections::HashMap::new();
+    for (_, dev) in config.devices() {
+        if dev.kind == DeviceKind::Radio {
+            let radio = build_radio(dev, &sound_resources)?;
+            let cell: Arc<dyn DetailSource> = radio.status();
+            let device: Box<dyn VirtioDevice> = Box::new(radio);
+            radios.insert(dev.id.clone(), (device, cell));
+        }
+    }
     for guest in &config.guests {
         for dev in &guest.devices {
-            let device = match dev.kind {
-                DeviceKind::Rpmb => match build_rpmb(config, guest, dev, &mut stores)? {
-                    RpmbServed::Virtio(d) => Served::Virtio(d),
-                    RpmbServed::RpmbDevSocket(e) => Served::RpmbDev(e),
+            let (device, radio_detail) = match radios.remove(&dev.id) {
+                Some((device, cell)) => (Served::Virtio(device), Some(cell)),
+                None => match dev.kind {
+                    DeviceKind::Rpmb => match build_rpmb(config, guest, dev, &mut stores)? {
+                        RpmbServed::Virtio(d) => (Served::Virtio(d), None),
+                        RpmbServed::RpmbDevSocket(e) => (Served::RpmbDev(e), None),
+                    },
+                    _ => (
+                        Served::Virtio(build_device_with(
+                            config,
+                            &platform,
+                            guest,
+                            dev,
+                            &sound_resources,
+                        )?),
+                        None,
+                    ),
                 },
-                _ => Served::Virtio(build_device_with(
-                    config,
-                    &platform,
-                    guest,
-                    dev,
-                    &sound_resources,
-                )?),
             };
             let transport = match dev.transport {
                 TransportConfig::VhostUser { .. } => TransportKind::VhostUser,
@@ -326,7 +371,7 @@ pub fn start_full(
                 queues,
                 events.clone(),
             ));
-            if let Some(detail) = detail_source(&platform, dev) {
+            if let Some(detail) = radio_detail.or_else(|| detail_source(&platform, dev)) {
                 state.set_detail_source(detail);
             }
             states.push(state.clone());

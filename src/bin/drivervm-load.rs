@@ -28,6 +28,15 @@ must echo the header (token = sequence number mod 1024) with status SUCCESS.
   rpmb  read1, read8   authenticated DATA_READ of 1 or 8 blocks (needs max_rd_cnt >= 8); every frame OK, nonce and address echoed, MAC valid.
   scmi  clock-rate-get SCMI CLOCK_RATE_GET of clock --clock (the guest's numbering) on the \
 command queue; the reply must echo the header with status SUCCESS and carry a 64-bit rate.
+  radio radio-get-properties, radio-get-bands, radio-get-program-info, radio-get-config-flag \
+(FORCE_MONO), radio-get-parameter (com.drivervm.signal_threshold), radio-cancel (nothing \
+pending: op_id 0): one virtio-radio control request on the control queue (queue 0); the \
+reply must have status OK and the body's exact size. Before the window the tool supplies \
+eventq buffers and seeks up twice, so a program is tuned.
+  radio radio-tune, radio-seek: long operations, --outstanding 1 only. The latency is from \
+submitting TUNE (alternating between the first two stations a seek finds) or SEEK (up) to \
+the TUNE_COMPLETE event with status OK for its op_id on the eventq (queue 1): the \
+tune-to-locked and seek times.
 
 Exits 1 with a one-line message if the socket cannot be used or a request times out.";
 
@@ -89,6 +98,8 @@ enum Device {
     Scmi,
     /// virtio-rpmb (device ID 28): queue 0 requests.
     Rpmb,
+    /// virtio-radio (docs/virtio-radio.md, ID 56): queue 0 control, queue 1 events.
+    Radio,
 }
 
 impl Device {
@@ -96,19 +107,20 @@ impl Device {
         match self {
             Device::Scmi => "scmi",
             Device::Rpmb => "rpmb",
+            Device::Radio => "radio",
         }
     }
 
     fn num_queues(self) -> usize {
         match self {
-            Device::Scmi => 2,
+            Device::Scmi | Device::Radio => 2,
             Device::Rpmb => 1,
         }
     }
 
     fn device_features(self) -> u64 {
         match self {
-            Device::Scmi | Device::Rpmb => 0,
+            Device::Scmi | Device::Radio | Device::Rpmb => 0,
         }
     }
 }
@@ -126,6 +138,22 @@ enum Op {
     Read8,
     /// SCMI CLOCK_RATE_GET.
     ClockRateGet,
+    /// virtio-radio GET_PROPERTIES.
+    RadioGetProperties,
+    /// virtio-radio GET_BANDS (region in force).
+    RadioGetBands,
+    /// virtio-radio GET_PROGRAM_INFO.
+    RadioGetProgramInfo,
+    /// virtio-radio GET_CONFIG_FLAG FORCE_MONO.
+    RadioGetConfigFlag,
+    /// virtio-radio GET_PARAMETER com.drivervm.signal_threshold.
+    RadioGetParameter,
+    /// virtio-radio CANCEL with nothing pending.
+    RadioCancel,
+    /// virtio-radio TUNE, measured to its TUNE_COMPLETE event.
+    RadioTune,
+    /// virtio-radio SEEK up, measured to its TUNE_COMPLETE event.
+    RadioSeek,
 }
 
 /// SCMI header: message_id bits 7:0, type 9:8, protocol_id 17:10, token 27:18.
@@ -141,6 +169,14 @@ impl Op {
             Op::Read1 => "read1",
             Op::Read8 => "read8",
             Op::ClockRateGet => "clock-rate-get",
+            Op::RadioGetProperties => "radio-get-properties",
+            Op::RadioGetBands => "radio-get-bands",
+            Op::RadioGetProgramInfo => "radio-get-program-info",
+            Op::RadioGetConfigFlag => "radio-get-config-flag",
+            Op::RadioGetParameter => "radio-get-parameter",
+            Op::RadioCancel => "radio-cancel",
+            Op::RadioTune => "radio-tune",
+            Op::RadioSeek => "radio-seek",
         }
     }
 
@@ -148,13 +184,38 @@ impl Op {
         match self {
             Op::BaseVersion | Op::ClockRateGet => Device::Scmi,
             Op::Write | Op::Read1 | Op::Read8 => Device::Rpmb,
+            _ => Device::Radio,
         }
     }
 
     fn queue(self) -> u16 {
-        match self {
-            Op::BaseVersion | Op::ClockRateGet | Op::Write | Op::Read1 | Op::Read8 => 0,
-        }
+        0
+    }
+
+    /// The virtio-radio request this op sends, if it is a radio op.
+    fn radio_request(self) -> Option<radio::ControlRequest> {
+        use radio::*;
+        Some(match self {
+            Op::BaseVersion | Op::ClockRateGet | Op::Write | Op::Read1 | Op::Read8 => return None,
+            Op::RadioGetProperties => ControlRequest::GetProperties,
+            Op::RadioGetBands => ControlRequest::GetBands(GetBands { full: false }),
+            Op::RadioGetProgramInfo => ControlRequest::GetProgramInfo,
+            Op::RadioGetConfigFlag => ControlRequest::GetConfigFlag(ConfigFlagArgs {
+                flag: FLAG_FORCE_MONO,
+                value: false,
+            }),
+            Op::RadioGetParameter => {
+                ControlRequest::GetParameter("com.drivervm.signal_threshold".into())
+            }
+            Op::RadioCancel => ControlRequest::Cancel,
+            Op::RadioTune => ControlRequest::Tune(Selector::frequency(0)),
+            Op::RadioSeek => ControlRequest::Seek(DirectionArgs { flags: SEEK_F_UP }),
+        })
+    }
+
+    /// Whether the op is measured to an event rather than to its reply.
+    fn is_long(self) -> bool {
+        matches!(self, Op::RadioTune | Op::RadioSeek)
     }
 
     fn writable_len(self) -> u32 {
@@ -165,6 +226,7 @@ impl Op {
             Op::ClockRateGet => 16,
             Op::Write | Op::Read1 => 512,
             Op::Read8 => 8 * 512,
+            _ => self.radio_request().map_or(8, |r| r.response_len() as u32),
         }
     }
 
@@ -179,6 +241,10 @@ impl Op {
             Op::Write => rpmb.write_request(seq),
             Op::Read1 => rpmb.read_request(seq, 1),
             Op::Read8 => rpmb.read_request(seq, 8),
+            _ => self
+                .radio_request()
+                .map(|r| r.to_bytes())
+                .unwrap_or_default(),
         }
     }
 
@@ -187,12 +253,15 @@ impl Op {
         match self {
             Op::BaseVersion => scmi_header(0x10, 0, seq as u32),
             Op::ClockRateGet => scmi_header(0x14, 6, seq as u32),
-            Op::Write | Op::Read1 | Op::Read8 => 0,
+            _ => 0,
         }
     }
 
     /// Checks a reply; the error says what is wrong with it.
     fn check(self, seq: u64, reply: &[u8], rpmb: &rpmb_load::Session) -> Result<(), String> {
+        if let Some(req) = self.radio_request() {
+            return radio_check(&req, reply);
+        }
         match self {
             Op::Write => rpmb.check_write(seq, reply),
             Op::Read1 => rpmb.check_read(seq, 1, reply),
@@ -214,7 +283,124 @@ impl Op {
                 }
                 Ok(())
             }
+            _ => Err("not an SCMI op".into()),
         }
+    }
+}
+/// A virtio-radio reply must be OK with its body (GET_BANDS: any number of bands).
+fn radio_check(req: &radio::ControlRequest, reply: &[u8]) -> Result<(), String> {
+    let r = radio::Response::parse(req.code(), reply).map_err(|e| e.to_string())?;
+    if r.status != radio::S_OK {
+        return Err(format!("status {}", r.status));
+    }
+    Ok(())
+}
+
+/// virtio-radio driver steps the radio ops need.
+mod radio {
+    pub use drivervm::devices::radio::constants::*;
+    pub use drivervm::devices::radio::wire::*;
+
+    use std::time::{Duration, Instant};
+
+    use anyhow::{bail, Context, Result};
+    use drivervm::harness::Harness;
+
+    /// Eventq buffers kept available.
+    const EVENT_BUFFERS: usize = 16;
+
+    /// Supplies the eventq with buffers.
+    pub fn fill_eventq(h: &mut Harness) -> Result<()> {
+        for _ in 0..EVENT_BUFFERS {
+            h.submit(EVENTQ, &[], EVENT_BUF_MIN as u32)?;
+        }
+        Ok(())
+    }
+
+    /// Sends `req`, expects OK with an op_id, then waits for that op's TUNE_COMPLETE; returns
+    /// the frequency tuned.
+    pub fn operation(h: &mut Harness, req: &ControlRequest, timeout: Duration) -> Result<u32> {
+        let reply = h.request(CONTROLQ, &req.to_bytes(), req.response_len() as u32)?;
+        let op_id = match Response::parse(req.code(), &reply)? {
+            Response {
+                status: S_OK,
+                body: ResponseBody::Op(o),
+            } => o.op_id,
+            r => bail!("{req:?} answered status {}", r.status),
+        };
+        let end = Instant::now() + timeout;
+        loop {
+            let left = end
+                .checked_duration_since(Instant::now())
+                .with_context(|| format!("no TUNE_COMPLETE for op {op_id}"))?;
+            for c in h.wait_completions(EVENTQ, left)? {
+                h.submit(EVENTQ, &[], EVENT_BUF_MIN as u32)?;
+                if let Ok((
+                    _,
+                    Event::TuneComplete {
+                        op_id: id,
+                        status,
+                        info,
+                    },
+                )) = Event::parse(&c.data)
+                {
+                    if id == op_id {
+                        if status != S_OK {
+                            bail!("op {op_id} completed with status {status}");
+                        }
+                        return Ok(info.frequency_khz);
+                    }
+                }
+            }
+        }
+    }
+
+    /// One line about the radio: its tuner, the stations found, and the program tuned now
+    /// with its RDS.
+    pub fn summary(h: &mut Harness, stations: (u32, u32)) -> Result<String> {
+        let mut ask = |req: ControlRequest| -> Result<Response> {
+            let reply = h.request(CONTROLQ, &req.to_bytes(), req.response_len() as u32)?;
+            Ok(Response::parse(req.code(), &reply)?)
+        };
+        let props = match ask(ControlRequest::GetProperties)?.body {
+            ResponseBody::Properties(p) => p,
+            b => bail!("GET_PROPERTIES answered {b:?}"),
+        };
+        let info = match ask(ControlRequest::GetProgramInfo)?.body {
+            ResponseBody::ProgramInfo(i) => i,
+            b => bail!("GET_PROGRAM_INFO answered {b:?}"),
+        };
+        let text = |b: &[u8]| drivervm::devices::radio::charset::decode(b);
+        Ok(format!(
+            "tuner \"{}\" by \"{}\" (version {}, serial \"{}\"); seek found {} and {} kHz; \
+             tuned {} kHz flags {:#x} signal {}% rds_fields {:#x} pi {:#06x} pty {} ps \"{}\" \
+             rt \"{}\"",
+            props.product,
+            props.maker,
+            props.version,
+            props.serial,
+            stations.0,
+            stations.1,
+            info.frequency_khz,
+            info.info_flags,
+            info.signal_quality,
+            info.rds_fields,
+            info.pi,
+            info.pty,
+            text(&info.ps),
+            text(&info.rt),
+        ))
+    }
+
+    /// Seeks up twice and returns the two stations found (for alternating tunes).
+    pub fn two_stations(h: &mut Harness, timeout: Duration) -> Result<(u32, u32)> {
+        let seek = ControlRequest::Seek(DirectionArgs { flags: SEEK_F_UP });
+        let a = operation(h, &seek, timeout)?;
+        let b = operation(h, &seek, timeout)?;
+        if a == b {
+            bail!("the radio receives only one station ({a} kHz); radio-tune needs two");
+        }
+        Ok((a, b))
     }
 }
 
@@ -252,6 +438,8 @@ struct Outcome {
     backend_cpu: Option<f64>,
     load_cpu: f64,
     features: u64,
+    /// What the device said about itself (radio: tuner, stations found, program tuned).
+    device_note: Option<String>,
 }
 
 fn secs(s: f64, what: &str) -> Result<Duration> {
@@ -290,7 +478,7 @@ fn run(args: &Args) -> Result<Outcome> {
     let queue = op.queue();
     // Each request takes two descriptors when direct.
     let max_queue = match args.device {
-        Device::Scmi => 32768,
+        Device::Scmi | Device::Radio => 32768,
         // virtio-rpmb's request queue holds 64.
         Device::Rpmb => 64,
     };
@@ -316,7 +504,7 @@ fn run(args: &Args) -> Result<Outcome> {
     let mut h = Harness::connect(&args.socket, args.device.num_queues(), &options)?;
     let rpmb = match args.device {
         Device::Rpmb => rpmb_load::Session::start(&mut h, &args.rpmb_key)?,
-        Device::Scmi => rpmb_load::Session::unused(),
+        Device::Scmi | Device::Radio => rpmb_load::Session::unused(),
     };
     if args.indirect
         && h.acked_features() & (1 << drivervm::harness::VIRTIO_RING_F_INDIRECT_DESC) == 0
@@ -328,6 +516,23 @@ fn run(args: &Args) -> Result<Outcome> {
     } else {
         ChainLayout::Direct
     };
+    let mut stations = None;
+    if op.device() == Device::Radio {
+        radio::fill_eventq(&mut h)?;
+        // Long enough for a full-band sweep of a slow tuner (the spec's 30 s bound).
+        let op_timeout = Duration::from_secs(31);
+        let found = radio::two_stations(&mut h, op_timeout)?;
+        stations = Some(found);
+        if op.is_long() {
+            if args.outstanding != 1 {
+                bail!(
+                    "{} measures one operation at a time: use --outstanding 1",
+                    op.name()
+                );
+            }
+            return run_long(args, h, found, op_timeout, warmup, duration, pid, tck);
+        }
+    }
 
     let mut latency_ns = Histogram::<u64>::new_with_bounds(1, 600_000_000_000, 3)
         .context("creating the latency histogram")?;
@@ -399,6 +604,10 @@ fn run(args: &Args) -> Result<Outcome> {
             pending.remove(&c.head);
         }
     }
+    let device_note = match stations {
+        Some(st) => Some(radio::summary(&mut h, st)?),
+        None => None,
+    };
     let features = h.acked_features();
     h.disconnect()?;
     Ok(Outcome {
@@ -410,6 +619,89 @@ fn run(args: &Args) -> Result<Outcome> {
         backend_cpu,
         load_cpu,
         features,
+        device_note,
+    })
+}
+
+/// The loop of the radio long operations: one at a time, each measured from submitting the
+/// request to its TUNE_COMPLETE event.
+#[allow(clippy::too_many_arguments)]
+fn run_long(
+    args: &Args,
+    mut h: Harness,
+    stations: (u32, u32),
+    op_timeout: Duration,
+    warmup: Duration,
+    duration: Duration,
+    pid: Option<String>,
+    tck: f64,
+) -> Result<Outcome> {
+    let mut latency_ns = Histogram::<u64>::new_with_bounds(1, 600_000_000_000, 3)
+        .context("creating the latency histogram")?;
+    let (mut ops, mut errors, mut first_error) = (0u64, 0u64, None);
+    let start = Instant::now();
+    let measure_from = start + warmup;
+    let end = measure_from + duration;
+    let mut window_start: Option<(Instant, Option<u64>, u64)> = None;
+    let mut now = start;
+    let mut seq = 0u64;
+    while now < end {
+        if window_start.is_none() && now >= measure_from {
+            let backend = pid.as_deref().map(cpu_ticks).transpose()?;
+            window_start = Some((now, backend, cpu_ticks("self")?));
+        }
+        let req = match args.op {
+            Op::RadioTune => {
+                let khz = if seq % 2 == 0 { stations.0 } else { stations.1 };
+                radio::ControlRequest::Tune(radio::Selector::frequency(khz))
+            }
+            _ => radio::ControlRequest::Seek(radio::DirectionArgs {
+                flags: radio::SEEK_F_UP,
+            }),
+        };
+        seq += 1;
+        let sent = Instant::now();
+        let result = radio::operation(&mut h, &req, op_timeout);
+        now = Instant::now();
+        if window_start.is_none() {
+            continue;
+        }
+        match result {
+            Ok(_) => {
+                ops += 1;
+                let ns = u64::try_from(now.duration_since(sent).as_nanos()).unwrap_or(u64::MAX);
+                latency_ns.saturating_record(ns.max(1));
+            }
+            Err(e) => {
+                errors += 1;
+                first_error.get_or_insert(format!("{e:#}"));
+            }
+        }
+    }
+    let (t0, backend0, self0) = window_start.context("the measured window never started")?;
+    let window = now.duration_since(t0);
+    let backend_cpu = match (&pid, backend0) {
+        (Some(pid), Some(b0)) => {
+            let b1 = cpu_ticks(pid)?;
+            Some(b1.saturating_sub(b0) as f64 / tck / window.as_secs_f64() * 100.0)
+        }
+        _ => None,
+    };
+    let load_cpu =
+        cpu_ticks("self")?.saturating_sub(self0) as f64 / tck / window.as_secs_f64() * 100.0;
+    let device_note = Some(radio::summary(&mut h, stations)?);
+    let features = h.acked_features();
+    h.disconnect()?;
+    Ok(Outcome {
+        ops,
+        errors,
+        first_error,
+        window,
+        latency_ns,
+        backend_cpu,
+        load_cpu,
+        features,
+        device_note,
     })
 }
 
@@ -441,6 +733,7 @@ fn report(args: &Args, o: &Outcome) {
             "backend_pid": args.pid,
             "backend_cpu_percent": o.backend_cpu,
             "load_cpu_percent": o.load_cpu,
+            "device_state": o.device_note,
         });
         println!("{v}");
         return;
@@ -470,6 +763,9 @@ fn report(args: &Args, o: &Outcome) {
         println!("  backend cpu (pid {pid}) {cpu:.1} % of one core");
     }
     println!("  load tool cpu {:.1} % of one core", o.load_cpu);
+    if let Some(note) = &o.device_note {
+        println!("  {} {note}", args.device.name());
+    }
 }
 
 fn main() -> ExitCode {
@@ -543,6 +839,26 @@ mod tests {
             Op::ClockRateGet.check(7, &reply, &none),
             Err("status -4".into())
         );
+    }
+
+    #[test]
+    fn radio_requests_and_checks_follow_the_spec() {
+        let none = rpmb_load::Session::unused();
+        let props = Op::RadioGetProperties.request(0, 0, &none);
+        assert_eq!(props, [1, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(Op::RadioGetProperties.writable_len(), 8 + 136);
+        assert_eq!(Op::RadioGetProgramInfo.writable_len(), 8 + 96);
+        assert_eq!(
+            Op::RadioCancel.request(3, 0, &none),
+            [6, 0, 0, 0, 0, 0, 0, 0]
+        );
+        let mut ok = vec![0u8; 16];
+        assert_eq!(Op::RadioCancel.check(0, &ok, &none), Ok(()));
+        ok[0] = 8; // BUSY
+        ok.truncate(8);
+        assert_eq!(Op::RadioCancel.check(0, &ok, &none), Err("status 8".into()));
+        assert!(Op::RadioGetProgramInfo.check(0, &[0u8; 16], &none).is_err());
+        assert!(Op::RadioTune.is_long() && !Op::RadioGetBands.is_long());
     }
 
     #[test]

@@ -130,6 +130,8 @@ pub fn implemented(kind: DeviceKind, backend: Backend) -> bool {
             | (DeviceKind::Scmi, Backend::Linux)
             | (DeviceKind::Sound, Backend::Sim)
             | (DeviceKind::Sound, Backend::Alsa)
+            | (DeviceKind::Radio, Backend::Sim)
+            | (DeviceKind::Radio, Backend::V4l2)
             | (
                 DeviceKind::Rpmb,
                 Backend::File | Backend::Emmc | Backend::Ufs
@@ -194,7 +196,7 @@ mod tests {
     }
 
     #[test]
-    fn this_build_implements_scmi_sound_and_rpmb() {
+    fn this_build_implements_scmi_sound_radio_and_rpmb() {
         let available: Vec<_> = DeviceKind::ALL
             .iter()
             .flat_map(|k| k.backends().iter().map(move |b| (*k, *b)))
@@ -209,12 +211,14 @@ mod tests {
                 (DeviceKind::Rpmb, Backend::Emmc),
                 (DeviceKind::Rpmb, Backend::Ufs),
                 (DeviceKind::Sound, Backend::Sim),
-                (DeviceKind::Sound, Backend::Alsa)
+                (DeviceKind::Sound, Backend::Alsa),
+                (DeviceKind::Radio, Backend::Sim),
+                (DeviceKind::Radio, Backend::V4l2)
             ]
         );
+        assert!(DeviceKind::Radio.is_available());
         assert!(DeviceKind::Scmi.is_available());
         assert!(DeviceKind::Rpmb.is_available());
         assert!(DeviceKind::Sound.is_available());
-        assert!(!DeviceKind::Radio.is_available());
     }
 }

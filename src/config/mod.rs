@@ -6,6 +6,7 @@
 
 mod error;
 mod kinds;
+mod radio;
 mod raw;
 mod raw_scmi;
 mod rpmb;
@@ -23,6 +24,7 @@ use std::path::Path;
 
 pub use error::ConfigError;
 pub use kinds::{implemented, Backend, DeviceKind};
+pub use radio::{RadioConfig, RadioTuner};
 pub use runtime_dir::{resolve_runtime_dir, resolve_state_dir};
 pub use schema::{
     Config, DeviceConfig, GuestConfig, GuestPolicy, RpmbConfig, RpmbInterface, RpmbStorageConfig,

@@ -140,6 +140,8 @@ pub struct DeviceConfig {
     pub grants: ScmiGrants,
     /// Jacks and streams of a sound device; `None` for other kinds.
     pub sound: Option<super::sound::SoundConfig>,
+    /// The tuner and region of a radio device; `None` for other kinds.
+    pub radio: Option<super::radio::RadioConfig>,
     /// RPMB storage and presentation; `Some` exactly for rpmb devices.
     pub rpmb: Option<RpmbConfig>,
 }

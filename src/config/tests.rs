@@ -6,6 +6,7 @@ use super::*;
 use crate::hw::soc::SocIdentity;
 
 mod gunyah;
+mod radio;
 mod rpmb;
 mod schema_keys;
 mod sound;
@@ -31,6 +32,7 @@ fn sound_default() -> DeviceConfig {
         },
         rpmb: None,
         grants: ScmiGrants::default(),
+        radio: None,
         sound: Some(SoundConfig {
             jacks: vec![JackConfig {
                 name: "line-out".into(),
@@ -59,7 +61,7 @@ mod scmi;
 /// The example config shipped in etc/, compiled in so this test cannot drift from it.
 const EXAMPLE: &str = include_str!("../../etc/drivervm.toml");
 
-fn err(text: &str) -> String {
+pub(super) fn err(text: &str) -> String {
     match parse(text, "etc/x.toml") {
         Ok(c) => panic!("accepted: {c:?}"),
         Err(e) => e.to_string(),
@@ -67,7 +69,7 @@ fn err(text: &str) -> String {
 }
 
 /// One guest "ivi" whose devices are the given `[[guest.device]]` bodies.
-fn ivi(devices: &[&str]) -> String {
+pub(super) fn ivi(devices: &[&str]) -> String {
     let mut s = String::from("[[guest]]\nname = \"ivi\"\n");
     for d in devices {
         s.push_str("[[guest.device]]\n");
@@ -87,6 +89,7 @@ fn scmi(id: &str, socket: &str) -> DeviceConfig {
         },
         sound: None,
         grants: ScmiGrants::default(),
+        radio: None,
         rpmb: None,
     }
 }
@@ -110,12 +113,30 @@ fn rpmb_image(id: &str, image: &str, capacity_blocks: u32) -> DeviceConfig {
         }),
         sound: None,
         grants: ScmiGrants::default(),
+        radio: None,
     }
 }
 
 #[test]
-fn embedded_default_is_one_guest_with_scmi_sound_and_rpmb() {
-    let c = embedded_default().expect("the embedded default must parse");
+fn embedded_default_is_one_guest_with_scmi_sound_and_radio_on_sim() {
+    let mut c = embedded_default().expect("the embedded default must parse");
+    let rpmb = c.guests[0].devices.pop().expect("rpmb device");
+    assert_eq!(rpmb, rpmb_image("vm0-rpmb", "vm0-rpmb.img", 512));
+    let radio = c.guests[0].devices.pop().expect("radio device");
+    assert_eq!(
+        (radio.id.as_str(), radio.kind),
+        ("vm0-radio", DeviceKind::Radio)
+    );
+    let r = radio.radio.expect("radio settings");
+    assert_eq!(r.audio_feed, "fm0");
+    match &r.tuner {
+        RadioTuner::Sim { stations, .. } => {
+            let f: Vec<_> = stations.iter().map(|s| s.frequency_khz).collect();
+            assert_eq!(f, [89100, 95300, 101700]);
+            assert!(stations.iter().all(|s| s.pi.is_some()));
+        }
+        t => panic!("{t:?}"),
+    }
     let sound = c.guests[0].devices.get(1).cloned();
     let grants = c.guests[0].devices[0].grants.clone();
     let scmi_platform = c.soc.scmi.clone();
@@ -138,7 +159,6 @@ fn embedded_default_is_one_guest_with_scmi_sound_and_rpmb() {
                         ..scmi("vm0-scmi", "vm0-scmi.sock")
                     },
                     sound_default(),
-                    rpmb_image("vm0-rpmb", "vm0-rpmb.img", 512)
                 ],
             }],
             outputs: Vec::new(),
@@ -210,8 +230,17 @@ fn example_parses_to_what_its_comments_say() {
         }
     );
     let ids: Vec<_> = c.guests[0].devices.iter().map(|d| d.id.as_str()).collect();
-    assert_eq!(ids, ["ivi-scmi", "ivi-sound-0", "ivi-sound-1", "ivi-rpmb"]);
-    let sound = c.guests[0].devices[1].sound.as_ref().expect("sound tables");
+    assert_eq!(
+        ids,
+        [
+            "ivi-scmi",
+            "ivi-radio",
+            "ivi-sound-0",
+            "ivi-sound-1",
+            "ivi-rpmb"
+        ]
+    );
+    let sound = c.guests[0].devices[2].sound.as_ref().expect("sound tables");
     assert_eq!(sound.streams.len(), 5);
     assert_eq!(
         sound.streams[4].endpoint,
@@ -262,7 +291,7 @@ fn example_parses_to_what_its_comments_say() {
         PathBuf::from("/sys/kernel/debug/clk")
     );
     assert_eq!(
-        c.guests[0].devices[3],
+        c.guests[0].devices[4],
         rpmb_image("ivi-rpmb", "ivi-rpmb.img", 512)
     );
     assert_eq!(
@@ -290,6 +319,7 @@ fn example_parses_to_what_its_comments_say() {
             }),
             grants: ScmiGrants::default(),
             sound: None,
+            radio: None,
         }
     );
     assert_eq!(
@@ -303,6 +333,30 @@ fn example_parses_to_what_its_comments_say() {
             max_rd_cnt: 2,
             key_file: "emmc0.key".into(),
         }]
+    );
+    let sim = c.guests[0].devices[1].radio.as_ref().expect("ivi-radio");
+    assert_eq!(sim.device_id, 56);
+    assert_eq!(sim.bands.len(), 2);
+    match &sim.tuner {
+        RadioTuner::Sim {
+            tune_latency,
+            seek_dwell,
+            stations,
+        } => {
+            assert_eq!(*tune_latency, std::time::Duration::from_millis(60));
+            assert_eq!(*seek_dwell, std::time::Duration::from_millis(10));
+            assert_eq!(stations.len(), 2);
+            assert_eq!(stations[0].pi, Some(0xC201));
+            assert_eq!(stations[1].pi, None, "no pi: no RDS");
+            assert_eq!(stations[1].tone_hz, 500, "400 + 100 * 1");
+        }
+        t => panic!("{t:?}"),
+    }
+    assert_eq!(
+        c.guests[1].devices[2].radio.as_ref().map(|r| &r.tuner),
+        Some(&RadioTuner::V4l2 {
+            device: "/dev/radio0".into()
+        })
     );
 }
 
@@ -424,18 +478,6 @@ fn backend_of_another_kind_is_refused() {
         err(&ivi(&["kind = \"scmi\"\nbackend = \"alsa\""])),
         "etc/x.toml: guest \"ivi\" device 1: backend \"alsa\" does not serve kind \"scmi\" \
          (expected one of: sim, linux)"
-    );
-}
-
-#[test]
-fn unimplemented_kinds_are_refused() {
-    assert_eq!(
-        err(&ivi(&["kind = \"scmi\"", "kind = \"radio\""])),
-        "etc/x.toml: guest \"ivi\" device 2: device kind \"radio\" is not available in this build yet"
-    );
-    assert_eq!(
-        err(&ivi(&["kind = \"radio\"\nbackend = \"v4l2\""])),
-        "etc/x.toml: guest \"ivi\" device 1: device kind \"radio\" is not available in this build yet"
     );
 }
 
@@ -651,7 +693,7 @@ fn unknown_keys_name_line_column_and_key() {
     assert_eq!(
         err(&ivi(&["kind = \"scmi\"\nbakend = \"sim\""])),
         "etc/x.toml: line 5, column 1, at guest 1 device 1 bakend: unknown field `bakend`, \
-         expected one of `kind`, `backend`, `transport`, `clocks`, `power_domains`, `reset_domains`, `perf_domains`, `sensors`, `jack`, `stream`, `rpmb`"
+         expected one of `kind`, `backend`, `transport`, `clocks`, `power_domains`, `reset_domains`, `perf_domains`, `sensors`, `jack`, `stream`, `radio`, `rpmb`"
     );
     assert_eq!(
         err("[service]\nlog_level = \"info\"\nsocket = \"x\"\n"),

@@ -8,6 +8,7 @@ use crate::hw::soc::{self, SocIdentity};
 
 use super::error::ConfigError;
 use super::kinds::{implemented, name_list, Backend, DeviceKind};
+use super::radio::{self, RadioConfig};
 use super::raw::{
     RawConfig, RawDevice, RawGuest, RawGunyah, RawInt, RawRpmb, RawService, RawSoc, RawTransport,
 };
@@ -310,6 +311,7 @@ impl Validator<'_> {
                 transport,
                 grants,
                 sound,
+                radio,
                 rpmb,
             } = parsed;
             let n = seen.entry(kind).or_default();
@@ -379,6 +381,7 @@ impl Validator<'_> {
                 transport,
                 grants,
                 sound,
+                radio,
                 rpmb,
             });
         }
@@ -389,7 +392,9 @@ impl Validator<'_> {
         })
     }
 
-    /// Kind, backend, the transport as written (if any) and the SCMI grants of one device.
+    /// Kind, backend, the transport as written (if any), the SCMI grants and the radio
+    /// settings of one device.
+    #[allow(clippy::type_complexity)]
     fn device(
         &self,
         place: &str,
@@ -469,6 +474,19 @@ impl Validator<'_> {
             }
             None
         };
+        let radio = match (kind, raw.radio) {
+            (DeviceKind::Radio, r) => {
+                let e = |key: &str, reason: String| self.err(format!("{place} {key}"), reason);
+                Some(radio::validate(r.unwrap_or_default(), backend, &e)?)
+            }
+            (_, Some(_)) => {
+                return Err(self.err(
+                    format!("{place} radio"),
+                    format!("a {} device takes no radio settings", kind.name()),
+                ))
+            }
+            (_, None) => None,
+        };
         Ok(ParsedDevice {
             kind,
             backend,
@@ -476,6 +494,7 @@ impl Validator<'_> {
             transport: raw.transport,
             grants,
             sound,
+            radio,
             rpmb: raw.rpmb,
         })
     }
@@ -629,7 +648,7 @@ impl Validator<'_> {
 }
 
 /// One device as written, before its id is known: kind, backend, the transport (if any),
-/// the SCMI grants, the sound tables and the rpmb options.
+/// the SCMI grants, the sound tables, the radio settings and the rpmb options.
 struct ParsedDevice {
     kind: DeviceKind,
     backend: Backend,
@@ -637,6 +656,7 @@ struct ParsedDevice {
     transport: Option<RawTransport>,
     grants: ScmiGrants,
     sound: Option<SoundConfig>,
+    radio: Option<RadioConfig>,
     rpmb: Option<RawRpmb>,
 }
 

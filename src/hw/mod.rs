@@ -9,3 +9,4 @@ pub mod reset;
 pub mod rpmb;
 pub mod sensor;
 pub mod soc;
+pub mod tuner;

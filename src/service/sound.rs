@@ -13,7 +13,7 @@ use crate::config::{
 use crate::devices::sound::topology::{JackSpec, SoundTopology, StreamBackend, StreamSpec};
 use crate::devices::sound::SoundDevice;
 use crate::hw::pcm::alsa::{AlsaCapture, AlsaPlayback};
-use crate::hw::pcm::feed::{FeedCapture, PushFeed};
+use crate::hw::pcm::feed::{AudioFeed, FeedCapture, PushFeed};
 use crate::hw::pcm::null::{NullCapture, NullPlayback};
 use crate::hw::pcm::shared::{OutputPolicy, SharedOutput};
 use crate::hw::pcm::tone::ToneCapture;
@@ -31,6 +31,8 @@ pub struct SoundResources {
     base_dir: PathBuf,
     outputs: HashMap<String, SharedOutput>,
     feeds: Mutex<HashMap<String, Arc<PushFeed>>>,
+    /// Feeds provided by other devices (the radio's tuner audio), by feed name.
+    sources: Mutex<HashMap<String, Arc<dyn AudioFeed>>>,
 }
 
 impl SoundResources {
@@ -64,6 +66,35 @@ impl SoundResources {
             base_dir: base_dir.to_owned(),
             outputs,
             feeds: Mutex::new(HashMap::new()),
+            sources: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Makes `source` the feed named `name`, for sound devices built after this call (the
+    /// service builds radio devices first). Returns false, changing nothing, if another
+    /// source already provides that name.
+    pub fn provide(&self, name: &str, source: Arc<dyn AudioFeed>) -> bool {
+        let mut sources = match self.sources.lock() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        };
+        if sources.contains_key(name) {
+            return false;
+        }
+        sources.insert(name.to_owned(), source);
+        true
+    }
+
+    /// What a `source = "tuner"` stream with feed `name` records: the source a radio
+    /// provided, or else the push feed of that name (silence until something pushes).
+    pub fn capture_feed(&self, name: &str, params: PcmParams) -> Arc<dyn AudioFeed> {
+        let provided = match self.sources.lock() {
+            Ok(s) => s.get(name).cloned(),
+            Err(p) => p.into_inner().get(name).cloned(),
+        };
+        match provided {
+            Some(source) => source,
+            None => self.feed(name, params),
         }
     }
 
@@ -157,7 +188,7 @@ pub fn build(
                 f64::from(*amplitude_percent) / 100.0,
             ))),
             (StreamEndpoint::Tuner(name), _) => StreamBackend::Capture(Box::new(FeedCapture::new(
-                resources.feed(name, first_params),
+                resources.capture_feed(name, first_params),
             ))),
             (
                 StreamEndpoint::Shared {

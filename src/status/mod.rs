@@ -11,6 +11,7 @@ mod counters;
 mod detail;
 mod device_state;
 mod events;
+mod radio_cell;
 mod registry;
 
 #[cfg(test)]
@@ -24,4 +25,5 @@ pub use detail::{
 };
 pub use device_state::{DeviceSnapshot, DeviceState, LinkState, TransportKind};
 pub use events::{EventBus, StatusEvent};
+pub use radio_cell::RadioCell;
 pub use registry::Registry;

@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod logs;
 pub mod platform;
+pub mod radio;
 pub mod rpmb;
 pub mod scmi;
 pub mod transport;

@@ -1,0 +1,62 @@
+//! Builds virtio-radio devices from config: the tuner backend, checked against the region.
+
+use crate::config::{DeviceConfig, RadioConfig, RadioTuner};
+use crate::devices::radio::{RadioDevice, RadioSettings};
+use crate::hw::tuner::sim::{SimTuner, SimTunerConfig};
+use crate::hw::tuner::v4l2::V4l2Tuner;
+use crate::hw::tuner::Tuner;
+
+use super::ServiceError;
+
+/// Builds the radio device `device` with its tuner.
+pub fn build(device: &DeviceConfig, cfg: &RadioConfig) -> Result<RadioDevice, ServiceError> {
+    let fail = |why: String| ServiceError::Os {
+        device: device.id.clone(),
+        why,
+    };
+    let tuner: Box<dyn Tuner> = match &cfg.tuner {
+        RadioTuner::Sim {
+            tune_latency,
+            seek_dwell,
+            stations,
+        } => Box::new(
+            SimTuner::new(SimTunerConfig {
+                bands: cfg.bands.clone(),
+                stations: stations.clone(),
+                tune_latency: *tune_latency,
+                seek_dwell: *seek_dwell,
+                signal_threshold: cfg.signal_threshold,
+                audio_name: cfg.audio_feed.clone(),
+            })
+            .map_err(fail)?,
+        ),
+        RadioTuner::V4l2 { device: path } => {
+            let t = V4l2Tuner::open(path, cfg.signal_threshold)
+                .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+            let hw = t.hardware_bands();
+            for b in &cfg.bands {
+                if !hw
+                    .iter()
+                    .any(|h| h.low_khz <= b.low_khz && b.high_khz <= h.high_khz)
+                {
+                    return Err(fail(format!(
+                        "band {}..{} kHz is outside what {} receives ({hw:?})",
+                        b.low_khz,
+                        b.high_khz,
+                        path.display()
+                    )));
+                }
+            }
+            Box::new(t)
+        }
+    };
+    let settings = RadioSettings {
+        device_id: cfg.device_id,
+        bands: cfg.bands.clone(),
+        fm_deemphasis: cfg.fm_deemphasis,
+        snd_stream_id: cfg.snd_stream_id,
+        snd_hda_fn_nid: cfg.snd_hda_fn_nid,
+        snd_jack_id: cfg.snd_jack_id,
+    };
+    Ok(RadioDevice::new(device.id.clone(), settings, tuner))
+}
