@@ -28,7 +28,7 @@ run_theirs() {
   wait "$pid" 2>/dev/null || true
 }
 
-RUST_LOG=warn target/release/drivervm --runtime-dir "$tmp/ours" &
+RUST_LOG=warn target/release/drivervm --runtime-dir "$tmp/ours" --state-dir "$tmp/state" &
 ours_pid=$!
 wait_sock "$tmp/ours/vm0-scmi.sock"
 

@@ -19,7 +19,7 @@ import time
 
 
 def sockets_for(binary, config, run_dir):
-    args = [binary, "--check-config", "--runtime-dir", run_dir]
+    args = [binary, "--check-config", "--runtime-dir", run_dir, "--state-dir", run_dir + ".state"]
     if config:
         args += ["--config", config]
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
@@ -49,7 +49,7 @@ def one_run(binary, config):
     with tempfile.TemporaryDirectory() as d:
         run_dir = os.path.join(d, "run")
         paths = sockets_for(binary, config, run_dir)
-        args = [binary, "--runtime-dir", run_dir]
+        args = [binary, "--runtime-dir", run_dir, "--state-dir", os.path.join(d, "state")]
         if config:
             args += ["--config", config]
         env = dict(os.environ, RUST_LOG="warn")
