@@ -4,34 +4,53 @@ use std::path::{Path, PathBuf};
 
 use super::schema::Config;
 
+/// Where one kind of directory is looked for, after the command line and the config.
+struct Fallbacks {
+    /// XDG base-directory variable whose value gets a `drivervm` subdirectory.
+    xdg_var: &'static str,
+    /// Used when running as root.
+    root: &'static str,
+    /// Used otherwise, relative to the working directory.
+    user: &'static str,
+}
+
+/// First found of `cli`, `configured`, `$XDG_…/drivervm`, the root default, the user default.
+///
+/// An empty or relative XDG value is ignored, as the XDG base directory spec requires.
+fn resolve(
+    cli: Option<&Path>,
+    configured: Option<&PathBuf>,
+    env: impl Fn(&str) -> Option<String>,
+    euid: u32,
+    f: Fallbacks,
+) -> PathBuf {
+    if let Some(dir) = cli.map(Path::to_path_buf).or_else(|| configured.cloned()) {
+        return dir;
+    }
+    if let Some(xdg) = env(f.xdg_var).map(PathBuf::from) {
+        if xdg.is_absolute() {
+            return xdg.join("drivervm");
+        }
+    }
+    PathBuf::from(if euid == 0 { f.root } else { f.user })
+}
+
 /// The runtime dir, first found of: `--runtime-dir`, `service.runtime_dir`,
 /// `$XDG_RUNTIME_DIR/drivervm`, `/run/drivervm` for root, `./run`.
 ///
-/// Pure: the caller passes the environment lookup and the effective uid. An empty or
-/// relative `XDG_RUNTIME_DIR` is ignored, as the XDG base directory spec requires.
+/// Pure: the caller passes the environment lookup and the effective uid.
 pub fn resolve_runtime_dir(
     cli: Option<&Path>,
     cfg: &Config,
     env: impl Fn(&str) -> Option<String>,
     euid: u32,
 ) -> PathBuf {
-    if let Some(dir) = cli {
-        return dir.to_path_buf();
-    }
-    if let Some(dir) = &cfg.service.runtime_dir {
-        return dir.clone();
-    }
-    if let Some(xdg) = env("XDG_RUNTIME_DIR") {
-        let xdg = PathBuf::from(xdg);
-        if xdg.is_absolute() {
-            return xdg.join("drivervm");
-        }
-    }
-    if euid == 0 {
-        PathBuf::from("/run/drivervm")
-    } else {
-        PathBuf::from("./run")
-    }
+    let f = Fallbacks {
+        xdg_var: "XDG_RUNTIME_DIR",
+        root: "/run/drivervm",
+        user: "./run",
+    };
+    resolve(cli, cfg.service.runtime_dir.as_ref(), env, euid, f)
 }
 
 /// The state dir (persistent: RPMB images and keys), first found of: `--state-dir`,
@@ -45,23 +64,12 @@ pub fn resolve_state_dir(
     env: impl Fn(&str) -> Option<String>,
     euid: u32,
 ) -> PathBuf {
-    if let Some(dir) = cli {
-        return dir.to_path_buf();
-    }
-    if let Some(dir) = &cfg.service.state_dir {
-        return dir.clone();
-    }
-    if let Some(xdg) = env("XDG_STATE_HOME") {
-        let xdg = PathBuf::from(xdg);
-        if xdg.is_absolute() {
-            return xdg.join("drivervm");
-        }
-    }
-    if euid == 0 {
-        PathBuf::from("/var/lib/drivervm")
-    } else {
-        PathBuf::from("./state")
-    }
+    let f = Fallbacks {
+        xdg_var: "XDG_STATE_HOME",
+        root: "/var/lib/drivervm",
+        user: "./state",
+    };
+    resolve(cli, cfg.service.state_dir.as_ref(), env, euid, f)
 }
 
 #[cfg(test)]
