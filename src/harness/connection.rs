@@ -412,21 +412,10 @@ impl Harness {
                 revents: 0,
             },
         ];
-        // Round up so that a sub-millisecond remainder still waits instead of spinning.
-        let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-        // SAFETY: `fds` is a valid array of two initialised pollfd structs that outlives the
-        // call, and its length is passed alongside it.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
-        if rc < 0 {
-            let err = std::io::Error::last_os_error();
-            if err.kind() == std::io::ErrorKind::Interrupted {
-                return Ok(());
-            }
-            return Err(Error::Os {
-                what: "poll",
-                cause: err,
-            });
-        }
+        super::poll::poll(&mut fds, timeout).map_err(|cause| Error::Os {
+            what: "poll",
+            cause,
+        })?;
         if fds[1].revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0 {
             return Err(Error::Disconnected);
         }

@@ -34,6 +34,7 @@ mod driver;
 mod interop_tests;
 pub(crate) mod malformed;
 mod memory;
+pub(crate) mod poll;
 pub(crate) mod split_ring;
 
 use std::path::PathBuf;

@@ -242,18 +242,7 @@ impl Driver for SimDriver {
             events: libc::POLLIN,
             revents: 0,
         }];
-        // Round up so that a sub-millisecond remainder still waits instead of spinning.
-        let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-        // SAFETY: `fds` is a valid array of one initialised pollfd that outlives the call,
-        // and its length is passed alongside it.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
-        if rc < 0 {
-            let err = std::io::Error::last_os_error();
-            if err.kind() == std::io::ErrorKind::Interrupted {
-                return Ok(());
-            }
-            return Err(os("poll")(err));
-        }
+        crate::harness::poll::poll(&mut fds, timeout).map_err(os("poll"))?;
         if fds[0].revents & libc::POLLIN != 0 {
             let mut buf = [0u8; 8];
             match self.irq.read(&mut buf) {
