@@ -20,6 +20,5 @@ pub mod hw;
 pub mod logging;
 pub mod platform;
 pub mod service;
-pub mod service_rpmb;
 pub mod status;
 pub mod transport;

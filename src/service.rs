@@ -1,6 +1,7 @@
 //! Wires a validated config to devices and transports, and runs them until told to stop.
 
 pub mod radio;
+pub mod rpmb;
 pub mod sound;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use crate::config::{Backend, Config, DeviceConfig, DeviceKind, GuestConfig, Tran
 use crate::devices::scmi::{AgentView, ScmiDevice};
 use crate::devices::VirtioDevice;
 use crate::platform::{scmi_agents, ScmiPlatform};
-use crate::service_rpmb::{build_rpmb, prepare_state_dir, RpmbServed, RpmbSetupError, RpmbStores};
+use crate::service::rpmb::{build_rpmb, prepare_state_dir, RpmbServed, RpmbSetupError, RpmbStores};
 use crate::status::{DetailSource, DeviceState, EventBus, LinkState, Registry, TransportKind};
 use crate::transport::gunyah::{
     self, BackendNode, DeviceLabel, GunyahBackendIo, GunyahError, NodeDevice,
@@ -146,7 +147,7 @@ pub fn prepare_runtime_dir(dir: &Path, shared: bool) -> Result<(), ServiceError>
 
 /// Builds the device model a config entry describes, on the shared `platform` (shared
 /// sound outputs are private to this device; sound files resolve in the current directory).
-/// RPMB devices: see [`crate::service_rpmb::build_rpmb`], which also serves the socket face.
+/// RPMB devices: see [`crate::service::rpmb::build_rpmb`], which also serves the socket face.
 pub fn build_device(
     config: &Config,
     platform: &ScmiPlatform,
@@ -291,7 +292,7 @@ enum Served {
     /// A virtio device, for vhost-user or Gunyah.
     Virtio(Box<dyn VirtioDevice>),
     /// An RPMB engine behind an `rpmb_dev` unix socket.
-    RpmbDev(Box<crate::devices::rpmb::engine::RpmbEngine<crate::service_rpmb::GuestRpmb>>),
+    RpmbDev(Box<crate::devices::rpmb::engine::RpmbEngine<crate::service::rpmb::GuestRpmb>>),
 }
 
 /// Starts every device with Gunyah nodes opened by `open_node` and persistent state in
