@@ -1,6 +1,7 @@
-//! RPMB end to end: the real service on its three faces (virtio-rpmb and virtio-console
-//! over vhost-user, rpmb_dev on a unix socket), driven as a VMM + guest and as Trusty's
-//! storageproxyd drive them; and two guests sharing one physical RPMB.
+//! RPMB end to end: the real service on its three faces (virtio-rpmb and virtio-console,
+//! each over vhost-user and over the Gunyah simulator; rpmb_dev on a unix socket), driven as
+//! a VMM + guest and as Trusty's storageproxyd drive them; and two guests sharing one
+//! physical RPMB.
 
 mod support;
 
@@ -10,7 +11,14 @@ use std::os::unix::net::UnixStream;
 use drivervm::devices::rpmb::constants::*;
 use drivervm::devices::rpmb::frame::Frame;
 use support::rpmb::{options, Client, Link};
+use support::transport::{Served, Transport};
 use support::Service;
+
+over_both_transports!(
+    virtio_rpmb_every_operation_and_result,
+    virtio_console_port_carries_the_rpmb_dev_stream,
+    two_guests_on_one_physical_rpmb_are_isolated,
+);
 
 const VIRTIO: &str = r#"
 [[guest]]
@@ -20,14 +28,18 @@ kind = "rpmb"
 rpmb = { capacity_blocks = 1024, max_wr_cnt = 2, max_rd_cnt = 8 }
 "#;
 
-fn virtio_client(svc: &Service, socket: &str, key: [u8; 32]) -> Client {
-    let h = drivervm::harness::Harness::connect(svc.socket(socket), 1, &options())
-        .unwrap_or_else(|e| panic!("{e}\n{}", svc.log()));
-    Client::new(Link::Virtio(h), key)
+fn virtio_client(svc: &Served, id: &str, key: [u8; 32]) -> Client {
+    Client::new(Link::Virtio(svc.connect(id, 1, &options())), key)
 }
 
 fn block(b: u8) -> [u8; 256] {
     [b; 256]
+}
+
+fn daemon_client(svc: &Service, key: [u8; 32]) -> Client {
+    let h = drivervm::harness::Harness::connect(svc.socket("vm0-rpmb.sock"), 1, &options())
+        .unwrap_or_else(|e| panic!("{e}\n{}", svc.log()));
+    Client::new(Link::Virtio(Box::new(h)), key)
 }
 
 /// Every operation and every documented result through `c`, on a blank RPMB of
@@ -70,16 +82,15 @@ fn exercise(c: &mut Client, capacity: u16) {
     assert_eq!(c.read(capacity - 1, 1)[0].data(), &block(0x77));
 }
 
-#[test]
-fn virtio_rpmb_over_vhost_user() {
-    let svc = Service::start(VIRTIO, &["vm0-rpmb.sock"]);
-    let mut c = virtio_client(&svc, "vm0-rpmb.sock", [0x11; 32]);
+fn virtio_rpmb_every_operation_and_result(t: Transport) {
+    let svc = Served::start(t, VIRTIO);
+    let mut c = virtio_client(&svc, "vm0-rpmb", [0x11; 32]);
     let Link::Virtio(h) = &mut c.link else {
         unreachable!()
     };
     assert_eq!(h.offered_features() & 0x00ff_ffff, 0, "no device features");
     // virtio-rpmb config space: capacity 2 x 128 KiB, max_wr_cnt 2, max_rd_cnt 8.
-    assert_eq!(h.get_config(0, 3).unwrap(), [2, 2, 8]);
+    assert_eq!(h.config(0, 3).unwrap(), [2, 2, 8]);
     exercise(&mut c, 1024);
     // A malformed buffer (not whole frames) gets GENERAL_FAILURE; the device keeps serving.
     let Link::Virtio(h) = &mut c.link else {
@@ -94,23 +105,22 @@ fn virtio_rpmb_over_vhost_user() {
     h.disconnect().unwrap();
     // The image is in the state dir, private.
     use std::os::unix::fs::PermissionsExt;
-    let image = std::fs::metadata(svc.dir.path().join("state/vm0-rpmb.img")).unwrap();
+    let image = std::fs::metadata(svc.state_dir().join("vm0-rpmb.img")).unwrap();
     assert_eq!(image.permissions().mode() & 0o777, 0o600);
 }
 
+/// vhost-user only: it kills and restarts the `drivervm` process.
 #[test]
 fn virtio_rpmb_state_survives_a_restart() {
     let svc = Service::start(VIRTIO, &["vm0-rpmb.sock"]);
-    let mut c = virtio_client(&svc, "vm0-rpmb.sock", [0x12; 32]);
+    let mut c = daemon_client(&svc, [0x12; 32]);
     assert_eq!(c.program_key(), RES_OK);
     c.write(7, &[block(0x70)]);
-    let Link::Virtio(h) = c.link else {
-        unreachable!()
-    };
-    h.disconnect_abruptly();
+    // Closing the connection without stopping the queues, as a crashing VMM does.
+    drop(c);
     let mut svc = svc;
     svc.crash_and_restart(&["vm0-rpmb.sock"]);
-    let mut c = virtio_client(&svc, "vm0-rpmb.sock", [0x12; 32]);
+    let mut c = daemon_client(&svc, [0x12; 32]);
     assert_eq!(c.counter(), (RES_OK, 1));
     assert_eq!(c.read(7, 1)[0].data(), &block(0x70));
     assert_eq!(c.program_key(), RES_WRITE_FAILURE);
@@ -125,6 +135,7 @@ transport = { rpmb-dev = { socket = "rpmb_dev.sock" } }
 rpmb = { capacity_blocks = 100, max_rd_cnt = 8 }
 "#;
 
+/// Served the same on every transport (no virtio device): run once, over the daemon.
 #[test]
 fn rpmb_dev_socket_speaks_as_rpmb_dev_to_storageproxyd() {
     let svc = Service::start(SOCKET, &["rpmb_dev.sock"]);
@@ -176,11 +187,9 @@ kind = "rpmb"
 rpmb = { interface = "virtio-console", capacity_blocks = 64, max_rd_cnt = 8 }
 "#;
 
-#[test]
-fn virtio_console_port_carries_the_rpmb_dev_stream() {
-    let svc = Service::start(CONSOLE, &["android-rpmb.sock"]);
-    let h = drivervm::harness::Harness::connect(svc.socket("android-rpmb.sock"), 2, &options())
-        .unwrap_or_else(|e| panic!("{e}\n{}", svc.log()));
+fn virtio_console_port_carries_the_rpmb_dev_stream(t: Transport) {
+    let svc = Served::start(t, CONSOLE);
+    let h = svc.connect("android-rpmb", 2, &options());
     assert_eq!(
         h.offered_features() & 0x00ff_ffff,
         0,
@@ -212,12 +221,13 @@ max_wr_cnt = 2
 max_rd_cnt = 4
 "#;
 
-#[test]
-fn two_guests_on_one_physical_rpmb_are_isolated() {
-    let svc = Service::start(SHARED, &["vm-a-rpmb.sock", "vm-b-rpmb.sock"]);
+/// vm-a is a virtio-rpmb device on the transport under test; vm-b stays on its rpmb_dev
+/// socket, so the two faces share the physical store on either transport.
+fn two_guests_on_one_physical_rpmb_are_isolated(t: Transport) {
+    let svc = Served::start(t, SHARED);
     let (ka, kb) = ([0xa0; 32], [0xb0; 32]);
-    let mut a = virtio_client(&svc, "vm-a-rpmb.sock", ka);
-    let sb = UnixStream::connect(svc.socket("vm-b-rpmb.sock")).unwrap();
+    let mut a = virtio_client(&svc, "vm-a-rpmb", ka);
+    let sb = UnixStream::connect(svc.runtime_dir().join("vm-b-rpmb.sock")).unwrap();
     let mut b = Client::new(Link::Socket(sb), kb);
     assert_eq!(a.program_key(), RES_OK);
     // B has no key: A's key and counter are nothing to it.
@@ -252,7 +262,7 @@ fn two_guests_on_one_physical_rpmb_are_isolated() {
     assert_eq!((a.counter(), b.counter()), ((RES_OK, 3), (RES_OK, 1)));
     assert_eq!(a.read(511, 1)[0].data(), &block(0xa2));
     // The physical image is one file; the key file was created private.
-    let state = svc.dir.path().join("state");
+    let state = svc.state_dir();
     let key = std::fs::metadata(state.join("phys.key")).unwrap();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(key.permissions().mode() & 0o777, 0o600);

@@ -1,23 +1,35 @@
-//! The SCMI clock protocol end to end over vhost-user: every message and error, paging of
-//! long rate lists, asynchronous rate changes with their delayed responses, notifications
-//! after subscription only, and one clock shared by two guests.
+//! The SCMI clock protocol end to end over both transports (vhost-user and the Gunyah
+//! simulator): every message and error, paging of long rate lists, asynchronous rate
+//! changes with their delayed responses, notifications after subscription only, and one
+//! clock shared by two guests.
 
 mod support;
 
 use std::time::Duration;
 
 use support::agent::Agent;
-use support::platform::{PLATFORM, SOCKETS};
+use support::platform::{DEVICES, PLATFORM};
 use support::scmi::*;
-use support::Service;
+use support::transport::{Served, Transport};
+
+over_both_transports!(
+    discovery_names_and_attributes,
+    rates_are_described_in_pages_that_fit_the_buffer,
+    rate_set_get_and_every_error,
+    config_and_parents,
+    async_rate_set_answers_then_sends_the_delayed_response,
+    too_many_async_requests_get_busy,
+    notifications_only_after_subscription,
+    shared_clocks_count_enables_and_follow_their_policy,
+);
 
 const CLOCK: u8 = 0x14;
 const MHZ: u32 = 1_000_000;
 const QUIET: Duration = Duration::from_millis(100);
 const SOON: Duration = Duration::from_secs(2);
 
-fn vm(svc: &Service, i: usize) -> Agent {
-    Agent::connect(svc, SOCKETS[i], true)
+fn vm(svc: &Served, i: usize) -> Agent {
+    Agent::attach(svc, DEVICES[i], true)
 }
 
 fn rate(a: &mut Agent, id: u32) -> u32 {
@@ -26,9 +38,8 @@ fn rate(a: &mut Agent, id: u32) -> u32 {
     r[0]
 }
 
-#[test]
-fn discovery_names_and_attributes() {
-    let svc = Service::start(PLATFORM, &SOCKETS);
+fn discovery_names_and_attributes(t: Transport) {
+    let svc = Served::start(t, PLATFORM);
     let mut a = vm(&svc, 0);
     assert_eq!(a.ok(CLOCK, 0, &[]), [0x0003_0000]);
     assert_eq!(a.ok(CLOCK, 1, &[]), [(4 << 16) | 6]);
@@ -71,9 +82,8 @@ fn discovery_names_and_attributes() {
     assert_eq!(b.status(CLOCK, 3, &[3]), NOT_FOUND);
 }
 
-#[test]
-fn rates_are_described_in_pages_that_fit_the_buffer() {
-    let svc = Service::start(PLATFORM, &SOCKETS);
+fn rates_are_described_in_pages_that_fit_the_buffer(t: Transport) {
+    let svc = Served::start(t, PLATFORM);
     let mut a = vm(&svc, 0);
     // 40 rates: a 136-byte buffer holds 15 per reply.
     let r = a.ok(CLOCK, 4, &[3, 0]);
@@ -114,9 +124,8 @@ fn rates_are_described_in_pages_that_fit_the_buffer() {
     assert_eq!(a.status(CLOCK, 4, &[2]), PROTOCOL_ERROR);
 }
 
-#[test]
-fn rate_set_get_and_every_error() {
-    let svc = Service::start(PLATFORM, &SOCKETS);
+fn rate_set_get_and_every_error(t: Transport) {
+    let svc = Served::start(t, PLATFORM);
     let mut a = vm(&svc, 0);
     assert_eq!(rate(&mut a, 0), 19_200_000);
     assert_eq!(a.ok(CLOCK, 5, &[0, 0, 60 * MHZ, 0]), Vec::<u32>::new());
@@ -150,9 +159,8 @@ fn rate_set_get_and_every_error() {
     assert_eq!(b.status(CLOCK, 5, &[0, 2, 19_200_000, 0]), DENIED);
 }
 
-#[test]
-fn config_and_parents() {
-    let svc = Service::start(PLATFORM, &SOCKETS);
+fn config_and_parents(t: Transport) {
+    let svc = Served::start(t, PLATFORM);
     let mut a = vm(&svc, 0);
     assert_eq!(a.ok(CLOCK, 0xb, &[0, 0]), [0, 0, 0]);
     a.ok(CLOCK, 7, &[0, 1, 0]);
@@ -200,9 +208,8 @@ fn config_and_parents() {
     assert_eq!(a.status(CLOCK, 0xd, &[0]), PROTOCOL_ERROR);
 }
 
-#[test]
-fn async_rate_set_answers_then_sends_the_delayed_response() {
-    let svc = Service::start(PLATFORM, &SOCKETS);
+fn async_rate_set_answers_then_sends_the_delayed_response(t: Transport) {
+    let svc = Served::start(t, PLATFORM);
     let mut a = vm(&svc, 0);
     a.post_event_buffers(2);
     let r = a.ask(CLOCK, 5, &[1, 2, 900 * MHZ, 0]);
@@ -225,15 +232,14 @@ fn async_rate_set_answers_then_sends_the_delayed_response() {
     a.assert_no_event(QUIET);
     assert_eq!(rate(&mut a, 2), 400 * MHZ);
     // Without the P2A channel, async requests still change the rate.
-    let mut b = Agent::connect(&svc, SOCKETS[1], false);
+    let mut b = Agent::attach(&svc, DEVICES[1], false);
     assert_eq!(b.ok(CLOCK, 5, &[1, 0, 300, 0]), Vec::<u32>::new());
     std::thread::sleep(QUIET);
     assert_eq!(b.ok(CLOCK, 6, &[0]), [300, 0]);
 }
 
-#[test]
-fn too_many_async_requests_get_busy() {
-    let svc = Service::start(PLATFORM, &SOCKETS);
+fn too_many_async_requests_get_busy(t: Transport) {
+    let svc = Served::start(t, PLATFORM);
     let mut a = vm(&svc, 0);
     // Five async requests in one kick: the fifth exceeds the four the platform takes.
     let heads: Vec<u16> = (0..5)
@@ -259,9 +265,8 @@ fn too_many_async_requests_get_busy() {
     );
 }
 
-#[test]
-fn notifications_only_after_subscription() {
-    let svc = Service::start(PLATFORM, &SOCKETS);
+fn notifications_only_after_subscription(t: Transport) {
+    let svc = Served::start(t, PLATFORM);
     let mut a = vm(&svc, 0);
     let mut b = vm(&svc, 1);
     a.post_event_buffers(4);
@@ -294,9 +299,8 @@ fn notifications_only_after_subscription() {
     assert_eq!(a.status(CLOCK, 0xa, &[4]), PROTOCOL_ERROR);
 }
 
-#[test]
-fn shared_clocks_count_enables_and_follow_their_policy() {
-    let svc = Service::start(PLATFORM, &SOCKETS);
+fn shared_clocks_count_enables_and_follow_their_policy(t: Transport) {
+    let svc = Served::start(t, PLATFORM);
     let mut a = vm(&svc, 0);
     let mut b = vm(&svc, 1);
     // "shared" is vm0's 4 and vm1's 0: on while either wants it.

@@ -1,20 +1,25 @@
-//! The SCMI performance domain protocol end to end over vhost-user.
+//! The SCMI performance domain protocol end to end over both transports:
+//! vhost-user and the Gunyah simulator.
 
 mod support;
 
 use std::time::Duration;
 
 use support::agent::Agent;
-use support::platform::{PLATFORM, SOCKETS};
+use support::platform::{DEVICES, PLATFORM};
 use support::scmi::*;
-use support::Service;
+use support::transport::{Served, Transport};
+
+over_both_transports!(
+    every_perf_message_and_error,
+    level_and_limit_notifications_follow_the_other_guest,
+);
 
 const PERF: u8 = 0x13;
 
-#[test]
-fn every_perf_message_and_error() {
-    let svc = Service::start(PLATFORM, &SOCKETS);
-    let mut a = Agent::connect(&svc, SOCKETS[0], true);
+fn every_perf_message_and_error(t: Transport) {
+    let svc = Served::start(t, PLATFORM);
+    let mut a = Agent::attach(&svc, DEVICES[0], true);
     assert_eq!(a.ok(PERF, 0, &[]), [0x0003_0000]);
     assert_eq!(a.ok(PERF, 1, &[]), [(1 << 17) | 1, 0, 0, 0]);
     for m in (3..=0xa).chain([0xc, 0x10]) {
@@ -46,11 +51,10 @@ fn every_perf_message_and_error() {
     assert_eq!(a.status(PERF, 7, &[0]), PROTOCOL_ERROR);
 }
 
-#[test]
-fn level_and_limit_notifications_follow_the_other_guest() {
-    let svc = Service::start(PLATFORM, &SOCKETS);
-    let mut a = Agent::connect(&svc, SOCKETS[0], true);
-    let mut b = Agent::connect(&svc, SOCKETS[1], true);
+fn level_and_limit_notifications_follow_the_other_guest(t: Transport) {
+    let svc = Served::start(t, PLATFORM);
+    let mut a = Agent::attach(&svc, DEVICES[0], true);
+    let mut b = Agent::attach(&svc, DEVICES[1], true);
     a.post_event_buffers(3);
     b.ok(PERF, 7, &[0, 200]);
     a.assert_no_event(Duration::from_millis(100));

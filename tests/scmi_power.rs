@@ -1,22 +1,27 @@
-//! The SCMI power domain protocol end to end over vhost-user.
+//! The SCMI power domain protocol end to end over both transports:
+//! vhost-user and the Gunyah simulator.
 
 mod support;
 
 use std::time::Duration;
 
 use support::agent::Agent;
-use support::platform::{PLATFORM, SOCKETS};
+use support::platform::{DEVICES, PLATFORM};
 use support::scmi::*;
-use support::Service;
+use support::transport::{Served, Transport};
+
+over_both_transports!(
+    every_power_message_and_error,
+    a_domain_shared_by_two_guests_and_its_notifications,
+);
 
 const POWER: u8 = 0x11;
 const ON: u32 = 0;
 const OFF: u32 = 1 << 30;
 
-#[test]
-fn every_power_message_and_error() {
-    let svc = Service::start(PLATFORM, &SOCKETS);
-    let mut a = Agent::connect(&svc, SOCKETS[0], true);
+fn every_power_message_and_error(t: Transport) {
+    let svc = Served::start(t, PLATFORM);
+    let mut a = Agent::attach(&svc, DEVICES[0], true);
     assert_eq!(a.ok(POWER, 0, &[]), [0x0003_0000]);
     assert_eq!(a.ok(POWER, 1, &[]), [2, 0, 0, 0]);
     for m in [3, 4, 5, 6, 8, 0x10] {
@@ -44,11 +49,10 @@ fn every_power_message_and_error() {
     assert_eq!(a.status(POWER, 6, &[0, 2]), INVALID_PARAMETERS);
 }
 
-#[test]
-fn a_domain_shared_by_two_guests_and_its_notifications() {
-    let svc = Service::start(PLATFORM, &SOCKETS);
-    let mut a = Agent::connect(&svc, SOCKETS[0], true);
-    let mut b = Agent::connect(&svc, SOCKETS[1], true);
+fn a_domain_shared_by_two_guests_and_its_notifications(t: Transport) {
+    let svc = Served::start(t, PLATFORM);
+    let mut a = Agent::attach(&svc, DEVICES[0], true);
+    let mut b = Agent::attach(&svc, DEVICES[1], true);
     a.post_event_buffers(2);
     b.ok(POWER, 4, &[0, 0, ON]);
     a.assert_no_event(Duration::from_millis(100));

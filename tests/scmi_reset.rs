@@ -1,20 +1,25 @@
-//! The SCMI reset domain protocol end to end over vhost-user.
+//! The SCMI reset domain protocol end to end over both transports:
+//! vhost-user and the Gunyah simulator.
 
 mod support;
 
 use std::time::Duration;
 
 use support::agent::Agent;
-use support::platform::{PLATFORM, SOCKETS};
+use support::platform::{DEVICES, PLATFORM};
 use support::scmi::*;
-use support::Service;
+use support::transport::{Served, Transport};
+
+over_both_transports!(
+    every_reset_message_and_error,
+    async_reset_and_reset_issued_notifications,
+);
 
 const RESET: u8 = 0x16;
 
-#[test]
-fn every_reset_message_and_error() {
-    let svc = Service::start(PLATFORM, &SOCKETS);
-    let mut a = Agent::connect(&svc, SOCKETS[0], true);
+fn every_reset_message_and_error(t: Transport) {
+    let svc = Served::start(t, PLATFORM);
+    let mut a = Agent::attach(&svc, DEVICES[0], true);
     assert_eq!(a.ok(RESET, 0, &[]), [0x0003_0000]);
     assert_eq!(a.ok(RESET, 1, &[]), [2]);
     for m in [3, 4, 5, 6, 0x10] {
@@ -43,11 +48,10 @@ fn every_reset_message_and_error() {
     assert_eq!(a.status(RESET, 4, &[0, 1]), PROTOCOL_ERROR);
 }
 
-#[test]
-fn async_reset_and_reset_issued_notifications() {
-    let svc = Service::start(PLATFORM, &SOCKETS);
-    let mut a = Agent::connect(&svc, SOCKETS[0], true);
-    let mut b = Agent::connect(&svc, SOCKETS[1], true);
+fn async_reset_and_reset_issued_notifications(t: Transport) {
+    let svc = Served::start(t, PLATFORM);
+    let mut a = Agent::attach(&svc, DEVICES[0], true);
+    let mut b = Agent::attach(&svc, DEVICES[1], true);
     a.post_event_buffers(2);
     b.post_event_buffers(2);
     b.ok(RESET, 5, &[0, 1]);

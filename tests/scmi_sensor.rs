@@ -1,20 +1,25 @@
-//! The SCMI sensor protocol end to end over vhost-user.
+//! The SCMI sensor protocol end to end over both transports:
+//! vhost-user and the Gunyah simulator.
 
 mod support;
 
 use std::time::Duration;
 
 use support::agent::Agent;
-use support::platform::{PLATFORM, SOCKETS};
+use support::platform::{DEVICES, PLATFORM};
 use support::scmi::*;
-use support::Service;
+use support::transport::{Served, Transport};
+
+over_both_transports!(
+    every_sensor_message_and_error,
+    continuous_updates_arrive_once_subscribed,
+);
 
 const SENSOR: u8 = 0x15;
 
-#[test]
-fn every_sensor_message_and_error() {
-    let svc = Service::start(PLATFORM, &SOCKETS);
-    let mut a = Agent::connect(&svc, SOCKETS[0], true);
+fn every_sensor_message_and_error(t: Transport) {
+    let svc = Served::start(t, PLATFORM);
+    let mut a = Agent::attach(&svc, DEVICES[0], true);
     assert_eq!(a.ok(SENSOR, 0, &[]), [0x0003_0000]);
     assert_eq!(a.ok(SENSOR, 1, &[]), [2, 0, 0, 0]);
     for m in [3, 4, 5, 6, 8, 9, 0xa, 0xb, 0xc, 0x10] {
@@ -54,10 +59,9 @@ fn every_sensor_message_and_error() {
     assert_eq!(a.ask(SENSOR, 0xc, &[1]).long_name(4, 64), "vbat");
 }
 
-#[test]
-fn continuous_updates_arrive_once_subscribed() {
-    let svc = Service::start(PLATFORM, &SOCKETS);
-    let mut b = Agent::connect(&svc, SOCKETS[1], true);
+fn continuous_updates_arrive_once_subscribed(t: Transport) {
+    let svc = Served::start(t, PLATFORM);
+    let mut b = Agent::attach(&svc, DEVICES[1], true);
     b.post_event_buffers(2);
     b.assert_no_event(Duration::from_millis(200));
     b.ok(SENSOR, 0xb, &[0, 1]);

@@ -1,11 +1,12 @@
-//! One SCMI agent's session over vhost-user: commands on the cmdq, P2A messages on the
-//! eventq, through the driver-side harness.
+//! One SCMI agent's session: commands on the cmdq, P2A messages on the eventq, through a
+//! driver-side [`Driver`] over either transport.
 
 use std::time::Duration;
 
-use drivervm::harness::{Harness, HarnessOptions};
+use drivervm::harness::{Driver, HarnessOptions};
 
 use super::scmi::{command, header, Response, CMDQ, EVENTQ, P2A};
+use super::transport::Served;
 use super::Service;
 
 /// Bytes of each eventq buffer the agent posts (the largest P2A message is far smaller).
@@ -14,18 +15,30 @@ const EVENT_BUFFER: u32 = 128;
 /// A connected agent with VIRTIO_SCMI_F_P2A_CHANNELS negotiated.
 pub struct Agent {
     /// The session.
-    pub h: Harness,
+    pub h: Box<dyn Driver>,
     token: u16,
 }
 
 impl Agent {
     /// Connects to `socket` of `svc`, accepting the P2A channel when `p2a`.
     pub fn connect(svc: &Service, socket: &str, p2a: bool) -> Agent {
-        let options = HarnessOptions {
+        Self::on(Box::new(svc.connect(socket, &Self::options(p2a))), p2a)
+    }
+
+    /// Attaches to device `id` of `served` (either transport), accepting the P2A channel
+    /// when `p2a`.
+    pub fn attach(served: &Served, id: &str, p2a: bool) -> Agent {
+        Self::on(served.connect(id, 2, &Self::options(p2a)), p2a)
+    }
+
+    fn options(p2a: bool) -> HarnessOptions {
+        HarnessOptions {
             device_features: if p2a { P2A } else { 0 },
             ..HarnessOptions::default()
-        };
-        let h = svc.connect(socket, &options);
+        }
+    }
+
+    fn on(h: Box<dyn Driver>, p2a: bool) -> Agent {
         assert_eq!(h.offered_features() & P2A, P2A, "P2A channel offered");
         assert_eq!(h.acked_features() & P2A, if p2a { P2A } else { 0 });
         Agent { h, token: 0 }

@@ -114,3 +114,6 @@ sensors = ["vbat"]
 
 /// The sockets of [`PLATFORM`].
 pub const SOCKETS: [&str; 2] = ["vm0-scmi.sock", "vm1-scmi.sock"];
+
+/// The device ids of [`PLATFORM`], for [`super::transport::Served::connect`].
+pub const DEVICES: [&str; 2] = ["vm0-scmi", "vm1-scmi"];

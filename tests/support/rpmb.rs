@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use drivervm::devices::rpmb::constants::*;
 use drivervm::devices::rpmb::frame::Frame;
-use drivervm::harness::{Harness, HarnessOptions};
+use drivervm::harness::{Driver, HarnessOptions};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -32,12 +32,12 @@ pub fn options() -> HarnessOptions {
 
 /// One of the service's RPMB faces.
 pub enum Link {
-    /// virtio-rpmb: one request queue, a request per buffer.
-    Virtio(Harness),
+    /// virtio-rpmb: one request queue, a request per buffer (over either transport).
+    Virtio(Box<dyn Driver>),
     /// rpmb_dev on a unix socket.
     Socket(UnixStream),
     /// rpmb_dev on a virtio-console port (queue 0 receive, queue 1 transmit).
-    Console(Harness),
+    Console(Box<dyn Driver>),
 }
 
 impl Link {

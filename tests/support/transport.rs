@@ -3,7 +3,7 @@
 //! simulated backend nodes, driven by the simulator's frontend driver).
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use drivervm::config::{self, TransportConfig};
@@ -41,7 +41,7 @@ pub struct GunyahServed {
     devices: HashMap<String, (String, u32)>,
     nodes: Arc<HashMap<String, SimNode>>,
     _service: service::Service,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Drop for GunyahServed {
@@ -94,6 +94,22 @@ impl Served {
         }
     }
 
+    /// The service's runtime dir (sockets that stay sockets, such as `rpmb_dev`, are here).
+    pub fn runtime_dir(&self) -> PathBuf {
+        match self {
+            Served::VhostUser(svc) => svc.runtime_dir.clone(),
+            Served::Gunyah(g) => g.runtime_dir(),
+        }
+    }
+
+    /// The service's state dir (RPMB images and keys), private to this test.
+    pub fn state_dir(&self) -> PathBuf {
+        match self {
+            Served::VhostUser(svc) => svc.dir.path().join("state"),
+            Served::Gunyah(g) => g.state_dir(),
+        }
+    }
+
     /// What the service logged (for Gunyah: the lines of this binary's in-process services).
     pub fn log(&self) -> String {
         match self {
@@ -103,8 +119,9 @@ impl Served {
     }
 }
 
-/// Serves every device of `config` over Gunyah: the devices of guest `g` on node
+/// Serves every virtio device of `config` over Gunyah: the devices of guest `g` on node
 /// `/dev/gh_virtio_backend_<g>`, labels from 1 in file order, window at [`SIM_WINDOW_BASE`].
+/// An `rpmb-dev` device is no virtio device: it keeps its unix socket.
 pub fn gunyah_config(config: &str) -> String {
     let mut doc: toml::Table = config.parse().expect("test config is TOML");
     if let Some(toml::Value::Array(guests)) = doc.get_mut("guest") {
@@ -120,6 +137,13 @@ pub fn gunyah_config(config: &str) -> String {
                     .filter_map(toml::Value::as_table_mut)
                     .enumerate()
                 {
+                    let rpmb_dev = d
+                        .get("transport")
+                        .and_then(toml::Value::as_table)
+                        .is_some_and(|t| t.contains_key("rpmb-dev"));
+                    if rpmb_dev {
+                        continue;
+                    }
                     let mut gunyah = toml::Table::new();
                     gunyah.insert(
                         "node".into(),
@@ -171,12 +195,20 @@ impl GunyahServed {
             let backend: Arc<dyn GunyahBackendIo> = node.open()?;
             Ok(backend)
         });
-        let svc = service::start_with(&cfg, &dir.path().join("run"), open).expect("start service");
+        // Not start_with: that takes the state dir from the environment, and RPMB state must
+        // stay in this test's directory.
+        let svc = service::start_full(
+            &cfg,
+            &dir.path().join("run"),
+            &dir.path().join("state"),
+            open,
+        )
+        .expect("start service");
         GunyahServed {
             devices,
             nodes,
             _service: svc,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -194,6 +226,16 @@ impl GunyahServed {
         let (node, label) = self.node(id);
         SimDriver::attach(node, label, queues, options)
             .unwrap_or_else(|e| panic!("attach {id}: {e}\n{}", self.log()))
+    }
+
+    /// The in-process service's runtime dir.
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.dir.path().join("run")
+    }
+
+    /// The in-process service's state dir.
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
     }
 
     /// Lines logged by this binary's in-process services.
