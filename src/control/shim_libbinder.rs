@@ -1,10 +1,11 @@
 //! The Soong build's binder: AOSP libbinder_rs (kernel binder through servicemanager) and the
 //! `vendor.drivervm-V1-rust` crate the `aidl_interface` generates. Twin of
-//! `shim_rsbinder.rs`, exporting the same names; `control::tests` checks that they match.
+//! `shim_rsbinder.rs`; `contract.rs` pins the signatures both export.
 //!
-//! Not compiled by Cargo (there is no libbinder_rs outside an AOSP tree). RPC binder is
-//! absent here on purpose: AOSP's `librpcbinder_rs` is not `vendor_available`
-//! (docs/aosp.md), so a Soong-built drivervm serves kernel binder only.
+//! Cargo's own build never compiles this file; `tests/soong_shim` type-checks it against a
+//! model of the libbinder_rs API. RPC binder is absent here on purpose: AOSP's
+//! `librpcbinder_rs` is not `vendor_available` (docs/aosp.md), so a Soong-built drivervm
+//! serves kernel binder only.
 
 use std::path::Path;
 
@@ -141,8 +142,8 @@ pub fn connect(target: &Target, _callbacks: bool) -> std::result::Result<Connect
     }
 }
 
-/// A failed call as one line: the service's own message for a service-specific error,
-/// the binder status otherwise.
+/// A failed call as one line. libbinder_rs has no accessor for a status's message, so a
+/// service-specific error reads as `AStatus_getDescription` renders it, message included.
 pub fn describe_status(status: &Status) -> (Option<i32>, String) {
     if status.exception_code() == ExceptionCode::SERVICE_SPECIFIC {
         (

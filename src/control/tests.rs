@@ -1,4 +1,3 @@
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -61,83 +60,6 @@ fn targets_parse_and_print() {
 
 fn src(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(rel)
-}
-
-/// Names a shim file makes public: `pub fn|struct|enum|type|const NAME` and `pub use ... NAME`.
-fn exported_names(rel: &str) -> BTreeSet<String> {
-    let text = std::fs::read_to_string(src(rel)).unwrap();
-    let mut names = BTreeSet::new();
-    let mut in_use = false;
-    for line in text.lines() {
-        let t = line.trim();
-        if let Some(rest) = [
-            "pub fn ",
-            "pub struct ",
-            "pub enum ",
-            "pub type ",
-            "pub const ",
-        ]
-        .iter()
-        .find_map(|p| t.strip_prefix(p))
-        {
-            let name: String = rest
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            names.insert(name);
-        }
-        if t.starts_with("pub use ") {
-            in_use = true;
-        }
-        if in_use {
-            let list = t.trim_start_matches("pub use ");
-            let list = list.rsplit("::").next().unwrap_or(list);
-            for part in list.split(&[',', '{', '}', ';'][..]) {
-                let part = part.trim();
-                let name = part.rsplit(" as ").next().unwrap_or(part).trim();
-                if !name.is_empty() && !name.contains(' ') {
-                    names.insert(name.to_owned());
-                }
-            }
-            if t.ends_with(';') {
-                in_use = false;
-            }
-        }
-    }
-    names
-}
-
-#[test]
-fn both_shims_export_the_same_names() {
-    let cargo = exported_names("control/shim_rsbinder.rs");
-    let soong = exported_names("control/shim_libbinder.rs");
-    for must in [
-        "iface",
-        "Result",
-        "Status",
-        "Strong",
-        "Interface",
-        "service_specific",
-        "new_driver_vm",
-        "new_listener",
-        "same_listener",
-        "serve_unix",
-        "serve_vsock",
-        "register_kernel",
-        "kernel_binder_present",
-        "connect",
-        "Connection",
-        "ControlError",
-        "RpcHandle",
-        "RPC_AVAILABLE",
-        "describe_status",
-    ] {
-        assert!(
-            cargo.contains(must),
-            "shim_rsbinder.rs lacks {must}: {cargo:?}"
-        );
-    }
-    assert_eq!(cargo, soong, "the two shims must export the same names");
 }
 
 /// Every `cfg(soong)` sits in control/mod.rs, which only picks the shim.
