@@ -24,7 +24,7 @@
 //! - Each `msg_reports` entry identifies the faulty message and when it arrived: bits 31:0
 //!   are the message header exactly as the agent sent it (protocol, message ID, type and
 //!   token, so the agent can match it to its command); bits 63:32 are the arrival time in
-//!   microseconds since the platform started serving this agent, modulo 2^32 (the field
+//!   microseconds since the service set up this agent's device, modulo 2^32 (the field
 //!   wraps after about 71 minutes; it orders and spaces errors, it is not a clock).
 //! - Which errors count: a message the platform could not process as sent. That is every
 //!   PROTOCOL_ERROR (truncated or oversized parameters, a message type other than command,
