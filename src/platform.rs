@@ -19,7 +19,8 @@ use crate::hw::clock::SharedClocks;
 use crate::hw::perf::{SharedPerf, SimPerf};
 use crate::hw::power::{SharedPower, SimPower};
 use crate::hw::reset::{SharedResets, SimReset};
-use crate::hw::sensor::{SharedSensors, SimSensors};
+use crate::hw::sensor::SharedSensors;
+use crate::hw::sensor_set::SensorSet;
 
 /// Why the platform could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,9 @@ pub enum PlatformError {
     /// The simulated clock tree is inconsistent (config validation should have caught it).
     #[error("simulated clock tree: {0}")]
     SimClocks(String),
+    /// A sensor read from sysfs cannot be opened.
+    #[error("sysfs sensors: {0}")]
+    Sensors(#[from] crate::hw::sysfs_sensors::SysfsSensorError),
     /// The Linux clock backend cannot be opened.
     #[error("linux clock backend: {0}")]
     LinuxClocks(String),
@@ -93,6 +97,7 @@ impl ScmiPlatform {
         } else {
             None
         };
+        let sensors = SensorSet::open(&scmi.linux_sensor_root, scmi.sensors.clone())?;
         let platform = Self {
             sim_clocks,
             linux_clocks,
@@ -105,9 +110,7 @@ impl ScmiPlatform {
             perf: Arc::new(SharedPerf::new(Box::new(SimPerf::new(
                 scmi.perf_domains.clone(),
             )))),
-            sensors: Arc::new(SharedSensors::new(Box::new(SimSensors::new(
-                scmi.sensors.clone(),
-            )))),
+            sensors: Arc::new(SharedSensors::new(Box::new(sensors))),
         };
         for (i, name) in scmi_agents(config).iter().enumerate() {
             let id = i as u32 + 1;

@@ -31,6 +31,11 @@ sync base_list 0x10 6 2 0
 sync base_negotiate 0x10 0x10 3 0x20001
 sync base_negotiate_old 0x10 0x10 4 0x20000
 sync no_such_protocol 0x12 0 5
+sync base_notify_errors_bad 0x10 8 53 2
+sync base_notify_errors 0x10 8 54 1
+sync base_truncated 0x10 2 55
+notif base_error_event
+sync base_notify_errors_off 0x10 8 56 0
 sync clk_version 0x14 0 6
 sync clk_attributes 0x14 1 7
 sync clk_msg_attr_parent_get 0x14 2 8 0xe
@@ -318,6 +323,17 @@ fn linux_guest_uses_clocks_power_perf_sensors_and_resets() {
     assert_eq!(g.status("base_negotiate"), SUCCESS);
     assert_eq!(g.status("base_negotiate_old"), NOT_SUPPORTED);
     assert_eq!(g.status("no_such_protocol"), NOT_SUPPORTED);
+    // BASE_NOTIFY_ERRORS: reserved bits refused; once subscribed, a truncated message brings
+    // a BASE_ERROR_EVENT (notification 0x0 of 0x10) from agent 1 listing that one message by
+    // the header it went out with. Unsubscribed again before the checks that err on purpose.
+    assert_eq!(g.status("base_notify_errors_bad"), INVALID_PARAMETERS);
+    assert_eq!(g.status("base_notify_errors"), SUCCESS);
+    assert_eq!(g.status("base_truncated"), PROTOCOL_ERROR);
+    let e = &g.raw["base_error_event"];
+    assert_eq!(e.len(), 5, "header, agent, status, one report: {e:?}");
+    assert_eq!(e[..3], ["00004300", "00000001", "00000001"], "{e:?}");
+    assert_eq!(e[3], format!("{:08x}", g.header("base_truncated")), "{e:?}");
+    assert_eq!(g.status("base_notify_errors_off"), SUCCESS);
 
     // Clock: discovery.
     assert_eq!(g.ok("clk_version"), [0x0003_0000]);

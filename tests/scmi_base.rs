@@ -19,6 +19,7 @@ over_both_transports!(
     malformed_chains_are_returned_empty_and_the_device_keeps_serving,
     sixty_four_outstanding_requests_all_complete,
     two_guests_are_served_concurrently,
+    comms_errors_reach_only_the_subscribed_agent_that_made_them,
 );
 
 /// vhost-user only: the config space is reachable because CONFIG is offered.
@@ -84,7 +85,7 @@ fn every_base_message_answers_as_the_spec_lays_out(t: Transport) {
             (SUCCESS, 2 << 8),
             "two agents, no other protocols"
         );
-        for id in 0..=7 {
+        for id in 0..=8 {
             let r = ask(h, 2, 3, &[id]);
             assert_eq!(
                 (r.status, r.word(0)),
@@ -92,9 +93,11 @@ fn every_base_message_answers_as_the_spec_lays_out(t: Transport) {
                 "message {id} implemented"
             );
         }
-        // NEGOTIATE_PROTOCOL_VERSION (base v2.1) is implemented; BASE_NOTIFY_ERRORS is not.
+        // NEGOTIATE_PROTOCOL_VERSION (base v2.1) and BASE_NOTIFY_ERRORS are implemented;
+        // the permission commands are not.
         assert_eq!(ask(h, 2, 3, &[0x10]).status, SUCCESS);
-        assert_eq!(ask(h, 2, 3, &[8]).status, NOT_FOUND);
+        assert_eq!(ask(h, 2, 3, &[8]).status, SUCCESS);
+        assert_eq!(ask(h, 2, 3, &[9]).status, NOT_FOUND);
         let r = ask(h, 3, 4, &[]);
         assert_eq!((r.status, r.name(0).as_str()), (SUCCESS, "drivervm-test"));
         assert_eq!(r.payload.len(), 16);
@@ -203,4 +206,88 @@ fn two_guests_are_served_concurrently(t: Transport) {
             });
         }
     });
+}
+
+/// BASE_ERROR_EVENT header: message 0x0, type 3 (notification), protocol 0x10, token 0.
+const ERROR_EVENT: u32 = NOTIFICATION | (0x10 << 10);
+
+/// An agent of `svc` with the P2A channel negotiated and `buffers` eventq buffers posted.
+fn p2a_agent(svc: &Served, id: &str, buffers: usize) -> Box<dyn Driver> {
+    let opts = HarnessOptions {
+        device_features: P2A,
+        ..HarnessOptions::default()
+    };
+    let mut d = svc.connect(id, 2, &opts);
+    assert_eq!(d.acked_features() & P2A, P2A, "P2A channel negotiated");
+    for _ in 0..buffers {
+        d.submit(EVENTQ, &[], 128).expect("eventq buffer");
+    }
+    d
+}
+
+/// The P2A messages that arrive within `within`.
+fn events(d: &mut dyn Driver, within: Duration) -> Vec<Vec<u32>> {
+    d.wait_completions(EVENTQ, within)
+        .map(|done| done.iter().map(|c| words(&c.data)).collect())
+        .unwrap_or_default()
+}
+
+/// Checks that `e` is one BASE_ERROR_EVENT from `agent` naming exactly the message `header`.
+fn assert_error_event(e: &[u32], agent: u32, header: u32) {
+    // agent_id, error_status (bit 31 clear: not fatal; bits 9:0 one report), then the
+    // report: the faulty message's header word, then its 32-bit timestamp.
+    assert_eq!(e.len(), 5, "{e:x?}");
+    assert_eq!(e[..4], [ERROR_EVENT, agent, 1, header], "{e:x?}");
+}
+
+fn comms_errors_reach_only_the_subscribed_agent_that_made_them(t: Transport) {
+    let svc = Served::start(t, TWO_GUESTS);
+    let mut vm0 = p2a_agent(&svc, "vm0-scmi", 4);
+    let mut vm1 = p2a_agent(&svc, "vm1-scmi", 8);
+    let (vm0, vm1) = (vm0.as_mut(), vm1.as_mut());
+    const QUIET: Duration = Duration::from_millis(300);
+    const SOON: Duration = Duration::from_secs(2);
+
+    // Not subscribed yet: a malformed message gets its status and nothing else.
+    assert_eq!(ask(vm1, 2, 1, &[]).status, PROTOCOL_ERROR);
+    assert!(events(vm1, QUIET).is_empty());
+
+    // vm1 subscribes: reserved bits are refused, notify_enable = 1 accepted.
+    assert_eq!(ask(vm1, 8, 2, &[3]).status, INVALID_PARAMETERS);
+    assert_eq!(ask(vm1, 8, 2, &[1]).status, SUCCESS);
+    assert_eq!(
+        ask(vm0, 8, 2, &[0]).status,
+        SUCCESS,
+        "vm0 stays unsubscribed"
+    );
+
+    // Truncated, oversized, unknown protocol: one event each, naming that message.
+    assert_eq!(ask(vm1, 2, 0x21, &[]).status, PROTOCOL_ERROR);
+    let e = events(vm1, SOON);
+    assert_eq!(e.len(), 1, "{e:x?}");
+    assert_error_event(&e[0], 2, header(BASE, 2, 0x21));
+    assert_eq!(ask(vm1, 0, 0x22, &[7]).status, PROTOCOL_ERROR);
+    assert_error_event(&events(vm1, SOON)[0], 2, header(BASE, 0, 0x22));
+    let r = Response::parse(&vm1.request(CMDQ, &command(0x77, 0, 0x23, &[]), 64).unwrap());
+    assert_eq!(r.status, NOT_SUPPORTED);
+    assert_error_event(&events(vm1, SOON)[0], 2, header(0x77, 0, 0x23));
+    // A message too short for a header cannot be attributed: a count of zero.
+    assert!(vm1.request(CMDQ, &[0x00, 0x40], 64).unwrap().is_empty());
+    assert_eq!(events(vm1, SOON), [vec![ERROR_EVENT, 2, 0]]);
+    // A well-formed command that fails is no communication error.
+    assert_eq!(ask(vm1, 7, 0x24, &[9]).status, NOT_FOUND);
+    assert!(events(vm1, QUIET).is_empty());
+
+    // vm0's errors reach neither vm0 (not subscribed) nor vm1 (not its errors).
+    assert_eq!(ask(vm0, 2, 0x31, &[]).status, PROTOCOL_ERROR);
+    assert!(events(vm0, QUIET).is_empty());
+    assert!(events(vm1, QUIET).is_empty());
+
+    // Unsubscribing stops the events.
+    assert_eq!(ask(vm1, 8, 0x25, &[0]).status, SUCCESS);
+    assert_eq!(ask(vm1, 2, 0x26, &[]).status, PROTOCOL_ERROR);
+    assert!(events(vm1, QUIET).is_empty());
+    // And the service still answers both.
+    assert_eq!(ask(vm0, 0, 9, &[]).word(0), 0x0002_0001);
+    assert_eq!(ask(vm1, 0, 9, &[]).word(0), 0x0002_0001);
 }

@@ -11,7 +11,8 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
 use super::raw_scmi::{
-    RawClock, RawLinuxClocks, RawPerfDomain, RawPowerDomain, RawResetDomain, RawSensor,
+    RawClock, RawLinuxClocks, RawLinuxSensors, RawPerfDomain, RawPowerDomain, RawResetDomain,
+    RawSensor,
 };
 
 /// The whole file.
@@ -62,6 +63,7 @@ pub(super) struct RawSoc {
     #[serde(default, rename = "sensor")]
     pub sensors: Vec<RawSensor>,
     pub linux_clocks: Option<RawLinuxClocks>,
+    pub linux_sensors: Option<RawLinuxSensors>,
 }
 
 /// One `[[guest]]`.

@@ -77,6 +77,8 @@ pub(super) struct RawSensor {
     pub update_interval_s: Option<RawInt>,
     pub value: Option<RawInt>,
     pub wave: Option<RawWave>,
+    pub iio: Option<String>,
+    pub thermal_zone: Option<String>,
 }
 
 /// `wave = { min, max, period_ms }`.
@@ -86,6 +88,13 @@ pub(super) struct RawWave {
     pub min: RawInt,
     pub max: RawInt,
     pub period_ms: RawInt,
+}
+
+/// `[soc.linux_sensors]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLinuxSensors {
+    pub sysfs: Option<PathBuf>,
 }
 
 /// `[soc.linux_clocks]`.

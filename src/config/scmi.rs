@@ -1,5 +1,6 @@
 //! The SCMI platform a config describes once (`[[soc.clock]]`, `[[soc.power_domain]]`,
-//! `[[soc.reset_domain]]`, `[[soc.perf_domain]]`, `[[soc.sensor]]`, `[soc.linux_clocks]`),
+//! `[[soc.reset_domain]]`, `[[soc.perf_domain]]`, `[[soc.sensor]]`, `[soc.linux_clocks]`,
+//! `[soc.linux_sensors]`),
 //! and what each scmi device grants its guest (`clocks = [...]` and friends).
 
 use std::collections::HashSet;
@@ -11,12 +12,16 @@ use crate::hw::clock::{ClockDesc, RatePolicy, RateSpec};
 use crate::hw::perf::{Opp, PerfDesc};
 use crate::hw::reset::ResetDesc;
 use crate::hw::sensor::{SensorDesc, SimSource};
+use crate::hw::sensor_set::SensorSource;
+use crate::hw::sysfs_sensors::SysfsSource;
 
 use super::error::ConfigError;
 use super::kinds::{Backend, DeviceKind};
 use super::raw::{RawDevice, RawInt, RawSoc};
 use super::raw_scmi::{RawClock, RawOpp, RawPerfDomain, RawSensor};
 
+/// Where sensors read from sysfs are found unless `soc.linux_sensors.sysfs` says otherwise.
+pub const LINUX_SENSOR_ROOT: &str = crate::hw::sysfs_sensors::DEFAULT_ROOT;
 /// Where the Linux backend finds clocks unless `soc.linux_clocks.debugfs` says otherwise.
 pub const LINUX_CLOCK_ROOT: &str = crate::hw::clock::linux::DEFAULT_ROOT;
 
@@ -26,12 +31,13 @@ const MAX_NAME: usize = 63;
 const MAX_LIST: usize = 4096;
 /// Suffix of a grant that allows reading only.
 const READ_ONLY: &str = ":read-only";
-/// Sensor types a config may name, with their SCMI codes (DEN0056 sensor type table).
-const SENSOR_TYPES: [(&str, u8); 4] = [
-    ("temperature", 2),
-    ("voltage", 5),
-    ("current", 6),
-    ("power", 7),
+/// Sensor types a config may name, with their SCMI codes (DEN0056 sensor type table) and
+/// the prefix of the IIO channels that measure them (in the units IIO reports them in).
+const SENSOR_TYPES: [(&str, u8, &str); 4] = [
+    ("temperature", 2, "in_temp"),
+    ("voltage", 5, "in_voltage"),
+    ("current", 6, "in_current"),
+    ("power", 7, "in_power"),
 ];
 
 /// One simulated clock and how agents sharing it are arbitrated.
@@ -55,7 +61,9 @@ pub struct ScmiPlatformConfig {
     /// `[[soc.perf_domain]]`.
     pub perf_domains: Vec<PerfDesc>,
     /// `[[soc.sensor]]` with what each reads.
-    pub sensors: Vec<(SensorDesc, SimSource)>,
+    pub sensors: Vec<(SensorDesc, SensorSource)>,
+    /// `soc.linux_sensors.sysfs`: the sysfs root sensors with `iio` or `thermal_zone` read.
+    pub linux_sensor_root: PathBuf,
     /// `soc.linux_clocks.debugfs`: the clk directory the linux backend reads.
     pub linux_clock_root: PathBuf,
     /// `soc.linux_clocks.names`: the clocks the linux backend offers (empty: all).
@@ -70,6 +78,7 @@ impl Default for ScmiPlatformConfig {
             reset_domains: Vec::new(),
             perf_domains: Vec::new(),
             sensors: Vec::new(),
+            linux_sensor_root: PathBuf::from(LINUX_SENSOR_ROOT),
             linux_clock_root: PathBuf::from(LINUX_CLOCK_ROOT),
             linux_clock_names: Vec::new(),
         }
@@ -209,6 +218,12 @@ impl ScmiValidator<'_> {
             sensors,
             ..ScmiPlatformConfig::default()
         };
+        if let Some(root) = raw.linux_sensors.take().and_then(|l| l.sysfs) {
+            if root.as_os_str().is_empty() {
+                return Err(self.err("soc.linux_sensors.sysfs", "must not be empty"));
+            }
+            platform.linux_sensor_root = root;
+        }
         if let Some(linux) = raw.linux_clocks.take() {
             if let Some(root) = linux.debugfs {
                 if root.as_os_str().is_empty() {
@@ -415,19 +430,19 @@ impl ScmiValidator<'_> {
         })
     }
 
-    fn sensor(&self, s: RawSensor) -> Result<(SensorDesc, SimSource), ConfigError> {
+    fn sensor(&self, s: RawSensor) -> Result<(SensorDesc, SensorSource), ConfigError> {
         let place = |key: &str| format!("soc.sensor \"{}\" {key}", s.name);
-        let sensor_type = SENSOR_TYPES
+        let (sensor_type, iio_prefix) = SENSOR_TYPES
             .iter()
-            .find(|(n, _)| *n == s.kind)
-            .map(|(_, code)| *code)
+            .find(|(n, _, _)| *n == s.kind)
+            .map(|(_, code, prefix)| (*code, *prefix))
             .ok_or_else(|| {
                 self.err(
                     place("type"),
                     format!(
                         "unknown sensor type \"{}\" (expected one of: {})",
                         s.kind.escape_debug(),
-                        SENSOR_TYPES.map(|(n, _)| n).join(", ")
+                        SENSOR_TYPES.map(|(n, _, _)| n).join(", ")
                     ),
                 )
             })?;
@@ -441,27 +456,52 @@ impl ScmiValidator<'_> {
             .map(|v| self.int(&place("update_interval_s"), v, 1, i64::from(u16::MAX)))
             .transpose()?
             .unwrap_or(1) as u16;
-        let (source, range) =
-            match (s.value, &s.wave) {
-                (Some(v), None) => (SimSource::Fixed(v.0), (v.0, v.0)),
-                (None, Some(w)) => {
-                    let min = w.min.0;
-                    let max = self.int(&place("wave.max"), w.max, min, i64::MAX)?;
-                    let ms = self.int(&place("wave.period_ms"), w.period_ms, 1, 86_400_000)?;
-                    (
-                        SimSource::Triangle {
-                            min,
-                            max,
-                            period: Duration::from_millis(ms as u64),
-                        },
-                        (min, max),
-                    )
+        // A real sensor's bounds are the hardware's and unknown here.
+        let unbounded = (i64::MIN, i64::MAX);
+        let (source, range) = match (s.value, &s.wave, &s.iio, &s.thermal_zone) {
+            (Some(v), None, None, None) => (SensorSource::Sim(SimSource::Fixed(v.0)), (v.0, v.0)),
+            (None, Some(w), None, None) => {
+                let min = w.min.0;
+                let max = self.int(&place("wave.max"), w.max, min, i64::MAX)?;
+                let ms = self.int(&place("wave.period_ms"), w.period_ms, 1, 86_400_000)?;
+                let wave = SimSource::Triangle {
+                    min,
+                    max,
+                    period: Duration::from_millis(ms as u64),
+                };
+                (SensorSource::Sim(wave), (min, max))
+            }
+            (None, None, Some(iio), None) => {
+                let source = self.iio(&place("iio"), iio, iio_prefix)?;
+                (SensorSource::Sysfs(source), unbounded)
+            }
+            (None, None, None, Some(zone)) => {
+                if sensor_type != 2 {
+                    return Err(self.err(
+                        place("thermal_zone"),
+                        "thermal zones read temperatures: set type = \"temperature\"",
+                    ));
                 }
-                _ => return Err(self.err(
+                if !numbered(zone, "thermal_zone") {
+                    return Err(self.err(
+                        place("thermal_zone"),
+                        format!(
+                            "\"{}\" is not a thermal zone (expected thermal_zone<N>)",
+                            zone.escape_debug()
+                        ),
+                    ));
+                }
+                let source = SysfsSource::ThermalZone(zone.clone());
+                (SensorSource::Sysfs(source), unbounded)
+            }
+            _ => {
+                return Err(self.err(
                     format!("soc.sensor \"{}\"", s.name),
-                    "set exactly one of `value` (a fixed reading) or `wave` (min, max, period_ms)",
-                )),
-            };
+                    "set exactly one of `value` (a fixed reading), `wave` (min, max, period_ms), \
+                     `iio` (an IIO channel) or `thermal_zone` (a thermal zone)",
+                ))
+            }
+        };
         Ok((
             SensorDesc {
                 name: s.name,
@@ -472,6 +512,38 @@ impl ScmiValidator<'_> {
             },
             source,
         ))
+    }
+
+    /// An IIO channel written `iio:device<N>/<channel>`, whose channel measures the sensor's
+    /// type (its name starts with `prefix`, e.g. `in_voltage` for a voltage).
+    fn iio(&self, place: &str, text: &str, prefix: &str) -> Result<SysfsSource, ConfigError> {
+        let parsed = text.split_once('/').filter(|(device, channel)| {
+            numbered(device, "iio:device")
+                && !channel.is_empty()
+                && channel
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        });
+        let Some((device, channel)) = parsed else {
+            return Err(self.err(
+                place,
+                format!(
+                    "\"{}\" is not an IIO channel (expected iio:device<N>/<channel>, e.g. \
+                     iio:device0/in_voltage0)",
+                    text.escape_debug()
+                ),
+            ));
+        };
+        if !channel.starts_with(prefix) {
+            return Err(self.err(
+                place,
+                format!("channel \"{channel}\" does not measure this sensor's type (expected {prefix}...)"),
+            ));
+        }
+        Ok(SysfsSource::Iio {
+            device: device.to_owned(),
+            channel: channel.to_owned(),
+        })
     }
 
     /// Validates one device's grant lists against the platform.
@@ -500,8 +572,9 @@ impl ScmiValidator<'_> {
             if backend == Backend::Linux && key != "clocks" {
                 return Err(self.err(
                     here,
-                    "the linux backend serves clocks only (power, reset, performance and sensor \
-                     domains have no Linux backend)",
+                    "the linux backend serves clocks only (grant domains and sensors from a sim \
+                     device; a sensor reads the kernel's sysfs when [[soc.sensor]] sets iio or \
+                     thermal_zone)",
                 ));
             }
             let known: Vec<&str> = match key {
@@ -565,4 +638,10 @@ impl ScmiValidator<'_> {
         }
         Ok(out)
     }
+}
+
+/// Whether `text` is `stem` followed by a decimal number (as sysfs numbers its entries).
+fn numbered(text: &str, stem: &str) -> bool {
+    text.strip_prefix(stem)
+        .is_some_and(|n| !n.is_empty() && n.len() <= 9 && n.bytes().all(|b| b.is_ascii_digit()))
 }

@@ -8,5 +8,7 @@ pub mod power;
 pub mod reset;
 pub mod rpmb;
 pub mod sensor;
+pub mod sensor_set;
 pub mod soc;
+pub mod sysfs_sensors;
 pub mod tuner;

@@ -3,6 +3,8 @@
 use super::*;
 use crate::hw::clock::{RatePolicy, RateSpec};
 use crate::hw::sensor::SimSource;
+use crate::hw::sensor_set::SensorSource;
+use crate::hw::sysfs_sensors::SysfsSource;
 
 /// A config with `soc` tables and one guest "ivi" whose scmi device has `device` keys.
 fn with(soc: &str, device: &str) -> String {
@@ -77,8 +79,8 @@ fn platform_and_grants_build_typed_values() {
     let levels: Vec<u32> = p.perf_domains[0].opps.iter().map(|o| o.level).collect();
     assert_eq!((levels, p.perf_domains[0].initial_level), (vec![1, 2], 1));
     assert_eq!(
-        (p.sensors[0].0.sensor_type, p.sensors[0].1),
-        (2, SimSource::Fixed(40))
+        (p.sensors[0].0.sensor_type, p.sensors[0].1.clone()),
+        (2, SensorSource::Sim(SimSource::Fixed(40)))
     );
     let g = &c.guests[0].devices[0].grants;
     assert_eq!(
@@ -229,8 +231,13 @@ fn domain_and_sensor_errors_name_their_key() {
     );
     assert_eq!(
         sensor("type = \"power\""),
-        "etc/x.toml: soc.sensor \"s\": set exactly one of `value` (a fixed reading) or `wave` \
-         (min, max, period_ms)"
+        "etc/x.toml: soc.sensor \"s\": set exactly one of `value` (a fixed reading), `wave` \
+         (min, max, period_ms), `iio` (an IIO channel) or `thermal_zone` (a thermal zone)"
+    );
+    assert_eq!(
+        sensor("type = \"power\"\nvalue = 1\nthermal_zone = \"thermal_zone0\""),
+        "etc/x.toml: soc.sensor \"s\": set exactly one of `value` (a fixed reading), `wave` \
+         (min, max, period_ms), `iio` (an IIO channel) or `thermal_zone` (a thermal zone)"
     );
     assert_eq!(
         sensor("type = \"power\"\nvalue = 1\nscale = 20"),
@@ -250,6 +257,97 @@ fn domain_and_sensor_errors_name_their_key() {
     assert_eq!(
         err(&with("[soc.linux_clocks]\ndebugfs = \"\"", "")),
         "etc/x.toml: soc.linux_clocks.debugfs: must not be empty"
+    );
+    assert_eq!(
+        sensor("type = \"voltage\"\nthermal_zone = \"thermal_zone0\""),
+        "etc/x.toml: soc.sensor \"s\" thermal_zone: thermal zones read temperatures: set \
+         type = \"temperature\""
+    );
+    for zone in [
+        "thermal_zone",
+        "zone0",
+        "thermal_zone0/../x",
+        "thermal_zone-1",
+    ] {
+        assert_eq!(
+            sensor(&format!(
+                "type = \"temperature\"\nthermal_zone = \"{zone}\""
+            )),
+            format!(
+                "etc/x.toml: soc.sensor \"s\" thermal_zone: \"{zone}\" is not a thermal zone \
+                 (expected thermal_zone<N>)"
+            )
+        );
+    }
+    for iio in [
+        "iio:device0",
+        "iio:device/in_temp",
+        "../in_temp",
+        "iio:device0/../x",
+        "iio:device0/",
+    ] {
+        assert_eq!(
+            sensor(&format!("type = \"temperature\"\niio = \"{iio}\"")),
+            format!(
+                "etc/x.toml: soc.sensor \"s\" iio: \"{iio}\" is not an IIO channel (expected \
+                 iio:device<N>/<channel>, e.g. iio:device0/in_voltage0)"
+            )
+        );
+    }
+    assert_eq!(
+        sensor("type = \"current\"\niio = \"iio:device2/in_voltage0\""),
+        "etc/x.toml: soc.sensor \"s\" iio: channel \"in_voltage0\" does not measure this \
+         sensor's type (expected in_current...)"
+    );
+    assert_eq!(
+        err(&with("[soc.linux_sensors]\nsysfs = \"\"", "")),
+        "etc/x.toml: soc.linux_sensors.sysfs: must not be empty"
+    );
+}
+
+#[test]
+fn sensors_read_from_sysfs_parse_to_their_sources() {
+    let text = with(
+        "[[soc.sensor]]\nname = \"vin\"\ntype = \"voltage\"\nscale = -6\n\
+         iio = \"iio:device12/in_voltage3\"\n\
+         [[soc.sensor]]\nname = \"die\"\ntype = \"temperature\"\nthermal_zone = \"thermal_zone2\"\n\
+         [soc.linux_sensors]\nsysfs = \"/tmp/fake-sys\"",
+        "",
+    );
+    let c = parse(&text, "etc/x.toml").expect("valid");
+    let p = &c.soc.scmi;
+    let sources: Vec<_> = p
+        .sensors
+        .iter()
+        .map(|(d, s)| (d.name.as_str(), d.scale, s.clone()))
+        .collect();
+    assert_eq!(
+        sources[sources.len() - 2..],
+        [
+            (
+                "vin",
+                -6,
+                SensorSource::Sysfs(SysfsSource::Iio {
+                    device: "iio:device12".into(),
+                    channel: "in_voltage3".into()
+                })
+            ),
+            (
+                "die",
+                0,
+                SensorSource::Sysfs(SysfsSource::ThermalZone("thermal_zone2".into()))
+            ),
+        ]
+    );
+    assert_eq!(
+        p.linux_sensor_root,
+        std::path::PathBuf::from("/tmp/fake-sys")
+    );
+    // Without the table, sysfs is /sys.
+    let c = parse(&with("", ""), "etc/x.toml").expect("valid");
+    assert_eq!(
+        c.soc.scmi.linux_sensor_root,
+        std::path::PathBuf::from("/sys")
     );
 }
 
@@ -275,7 +373,8 @@ fn grant_errors_name_guest_device_and_list() {
             "backend = \"linux\"\npower_domains = [\"gpu\"]"
         )),
         "etc/x.toml: guest \"ivi\" device 1 power_domains: the linux backend serves clocks only \
-         (power, reset, performance and sensor domains have no Linux backend)"
+         (grant domains and sensors from a sim device; a sensor reads the kernel's sysfs when \
+         [[soc.sensor]] sets iio or thermal_zone)"
     );
     // Linux clocks are named by debugfs; with names listed, grants must use them.
     let linux = "[soc.linux_clocks]\nnames = [\"gcc_a\"]";

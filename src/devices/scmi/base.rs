@@ -1,9 +1,15 @@
 //! The SCMI base protocol (0x10): discovery of the platform, its agents and its protocols.
 
+use std::time::Instant;
+
 use super::constants::{base, Status, PROTOCOL_BASE};
+use super::errors::ErrorLog;
 use super::message::{Params, Reply};
 use super::protocol::{Call, Protocol};
 use crate::hw::soc::SocIdentity;
+
+/// BASE_NOTIFY_ERRORS `notify_enable` bit 0; bits 31:1 are reserved and must be zero.
+const NOTIFY_ENABLE: u32 = 1 << 0;
 
 /// The base protocol as seen by one agent.
 pub struct BaseProtocol {
@@ -14,6 +20,8 @@ pub struct BaseProtocol {
     agent_id: u32,
     /// IDs of the other protocols this agent can use, ascending.
     protocols: Vec<u8>,
+    /// This agent's communication errors, while it subscribes to BASE_ERROR_EVENT.
+    errors: ErrorLog,
 }
 
 impl BaseProtocol {
@@ -32,6 +40,7 @@ impl BaseProtocol {
             agents,
             agent_id,
             protocols,
+            errors: ErrorLog::new(Instant::now()),
         }
     }
 
@@ -68,7 +77,8 @@ impl Protocol for BaseProtocol {
             | base::DISCOVER_SUB_VENDOR
             | base::DISCOVER_IMPLEMENTATION_VERSION
             | base::DISCOVER_LIST_PROTOCOLS
-            | base::DISCOVER_AGENT => Some(0),
+            | base::DISCOVER_AGENT
+            | base::NOTIFY_ERRORS => Some(0),
             _ => None,
         }
     }
@@ -116,8 +126,29 @@ impl Protocol for BaseProtocol {
                 let name = self.agent_name(id).ok_or(Status::NotFound)?.to_owned();
                 reply.u32(id).name::<16>(&name);
             }
+            base::NOTIFY_ERRORS => {
+                let enable = params.u32()?;
+                params.finish()?;
+                if enable & !NOTIFY_ENABLE != 0 {
+                    return Err(Status::InvalidParameters);
+                }
+                self.errors.set_subscribed(enable == NOTIFY_ENABLE);
+            }
             _ => return Err(Status::NotSupported),
         }
         Ok(())
+    }
+
+    fn comms_error(&mut self, header: Option<u32>, at: Instant) {
+        self.errors.record(header, at);
+    }
+
+    fn poll(&mut self, _now: Instant, out: &mut Vec<Vec<u8>>) -> Option<Instant> {
+        self.errors.drain(self.agent_id, out);
+        None
+    }
+
+    fn reset(&mut self) {
+        self.errors.set_subscribed(false);
     }
 }

@@ -54,6 +54,10 @@ pub mod base {
     pub const DISCOVER_LIST_PROTOCOLS: u8 = 0x6;
     /// BASE_DISCOVER_AGENT.
     pub const DISCOVER_AGENT: u8 = 0x7;
+    /// BASE_NOTIFY_ERRORS.
+    pub const NOTIFY_ERRORS: u8 = 0x8;
+    /// Notification BASE_ERROR_EVENT.
+    pub const ERROR_EVENT: u8 = 0x0;
     /// Base protocol version 2.1 (SCMI v3.2, with NEGOTIATE_PROTOCOL_VERSION).
     pub const VERSION: u32 = 0x0002_0001;
     /// Agent ID that names the calling agent in BASE_DISCOVER_AGENT.

@@ -8,6 +8,7 @@
 pub mod base;
 pub mod clock;
 pub mod constants;
+pub mod errors;
 pub mod grant;
 pub mod message;
 pub mod perf;

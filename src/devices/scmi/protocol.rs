@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::constants::{common, Status, MSG_TYPE_COMMAND};
+use super::constants::{common, Status, MSG_TYPE_COMMAND, PROTOCOL_BASE};
 use super::message::{encode_response, Header, Params, Reply};
 use crate::devices::Wake;
 
@@ -60,6 +60,29 @@ pub trait Protocol: Send {
 
     /// Forgets per-connection state: subscriptions, pending asynchronous work.
     fn reset(&mut self) {}
+
+    /// Told, on the base protocol only, of a message from the agent that the platform could
+    /// not process: `header` is its header word as sent (None when it had none) and `at`
+    /// when it arrived. The base protocol reports these as BASE_ERROR_EVENT.
+    fn comms_error(&mut self, header: Option<u32>, at: Instant) {
+        let _ = (header, at);
+    }
+}
+
+/// Why a command was not carried out.
+enum Rejected {
+    /// The platform could not process the message as sent: no protocol or message of that
+    /// ID is served to this agent. A communication error.
+    Unroutable(Status),
+    /// The protocol handled the command and answered with this status. PROTOCOL_ERROR
+    /// (the parameters were cut short or ran over) is a communication error too.
+    Failed(Status),
+}
+
+impl From<Status> for Rejected {
+    fn from(status: Status) -> Self {
+        Rejected::Failed(status)
+    }
 }
 
 /// Routes agent commands to the protocols a platform serves.
@@ -82,16 +105,34 @@ impl Dispatcher {
 
     /// Handles one command message for a driver buffer of `writable_len` bytes; None when
     /// the message is too short to carry a header.
+    ///
+    /// Messages the platform cannot process are also reported to the base protocol.
     pub fn process(&mut self, message: &[u8], writable_len: usize) -> Option<Vec<u8>> {
-        let (word, payload) = message.split_first_chunk::<4>()?;
-        let header = Header::from_word(u32::from_le_bytes(*word));
+        let Some((word, payload)) = message.split_first_chunk::<4>() else {
+            self.comms_error(None);
+            return None;
+        };
+        let word = u32::from_le_bytes(*word);
+        let header = Header::from_word(word);
         let mut reply = Reply::default();
         let max_reply = writable_len.saturating_sub(8);
-        let status = match self.dispatch(header, Params::new(payload), &mut reply, max_reply) {
-            Ok(()) => Status::Success,
-            Err(status) => status,
-        };
+        let (status, comms_error) =
+            match self.dispatch(header, Params::new(payload), &mut reply, max_reply) {
+                Ok(()) => (Status::Success, false),
+                Err(Rejected::Unroutable(status)) => (status, true),
+                Err(Rejected::Failed(status)) => (status, status == Status::ProtocolError),
+            };
+        if comms_error {
+            self.comms_error(Some(word));
+        }
         Some(encode_response(header, status, &reply.into_bytes()))
+    }
+
+    fn comms_error(&mut self, header: Option<u32>) {
+        let now = Instant::now();
+        if let Some(base) = self.protocols.iter_mut().find(|p| p.id() == PROTOCOL_BASE) {
+            base.comms_error(header, now);
+        }
     }
 
     fn dispatch(
@@ -100,15 +141,15 @@ impl Dispatcher {
         mut params: Params<'_>,
         reply: &mut Reply,
         max_reply: usize,
-    ) -> Result<(), Status> {
+    ) -> Result<(), Rejected> {
         if header.message_type != MSG_TYPE_COMMAND {
-            return Err(Status::ProtocolError);
+            return Err(Status::ProtocolError.into());
         }
         let protocol = self
             .protocols
             .iter_mut()
             .find(|p| p.id() == header.protocol_id)
-            .ok_or(Status::NotSupported)?;
+            .ok_or(Rejected::Unroutable(Status::NotSupported))?;
         match header.message_id {
             common::PROTOCOL_VERSION => {
                 params.finish()?;
@@ -144,19 +185,19 @@ impl Dispatcher {
                 if version == protocol.version() {
                     Ok(())
                 } else {
-                    Err(Status::NotSupported)
+                    Err(Status::NotSupported.into())
                 }
             }
             id => {
                 if protocol.message_attributes(id).is_none() {
-                    return Err(Status::NotSupported);
+                    return Err(Rejected::Unroutable(Status::NotSupported));
                 }
                 let call = Call {
                     message_id: id,
                     token: header.token,
                     max_reply,
                 };
-                protocol.handle(call, params, reply)
+                Ok(protocol.handle(call, params, reply)?)
             }
         }
     }
