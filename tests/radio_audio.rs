@@ -1,6 +1,7 @@
 //! The tuned station's audio: a radio device built from config exactly as the service builds
-//! it, served over vhost-user in this process and driven by the harness, with its audio
-//! source (the one a virtio-snd "FM tuner" capture stream records) pulled alongside. Each
+//! it, served in this process over each transport (vhost-user, the Gunyah simulator) and
+//! driven as a guest would, with its audio source (the one a virtio-snd "FM tuner" capture
+//! stream records) pulled alongside. Each
 //! station has its own tone, so the capture tells which station is on air; the source is
 //! silent while a tune or seek is pending and where nothing is received.
 
@@ -14,31 +15,36 @@ use drivervm::harness::HarnessOptions;
 use drivervm::hw::tuner::audio::{deinterleave, dominant_hz};
 use drivervm::hw::tuner::{AudioFormat, TunerAudio};
 use drivervm::service::radio::build;
-use drivervm::transport::vhost_user::{serve, VhostUserDevice};
 use support::radio::*;
+use support::transport::{serve_device, DeviceServer, Transport};
+
+over_both_transports!(the_capture_carries_the_tuned_station_and_is_muted_while_tuning);
 
 const FORMAT: AudioFormat = AudioFormat {
     rate: 48000,
     channels: 2,
 };
 
-/// Serves [`RADIO_CONFIG`]'s radio on a socket in `dir`; returns the driver and the audio.
-fn rig(dir: &std::path::Path) -> (Radio, std::sync::Arc<TunerAudio>) {
+/// Serves [`RADIO_CONFIG`]'s radio over `t`; returns the driver, the audio and what keeps
+/// the device served.
+fn rig(t: Transport) -> (Radio, std::sync::Arc<TunerAudio>, DeviceServer) {
     let config = parse(RADIO_CONFIG, "radio test config").expect("config");
     let dev_cfg = &config.guests[0].devices[0];
     let device = build(dev_cfg, dev_cfg.radio.as_ref().expect("radio")).expect("build");
     let audio = device.audio().expect("the sim tuner produces audio");
     assert_eq!(audio.feed_name(), "fm0");
-    let sock = dir.join("radio.sock");
-    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-    let backend = VhostUserDevice::new("t-radio".into(), "t".into(), Box::new(device)).unwrap();
-    std::thread::spawn(move || serve(backend, listener));
-    let h = drivervm::harness::Harness::connect(&sock, 2, &HarnessOptions::default()).unwrap();
+    let (h, server) = serve_device(
+        t,
+        "t-radio",
+        Box::new(device),
+        2,
+        &HarnessOptions::default(),
+    );
     let mut r = Radio::new(h);
     for _ in 0..8 {
         r.give_event_buffer(EVENT_BUF_MIN as u32);
     }
-    (r, audio)
+    (r, audio, server)
 }
 
 /// Pulls `ms` of audio and returns the per-channel dominant frequencies (None: silence).
@@ -54,10 +60,8 @@ fn near(hz: Option<f64>, want: f64) -> bool {
     hz.is_some_and(|h| (h - want).abs() < 2.0)
 }
 
-#[test]
-fn the_capture_carries_the_tuned_station_and_is_muted_while_tuning() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut r, audio) = rig(dir.path());
+fn the_capture_carries_the_tuned_station_and_is_muted_while_tuning(t: Transport) {
+    let (mut r, audio, _server) = rig(t);
     assert_eq!(listen(&audio, 100).2, 0, "silent before any tune");
 
     // 89.1 MHz: stereo, tone 500 Hz left and 625 Hz right.

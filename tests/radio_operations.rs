@@ -1,6 +1,7 @@
-//! virtio-radio long operations over vhost-user: asynchronous TUNE_COMPLETE events bounded
-//! by the configured tuner timing, one operation at a time (BUSY), CANCEL, band edges and
-//! channel spacing, seek, and RDS arriving as events while tuned.
+//! virtio-radio long operations over both transports (vhost-user and the Gunyah
+//! simulator): asynchronous TUNE_COMPLETE events bounded by the configured tuner timing, one
+//! operation at a time (BUSY), CANCEL, band edges and channel spacing, seek, and RDS
+//! arriving as events while tuned.
 
 mod support;
 
@@ -11,17 +12,29 @@ use drivervm::devices::radio::rds::{RdsBlock, RdsDecoder};
 use drivervm::devices::radio::wire::*;
 use drivervm::harness::HarnessOptions;
 use support::radio::*;
-use support::Service;
+use support::transport::{Served, Transport};
 
-fn session() -> (Service, Radio) {
-    let svc = Service::start(RADIO_CONFIG, &[SOCKET]);
+over_both_transports!(
+    tune_completes_with_an_event_after_the_configured_latency,
+    a_second_operation_is_busy_and_leaves_the_first_alone,
+    cancel_ends_the_pending_operation_with_cancelled_before_answering,
+    band_edges_and_spacing_are_enforced,
+    seek_finds_the_next_received_station_wrapping_unless_told_not_to,
+    rds_updates_arrive_as_program_info_events_while_tuned,
+    raw_rds_blocks_come_only_when_negotiated_and_decode_to_the_station,
+    force_mono_clears_stereo_in_program_info,
+    program_list_sweep_reports_every_received_station_then_completes,
+    a_tune_ends_the_sweep_and_a_start_during_an_operation_waits_for_it,
+);
+
+fn session(t: Transport) -> (Served, Radio) {
+    let svc = Served::start(t, RADIO_CONFIG);
     let r = Radio::connect(&svc, &HarnessOptions::default());
     (svc, r)
 }
 
-#[test]
-fn tune_completes_with_an_event_after_the_configured_latency() {
-    let (_svc, mut r) = session();
+fn tune_completes_with_an_event_after_the_configured_latency(t: Transport) {
+    let (_svc, mut r) = session(t);
     let sent = Instant::now();
     let op = r.start(&tune(89100));
     let answered = sent.elapsed();
@@ -49,9 +62,8 @@ fn tune_completes_with_an_event_after_the_configured_latency() {
     assert_eq!(info.info_flags, INFO_LIVE | INFO_TUNABLE, "mono station");
 }
 
-#[test]
-fn a_second_operation_is_busy_and_leaves_the_first_alone() {
-    let (_svc, mut r) = session();
+fn a_second_operation_is_busy_and_leaves_the_first_alone(t: Transport) {
+    let (_svc, mut r) = session(t);
     let op = r.start(&tune(89100));
     assert_eq!(r.status(&tune(101700)), S_BUSY);
     assert_eq!(r.status(&seek(SEEK_F_UP)), S_BUSY);
@@ -71,9 +83,8 @@ fn a_second_operation_is_busy_and_leaves_the_first_alone() {
     assert_eq!(next, op + 1);
 }
 
-#[test]
-fn cancel_ends_the_pending_operation_with_cancelled_before_answering() {
-    let (_svc, mut r) = session();
+fn cancel_ends_the_pending_operation_with_cancelled_before_answering(t: Transport) {
+    let (_svc, mut r) = session(t);
     let first = r.start(&tune(89100));
     r.completion(first, Duration::from_secs(2));
     // A seek down from 89.1 MHz finds nothing until it wraps: long enough to cancel.
@@ -114,9 +125,8 @@ fn cancel_ends_the_pending_operation_with_cancelled_before_answering() {
     assert_eq!(r.completion(op, Duration::from_secs(2)).0, S_OK);
 }
 
-#[test]
-fn band_edges_and_spacing_are_enforced() {
-    let (_svc, mut r) = session();
+fn band_edges_and_spacing_are_enforced(t: Transport) {
+    let (_svc, mut r) = session(t);
     for khz in [87400, 108100, 87550, 98765, 530, 1603, 1000, 0, u32::MAX] {
         assert_eq!(r.status(&tune(khz)), S_INVALID_ARGUMENTS, "{khz} kHz");
     }
@@ -140,9 +150,8 @@ fn band_edges_and_spacing_are_enforced() {
     assert_eq!(at(&mut r, step(0)), 107900);
 }
 
-#[test]
-fn seek_finds_the_next_received_station_wrapping_unless_told_not_to() {
-    let (_svc, mut r) = session();
+fn seek_finds_the_next_received_station_wrapping_unless_told_not_to(t: Transport) {
+    let (_svc, mut r) = session(t);
     // Before any tune, an upward seek starts at the bottom of the first band.
     let t = Instant::now();
     let op = r.start(&seek(SEEK_F_UP));
@@ -183,9 +192,8 @@ fn seek_finds_the_next_received_station_wrapping_unless_told_not_to() {
     );
 }
 
-#[test]
-fn rds_updates_arrive_as_program_info_events_while_tuned() {
-    let (_svc, mut r) = session();
+fn rds_updates_arrive_as_program_info_events_while_tuned(t: Transport) {
+    let (_svc, mut r) = session(t);
     let op = r.start(&tune(101700));
     r.completion(op, Duration::from_secs(2));
     let mut last = None;
@@ -221,9 +229,8 @@ fn rds_updates_arrive_as_program_info_events_while_tuned() {
     );
 }
 
-#[test]
-fn raw_rds_blocks_come_only_when_negotiated_and_decode_to_the_station() {
-    let svc = Service::start(RADIO_CONFIG, &[SOCKET]);
+fn raw_rds_blocks_come_only_when_negotiated_and_decode_to_the_station(t: Transport) {
+    let svc = Served::start(t, RADIO_CONFIG);
     for negotiate in [false, true] {
         let opts = HarnessOptions {
             device_features: if negotiate {
@@ -261,9 +268,8 @@ fn raw_rds_blocks_come_only_when_negotiated_and_decode_to_the_station() {
     }
 }
 
-#[test]
-fn force_mono_clears_stereo_in_program_info() {
-    let (_svc, mut r) = session();
+fn force_mono_clears_stereo_in_program_info(t: Transport) {
+    let (_svc, mut r) = session(t);
     let op = r.start(&tune(89100));
     r.completion(op, Duration::from_secs(2));
     let flag = |value| {
@@ -321,9 +327,8 @@ fn list(r: &mut Radio, limit: Duration) -> Vec<(u32, Option<u32>)> {
     updates(&events_until_complete(r, limit))
 }
 
-#[test]
-fn program_list_sweep_reports_every_received_station_then_completes() {
-    let (_svc, mut r) = session();
+fn program_list_sweep_reports_every_received_station_then_completes(t: Transport) {
+    let (_svc, mut r) = session(t);
     let op = r.start(&tune(89100));
     r.completion(op, Duration::from_secs(2));
     let all = ProgramFilter {
@@ -364,9 +369,8 @@ fn program_list_sweep_reports_every_received_station_then_completes() {
     );
 }
 
-#[test]
-fn a_tune_ends_the_sweep_and_a_start_during_an_operation_waits_for_it() {
-    let (_svc, mut r) = session();
+fn a_tune_ends_the_sweep_and_a_start_during_an_operation_waits_for_it(t: Transport) {
+    let (_svc, mut r) = session(t);
     let all = ProgramFilter {
         identifier_types: 0,
         include_categories: false,
@@ -423,9 +427,14 @@ fn a_tune_ends_the_sweep_and_a_start_during_an_operation_waits_for_it() {
     assert_eq!(updates.len(), 1, "only the PURGE: {updates:?}");
 }
 
+/// vhost-user only: the control socket is served by the `drivervm` process (its main), not
+/// by the in-process service the Gunyah simulator runs.
 #[test]
 fn the_control_plane_shows_the_tuned_program_and_its_rds() {
-    let (svc, mut r) = session();
+    let (served, mut r) = session(Transport::VhostUser);
+    let Served::VhostUser(svc) = &served else {
+        unreachable!("started over vhost-user")
+    };
     let op = r.start(&tune(101700));
     r.completion(op, Duration::from_secs(2));
     let end = Instant::now() + Duration::from_secs(8);

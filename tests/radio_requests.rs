@@ -1,6 +1,7 @@
-//! virtio-radio over vhost-user, request by request: the real service, the simulated tuner,
-//! and the driver-side harness writing split virtqueues as a VMM and guest driver would.
-//! Every request of docs/virtio-radio.md §6.2, its documented errors, and the config space.
+//! virtio-radio request by request, over both transports: the real service on the simulated
+//! tuner, driven over vhost-user by the harness (as a VMM and guest driver would) and over
+//! the Gunyah simulator by its virtio-mmio driver. Every request of docs/virtio-radio.md
+//! §6.2, its documented errors, and the config space.
 
 mod support;
 
@@ -10,7 +11,14 @@ use drivervm::devices::radio::constants::*;
 use drivervm::devices::radio::wire::*;
 use drivervm::harness::HarnessOptions;
 use support::radio::*;
-use support::Service;
+use support::transport::{Served, Transport};
+
+over_both_transports!(
+    config_space_and_features_describe_the_simulated_tuner,
+    every_request_answers_as_the_spec_lays_out,
+    malformed_requests_get_their_status_and_the_device_keeps_serving,
+    a_small_event_buffer_comes_back_empty_and_the_event_waits,
+);
 
 const FM: Band = Band {
     kind: BAND_FM,
@@ -27,16 +35,15 @@ const AM: Band = Band {
     seek_spacing_khz: 0,
 };
 
-#[test]
-fn config_space_and_features_describe_the_simulated_tuner() {
-    let svc = Service::start(RADIO_CONFIG, &[SOCKET]);
+fn config_space_and_features_describe_the_simulated_tuner(t: Transport) {
+    let svc = Served::start(t, RADIO_CONFIG);
     let mut r = Radio::connect(&svc, &HarnessOptions::default());
     assert_ne!(
         r.h.offered_features() & (1 << VIRTIO_RADIO_F_RDS_BLOCKS),
         0,
         "RDS_BLOCKS offered"
     );
-    let bytes = r.h.get_config(0, ConfigSpace::SIZE as u32).unwrap();
+    let bytes = r.h.config(0, ConfigSpace::SIZE as u32).unwrap();
     let c = ConfigSpace::parse(&bytes).unwrap();
     assert_eq!(
         c,
@@ -57,9 +64,8 @@ fn config_space_and_features_describe_the_simulated_tuner() {
     assert_eq!(&bytes[36..40], &87500u32.to_le_bytes());
 }
 
-#[test]
-fn every_request_answers_as_the_spec_lays_out() {
-    let svc = Service::start(RADIO_CONFIG, &[SOCKET]);
+fn every_request_answers_as_the_spec_lays_out(t: Transport) {
+    let svc = Served::start(t, RADIO_CONFIG);
     let mut r = Radio::connect(&svc, &HarnessOptions::default());
 
     match r.ask(&ControlRequest::GetProperties) {
@@ -195,9 +201,8 @@ fn every_request_answers_as_the_spec_lays_out() {
     assert_eq!(r.status(&ControlRequest::StopProgramList), S_OK);
 }
 
-#[test]
-fn malformed_requests_get_their_status_and_the_device_keeps_serving() {
-    let svc = Service::start(RADIO_CONFIG, &[SOCKET]);
+fn malformed_requests_get_their_status_and_the_device_keeps_serving(t: Transport) {
+    let svc = Served::start(t, RADIO_CONFIG);
     let mut r = Radio::connect(&svc, &HarnessOptions::default());
     let status = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
 
@@ -266,11 +271,10 @@ fn malformed_requests_get_their_status_and_the_device_keeps_serving() {
     assert_eq!(info.info_flags & INFO_TUNABLE, 0, "below the threshold");
 }
 
-#[test]
-fn a_small_event_buffer_comes_back_empty_and_the_event_waits() {
-    let svc = Service::start(RADIO_CONFIG, &[SOCKET]);
+fn a_small_event_buffer_comes_back_empty_and_the_event_waits(t: Transport) {
+    let svc = Served::start(t, RADIO_CONFIG);
     let opts = HarnessOptions::default();
-    let mut r = Radio::new(svc.connect(SOCKET, &opts));
+    let mut r = Radio::new(svc.connect(ID, 2, &opts));
     let small = r.give_event_buffer(64);
     let op = r.start(&tune(89100));
     let c = r.h.wait_for(EVENTQ, small, Duration::from_secs(2)).unwrap();

@@ -1,7 +1,8 @@
 //! The tuned station's audio through virtio-snd, end to end: the real service serves a
 //! virtio-snd device with an "FM" capture stream (`source = "tuner"`) and a radio on the
-//! simulated tuner feeding it; the harness tunes the radio over its vhost-user socket and
-//! records the capture stream over the sound device's socket, as a guest would. Each
+//! simulated tuner feeding it; the driver tunes the radio and records the capture stream
+//! over the sound device, as a guest would, over each transport (both devices on vhost-user
+//! sockets, or both on labels of one simulated Gunyah node). Each
 //! station has its own tone, so the recording says which station was on air, and the
 //! stream is silent while the tuner is retuning.
 
@@ -11,10 +12,12 @@ use std::time::Duration;
 
 use drivervm::devices::radio::constants::S_OK;
 use drivervm::devices::sound::constants::{code, format, RATES, RXQ};
-use drivervm::harness::{Harness, HarnessOptions};
+use drivervm::harness::{Driver, HarnessOptions};
 use drivervm::hw::tuner::audio::{deinterleave, dominant_hz};
 use support::radio::{tune, Radio};
-use support::Service;
+use support::transport::{Served, Transport};
+
+over_both_transports!(the_tuned_station_is_what_the_virtio_snd_capture_stream_records);
 
 /// Sound first, radio second: the service must still connect the feed.
 const CONFIG: &str = r#"
@@ -63,14 +66,14 @@ fn words(v: &[u32]) -> Vec<u8> {
     v.iter().flat_map(|w| w.to_le_bytes()).collect()
 }
 
-fn status(h: &mut Harness, req: &[u8]) -> u32 {
+fn status(h: &mut dyn Driver, req: &[u8]) -> u32 {
     let r = h.request(0, req, 64).expect("sound control request");
     u32::from_le_bytes([r[0], r[1], r[2], r[3]])
 }
 
 /// Records `n` periods of the FM stream, keeping every buffer in flight; `at(k)` runs when
 /// period `k` has come back.
-fn record(h: &mut Harness, n: usize, mut at: impl FnMut(usize)) -> Vec<u8> {
+fn record(h: &mut dyn Driver, n: usize, mut at: impl FnMut(usize)) -> Vec<u8> {
     let mut data = Vec::new();
     let mut submitted = 0;
     while submitted < PERIODS.min(n) {
@@ -107,18 +110,18 @@ fn near(hz: Option<f64>, want: f64) -> bool {
     hz.is_some_and(|h| (h - want).abs() < 3.0)
 }
 
-#[test]
-fn the_tuned_station_is_what_the_virtio_snd_capture_stream_records() {
-    let svc = Service::start(CONFIG, &["vm0-sound.sock", "vm0-radio.sock"]);
+fn the_tuned_station_is_what_the_virtio_snd_capture_stream_records(t: Transport) {
+    let svc = Served::start(t, CONFIG);
     let mut radio = Radio::connect(&svc, &HarnessOptions::default());
     let opts = HarnessOptions {
         connect_timeout: Duration::from_secs(5),
         ..HarnessOptions::default()
     };
-    let mut snd = Harness::connect(svc.socket("vm0-sound.sock"), 4, &opts).unwrap();
+    let mut snd = svc.connect("vm0-sound", 4, &opts);
+    let snd = snd.as_mut();
 
     // The radio tells the guest which sound stream carries it.
-    let cfg = radio.h.get_config(16, 4).unwrap();
+    let cfg = radio.h.config(16, 4).unwrap();
     assert_eq!(cfg, FM.to_le_bytes(), "snd_stream_id");
 
     let op = radio.start(&tune(89100));
@@ -133,16 +136,13 @@ fn the_tuned_station_is_what_the_virtio_snd_capture_stream_records() {
     ]);
     let r48000 = RATES.iter().position(|&r| r == 48000).unwrap() as u8;
     p.extend_from_slice(&[2, format::S16, r48000, 0]);
-    assert_eq!(status(&mut snd, &p), code::S_OK);
-    assert_eq!(
-        status(&mut snd, &words(&[code::PCM_PREPARE, FM])),
-        code::S_OK
-    );
-    assert_eq!(status(&mut snd, &words(&[code::PCM_START, FM])), code::S_OK);
+    assert_eq!(status(snd, &p), code::S_OK);
+    assert_eq!(status(snd, &words(&[code::PCM_PREPARE, FM])), code::S_OK);
+    assert_eq!(status(snd, &words(&[code::PCM_START, FM])), code::S_OK);
 
     // 300 ms of 89.1 MHz, then a retune to 101.7 MHz while recording, then 500 ms more.
     let mut pending = None;
-    let pcm = record(&mut snd, 80, |k| {
+    let pcm = record(snd, 80, |k| {
         if k == 30 {
             pending = Some(radio.start(&tune(101700)));
         }
@@ -168,5 +168,5 @@ fn the_tuned_station_is_what_the_virtio_snd_capture_stream_records() {
         .count();
     assert!(silent >= 3, "{silent} silent periods during the retune");
 
-    assert_eq!(status(&mut snd, &words(&[code::PCM_STOP, FM])), code::S_OK);
+    assert_eq!(status(snd, &words(&[code::PCM_STOP, FM])), code::S_OK);
 }

@@ -20,6 +20,22 @@ impl Wake for EventWaker {
     }
 }
 
+/// The timer behind a device's deadlines, with a read that never blocks.
+///
+/// A worker handles the fds one epoll wait reported ready in turn, and any of them may
+/// re-arm the timer (every poll does) or disarm it (a reset does), which zeroes its
+/// expiration count: the timer's readiness later in the same batch is then stale, and a
+/// blocking read would stall the worker until the new deadline, or forever once disarmed.
+pub fn device_timer() -> std::io::Result<TimerFd> {
+    use std::os::fd::AsRawFd;
+    let timer = TimerFd::new()?;
+    nix::fcntl::fcntl(
+        timer.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )?;
+    Ok(timer)
+}
+
 /// Arms `timer` for the device's next deadline (`next`, seen at `now`), or disarms it.
 pub fn arm_timer(
     timer: &mut TimerFd,
@@ -34,5 +50,23 @@ pub fn arm_timer(
             None,
         ),
         None => timer.clear(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reading_a_timer_that_has_not_expired_returns_at_once() {
+        let mut timer = device_timer().expect("timer");
+        let start = Instant::now();
+        assert!(timer.wait().is_err(), "disarmed: nothing to read");
+        timer.reset(Duration::from_secs(60), None).expect("arm");
+        assert!(timer.wait().is_err(), "armed, not expired: nothing to read");
+        assert!(start.elapsed() < Duration::from_secs(1));
+        timer.reset(Duration::from_millis(1), None).expect("arm");
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(timer.wait().expect("expired"), 1);
     }
 }

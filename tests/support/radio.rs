@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use drivervm::devices::radio::constants::*;
 use drivervm::devices::radio::wire::*;
-use drivervm::harness::{Harness, HarnessOptions};
+use drivervm::harness::{Driver, HarnessOptions};
 
-use super::Service;
+use super::transport::Served;
 
 /// Tune-to-lock latency of [`RADIO_CONFIG`].
 pub const TUNE_MS: u64 = 40;
@@ -69,26 +69,30 @@ tone_hz = 800
 /// Socket name of [`RADIO_CONFIG`]'s device.
 pub const SOCKET: &str = "vm0-radio.sock";
 
+/// Device id of [`RADIO_CONFIG`]'s device.
+pub const ID: &str = "vm0-radio";
+
 /// A driver session on a radio device.
 pub struct Radio {
-    /// The underlying harness.
-    pub h: Harness,
+    /// The guest driver, over whichever transport.
+    pub h: Box<dyn Driver>,
     /// Events that arrived together with an earlier one, oldest first.
     backlog: std::collections::VecDeque<(u32, Event)>,
 }
 
 impl Radio {
-    /// Connects to `svc`'s radio with `options` and fills the eventq with 8 buffers.
-    pub fn connect(svc: &Service, options: &HarnessOptions) -> Radio {
-        let mut r = Radio::new(svc.connect(SOCKET, options));
+    /// Connects to `svc`'s radio (device [`ID`]) with `options` and fills the eventq with 8
+    /// buffers.
+    pub fn connect(svc: &Served, options: &HarnessOptions) -> Radio {
+        let mut r = Radio::new(svc.connect(ID, 2, options));
         for _ in 0..8 {
             r.give_event_buffer(EVENT_BUF_MIN as u32);
         }
         r
     }
 
-    /// A session on an already connected harness (no event buffers given yet).
-    pub fn new(h: Harness) -> Radio {
+    /// A session on an already attached driver (no event buffers given yet).
+    pub fn new(h: Box<dyn Driver>) -> Radio {
         Radio {
             h,
             backlog: Default::default(),

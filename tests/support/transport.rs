@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use drivervm::config::{self, TransportConfig};
+use drivervm::devices::VirtioDevice;
 use drivervm::harness::{Driver, HarnessOptions, DEFAULT_MEMORY_SIZE};
 use drivervm::service;
 use drivervm::transport::gunyah::sim::{SimDriver, SimNode};
-use drivervm::transport::gunyah::GunyahBackendIo;
+use drivervm::transport::gunyah::{start_node, DeviceLabel, GunyahBackendIo, NodeDevice};
+use drivervm::transport::vhost_user::{serve, VhostUserDevice};
 
 use super::{logs, Service};
 
@@ -241,6 +243,55 @@ impl GunyahServed {
     /// Lines logged by this binary's in-process services.
     pub fn log(&self) -> String {
         logs::lines_with("")
+    }
+}
+
+/// Keeps a device served by [`serve_device`] alive: the directory of its socket, or its
+/// simulated node (dropping that closes the node, which stops the transport serving it).
+pub enum DeviceServer {
+    /// The directory holding the vhost-user socket.
+    VhostUser(tempfile::TempDir),
+    /// The node the device is published on.
+    Gunyah(SimNode),
+}
+
+/// Serves one device model built by the test (named `id` in logs) in this process over
+/// `transport` and attaches a driver with `queues` queues: the vhost-user backend on a
+/// socket in a temporary directory, or the Gunyah transport on label 1 of a simulated node
+/// of its own (window at [`SIM_WINDOW_BASE`]).
+pub fn serve_device(
+    transport: Transport,
+    id: &str,
+    device: Box<dyn VirtioDevice>,
+    queues: usize,
+    options: &HarnessOptions,
+) -> (Box<dyn Driver>, DeviceServer) {
+    match transport {
+        Transport::VhostUser => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let sock = dir.path().join(format!("{id}.sock"));
+            let backend = VhostUserDevice::new(id.into(), "test".into(), device).expect("backend");
+            let listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
+            std::thread::spawn(move || serve(backend, listener));
+            let h = drivervm::harness::Harness::connect(&sock, queues, options)
+                .unwrap_or_else(|e| panic!("connect {id}: {e}"));
+            (Box::new(h), DeviceServer::VhostUser(dir))
+        }
+        Transport::Gunyah => {
+            logs::init();
+            let node = SimNode::new(SIM_WINDOW_BASE, DEFAULT_MEMORY_SIZE, &[1]).expect("sim node");
+            let nd = NodeDevice {
+                id: id.into(),
+                label: DeviceLabel::new(1).expect("label"),
+                device,
+                status: None,
+            };
+            start_node(id, Box::new(node.opener()), SIM_WINDOW_BASE, vec![nd])
+                .unwrap_or_else(|e| panic!("serve {id}: {e}"));
+            let d = SimDriver::attach(&node, 1, queues, options)
+                .unwrap_or_else(|e| panic!("attach {id}: {e}\n{}", logs::lines_with(id)));
+            (Box::new(d), DeviceServer::Gunyah(node))
+        }
     }
 }
 

@@ -307,3 +307,23 @@ fn link_state_and_counters_are_reported_for_the_control_plane() {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+#[test]
+fn a_timer_wake_up_with_nothing_due_never_blocks_the_worker() {
+    // The worker handles an epoll batch in order: an earlier event of the batch may re-arm
+    // the timer (any poll) or disarm it (a reset), which zeroes its expiration count, and
+    // the timer's readiness in the same batch is then stale. A fresh timer is disarmed, as
+    // after a reset: handling that readiness must return at once, not wait for the next
+    // deadline (or forever).
+    let label = DeviceLabel::new(1).expect("label");
+    let mut dev = super::LabelDevice::new("echo".into(), label, Box::new(Echo)).expect("device");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        dev.timer_expired();
+        let _ = tx.send(());
+    });
+    assert!(
+        rx.recv_timeout(Duration::from_secs(2)).is_ok(),
+        "the worker blocked reading a timer that had not expired"
+    );
+}

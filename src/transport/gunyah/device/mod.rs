@@ -21,7 +21,7 @@ use crate::devices::VirtioDevice;
 use crate::status::{DeviceState, LinkState};
 use crate::transport::log_budget::LogBudget;
 use crate::transport::rings::{poll_device, process_queue, OwnedRings, Session};
-use crate::transport::wake::{arm_timer, EventWaker};
+use crate::transport::wake::{arm_timer, device_timer, EventWaker};
 
 /// Most config-space bytes published: virtio-mmio's device config area is 0x100..0x1000,
 /// and every device of ours has a config of a few dozen bytes at most.
@@ -97,7 +97,7 @@ impl LabelDevice {
         let waker = Arc::new(EventWaker(
             EventFd::new(EFD_NONBLOCK).map_err(os("eventfd"))?,
         ));
-        let timer = TimerFd::new().map_err(|e| os("timerfd")(e.into()))?;
+        let timer = device_timer().map_err(os("timerfd"))?;
         let offered = device.features() | transport_features();
         let status = Arc::new(DeviceState::detached(
             &id,
