@@ -16,13 +16,15 @@ while [ ! -e /dev/snd/pcmC0D1c ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); 
 say "=== cards"
 cat /proc/asound/cards >&3 2>&1
 
-# 40 ms periods: TCG on a shared host schedules the guest with tens of ms of jitter.
+# 100 ms periods: TCG on a loaded shared host stalls the guest for tens of ms at a time, and
+# the backend's two-period silence cushion must cover the worst stall (40 ms periods
+# underran once at host load average 11).
 # Backend plays: drivervm-pcm writes into pcmC0D0p (first free subdevice, 0) while arecord
 # listens on the matching capture subdevice.
 arecord -D hw:0,1,0 -f S16_LE -r 48000 -c 2 -d 3 /tmp/heard.wav >/tmp/arecord.log 2>&1 &
 rec=$!
 sleep 0.5
-drivervm-pcm --card 0 --device 0 --period-frames 1920 play /data/play.raw >/tmp/play.log 2>&1
+drivervm-pcm --card 0 --device 0 --period-frames 4800 play /data/play.raw >/tmp/play.log 2>&1
 say "=== play rc=$?"
 cat /tmp/play.log >&3
 wait $rec
@@ -30,7 +32,7 @@ say "=== arecord rc=$?"
 cat /tmp/arecord.log >&3
 
 # Backend records: drivervm-pcm reads pcmC0D1c (subdevice 0) while aplay plays into hw:0,0,0.
-drivervm-pcm --card 0 --device 1 --period-frames 1920 record 144000 /tmp/got.raw >/tmp/rec.log 2>&1 &
+drivervm-pcm --card 0 --device 1 --period-frames 4800 record 144000 /tmp/got.raw >/tmp/rec.log 2>&1 &
 rec=$!
 sleep 0.5
 aplay -D hw:0,0,0 /data/source.wav >/tmp/aplay.log 2>&1
