@@ -286,7 +286,10 @@ fn clients_that_vanish_do_not_disturb_the_service() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // Killed only once registered: on a loaded host a fixed sleep could kill it before.
+    eventually("the watcher's listener is registered", || {
+        svc.log().contains("control: listener registered")
+    });
     watcher.kill().unwrap();
     watcher.wait().unwrap();
     // Generates events for the dead listener.
