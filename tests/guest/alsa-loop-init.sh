@@ -21,7 +21,7 @@ cat /proc/asound/cards >&3 2>&1
 # underran once at host load average 11).
 # Backend plays: drivervm-pcm writes into pcmC0D0p (first free subdevice, 0) while arecord
 # listens on the matching capture subdevice.
-arecord -D hw:0,1,0 -f S16_LE -r 48000 -c 2 -d 3 /tmp/heard.wav >/tmp/arecord.log 2>&1 &
+arecord -B 1000000 -D hw:0,1,0 -f S16_LE -r 48000 -c 2 -d 3 /tmp/heard.wav >/tmp/arecord.log 2>&1 &
 rec=$!
 sleep 0.5
 drivervm-pcm --card 0 --device 0 --period-frames 4800 play /data/play.raw >/tmp/play.log 2>&1
@@ -35,7 +35,7 @@ cat /tmp/arecord.log >&3
 drivervm-pcm --card 0 --device 1 --period-frames 4800 record 144000 /tmp/got.raw >/tmp/rec.log 2>&1 &
 rec=$!
 sleep 0.5
-aplay -D hw:0,0,0 /data/source.wav >/tmp/aplay.log 2>&1
+aplay -B 1000000 -D hw:0,0,0 /data/source.wav >/tmp/aplay.log 2>&1
 say "=== aplay rc=$?"
 cat /tmp/aplay.log >&3
 wait $rec
