@@ -176,11 +176,7 @@ pub fn build_device_with(
             Ok(Box::new(build_radio(device, sound_resources)?))
         }
         (DeviceKind::Sound, Backend::Sim | Backend::Alsa) => {
-            let cfg = device
-                .sound
-                .as_ref()
-                .ok_or_else(|| ServiceError::Unsupported(device.id.clone()))?;
-            Ok(Box::new(sound::build(guest, device, cfg, sound_resources)?))
+            Ok(Box::new(build_sound(guest, device, sound_resources)?))
         }
         (DeviceKind::Scmi, Backend::Sim | Backend::Linux) => {
             let agents = scmi_agents(config);
@@ -205,7 +201,19 @@ pub fn build_device_with(
     }
 }
 
-/// What a device publishes to the control plane beyond link state and counters.
+/// Builds a virtio-snd device from its `sound` config section.
+fn build_sound(
+    guest: &GuestConfig,
+    device: &DeviceConfig,
+    sound_resources: &sound::SoundResources,
+) -> Result<crate::devices::sound::SoundDevice, ServiceError> {
+    let cfg = device
+        .sound
+        .as_ref()
+        .ok_or_else(|| ServiceError::Unsupported(device.id.clone()))?;
+    sound::build(guest, device, cfg, sound_resources)
+}
+
 /// Builds a radio device and offers the simulated tuner's audio (made in software) to
 /// virtio-snd under the radio's `audio_feed` name.
 fn build_radio(
@@ -231,6 +239,8 @@ fn build_radio(
     Ok(radio)
 }
 
+/// What an SCMI device publishes to the control plane beyond link state and counters
+/// (devices that own their status cell hand it over when they are built).
 fn detail_source(platform: &ScmiPlatform, device: &DeviceConfig) -> Option<Arc<dyn DetailSource>> {
     match device.kind {
         DeviceKind::Scmi => Some(platform.clock_detail(device)),
@@ -334,9 +344,14 @@ pub fn start_full(
     }
     for guest in &config.guests {
         for dev in &guest.devices {
-            let (device, radio_detail) = match radios.remove(&dev.id) {
+            let (device, own_detail) = match radios.remove(&dev.id) {
                 Some((device, cell)) => (Served::Virtio(device), Some(cell)),
                 None => match dev.kind {
+                    DeviceKind::Sound if matches!(dev.backend, Backend::Sim | Backend::Alsa) => {
+                        let snd = build_sound(guest, dev, &sound_resources)?;
+                        let cell: Arc<dyn DetailSource> = snd.status();
+                        (Served::Virtio(Box::new(snd)), Some(cell))
+                    }
                     DeviceKind::Rpmb => match build_rpmb(config, guest, dev, &mut stores)? {
                         RpmbServed::Virtio(d) => (Served::Virtio(d), None),
                         RpmbServed::RpmbDevSocket(e) => (Served::RpmbDev(e), None),
@@ -372,7 +387,7 @@ pub fn start_full(
                 queues,
                 events.clone(),
             ));
-            if let Some(detail) = radio_detail.or_else(|| detail_source(&platform, dev)) {
+            if let Some(detail) = own_detail.or_else(|| detail_source(&platform, dev)) {
                 state.set_detail_source(detail);
             }
             states.push(state.clone());

@@ -545,3 +545,141 @@ fn control_socket_group_is_configurable() {
         "a failed start leaves no device socket behind"
     );
 }
+
+/// One guest with a virtio-snd device whose playback stream offers two formats and two
+/// rates, so the published format is the one the guest chose.
+const SOUND: &str = r#"
+[[guest]]
+name = "vm0"
+[[guest.device]]
+kind = "sound"
+[[guest.device.stream]]
+name = "Master"
+formats = ["s16", "s32"]
+rates = [44100, 48000]
+channels_min = 1
+channels_max = 2
+[[guest.device.stream]]
+name = "Capture"
+direction = "input"
+source = "tone"
+"#;
+
+/// `drivervmctl --json device vm0-sound`, the detail's streams.
+fn ctl_streams(svc: &Service) -> Vec<Value> {
+    let (code, out, err) = ctl(svc, &["--json", "device", "vm0-sound"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v["detail"]["streams"].as_array().expect("streams").clone()
+}
+
+/// (state, format, rate_hz, channels, xruns) of a stream in drivervmctl's JSON.
+fn shape(s: &Value) -> (String, String, i64, i64, i64) {
+    (
+        s["state"].as_str().unwrap().to_owned(),
+        s["format"].as_str().unwrap().to_owned(),
+        s["rate_hz"].as_i64().unwrap(),
+        s["channels"].as_i64().unwrap(),
+        s["xruns"].as_i64().unwrap(),
+    )
+}
+
+#[test]
+fn a_guest_driving_a_sound_stream_shows_up_in_its_detail() {
+    use drivervm::devices::sound::constants::{code, format, RATES, TXQ};
+    use drivervm::harness::Harness;
+    use iface::AudioStreamState::AudioStreamState as S;
+    let svc = Service::start(SOUND, &["vm0-sound.sock", "control.sock"]);
+    let conn = client(&svc, false);
+    let streams = ctl_streams(&svc);
+    assert_eq!(streams.len(), 2);
+    assert_eq!(streams[0]["direction"], "output");
+    assert_eq!(streams[1]["direction"], "input");
+    for s in &streams {
+        assert_eq!(shape(s), ("idle".into(), "".into(), 0, 0, 0), "{s}");
+    }
+
+    let mut h = Harness::connect(svc.socket("vm0-sound.sock"), 4, &HarnessOptions::default())
+        .unwrap_or_else(|e| panic!("{e}\n{}", svc.log()));
+    let pcm = |h: &mut Harness, req: &[u8]| {
+        let r = h.request(0, req, 64).expect("control request");
+        u32::from_le_bytes([r[0], r[1], r[2], r[3]])
+    };
+    let words = |v: &[u32]| v.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>();
+    // 44.1 kHz stereo S32: 8-byte frames, 10 ms periods of 441 frames, four per buffer.
+    const PERIOD: u32 = 441 * 8;
+    let mut set = words(&[code::PCM_SET_PARAMS, 0, 4 * PERIOD, PERIOD, 0]);
+    let r44100 = RATES.iter().position(|&r| r == 44100).unwrap() as u8;
+    set.extend_from_slice(&[2, format::S32, r44100, 0]);
+    assert_eq!(pcm(&mut h, &set), code::S_OK);
+    // Published before the reply: no waiting needed.
+    let got = conn.service.r#getAudioStreams("vm0-sound").unwrap();
+    let s = &got[0];
+    assert_eq!(
+        (
+            s.r#id,
+            s.r#state,
+            s.r#format.as_str(),
+            s.r#rateHz,
+            s.r#channels,
+            s.r#xruns
+        ),
+        (0, S::PARAMETERS_SET, "S32_LE", 44100, 2, 0)
+    );
+    assert_eq!(got[1].r#state, S::IDLE, "the capture stream is untouched");
+    assert_eq!(pcm(&mut h, &words(&[code::PCM_PREPARE, 0])), code::S_OK);
+    assert_eq!(
+        shape(&ctl_streams(&svc)[0]),
+        ("prepared".into(), "S32_LE".into(), 44100, 2, 0)
+    );
+    // Three periods queued before START (so a slow host cannot underrun before they
+    // arrive), played in time, then the queue runs dry: exactly one underrun.
+    for _ in 0..3 {
+        let mut tx = 0u32.to_le_bytes().to_vec();
+        tx.resize(4 + PERIOD as usize, 0x11);
+        h.submit(TXQ, &tx, 8).unwrap();
+    }
+    assert_eq!(pcm(&mut h, &words(&[code::PCM_START, 0])), code::S_OK);
+    assert_eq!(ctl_streams(&svc)[0]["state"], "running");
+    let mut done = 0;
+    while done < 3 {
+        for c in h.wait_completions(TXQ, Duration::from_secs(2)).unwrap() {
+            assert_eq!(&c.data[..4], &code::S_OK.to_le_bytes());
+            done += 1;
+        }
+    }
+    eventually("the underrun is published", || {
+        conn.service.r#getAudioStreams("vm0-sound").unwrap()[0].r#xruns == 1
+    });
+    assert_eq!(pcm(&mut h, &words(&[code::PCM_STOP, 0])), code::S_OK);
+    assert_eq!(
+        shape(&ctl_streams(&svc)[0]),
+        ("stopped".into(), "S32_LE".into(), 44100, 2, 1)
+    );
+    let (code, out, err) = ctl(&svc, &["device", "vm0-sound"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .skip_while(|l| *l != "streams: 2")
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            vec!["0", "output", "stopped", "S32_LE", "44100", "Hz", "2", "ch", "xruns", "1"],
+            vec!["1", "input", "idle", "-", "xruns", "0"],
+        ],
+        "{out}"
+    );
+
+    // RELEASE: the stream holds nothing; its parameters stay for the next PREPARE.
+    assert_eq!(pcm(&mut h, &words(&[code::PCM_RELEASE, 0])), code::S_OK);
+    assert_eq!(ctl_streams(&svc)[0]["state"], "idle");
+    // A driver that goes away leaves every stream idle and unconfigured.
+    h.disconnect().unwrap();
+    eventually("the streams are reset with the session", || {
+        let s = &conn.service.r#getAudioStreams("vm0-sound").unwrap()[0];
+        s.r#state == S::IDLE && s.r#format.is_empty()
+    });
+}

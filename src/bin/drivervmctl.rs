@@ -143,6 +143,18 @@ fn kind_name(k: iface::DeviceKind::DeviceKind) -> String {
     }
 }
 
+fn stream_state_name(s: iface::AudioStreamState::AudioStreamState) -> String {
+    use iface::AudioStreamState::AudioStreamState as S;
+    match s {
+        S::IDLE => "idle".into(),
+        S::PARAMETERS_SET => "parameters-set".into(),
+        S::PREPARED => "prepared".into(),
+        S::RUNNING => "running".into(),
+        S::STOPPED => "stopped".into(),
+        other => format!("unknown({})", other.0),
+    }
+}
+
 fn transport_name(t: iface::TransportKind::TransportKind) -> String {
     use iface::TransportKind::TransportKind as T;
     match t {
@@ -354,11 +366,17 @@ fn detail(svc: &dyn IDriverVm, d: &iface::DeviceStatus::DeviceStatus) -> (Value,
                     } else {
                         "output"
                     };
+                    let state = stream_state_name(s.r#state);
+                    let shape = if s.r#format.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        format!("{} {} Hz {} ch", s.r#format, s.r#rateHz, s.r#channels)
+                    };
                     lines.push(format!(
-                        "  {:>3}  {dir:<6} state {}  {} {} Hz {} ch  xruns {}",
-                        s.r#id, s.r#state.0, s.r#format, s.r#rateHz, s.r#channels, s.r#xruns
+                        "  {:>3}  {dir:<6}  {state:<14}  {shape:<24}  xruns {}",
+                        s.r#id, s.r#xruns
                     ));
-                    v.push(json!({"id": s.r#id, "direction": dir, "state": s.r#state.0,
+                    v.push(json!({"id": s.r#id, "direction": dir, "state": state,
                                   "format": s.r#format, "rate_hz": s.r#rateHz,
                                   "channels": s.r#channels, "xruns": s.r#xruns}));
                 }

@@ -117,11 +117,11 @@ pub struct AudioStreamDetail {
     pub state: AudioStreamState,
     /// ALSA format name; empty before SET_PARAMETERS.
     pub format: String,
-    /// Frame rate in Hz.
+    /// Frame rate in Hz; 0 before SET_PARAMETERS.
     pub rate_hz: u32,
-    /// Channels.
+    /// Channels; 0 before SET_PARAMETERS.
     pub channels: u8,
-    /// Underruns or overruns.
+    /// Underruns (output) or overruns (input) since the stream was last prepared.
     pub xruns: u64,
 }
 

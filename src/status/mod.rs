@@ -6,6 +6,7 @@
 //! per-kind detail through a [`DetailSource`]. The control plane reads snapshots and
 //! subscribes to [`StatusEvent`]s. Nothing here knows about binder.
 
+mod audio_cell;
 mod cells;
 mod counters;
 mod detail;
@@ -17,6 +18,7 @@ mod registry;
 #[cfg(test)]
 mod tests;
 
+pub use audio_cell::{AudioStreams, StreamShape};
 pub use cells::{ClockTable, ClockView, RpmbCell};
 pub use counters::{QueueCounters, QueueSnapshot};
 pub use detail::{

@@ -154,3 +154,95 @@ fn detail_watcher_coalesces_changes_into_events() {
         "fifty updates in a burst are not fifty events"
     );
 }
+
+#[test]
+fn audio_streams_publish_state_format_and_xruns() {
+    use crate::hw::pcm::SampleFormat;
+    let s = AudioStreams::new(&[AudioDirection::Output, AudioDirection::Input]);
+    let idle = |id, direction| AudioStreamDetail {
+        id,
+        direction,
+        state: AudioStreamState::Idle,
+        format: String::new(),
+        rate_hz: 0,
+        channels: 0,
+        xruns: 0,
+    };
+    assert_eq!(
+        s.detail(),
+        DeviceDetail::Sound {
+            streams: vec![
+                idle(0, AudioDirection::Output),
+                idle(1, AudioDirection::Input)
+            ]
+        }
+    );
+    let shape = StreamShape {
+        format: SampleFormat::S24_3,
+        rate_hz: 44_100,
+        channels: 6,
+    };
+    s.set(1, AudioStreamState::ParametersSet, Some(shape));
+    s.set(1, AudioStreamState::ParametersSet, Some(shape));
+    assert_eq!(s.generation(), 1, "an unchanged publish is not a change");
+    s.set(1, AudioStreamState::Running, Some(shape));
+    s.set_xruns(1, 3);
+    s.set_xruns(1, 3);
+    s.set(7, AudioStreamState::Running, None); // no such stream: ignored
+    s.set_xruns(7, 1);
+    assert_eq!(s.generation(), 3);
+    let DeviceDetail::Sound { streams } = s.detail() else {
+        panic!("not sound")
+    };
+    assert_eq!(
+        streams[0],
+        idle(0, AudioDirection::Output),
+        "stream 0 untouched"
+    );
+    assert_eq!(
+        streams[1],
+        AudioStreamDetail {
+            id: 1,
+            direction: AudioDirection::Input,
+            state: AudioStreamState::Running,
+            format: "S24_3LE".into(),
+            rate_hz: 44_100,
+            channels: 6,
+            xruns: 3,
+        }
+    );
+    // The largest rate virtio-snd names fits the packed word unchanged.
+    s.set(
+        0,
+        AudioStreamState::Stopped,
+        Some(StreamShape {
+            format: SampleFormat::Float,
+            rate_hz: 384_000,
+            channels: 255,
+        }),
+    );
+    let DeviceDetail::Sound { streams } = s.detail() else {
+        panic!("not sound")
+    };
+    assert_eq!(
+        (
+            streams[0].state,
+            streams[0].format.as_str(),
+            streams[0].rate_hz,
+            streams[0].channels
+        ),
+        (AudioStreamState::Stopped, "FLOAT_LE", 384_000, 255)
+    );
+    s.set(1, AudioStreamState::Idle, None);
+    let DeviceDetail::Sound { streams } = s.detail() else {
+        panic!("not sound")
+    };
+    assert_eq!(
+        (
+            streams[1].state,
+            streams[1].format.as_str(),
+            streams[1].rate_hz
+        ),
+        (AudioStreamState::Idle, "", 0)
+    );
+}

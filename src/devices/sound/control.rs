@@ -267,6 +267,7 @@ impl SoundDevice {
                 stream.state()
             );
         }
+        self.publish(id as usize);
         status(st)
     }
 

@@ -26,6 +26,7 @@ use self::layout::{event, Config, Reader, PCM_STATUS_SIZE, PCM_XFER_SIZE};
 use self::stream::{Outcome, Stream, MAX_BUFFER_BYTES};
 use self::topology::{ChmapSpec, Direction, JackSpec, SoundTopology};
 use super::{Completer, Request, VirtioDevice, Wake};
+use crate::status::{AudioDirection, AudioStreamState, AudioStreams, StreamShape};
 
 /// Size offered for the control and event queues.
 const SMALL_QUEUE: u16 = 256;
@@ -92,6 +93,8 @@ pub struct SoundDevice {
     events: EventQueue,
     ctls_negotiated: bool,
     handle: SoundHandle,
+    /// The streams as the control plane sees them, published at each transition.
+    status: Arc<AudioStreams>,
     /// Most readable bytes accepted in one tx message (xfer header plus a period).
     max_io_request: usize,
 }
@@ -99,6 +102,14 @@ pub struct SoundDevice {
 impl SoundDevice {
     /// A device serving `topology`.
     pub fn new(topology: SoundTopology) -> Self {
+        let directions: Vec<AudioDirection> = topology
+            .streams
+            .iter()
+            .map(|s| match s.direction() {
+                Direction::Output => AudioDirection::Output,
+                Direction::Input => AudioDirection::Input,
+            })
+            .collect();
         Self {
             device: topology.device,
             jacks: topology
@@ -116,6 +127,7 @@ impl SoundDevice {
             events: EventQueue::default(),
             ctls_negotiated: false,
             handle: SoundHandle::default(),
+            status: Arc::new(AudioStreams::new(&directions)),
             max_io_request: PCM_XFER_SIZE + MAX_BUFFER_BYTES as usize,
         }
     }
@@ -131,6 +143,34 @@ impl SoundDevice {
     /// A handle for plugging jacks from another thread.
     pub fn handle(&self) -> SoundHandle {
         self.handle.clone()
+    }
+
+    /// What the device publishes to the control plane: every stream's state, negotiated
+    /// format and xruns, updated at each transition.
+    pub fn status(&self) -> Arc<AudioStreams> {
+        self.status.clone()
+    }
+
+    /// Publishes stream `id` as its state machine has it; RELEASED is reported as IDLE,
+    /// the one state the status interface has for a stream holding no buffers or backend.
+    fn publish(&self, id: usize) {
+        let Some(s) = self.streams.get(id) else {
+            return;
+        };
+        let state = match s.state() {
+            stream::State::Idle | stream::State::Released => AudioStreamState::Idle,
+            stream::State::ParamsSet => AudioStreamState::ParametersSet,
+            stream::State::Prepared => AudioStreamState::Prepared,
+            stream::State::Running => AudioStreamState::Running,
+            stream::State::Stopped => AudioStreamState::Stopped,
+        };
+        let shape = s.params().map(|p| StreamShape {
+            format: p.format,
+            rate_hz: p.rate,
+            channels: p.channels,
+        });
+        self.status.set(id, state, shape);
+        self.status.set_xruns(id, s.xruns_since_prepare());
     }
 
     /// The streams, in stream-ID order.
@@ -207,6 +247,9 @@ impl SoundDevice {
                 Some(s) => s.poll(now, gain, completer, &mut out),
                 None => None,
             };
+            if out.xrun {
+                self.publish(id);
+            }
             if out.xrun_event {
                 self.events
                     .push(event(code::EVT_PCM_XRUN, id as u32), completer);
@@ -317,6 +360,9 @@ impl VirtioDevice for SoundDevice {
     fn reset(&mut self) {
         for s in &mut self.streams {
             s.reset();
+        }
+        for id in 0..self.streams.len() {
+            self.publish(id);
         }
         self.events.reset();
         for c in &mut self.controls {

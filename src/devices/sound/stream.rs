@@ -121,11 +121,15 @@ pub struct Stream {
     clock: Option<Clock>,
     /// Counters.
     pub stats: StreamStats,
+    /// `stats.xruns` when the stream was last prepared (or reset).
+    prepared_xruns: u64,
 }
 
 /// What a data-path step asks of the device besides completions.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
+    /// The stream underran or overran.
+    pub xrun: bool,
     /// Send an XRUN event for this stream.
     pub xrun_event: bool,
 }
@@ -141,6 +145,7 @@ impl Stream {
             queued_bytes: 0,
             clock: None,
             stats: StreamStats::default(),
+            prepared_xruns: 0,
         }
     }
 
@@ -152,6 +157,11 @@ impl Stream {
     /// The parameters in force, once SET_PARAMS succeeded.
     pub fn params(&self) -> Option<PcmParams> {
         self.params.map(|(_, p)| p)
+    }
+
+    /// Xruns since the last PREPARE, as the status interface reports them.
+    pub fn xruns_since_prepare(&self) -> u64 {
+        self.stats.xruns.saturating_sub(self.prepared_xruns)
     }
 
     /// Feature bits offered in PCM_INFO.
@@ -239,6 +249,7 @@ impl Stream {
             warn!("stream {}: cannot prepare: {e}", self.spec.name);
             return code::S_IO_ERR;
         }
+        self.prepared_xruns = self.stats.xruns;
         self.state = State::Prepared;
         code::S_OK
     }
@@ -322,6 +333,7 @@ impl Stream {
         self.queued_bytes = 0;
         self.clock = None;
         self.params = None;
+        self.prepared_xruns = self.stats.xruns;
         self.state = State::Idle;
     }
 
@@ -457,6 +469,7 @@ impl Stream {
                     return Some(xrun_at);
                 }
                 self.stats.xruns += 1;
+                out.xrun = true;
                 out.xrun_event |= self.xruns_selected();
                 if let Some(c) = self.clock.as_mut() {
                     c.xrun = true;

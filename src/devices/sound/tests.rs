@@ -925,3 +925,56 @@ fn reset_forgets_streams_events_and_controls() {
     assert_eq!(r.dev.controls()[vol as usize].value, 100);
     assert_eq!(r.pcm(code::PCM_PREPARE, OUT), code::S_BAD_MSG);
 }
+
+/// Stream `id` as the control plane sees it: (state, format, rate, channels, xruns).
+fn published(r: &Rig, id: usize) -> (AudioStreamState, String, u32, u8, u64) {
+    use crate::status::{DetailSource, DeviceDetail};
+    let DeviceDetail::Sound { streams } = r.dev.status().detail() else {
+        panic!("not sound")
+    };
+    let s = &streams[id];
+    (s.state, s.format.clone(), s.rate_hz, s.channels, s.xruns)
+}
+
+#[test]
+fn status_follows_each_stream_transition_and_xrun() {
+    use AudioStreamState as S;
+    let mut r = rig();
+    let s16 = |state| (state, "S16_LE".to_owned(), 48000, 2, 0);
+    assert_eq!(published(&r, 0), (S::Idle, String::new(), 0, 0, 0));
+    // A refused SET_PARAMS publishes nothing new.
+    let bad = SetParams {
+        rate: R44100,
+        channels: 3,
+        ..params(0)
+    };
+    assert_eq!(r.set_params(OUT, bad), code::S_NOT_SUPP);
+    assert_eq!(published(&r, 0), (S::Idle, String::new(), 0, 0, 0));
+    assert_eq!(r.set_params(OUT, params(0)), code::S_OK);
+    assert_eq!(published(&r, 0), s16(S::ParametersSet));
+    assert_eq!(r.pcm(code::PCM_PREPARE, OUT), code::S_OK);
+    assert_eq!(published(&r, 0), s16(S::Prepared));
+    let t0 = Instant::now();
+    r.pcm_at(code::PCM_START, OUT, t0);
+    assert_eq!(published(&r, 0), s16(S::Running));
+    // No buffer for a period: an underrun, published while the stream keeps running.
+    r.poll(t0 + MS10);
+    assert_eq!(published(&r, 0), (S::Running, "S16_LE".into(), 48000, 2, 1));
+    assert_eq!(r.pcm(code::PCM_STOP, OUT), code::S_OK);
+    assert_eq!(published(&r, 0).0, S::Stopped);
+    // Out of order: still STOPPED.
+    assert_eq!(r.pcm(code::PCM_PREPARE, OUT), code::S_BAD_MSG);
+    assert_eq!(published(&r, 0).0, S::Stopped);
+    assert_eq!(r.pcm(code::PCM_RELEASE, OUT), code::S_OK);
+    assert_eq!(
+        published(&r, 0),
+        (S::Idle, "S16_LE".into(), 48000, 2, 1),
+        "RELEASED is IDLE; the parameters stay in force for the next PREPARE"
+    );
+    // Xruns count from the last PREPARE.
+    assert_eq!(r.pcm(code::PCM_PREPARE, OUT), code::S_OK);
+    assert_eq!(published(&r, 0), s16(S::Prepared));
+    assert_eq!(published(&r, 1), (S::Idle, String::new(), 0, 0, 0));
+    r.dev.reset();
+    assert_eq!(published(&r, 0), (S::Idle, String::new(), 0, 0, 0));
+}

@@ -51,6 +51,18 @@ impl SampleFormat {
         }
     }
 
+    /// The name ALSA gives the format (`snd_pcm_format_name`), as status reports show it.
+    pub fn alsa_name(self) -> &'static str {
+        match self {
+            Self::U8 => "U8",
+            Self::S16 => "S16_LE",
+            Self::S24 => "S24_LE",
+            Self::S24_3 => "S24_3LE",
+            Self::S32 => "S32_LE",
+            Self::Float => "FLOAT_LE",
+        }
+    }
+
     /// Every format, in a fixed order.
     pub const ALL: [SampleFormat; 6] = [
         Self::U8,
