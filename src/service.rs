@@ -353,8 +353,12 @@ pub fn start_full(
                         (Served::Virtio(Box::new(snd)), Some(cell))
                     }
                     DeviceKind::Rpmb => match build_rpmb(config, guest, dev, &mut stores)? {
-                        RpmbServed::Virtio(d) => (Served::Virtio(d), None),
-                        RpmbServed::RpmbDevSocket(e) => (Served::RpmbDev(e), None),
+                        RpmbServed::Virtio(d, cell) => {
+                            (Served::Virtio(d), Some(cell as Arc<dyn DetailSource>))
+                        }
+                        RpmbServed::RpmbDevSocket(e, cell) => {
+                            (Served::RpmbDev(e), Some(cell as Arc<dyn DetailSource>))
+                        }
                     },
                     _ => (
                         Served::Virtio(build_device_with(

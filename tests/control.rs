@@ -683,3 +683,66 @@ fn a_guest_driving_a_sound_stream_shows_up_in_its_detail() {
         s.r#state == S::IDLE && s.r#format.is_empty()
     });
 }
+
+/// One guest with virtio-rpmb, another with the rpmb_dev socket face: both publish.
+const RPMB: &str = r#"
+[[guest]]
+name = "vm0"
+[[guest.device]]
+kind = "rpmb"
+rpmb = { capacity_blocks = 512, max_wr_cnt = 2, max_rd_cnt = 2 }
+[[guest]]
+name = "vm1"
+[[guest.device]]
+kind = "rpmb"
+transport = { rpmb-dev = { socket = "rpmb_dev.sock" } }
+rpmb = { capacity_blocks = 100 }
+"#;
+
+/// (capacity_bytes, write_counter, key_programmed) from `drivervmctl --json device ID`.
+fn ctl_rpmb(svc: &Service, id: &str) -> (i64, i64, bool) {
+    let (code, out, err) = ctl(svc, &["--json", "device", id]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let d = &v["detail"];
+    (
+        d["capacity_bytes"].as_i64().expect("capacity_bytes"),
+        d["write_counter"].as_i64().expect("write_counter"),
+        d["key_programmed"].as_bool().expect("key_programmed"),
+    )
+}
+
+#[test]
+fn rpmb_writes_show_up_in_the_detail_on_every_face() {
+    use drivervm::devices::rpmb::constants::RES_OK;
+    use support::rpmb::{options, Client, Link};
+    let svc = Service::start(RPMB, &["vm0-rpmb.sock", "rpmb_dev.sock", "control.sock"]);
+    assert_eq!(ctl_rpmb(&svc, "vm0-rpmb"), (512 * 256, 0, false));
+    assert_eq!(ctl_rpmb(&svc, "vm1-rpmb"), (100 * 256, 0, false));
+
+    let h = drivervm::harness::Harness::connect(svc.socket("vm0-rpmb.sock"), 1, &options())
+        .unwrap_or_else(|e| panic!("{e}\n{}", svc.log()));
+    let mut virtio = Client::new(Link::Virtio(Box::new(h)), [0x31; 32]);
+    assert_eq!(virtio.program_key(), RES_OK);
+    for i in 0..3u16 {
+        assert_eq!(virtio.write(i, &[[i as u8 + 1; 256]]).result(), RES_OK);
+    }
+    eventually("vm0's writes are published", || {
+        ctl_rpmb(&svc, "vm0-rpmb") == (512 * 256, 3, true)
+    });
+
+    let stream = UnixStream::connect(svc.socket("rpmb_dev.sock")).unwrap();
+    let mut socket = Client::new(Link::Socket(stream), [0x32; 32]);
+    assert_eq!(socket.program_key(), RES_OK);
+    assert_eq!(socket.write(7, &[[9; 256]]).result(), RES_OK);
+    eventually("vm1's write is published", || {
+        ctl_rpmb(&svc, "vm1-rpmb") == (100 * 256, 1, true)
+    });
+    // The same numbers through the RPC client, and vm0 untouched by vm1.
+    let conn = client(&svc, false);
+    let r = conn.service.r#getRpmbInfo("vm0-rpmb").unwrap();
+    assert_eq!(
+        (r.r#capacityBytes, r.r#writeCounter, r.r#keyProgrammed),
+        (512 * 256, 3, true)
+    );
+}

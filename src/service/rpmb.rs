@@ -22,6 +22,7 @@ use crate::hw::rpmb::file::FileRpmb;
 use crate::hw::rpmb::frames::RpmbFrameDevice;
 use crate::hw::rpmb::ufs::UfsRpmb;
 use crate::hw::rpmb::{RpmbKey, RpmbStorage};
+use crate::status::RpmbCell;
 
 /// A guest's RPMB storage, whichever backend holds it.
 pub type GuestRpmb = Box<dyn RpmbStorage>;
@@ -36,12 +37,12 @@ pub struct RpmbSetupError {
     pub why: String,
 }
 
-/// How an RPMB device is served.
+/// How an RPMB device is served, with the status cell its engine keeps up to date.
 pub enum RpmbServed {
-    /// A virtio device (virtio-rpmb or the virtio-console face) for the vhost-user transport.
-    Virtio(Box<dyn VirtioDevice>),
+    /// A virtio device (virtio-rpmb or the virtio-console face) for a virtio transport.
+    Virtio(Box<dyn VirtioDevice>, Arc<RpmbCell>),
     /// The engine behind an `rpmb_dev` unix socket.
-    RpmbDevSocket(Box<RpmbEngine<GuestRpmb>>),
+    RpmbDevSocket(Box<RpmbEngine<GuestRpmb>>, Arc<RpmbCell>),
 }
 
 /// The physical stores, opened on first use and shared by every guest with a slot.
@@ -192,16 +193,17 @@ pub fn build_rpmb(
         },
         rpmb.interface.name()
     );
+    let engine = RpmbEngine::new(storage, limits).map_err(|e| err(e.to_string()))?;
+    let status = engine.status();
     Ok(match rpmb.interface {
-        RpmbInterface::VirtioRpmb => RpmbServed::Virtio(Box::new(
-            RpmbDevice::new(storage, limits).map_err(|e| err(e.to_string()))?,
-        )),
-        RpmbInterface::VirtioConsole => RpmbServed::Virtio(Box::new(RpmbConsole::new(
-            RpmbEngine::new(storage, limits).map_err(|e| err(e.to_string()))?,
-        ))),
-        RpmbInterface::RpmbDevSocket => RpmbServed::RpmbDevSocket(Box::new(
-            RpmbEngine::new(storage, limits).map_err(|e| err(e.to_string()))?,
-        )),
+        RpmbInterface::VirtioRpmb => RpmbServed::Virtio(
+            Box::new(RpmbDevice::from_engine(engine).map_err(|e| err(e.to_string()))?),
+            status,
+        ),
+        RpmbInterface::VirtioConsole => {
+            RpmbServed::Virtio(Box::new(RpmbConsole::new(engine)), status)
+        }
+        RpmbInterface::RpmbDevSocket => RpmbServed::RpmbDevSocket(Box::new(engine), status),
     })
 }
 

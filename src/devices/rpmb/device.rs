@@ -32,36 +32,29 @@ pub enum DeviceError {
 pub struct RpmbDevice<S> {
     engine: RpmbEngine<S>,
     config: [u8; 3],
-    /// Counter and key state for the control plane (never the key itself).
-    status: Arc<RpmbCell>,
 }
 
 impl<S: RpmbStorage> RpmbDevice<S> {
     /// A device serving `storage` with the given per-request limits.
     pub fn new(storage: S, limits: EngineLimits) -> Result<Self, DeviceError> {
-        let blocks = storage.capacity_blocks();
+        Self::from_engine(RpmbEngine::new(storage, limits)?)
+    }
+
+    /// A device in front of `engine`; its storage must be a whole number of 128 KiB units
+    /// (what the config space can state), at most 64 Ki blocks.
+    pub fn from_engine(engine: RpmbEngine<S>) -> Result<Self, DeviceError> {
+        let blocks = engine.storage().capacity_blocks();
         if blocks == 0 || blocks % BLOCKS_PER_CAPACITY_UNIT != 0 || blocks > 1 << 16 {
             return Err(DeviceError::Capacity(blocks));
         }
-        let engine = RpmbEngine::new(storage, limits)?;
         let config = engine.config_space();
-        let st = engine.storage();
-        let status = Arc::new(RpmbCell::new(
-            u64::from(blocks) * super::constants::BLOCK_SIZE as u64,
-            st.write_counter(),
-            st.key_programmed(),
-        ));
-        Ok(Self {
-            engine,
-            config,
-            status,
-        })
+        Ok(Self { engine, config })
     }
 
     /// What the device publishes to the control plane: capacity, write counter and whether
     /// a key is programmed, updated after every request.
     pub fn detail_source(&self) -> Arc<RpmbCell> {
-        self.status.clone()
+        self.engine.status()
     }
 
     /// The protocol engine, for status queries.
@@ -122,8 +115,6 @@ impl<S: RpmbStorage> VirtioDevice for RpmbDevice<S> {
         if let Err(e) = completer.complete(request.token, &Frame::serialize_all(&responses)) {
             log::warn!("rpmb: cannot return a response: {e}");
         }
-        let st = self.engine.storage();
-        self.status.update(st.write_counter(), st.key_programmed());
     }
 
     fn reset(&mut self) {

@@ -23,7 +23,9 @@
 use super::constants::*;
 use super::frame::Frame;
 use crate::hw::rpmb::{RpmbKey, RpmbMac, RpmbStorage, StorageError};
+use crate::status::RpmbCell;
 use hmac::Mac;
+use std::sync::Arc;
 
 /// Per-request block limits, reported to virtio drivers as `max_wr_cnt` / `max_rd_cnt`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +61,9 @@ pub struct RpmbEngine<S> {
     limits: EngineLimits,
     /// The response of the last PROGRAM_KEY or DATA_WRITE, as RESULT_READ returns it.
     result_register: Option<Frame>,
+    /// Counter, key state and capacity for the control plane; every face (virtio-rpmb,
+    /// console, rpmb_dev socket) goes through [`RpmbEngine::process`], so it is kept here.
+    status: Arc<RpmbCell>,
 }
 
 impl<S: RpmbStorage> RpmbEngine<S> {
@@ -67,11 +72,23 @@ impl<S: RpmbStorage> RpmbEngine<S> {
         if limits.max_write_blocks == 0 || limits.max_read_blocks == 0 {
             return Err(EngineError::ZeroLimit);
         }
+        let status = Arc::new(RpmbCell::new(
+            u64::from(storage.capacity_blocks()) * BLOCK_SIZE as u64,
+            storage.write_counter(),
+            storage.key_programmed(),
+        ));
         Ok(Self {
             storage,
             limits,
             result_register: None,
+            status,
         })
+    }
+
+    /// What the engine publishes to the control plane: capacity, write counter and whether a
+    /// key is programmed (never the key), updated after every request.
+    pub fn status(&self) -> Arc<RpmbCell> {
+        self.status.clone()
     }
 
     /// The backend, for status queries (counter, key state, capacity).
@@ -137,6 +154,8 @@ impl<S: RpmbStorage> RpmbEngine<S> {
             }
         };
         responses.truncate(response_slots);
+        self.status
+            .update(self.storage.write_counter(), self.storage.key_programmed());
         responses
     }
 
