@@ -219,8 +219,11 @@ impl JackSource for AlsaJack {
 
 /// A user-defined boolean control element (`SNDRV_CTL_IOCTL_ELEM_ADD`), which any card
 /// accepts: how tests and tools stand in for a codec's jack detection. Removed on drop.
+///
+/// The kernel locks a new user element to the descriptor that added it, so each operation
+/// opens the node afresh: others (amixer) may then write it too.
 pub struct UserElement {
-    fd: OwnedFd,
+    card: u32,
     id: ElemId,
     name: String,
 }
@@ -244,18 +247,20 @@ impl UserElement {
         info.value[1] = 1;
         ioctl_ptr(&fd, ctl_uapi::ELEM_ADD, &mut info)
             .map_err(|e| JackError::io(format!("SNDRV_CTL_IOCTL_ELEM_ADD \"{name}\""), e))?;
+        // Looked up by name from now on: the numid is only known to the descriptor's owner.
         Ok(Self {
-            fd,
-            id: info.id,
+            card,
+            id,
             name: name.to_owned(),
         })
     }
 
     /// Sets the element's value (which notifies subscribers when it changes).
     pub fn set(&self, on: bool) -> Result<(), JackError> {
+        let fd = open_control(self.card, true)?;
         let mut value = ElemValue::for_id(self.id);
         value.integer[0] = libc::c_long::from(on);
-        ioctl_ptr(&self.fd, ctl_uapi::ELEM_WRITE, &mut value).map_err(|e| {
+        ioctl_ptr(&fd, ctl_uapi::ELEM_WRITE, &mut value).map_err(|e| {
             JackError::io(format!("SNDRV_CTL_IOCTL_ELEM_WRITE \"{}\"", self.name), e)
         })?;
         Ok(())
@@ -265,8 +270,12 @@ impl UserElement {
 impl Drop for UserElement {
     fn drop(&mut self) {
         let mut id = self.id;
-        if let Err(e) = ioctl_ptr(&self.fd, ctl_uapi::ELEM_REMOVE, &mut id) {
-            log::warn!("SNDRV_CTL_IOCTL_ELEM_REMOVE \"{}\": {e}", self.name);
+        let removed = open_control(self.card, true).and_then(|fd| {
+            ioctl_ptr(&fd, ctl_uapi::ELEM_REMOVE, &mut id)
+                .map_err(|e| JackError::io("SNDRV_CTL_IOCTL_ELEM_REMOVE", e))
+        });
+        if let Err(e) = removed {
+            log::warn!("\"{}\": {e}", self.name);
         }
     }
 }
