@@ -83,7 +83,7 @@ impl VhostUserDevice {
             event_idx: false,
             generation: 0,
             waker: Arc::new(EventWaker(EventFd::new(EFD_NONBLOCK)?)),
-            timer: TimerFd::new()?,
+            timer: super::wake::deadline_timer()?,
             orphaned_exit_fds: Mutex::new(Vec::new()),
         })
     }

@@ -20,6 +20,21 @@ impl Wake for EventWaker {
     }
 }
 
+/// A timer for device deadlines whose reads never block. Its readiness can be stale by the
+/// time the worker handles it (another event of the same wake-up re-armed or disarmed it);
+/// a blocking read would then stall the worker until the new deadline, or forever if none.
+pub fn deadline_timer() -> std::io::Result<TimerFd> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    use std::os::fd::AsRawFd;
+    let timer = TimerFd::new().map_err(std::io::Error::from)?;
+    let flags = fcntl(timer.as_raw_fd(), FcntlArg::F_GETFL)?;
+    fcntl(
+        timer.as_raw_fd(),
+        FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK),
+    )?;
+    Ok(timer)
+}
+
 /// Arms `timer` for the device's next deadline (`next`, seen at `now`), or disarms it.
 pub fn arm_timer(
     timer: &mut TimerFd,
@@ -34,5 +49,28 @@ pub fn arm_timer(
             None,
         ),
         None => timer.clear(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stale_timer_event_does_not_block_the_worker() {
+        let mut timer = deadline_timer().unwrap();
+        let now = Instant::now();
+        arm_timer(&mut timer, Some(now + Duration::from_millis(1)), now).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        // Another event of the same wake-up disarms it before the timer event is handled.
+        arm_timer(&mut timer, None, Instant::now()).unwrap();
+        let t = Instant::now();
+        assert!(timer.wait().is_err(), "nothing to read");
+        assert!(t.elapsed() < Duration::from_millis(100));
+        // A real expiry still reads.
+        let now = Instant::now();
+        arm_timer(&mut timer, Some(now + Duration::from_millis(1)), now).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(timer.wait().unwrap(), 1);
     }
 }

@@ -97,7 +97,7 @@ impl LabelDevice {
         let waker = Arc::new(EventWaker(
             EventFd::new(EFD_NONBLOCK).map_err(os("eventfd"))?,
         ));
-        let timer = TimerFd::new().map_err(|e| os("timerfd")(e.into()))?;
+        let timer = crate::transport::wake::deadline_timer().map_err(os("timerfd"))?;
         let offered = device.features() | transport_features();
         let status = Arc::new(DeviceState::detached(
             &id,
