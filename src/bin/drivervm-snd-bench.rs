@@ -145,6 +145,11 @@ fn run(args: Args) -> Result<()> {
             Pace::Driver if submitted < total => {
                 let due = t0 + period * (submitted + 1 - args.periods as usize) as u32;
                 if Instant::now() >= due {
+                    let now = Instant::now();
+                    for _ in h.poll_completions(TXQ)? {
+                        let k = offsets.len() as u32 + 1;
+                        offsets.push(offset_us(now, t0 + period * k));
+                    }
                     h.submit(TXQ, &msg, 8)?;
                     submitted += 1;
                     continue;
@@ -156,7 +161,9 @@ fn run(args: Args) -> Result<()> {
         };
         let done = match h.wait_completions(TXQ, wait) {
             Ok(done) => done,
-            Err(_) if wait < Duration::from_secs(2) => continue,
+            // A bench that fell behind its clock collects before it catches up, so only a
+            // backend that holds buffers can run the ring out.
+            Err(_) if wait < Duration::from_secs(2) => h.poll_completions(TXQ)?,
             Err(e) => return Err(e).context("no completion within 2 s"),
         };
         let now = Instant::now();

@@ -6,6 +6,7 @@
 # completion jitter and the daemon's CPU (all its threads, from /proc/<pid>/stat).
 #
 # Usage: tools/perf/snd_compare.sh [DURATION_S] [ROUNDS]
+#        (SND_BENCH_ARGS adds bench options to every run, e.g. --no-event-idx)
 # Needs: cargo build --release --bin drivervm --bin drivervm-snd-bench; vhost-device-sound
 #        on PATH or in $VHOST_DEVICE_SOUND (cargo install vhost-device-sound
 #        --no-default-features --root DIR).
@@ -24,9 +25,11 @@ wait_sock() { for _ in $(seq 500); do [ -S "$1" ] && return 0; sleep 0.01; done;
 # drivervm's default sound device: "Master" output (null sink) and "Capture" (tone) input.
 printf '[[guest]]\nname = "vm0"\n[[guest.device]]\nkind = "sound"\n' > "$tmp/snd.toml"
 
+# A failed run is reported and the round goes on: a stalled backend is a result too.
 bench() { # LABEL SOCKET PID PACE
   "$bin/drivervm-snd-bench" --label "$1" --socket "$2" --pid "$3" --pace "$4" \
-    --duration "$dur" --period-ms 10 --periods 4 --queue-size 64
+    --duration "$dur" --period-ms 10 --periods 4 --queue-size 64 ${SND_BENCH_ARGS:-} 2>"$tmp/err" ||
+    echo "$1 pace=$4 FAILED: $(tail -1 "$tmp/err")"
 }
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
