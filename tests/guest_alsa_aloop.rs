@@ -1,7 +1,9 @@
 //! drivervm's ALSA kernel-uAPI backend against a real kernel ALSA driver: snd-aloop in a
 //! Debian 6.12 guest on QEMU TCG. drivervm-pcm plays through `AlsaPlayback` while arecord
 //! listens on the loopback, and records through `AlsaCapture` while aplay plays into it;
-//! both directions must carry the samples unchanged and in order.
+//! both directions must carry the samples unchanged and in order. Then drivervm-pcm
+//! follows a user "Headphone Jack" control through the ALSA jack backend while amixer plugs
+//! and unplugs it.
 //!
 //! Needs the tools listed by `tests/guest/sound-guest.sh check`; skips with a notice
 //! without them, except under CI (`CI=true`), where it fails.
@@ -146,12 +148,25 @@ fn alsa_backend_plays_and_records_through_snd_aloop() {
     let ctx = format!("report:\n{report}\nconsole:\n{console}");
     assert!(status.success(), "guest failed ({status})\n{ctx}");
     assert!(report.contains("Loopback"), "no snd-aloop card\n{ctx}");
-    for step in ["play rc=0", "arecord rc=0", "aplay rc=0", "record rc=0"] {
+    for step in [
+        "play rc=0",
+        "arecord rc=0",
+        "aplay rc=0",
+        "record rc=0",
+        "jack rc=0",
+    ] {
         assert!(
             report.contains(&format!("=== {step}")),
             "{step} missing\n{ctx}"
         );
     }
+    // The jack: added off, then amixer's on and off, each seen once and in order.
+    let jack = section(&report, "jack rc=0");
+    let states: Vec<&str> = jack
+        .lines()
+        .filter_map(|l| l.strip_prefix("jack: "))
+        .collect();
+    assert_eq!(states, ["added", "initial 0", "1", "0"], "jack\n{ctx}");
     let heard = parse(&base64_decode(section(&report, "base64 heard"))).expect("heard.wav");
     // AlsaPlayback -> loopback -> arecord: a full second at least, sample-exact.
     carried(&heard.data, &play, RATE * FRAME, "AlsaPlayback");

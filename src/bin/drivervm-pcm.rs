@@ -1,6 +1,8 @@
 //! drivervm-pcm: plays a raw file into, or records one from, an ALSA PCM device through
 //! drivervm's own ALSA uAPI backend, paced exactly as the virtio-snd device paces it.
-//! For codec bring-up on a new board, and for the snd-aloop test of the backend.
+//! For codec bring-up on a new board, and for the snd-aloop test of the backend. `jack`
+//! does the same for jack detection: it follows a boolean control element through the
+//! ALSA jack backend and watcher the service uses.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use drivervm::hw::jack::alsa::{AlsaJack, UserElement};
+use drivervm::hw::jack::{spawn_watch, JackListener, JackSource};
 use drivervm::hw::pcm::alsa::{AlsaCapture, AlsaPlayback};
 use drivervm::hw::pcm::{PcmCapture, PcmParams, PcmPlayback, SampleFormat};
 
@@ -57,9 +61,78 @@ enum Cmd {
         /// Output file.
         file: PathBuf,
     },
+    /// Prints the state of boolean control NAME on --card and each change of it, until
+    /// CHANGES changes were seen (fails after --timeout-s seconds).
+    Jack {
+        /// The control element's name, such as "Headphone Jack".
+        name: String,
+        /// Changes to wait for.
+        changes: u32,
+        /// First add NAME as a user control (off), removed on exit: stands in for a
+        /// codec's jack detection on cards without one.
+        #[arg(long)]
+        add: bool,
+        /// Seconds to wait for the changes.
+        #[arg(long, default_value_t = 30)]
+        timeout_s: u64,
+    },
+}
+
+/// Forwards a watched jack's changes to the main thread.
+struct Changes(std::sync::mpsc::Sender<bool>);
+
+impl JackListener for Changes {
+    fn changed(&mut self, connected: bool) -> bool {
+        self.0.send(connected).is_ok()
+    }
+    fn wanted(&self) -> bool {
+        true
+    }
+}
+
+fn watch_jack(card: u32, name: &str, changes: u32, add: bool, timeout: Duration) -> Result<()> {
+    use std::io::Write;
+    let _element = if add {
+        let e = UserElement::add(card, name)?;
+        println!("jack: added");
+        Some(e)
+    } else {
+        None
+    };
+    let mut jack = AlsaJack::new(card, name);
+    let initial = jack.read()?;
+    println!("jack: initial {}", u8::from(initial));
+    std::io::stdout().flush()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    spawn_watch("jack", Box::new(jack), initial, Changes(tx))?;
+    let deadline = Instant::now() + timeout;
+    for _ in 0..changes {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let state = rx
+            .recv_timeout(left)
+            .with_context(|| format!("no change of \"{name}\" within {timeout:?}"))?;
+        println!("jack: {}", u8::from(state));
+        std::io::stdout().flush()?;
+    }
+    Ok(())
 }
 
 fn run(args: Args) -> Result<()> {
+    if let Cmd::Jack {
+        name,
+        changes,
+        add,
+        timeout_s,
+    } = &args.cmd
+    {
+        return watch_jack(
+            args.card,
+            name,
+            *changes,
+            *add,
+            Duration::from_secs(*timeout_s),
+        );
+    }
     let Some(format) = SampleFormat::from_name(&args.format) else {
         bail!("unknown format {}", args.format);
     };
@@ -114,6 +187,7 @@ fn run(args: Args) -> Result<()> {
             pcm.close();
             std::fs::write(&file, out).with_context(|| format!("writing {}", file.display()))?;
         }
+        Cmd::Jack { .. } => {}
     }
     Ok(())
 }

@@ -32,8 +32,8 @@ pub use schema::{
 };
 pub use scmi::{ClockConfig, Grant, ScmiGrants, ScmiPlatformConfig, LINUX_CLOCK_ROOT};
 pub use sound::{
-    JackConfig, OutputConfig, OutputSink, SharePolicy, SoundConfig, SoundDirection, StreamConfig,
-    StreamEndpoint,
+    JackConfig, JackDetect, OutputConfig, OutputSink, SharePolicy, SoundConfig, SoundDirection,
+    StreamConfig, StreamEndpoint,
 };
 pub use validate::LOG_LEVELS;
 

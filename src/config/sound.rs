@@ -38,6 +38,30 @@ pub(super) struct RawJack {
     pub remappable: Option<bool>,
     pub defconf: Option<RawInt>,
     pub caps: Option<RawInt>,
+    pub detect: Option<RawJackDetect>,
+}
+
+/// `detect = { <kind> = { ... } }`: where a jack's plugged state comes from.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) enum RawJackDetect {
+    Alsa(RawAlsaDetect),
+    Sim(RawSimDetect),
+}
+
+/// `detect.alsa`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAlsaDetect {
+    pub card: Option<RawInt>,
+    pub control: String,
+}
+
+/// `detect.sim`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSimDetect {
+    pub file: PathBuf,
 }
 
 /// `[[guest.device.stream]]` as written.
@@ -117,6 +141,25 @@ pub struct OutputConfig {
     pub period_frames: u32,
 }
 
+/// Where a jack's plugged state comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JackDetect {
+    /// Nowhere: it keeps its configured state.
+    Fixed,
+    /// A boolean ALSA control element, such as "Headphone Jack".
+    Alsa {
+        /// ALSA card number.
+        card: u32,
+        /// The element's name.
+        control: String,
+    },
+    /// Simulated: the file holds "1" (plugged in) or "0".
+    Sim {
+        /// The file; relative to the runtime dir.
+        file: PathBuf,
+    },
+}
+
 /// A validated jack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JackConfig {
@@ -132,6 +175,8 @@ pub struct JackConfig {
     pub defconf: u32,
     /// HDA pin capabilities.
     pub caps: u32,
+    /// Where its plugged state comes from.
+    pub detect: JackDetect,
 }
 
 /// What a validated stream plays into or records from.
@@ -409,6 +454,7 @@ pub(super) fn device(
             remappable: None,
             defconf: None,
             caps: None,
+            detect: None,
         }],
     };
     let mut jack_cfgs = Vec::new();
@@ -430,6 +476,7 @@ pub(super) fn device(
             remappable: j.remappable.unwrap_or(false),
             defconf: jp.int("defconf", j.defconf, defconf, 0, u32::MAX)?,
             caps: jp.int("caps", j.caps, caps, 0, u32::MAX)?,
+            detect: jack_detect(&jp, j.detect)?,
         });
     }
     let mut stream_cfgs: Vec<StreamConfig> = Vec::new();
@@ -454,6 +501,34 @@ pub(super) fn device(
         jacks: jack_cfgs,
         streams: stream_cfgs,
     })
+}
+
+fn jack_detect(p: &Place<'_>, raw: Option<RawJackDetect>) -> Result<JackDetect, ConfigError> {
+    match raw {
+        None => Ok(JackDetect::Fixed),
+        Some(RawJackDetect::Alsa(a)) => {
+            // The kernel's element names hold 43 bytes and no NUL.
+            if a.control.is_empty() || a.control.len() > 43 || a.control.contains('\0') {
+                return Err(p.err(format!(
+                    "detect.alsa.control \"{}\" is not an ALSA control name (expected 1 to 43 bytes, no NUL)",
+                    a.control.escape_debug()
+                )));
+            }
+            Ok(JackDetect::Alsa {
+                card: p.int("detect.alsa.card", a.card, 0, 0, 31)?,
+                control: a.control,
+            })
+        }
+        Some(RawJackDetect::Sim(s)) => {
+            if s.file.as_os_str().is_empty() || s.file.file_name().is_none() {
+                return Err(p.err(format!(
+                    "detect.sim.file \"{}\" does not name a file",
+                    s.file.display()
+                )));
+            }
+            Ok(JackDetect::Sim { file: s.file })
+        }
+    }
 }
 
 fn default_streams(backend: Backend) -> Vec<RawStream> {

@@ -41,6 +41,7 @@ fn sound_default() -> DeviceConfig {
                 remappable: false,
                 defconf: 0x0101_4010,
                 caps: 0x14,
+                detect: JackDetect::Fixed,
             }],
             streams: vec![
                 stream("Master", SoundDirection::Output, StreamEndpoint::Null),

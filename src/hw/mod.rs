@@ -2,6 +2,7 @@
 
 pub mod clock;
 pub mod events;
+pub mod jack;
 pub mod pcm;
 pub mod perf;
 pub mod power;

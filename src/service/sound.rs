@@ -1,17 +1,20 @@
 //! Builds virtio-snd devices from config: streams onto their backends, shared outputs
 //! created once and handed to every guest that plays into them, tuner feeds registered
-//! for the radio device to fill.
+//! for the radio device to fill, jacks with a detection source watched on their own threads.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::config::{
-    Config, DeviceConfig, GuestConfig, OutputSink, SharePolicy, SoundConfig, SoundDirection,
-    StreamEndpoint,
+    Config, DeviceConfig, GuestConfig, JackConfig, JackDetect, OutputSink, SharePolicy,
+    SoundConfig, SoundDirection, StreamEndpoint,
 };
 use crate::devices::sound::topology::{JackSpec, SoundTopology, StreamBackend, StreamSpec};
-use crate::devices::sound::SoundDevice;
+use crate::devices::sound::{SoundDevice, WeakSoundHandle};
+use crate::hw::jack::alsa::AlsaJack;
+use crate::hw::jack::sim::SimJack;
+use crate::hw::jack::{initial_state, spawn_watch, JackListener, JackSource};
 use crate::hw::pcm::alsa::{AlsaCapture, AlsaPlayback};
 use crate::hw::pcm::feed::{AudioFeed, FeedCapture, PushFeed};
 use crate::hw::pcm::null::{NullCapture, NullPlayback};
@@ -128,18 +131,32 @@ pub fn build(
         device: device.id.clone(),
         why,
     };
-    let jacks = sound
-        .jacks
-        .iter()
-        .map(|j| JackSpec {
+    let mut jacks = Vec::new();
+    let mut watched = Vec::new();
+    for (id, j) in sound.jacks.iter().enumerate() {
+        let tag = format!("{} jack {}", device.id, j.name);
+        let connected = match jack_source(j, &resources.base_dir, &tag)? {
+            Some(mut source) => {
+                let state = initial_state(&tag, source.as_mut(), j.connected);
+                log::info!(
+                    "{tag}: {} ({})",
+                    source.describe(),
+                    if state { "plugged in" } else { "unplugged" }
+                );
+                watched.push((id as u32, tag, source, state));
+                state
+            }
+            None => j.connected,
+        };
+        jacks.push(JackSpec {
             name: j.name.clone(),
             hda_fn_nid: 0,
             hda_reg_defconf: j.defconf,
             hda_reg_caps: j.caps,
-            connected: j.connected,
+            connected,
             remappable: j.remappable,
-        })
-        .collect();
+        });
+    }
     let mut streams = Vec::new();
     let (mut n_out, mut n_in) = (0u32, 0u32);
     for s in &sound.streams {
@@ -237,5 +254,58 @@ pub fn build(
         controls: Vec::new(),
     }
     .with_default_chmaps_and_controls();
-    Ok(SoundDevice::new(topology).with_request_limit(guest.policy.max_request_bytes))
+    let dev = SoundDevice::new(topology).with_request_limit(guest.policy.max_request_bytes);
+    for (jack, tag, source, state) in watched {
+        let listener = JackToDevice {
+            handle: dev.handle().downgrade(),
+            jack,
+        };
+        spawn_watch(&tag, source, state, listener)
+            .map_err(|e| unsupported(format!("cannot spawn the watcher of {tag}: {e}")))?;
+    }
+    Ok(dev)
+}
+
+/// The detection source of jack `j`, or `None` for a jack with a fixed state.
+fn jack_source(
+    j: &JackConfig,
+    base_dir: &Path,
+    tag: &str,
+) -> Result<Option<Box<dyn JackSource>>, ServiceError> {
+    match &j.detect {
+        JackDetect::Fixed => Ok(None),
+        JackDetect::Alsa { card, control } => Ok(Some(Box::new(AlsaJack::new(*card, control)))),
+        JackDetect::Sim { file } => {
+            let source = SimJack::new(base_dir.join(file));
+            source
+                .create_if_missing(j.connected)
+                .map_err(|e| ServiceError::Os {
+                    device: tag.to_owned(),
+                    why: e.to_string(),
+                })?;
+            Ok(Some(Box::new(source)))
+        }
+    }
+}
+
+/// Hands a watched jack's changes to its device, for as long as the device exists.
+struct JackToDevice {
+    handle: WeakSoundHandle,
+    jack: u32,
+}
+
+impl JackListener for JackToDevice {
+    fn changed(&mut self, connected: bool) -> bool {
+        match self.handle.upgrade() {
+            Some(h) => {
+                h.set_jack_connected(self.jack, connected);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn wanted(&self) -> bool {
+        self.handle.upgrade().is_some()
+    }
 }

@@ -69,4 +69,22 @@ mod tests {
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(timer.wait().expect("expired"), 1);
     }
+
+    #[test]
+    fn a_stale_timer_event_does_not_block_the_worker() {
+        let mut timer = device_timer().unwrap();
+        let now = Instant::now();
+        arm_timer(&mut timer, Some(now + Duration::from_millis(1)), now).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        // Another event of the same wake-up disarms it before the timer event is handled.
+        arm_timer(&mut timer, None, Instant::now()).unwrap();
+        let t = Instant::now();
+        assert!(timer.wait().is_err(), "nothing to read");
+        assert!(t.elapsed() < Duration::from_millis(100));
+        // A real expiry still reads.
+        let now = Instant::now();
+        arm_timer(&mut timer, Some(now + Duration::from_millis(1)), now).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(timer.wait().unwrap(), 1);
+    }
 }

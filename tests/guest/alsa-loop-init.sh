@@ -42,6 +42,20 @@ wait $rec
 say "=== record rc=$?"
 cat /tmp/rec.log >&3
 
+# Jack detection: a user boolean control stands in for a codec's "Headphone Jack";
+# drivervm-pcm follows it through drivervm's ALSA jack backend while amixer toggles it.
+drivervm-pcm --card 0 jack --add "Headphone Jack" 2 >/tmp/jack.log 2>&1 &
+jack=$!
+i=0
+while ! grep -q "jack: initial" /tmp/jack.log && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+amixer -c 0 cset iface=CARD,name='Headphone Jack' on >/tmp/amixer.log 2>&1
+sleep 0.5
+amixer -c 0 cset iface=CARD,name='Headphone Jack' off >>/tmp/amixer.log 2>&1
+wait $jack
+say "=== jack rc=$?"
+cat /tmp/jack.log >&3
+cat /tmp/amixer.log >&3
+
 say "=== base64 heard"
 base64 /tmp/heard.wav >&3
 say "=== base64 got"

@@ -15,6 +15,84 @@ fn sound(device: &str) -> SoundConfig {
 }
 
 #[test]
+fn jack_detection_sources_parse() {
+    let s = sound(
+        r#"kind = "sound"
+[[guest.device.jack]]
+name = "hp"
+detect = { alsa = { card = 2, control = "Headphone Jack" } }
+[[guest.device.jack]]
+name = "mic"
+direction = "input"
+detect = { alsa = { control = "Mic Jack" } }
+[[guest.device.jack]]
+name = "line"
+detect = { sim = { file = "jacks/line" } }
+"#,
+    );
+    let detect: Vec<_> = s.jacks.iter().map(|j| j.detect.clone()).collect();
+    assert_eq!(
+        detect,
+        vec![
+            JackDetect::Alsa {
+                card: 2,
+                control: "Headphone Jack".into()
+            },
+            JackDetect::Alsa {
+                card: 0,
+                control: "Mic Jack".into()
+            },
+            JackDetect::Sim {
+                file: PathBuf::from("jacks/line")
+            },
+        ]
+    );
+}
+
+#[test]
+fn bad_jack_detection_is_refused_naming_the_key() {
+    let d = |jack: &str| {
+        err(&ivi(&[&format!(
+            "kind = \"sound\"\n[[guest.device.jack]]\nname = \"hp\"\n{jack}"
+        )]))
+    };
+    assert_eq!(
+        d("detect = { alsa = { card = 32, control = \"Headphone Jack\" } }"),
+        "etc/x.toml: guest \"ivi\" device 1 jack 1: detect.alsa.card = 32 is out of range \
+         (expected 0 to 31)"
+    );
+    assert_eq!(
+        d(&format!(
+            "detect = {{ alsa = {{ control = \"{}\" }} }}",
+            "x".repeat(44)
+        )),
+        format!(
+            "etc/x.toml: guest \"ivi\" device 1 jack 1: detect.alsa.control \"{}\" is not an \
+             ALSA control name (expected 1 to 43 bytes, no NUL)",
+            "x".repeat(44)
+        )
+    );
+    assert_eq!(
+        d("detect = { alsa = { control = \"\" } }"),
+        "etc/x.toml: guest \"ivi\" device 1 jack 1: detect.alsa.control \"\" is not an ALSA \
+         control name (expected 1 to 43 bytes, no NUL)"
+    );
+    assert_eq!(
+        d("detect = { sim = { file = \"\" } }"),
+        "etc/x.toml: guest \"ivi\" device 1 jack 1: detect.sim.file \"\" does not name a file"
+    );
+    for bad in [
+        "detect = { sim = { path = \"x\" } }",
+        "detect = { gpio = { line = 3 } }",
+        "detect = { alsa = { card = 0 } }",
+        "detect = { sim = { file = \"a\" }, alsa = { control = \"b\" } }",
+    ] {
+        let e = d(bad);
+        assert!(e.contains("detect"), "{bad}: {e}");
+    }
+}
+
+#[test]
 fn full_sound_device_parses() {
     let s = sound(
         r#"kind = "sound"
@@ -55,6 +133,7 @@ loop = true
             remappable: true,
             defconf: 0x1234_5678,
             caps: 0x24,
+            detect: JackDetect::Fixed,
         }]
     );
     assert_eq!(

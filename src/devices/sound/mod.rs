@@ -14,7 +14,7 @@ pub mod layout;
 pub mod stream;
 pub mod topology;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 use log::warn;
@@ -49,8 +49,12 @@ pub struct Jack {
 /// Changes requested by the host side (status plane, tests, a codec's jack detection).
 #[derive(Default)]
 struct HostRequests {
-    jacks: Vec<(u32, bool)>,
+    jacks: std::collections::VecDeque<(u32, bool)>,
 }
+
+/// Most jack changes kept until the device applies them (it does at its next poll, so only
+/// a jack flapping while no guest is attached reaches this); older ones are dropped.
+const MAX_PENDING_JACK_CHANGES: usize = 256;
 
 /// A thread-safe handle on a running device for the host side.
 #[derive(Clone, Default)]
@@ -62,9 +66,15 @@ pub struct SoundHandle {
 impl SoundHandle {
     /// Plugs or unplugs jack `jack`; the guest gets a JACK_CONNECTED/DISCONNECTED event.
     pub fn set_jack_connected(&self, jack: u32, connected: bool) {
-        match self.requests.lock() {
-            Ok(mut r) => r.jacks.push((jack, connected)),
-            Err(p) => p.into_inner().jacks.push((jack, connected)),
+        {
+            let mut r = match self.requests.lock() {
+                Ok(r) => r,
+                Err(p) => p.into_inner(),
+            };
+            if r.jacks.len() >= MAX_PENDING_JACK_CHANGES {
+                r.jacks.pop_front();
+            }
+            r.jacks.push_back((jack, connected));
         }
         let waker = match self.waker.lock() {
             Ok(w) => w.clone(),
@@ -75,11 +85,37 @@ impl SoundHandle {
         }
     }
 
-    fn take(&self) -> Vec<(u32, bool)> {
+    fn take(&self) -> std::collections::VecDeque<(u32, bool)> {
         match self.requests.lock() {
             Ok(mut r) => std::mem::take(&mut r.jacks),
             Err(p) => std::mem::take(&mut p.into_inner().jacks),
         }
+    }
+
+    /// A handle that does not keep the device's host side alive: for watchers that should
+    /// stop once the device and every strong handle are gone.
+    pub fn downgrade(&self) -> WeakSoundHandle {
+        WeakSoundHandle {
+            requests: Arc::downgrade(&self.requests),
+            waker: Arc::downgrade(&self.waker),
+        }
+    }
+}
+
+/// A [`SoundHandle`] that lapses when the device and its strong handles are dropped.
+#[derive(Clone)]
+pub struct WeakSoundHandle {
+    requests: Weak<Mutex<HostRequests>>,
+    waker: Weak<Mutex<Option<Arc<dyn Wake>>>>,
+}
+
+impl WeakSoundHandle {
+    /// The handle, while the device (or another strong handle) is alive.
+    pub fn upgrade(&self) -> Option<SoundHandle> {
+        Some(SoundHandle {
+            requests: self.requests.upgrade()?,
+            waker: self.waker.upgrade()?,
+        })
     }
 }
 
@@ -368,8 +404,8 @@ impl VirtioDevice for SoundDevice {
         for c in &mut self.controls {
             *c = Control::new(c.spec.clone());
         }
+        // Plugging is physical: a reset undoes the guest's remaps, not the host's state.
         for j in &mut self.jacks {
-            j.connected = j.spec.connected;
             j.defconf = j.spec.hda_reg_defconf;
         }
         self.ctls_negotiated = false;

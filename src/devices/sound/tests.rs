@@ -722,6 +722,31 @@ fn jack_events_follow_host_plugging() {
     assert_eq!(s.0[0].2, Vec::<u8>::new());
 }
 
+#[test]
+fn reset_keeps_host_plugging_and_weak_handles_lapse_with_the_device() {
+    let mut r = rig();
+    let t0 = Instant::now();
+    let weak = r.dev.handle().downgrade();
+    weak.upgrade().unwrap().set_jack_connected(0, false);
+    r.poll(t0);
+    r.dev.reset();
+    let resp = r.ctl(words(&[code::JACK_INFO, 0, 1, 24]));
+    assert_eq!(resp[4 + 16], 0, "still unplugged after a reset");
+    // Host changes queued while nothing polls are bounded; the newest survive.
+    let h = weak.upgrade().unwrap();
+    for k in 0..1000u32 {
+        h.set_jack_connected(0, k % 2 == 1);
+    }
+    r.send(EVENTQ, vec![], 8, t0);
+    let (s, _) = r.poll(t0);
+    assert_eq!(s.0[0].2, words(&[code::EVT_JACK_CONNECTED, 0]));
+    let resp = r.ctl(words(&[code::JACK_INFO, 0, 1, 24]));
+    assert_eq!(resp[4 + 16], 1, "the last change is the state");
+    drop(h);
+    drop(r);
+    assert!(weak.upgrade().is_none(), "the device is gone");
+}
+
 fn find_control(r: &mut Rig, name: &str) -> u32 {
     let resp = r.ctl(words(&[code::CTL_INFO, 0, 5, 96]));
     assert_eq!(le32(&resp, 0), code::S_OK);
