@@ -128,7 +128,21 @@ fn start(
             target: target.to_owned(),
             why: format!("cannot publish the root object: {e:?}"),
         })?;
-    let accept_thread = server.run_background();
+    // rsbinder's `run_background` spawns the same loop unnamed; named, it shows in top and
+    // in per-thread wake-up counts. That loop polls a non-blocking accept every 5 ms
+    // (rsbinder 0.12 src/rpc/server.rs `RpcServer::run`), see docs/perf.md.
+    let looped = Arc::clone(&server);
+    let accept_thread = std::thread::Builder::new()
+        .name("ctl-accept".into())
+        .spawn(move || {
+            if let Err(e) = looped.run() {
+                warn!("control: RPC accept loop ended: {e:?}");
+            }
+        })
+        .map_err(|e| ControlError::Serve {
+            target: target.to_owned(),
+            why: format!("cannot spawn the accept thread: {e}"),
+        })?;
     Ok(RpcHandle {
         server,
         _accept_thread: accept_thread,

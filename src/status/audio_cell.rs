@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::detail::{
     AudioDirection, AudioStreamDetail, AudioStreamState, DetailSource, DeviceDetail,
 };
+use super::generation::Generation;
 use crate::hw::pcm::SampleFormat;
 
 /// Format slot meaning "no parameters set".
@@ -75,7 +76,7 @@ fn pack(state: AudioStreamState, shape: Option<StreamShape>) -> u64 {
 #[derive(Debug)]
 pub struct AudioStreams {
     streams: Box<[StreamCell]>,
-    generation: AtomicU64,
+    generation: Generation,
 }
 
 impl AudioStreams {
@@ -90,7 +91,7 @@ impl AudioStreams {
                     xruns: AtomicU64::new(0),
                 })
                 .collect(),
-            generation: AtomicU64::new(0),
+            generation: Generation::new(),
         }
     }
 
@@ -100,7 +101,7 @@ impl AudioStreams {
         if let Some(c) = self.streams.get(id) {
             let word = pack(state, shape);
             if c.word.swap(word, Ordering::Relaxed) != word {
-                self.generation.fetch_add(1, Ordering::Release);
+                self.generation.bump();
             }
         }
     }
@@ -109,7 +110,7 @@ impl AudioStreams {
     pub fn set_xruns(&self, id: usize, xruns: u64) {
         if let Some(c) = self.streams.get(id) {
             if c.xruns.swap(xruns, Ordering::Relaxed) != xruns {
-                self.generation.fetch_add(1, Ordering::Release);
+                self.generation.bump();
             }
         }
     }
@@ -140,7 +141,7 @@ impl DetailSource for AudioStreams {
         DeviceDetail::Sound { streams }
     }
 
-    fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+    fn changes(&self) -> &Generation {
+        &self.generation
     }
 }

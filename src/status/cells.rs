@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::detail::{ClockDetail, DetailSource, DeviceDetail, RpmbDetail};
+use super::generation::Generation;
 
 /// Owner value meaning "no agent holds the clock".
 const NO_OWNER: u32 = 0;
@@ -24,7 +25,7 @@ pub struct ClockTable {
     /// Agent names by SCMI agent id; written at start-up and read only by the control plane.
     agents: Mutex<BTreeMap<u32, String>>,
     clocks: Vec<ClockCell>,
-    generation: AtomicU64,
+    generation: Generation,
 }
 
 impl std::fmt::Debug for ClockTable {
@@ -49,7 +50,7 @@ impl ClockTable {
                     owner: AtomicU32::new(NO_OWNER),
                 })
                 .collect(),
-            generation: AtomicU64::new(0),
+            generation: Generation::new(),
         }
     }
 
@@ -64,7 +65,7 @@ impl ClockTable {
         if let Some(c) = self.clocks.get(index) {
             c.rate_hz.store(rate_hz, Ordering::Relaxed);
             c.owner.store(agent, Ordering::Relaxed);
-            self.generation.fetch_add(1, Ordering::Release);
+            self.generation.bump();
         }
     }
 
@@ -74,7 +75,7 @@ impl ClockTable {
             c.enabled.store(enabled, Ordering::Relaxed);
             c.owner
                 .store(if enabled { agent } else { NO_OWNER }, Ordering::Relaxed);
-            self.generation.fetch_add(1, Ordering::Release);
+            self.generation.bump();
         }
     }
 
@@ -98,7 +99,7 @@ impl ClockTable {
 
     /// Bumped on every change.
     pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+        self.generation.get()
     }
 }
 
@@ -130,8 +131,8 @@ impl DetailSource for ClockView {
         }
     }
 
-    fn generation(&self) -> u64 {
-        self.table.generation()
+    fn changes(&self) -> &Generation {
+        &self.table.generation
     }
 }
 
@@ -141,7 +142,7 @@ pub struct RpmbCell {
     capacity_bytes: u64,
     write_counter: AtomicU32,
     key_programmed: AtomicBool,
-    generation: AtomicU64,
+    generation: Generation,
 }
 
 impl RpmbCell {
@@ -151,7 +152,7 @@ impl RpmbCell {
             capacity_bytes,
             write_counter: AtomicU32::new(write_counter),
             key_programmed: AtomicBool::new(key_programmed),
-            generation: AtomicU64::new(0),
+            generation: Generation::new(),
         }
     }
 
@@ -160,7 +161,7 @@ impl RpmbCell {
         let old_wc = self.write_counter.swap(write_counter, Ordering::Relaxed);
         let old_key = self.key_programmed.swap(key_programmed, Ordering::Relaxed);
         if old_wc != write_counter || old_key != key_programmed {
-            self.generation.fetch_add(1, Ordering::Release);
+            self.generation.bump();
         }
     }
 }
@@ -174,7 +175,7 @@ impl DetailSource for RpmbCell {
         })
     }
 
-    fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+    fn changes(&self) -> &Generation {
+        &self.generation
     }
 }

@@ -1,5 +1,7 @@
 //! Per-kind device detail: what a device publishes beyond link and counters.
 
+use super::generation::Generation;
+
 /// A device's per-kind state, as a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceDetail {
@@ -134,6 +136,12 @@ pub trait DetailSource: Send + Sync {
     /// The current detail.
     fn detail(&self) -> DeviceDetail;
 
-    /// Bumped on every change, so a watcher can tell cheaply whether to notify.
-    fn generation(&self) -> u64;
+    /// Bumped on every change, so a watcher can tell cheaply whether to notify; it rings the
+    /// watcher's bell once the source is installed on a [`DeviceState`](super::DeviceState).
+    fn changes(&self) -> &Generation;
+
+    /// The number of changes so far.
+    fn generation(&self) -> u64 {
+        self.changes().get()
+    }
 }

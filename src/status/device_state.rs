@@ -238,7 +238,11 @@ impl DeviceState {
 
     /// Installs the device's detail publisher; only the first call takes effect.
     pub fn set_detail_source(&self, source: Arc<dyn DetailSource>) {
-        let _ = self.detail.set(source);
+        source.changes().attach(self.events.detail_bell());
+        if self.detail.set(source).is_ok() {
+            // Changes made before the bell was attached are caught up on the next look.
+            self.events.detail_bell().ring();
+        }
     }
 
     /// The device's detail, if it publishes any.

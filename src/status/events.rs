@@ -1,7 +1,9 @@
 //! Change notifications from the device side to whoever watches (the control plane).
 
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use super::generation::DetailBell;
 
 use super::LinkState;
 
@@ -30,12 +32,18 @@ pub enum StatusEvent {
 #[derive(Debug, Default)]
 pub struct EventBus {
     subscribers: Mutex<Vec<Sender<StatusEvent>>>,
+    detail_bell: Arc<DetailBell>,
 }
 
 impl EventBus {
     /// A bus with no subscribers.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The bell every detail source installed on a device of this bus rings on a change.
+    pub fn detail_bell(&self) -> &Arc<DetailBell> {
+        &self.detail_bell
     }
 
     /// A new receiver of every event published from now on.

@@ -12,6 +12,7 @@ mod counters;
 mod detail;
 mod device_state;
 mod events;
+mod generation;
 mod radio_cell;
 mod registry;
 
@@ -27,5 +28,6 @@ pub use detail::{
 };
 pub use device_state::{DeviceSnapshot, DeviceState, LinkState, TransportKind};
 pub use events::{EventBus, StatusEvent};
+pub use generation::{DetailBell, Generation};
 pub use radio_cell::RadioCell;
 pub use registry::Registry;

@@ -1,15 +1,15 @@
 //! The radio's published state for the control plane: what it is tuned to, and its RDS.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use super::detail::{DetailSource, DeviceDetail, RadioDetail};
+use super::generation::Generation;
 
 /// Where a radio device publishes its tuned program; the control plane reads snapshots.
 #[derive(Debug)]
 pub struct RadioCell {
     detail: Mutex<RadioDetail>,
-    generation: AtomicU64,
+    generation: Generation,
 }
 
 impl RadioCell {
@@ -23,7 +23,7 @@ impl RadioCell {
                 stereo: false,
                 rds: None,
             }),
-            generation: AtomicU64::new(0),
+            generation: Generation::new(),
         }
     }
 
@@ -35,7 +35,7 @@ impl RadioCell {
         };
         if *d != detail {
             *d = detail;
-            self.generation.fetch_add(1, Ordering::Release);
+            self.generation.bump();
         }
     }
 }
@@ -55,7 +55,7 @@ impl DetailSource for RadioCell {
         DeviceDetail::Radio(d)
     }
 
-    fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+    fn changes(&self) -> &Generation {
+        &self.generation
     }
 }

@@ -45,16 +45,20 @@ impl Registry {
         self.events.subscribe()
     }
 
-    /// Starts a thread that turns detail changes into [`StatusEvent::Detail`], checking every
-    /// `period`: devices only bump a generation counter, so a burst of changes (a guest
-    /// writing RPMB in a loop) costs the device nothing and its watchers one event per period.
+    /// Starts a thread that turns detail changes into [`StatusEvent::Detail`]. It sleeps until
+    /// a device's [`Generation`](super::Generation) rings the bus's bell, publishes one event
+    /// per changed device, then waits `period` before looking again: devices only bump a
+    /// counter, so a burst of changes (a guest writing RPMB in a loop) costs the device
+    /// nothing and its watchers one event per period, and an idle service never wakes.
+    /// Dropping the registry closes the bus's bell: one registry per bus.
     pub fn spawn_detail_watcher(self: &Arc<Self>, period: Duration) -> std::io::Result<()> {
         let weak = Arc::downgrade(self);
+        let bell = Arc::clone(self.events.detail_bell());
         std::thread::Builder::new()
             .name("status-detail".into())
             .spawn(move || {
                 let mut seen: Vec<u64> = Vec::new();
-                loop {
+                while bell.take() {
                     let Some(reg) = weak.upgrade() else { return };
                     seen.resize(reg.devices.len(), 0);
                     for (dev, last) in reg.devices.iter().zip(seen.iter_mut()) {
@@ -69,5 +73,12 @@ impl Registry {
                 }
             })
             .map(|_| ())
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        // The watcher holds only a weak reference; wake it so it sees the registry is gone.
+        self.events.detail_bell().close();
     }
 }

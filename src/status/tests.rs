@@ -156,6 +156,52 @@ fn detail_watcher_coalesces_changes_into_events() {
 }
 
 #[test]
+fn detail_watcher_wakes_for_a_change_after_a_long_idle() {
+    let bus = Arc::new(EventBus::new());
+    let dev = Arc::new(state(&bus, 1));
+    let cell = Arc::new(RpmbCell::new(1, 0, false));
+    dev.set_detail_source(cell.clone());
+    let reg = Arc::new(Registry::new(vec![dev], bus.clone()));
+    let rx = reg.subscribe();
+    reg.spawn_detail_watcher(Duration::from_millis(5)).unwrap();
+    // Installing a source rings once; that first look finds nothing changed.
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(rx.try_iter().count(), 0, "no change, no event");
+    cell.update(7, true);
+    let ev = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        ev,
+        StatusEvent::Detail {
+            device: "vm0-scmi".into()
+        }
+    );
+}
+
+#[test]
+fn detail_bell_rings_once_per_take_and_close_ends_waiting() {
+    let bell = Arc::new(DetailBell::new());
+    let gen = Generation::new();
+    gen.bump();
+    assert_eq!(gen.get(), 1);
+    gen.attach(&bell);
+    gen.bump();
+    gen.bump();
+    assert!(bell.take(), "two bumps ring once");
+    let waiter = {
+        let bell = bell.clone();
+        std::thread::spawn(move || bell.take())
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(!waiter.is_finished(), "nothing rang since the last take");
+    bell.close();
+    assert!(
+        !waiter.join().unwrap(),
+        "close ends the wait without a ring"
+    );
+    assert_eq!(gen.get(), 3);
+}
+
+#[test]
 fn audio_streams_publish_state_format_and_xruns() {
     use crate::hw::pcm::SampleFormat;
     let s = AudioStreams::new(&[AudioDirection::Output, AudioDirection::Input]);

@@ -175,6 +175,29 @@ impl Service {
             .unwrap_or(0)
     }
 
+    /// Each thread's `(name, voluntary context switches)`, by thread id: a blocked thread
+    /// that wakes counts one, whatever the host's load.
+    pub fn thread_wakeups(&self) -> std::collections::BTreeMap<u32, (String, u64)> {
+        let mut out = std::collections::BTreeMap::new();
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid())) else {
+            return out;
+        };
+        for task in tasks.flatten() {
+            let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) else {
+                continue;
+            };
+            let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+            let switches = status
+                .lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            out.insert(tid, (name.trim().to_owned(), switches));
+        }
+        out
+    }
+
     /// Sends `signal` and waits for the process to exit.
     pub fn stop_with(mut self, signal: nix::sys::signal::Signal) -> ExitStatus {
         let mut child = self.child.take().expect("running");
