@@ -146,10 +146,14 @@ fn write_project(dir: &Path, tag: &str, inputs: &Inputs) {
             "//! drivervm's control plane as Soong compiles it.\n#![deny(warnings)]\n\
              // Only kinds.rs of config is here; helpers the rest of config uses are not dead.\n\
              #[allow(dead_code)]\n#[path = {:?}]\npub mod config;\n#[path = {:?}]\npub mod status;\n\
-             #[path = {:?}]\npub mod control;\n",
+             #[path = {:?}]\npub mod control;\n\
+             // The status model names PCM formats; only format.rs of hw is needed.\n\
+             #[allow(dead_code)]\npub mod hw {{\n    pub mod pcm {{\n        \
+             #[path = {:?}]\n        pub mod format;\n        pub use format::SampleFormat;\n    }}\n}}\n",
             src("config/kinds.rs"),
             src("status/mod.rs"),
             inputs.control.join("mod.rs"),
+            src("hw/pcm/format.rs"),
         ),
     );
 }
