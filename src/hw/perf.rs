@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::events::AgentEvents;
+use super::events::{AgentEvents, QueuedEvents};
 
 /// Index of a performance domain.
 pub type PerfId = usize;
@@ -137,6 +137,8 @@ struct State {
 /// Performance domains shared by agents.
 pub struct SharedPerf {
     state: Mutex<State>,
+    /// Whether `state` holds undelivered events, without taking its lock.
+    queued: QueuedEvents,
 }
 
 impl SharedPerf {
@@ -152,13 +154,16 @@ impl SharedPerf {
             })
             .collect();
         let n = hw.domains().len();
+        let events = AgentEvents::default();
+        let queued = events.queued();
         Self {
             state: Mutex::new(State {
                 hw,
                 votes: vec![BTreeMap::new(); n],
                 limits,
-                events: AgentEvents::default(),
+                events,
             }),
+            queued,
         }
     }
 
@@ -257,6 +262,9 @@ impl SharedPerf {
 
     /// Takes agent `id`'s events.
     pub fn take_events(&self, id: u32) -> Vec<PerfEvent> {
+        if !self.queued.any() {
+            return Vec::new();
+        }
         self.lock().events.take(id)
     }
 }

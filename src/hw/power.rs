@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::events::AgentEvents;
+use super::events::{AgentEvents, QueuedEvents};
 
 /// Index of a power domain.
 pub type DomainId = usize;
@@ -80,18 +80,23 @@ struct State {
 /// Power domains shared by agents.
 pub struct SharedPower {
     state: Mutex<State>,
+    /// Whether `state` holds undelivered events, without taking its lock.
+    queued: QueuedEvents,
 }
 
 impl SharedPower {
     /// Shares `hw`; domains already on stay on until some agent turns them off.
     pub fn new(hw: Box<dyn PowerHw>) -> Self {
         let n = hw.names().len();
+        let events = AgentEvents::default();
+        let queued = events.queued();
         Self {
             state: Mutex::new(State {
                 hw,
                 votes: vec![Vec::new(); n],
-                events: AgentEvents::default(),
+                events,
             }),
+            queued,
         }
     }
 
@@ -169,6 +174,9 @@ impl SharedPower {
 
     /// Takes agent `id`'s events.
     pub fn take_events(&self, id: u32) -> Vec<PowerEvent> {
+        if !self.queued.any() {
+            return Vec::new();
+        }
         self.lock().events.take(id)
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::events::AgentEvents;
+use super::events::{AgentEvents, QueuedEvents};
 
 /// Index of a reset domain.
 pub type ResetId = usize;
@@ -125,18 +125,23 @@ struct State {
 /// Reset domains shared by agents.
 pub struct SharedResets {
     state: Mutex<State>,
+    /// Whether `state` holds undelivered events, without taking its lock.
+    queued: QueuedEvents,
 }
 
 impl SharedResets {
     /// Shares `hw`.
     pub fn new(hw: Box<dyn ResetHw>) -> Self {
         let n = hw.domains().len();
+        let events = AgentEvents::default();
+        let queued = events.queued();
         Self {
             state: Mutex::new(State {
                 hw,
                 holders: vec![Vec::new(); n],
-                events: AgentEvents::default(),
+                events,
             }),
+            queued,
         }
     }
 
@@ -215,6 +220,9 @@ impl SharedResets {
 
     /// Takes agent `id`'s events.
     pub fn take_events(&self, id: u32) -> Vec<ResetEvent> {
+        if !self.queued.any() {
+            return Vec::new();
+        }
         self.lock().events.take(id)
     }
 }

@@ -256,7 +256,7 @@ impl VhostUserBackendMut for VhostUserDevice {
     type Vring = VringRwLock;
 
     fn num_queues(&self) -> usize {
-        self.query(|d| d.queue_max_sizes().len())
+        usize::from(self.num_queues)
     }
 
     fn max_queue_size(&self) -> usize {
@@ -338,8 +338,8 @@ impl VhostUserBackendMut for VhostUserDevice {
     ) -> std::io::Result<()> {
         // Guest misbehaviour is logged and answered on the rings; returning Err here would
         // stop the worker thread, so this never fails.
-        let queues = self.num_queues() as u16;
-        if device_event < queues {
+        // The field, not the device: every event passes here, and asking the device locks it.
+        if device_event < self.num_queues {
             self.process_queue(device_event, vrings);
         } else if device_event == self.waker_event() {
             let _ = self.waker.0.read();

@@ -9,6 +9,7 @@ use log::warn;
 
 use super::{ClockDesc, ClockError, ClockHw, ClockId};
 use crate::devices::Wake;
+use crate::hw::events::QueuedEvents;
 use crate::status::ClockTable;
 
 /// Most events kept per agent before the oldest are dropped (the agent is not reading).
@@ -78,11 +79,14 @@ struct State {
     policies: Vec<RatePolicy>,
     votes: Vec<BTreeMap<u32, Vote>>,
     agents: BTreeMap<u32, Agent>,
+    queued: QueuedEvents,
 }
 
 /// A clock tree arbitrated between agents (guests), identified by their SCMI agent IDs.
 pub struct SharedClocks {
     state: Mutex<State>,
+    /// Whether `state` holds undelivered events, without taking its lock.
+    queued: QueuedEvents,
     /// What the arbitration last programmed, for the control plane to read without `state`.
     mirror: Arc<ClockTable>,
 }
@@ -107,6 +111,7 @@ impl SharedClocks {
                 })
                 .collect(),
         ));
+        let queued = QueuedEvents::default();
         Self {
             mirror,
             state: Mutex::new(State {
@@ -114,7 +119,9 @@ impl SharedClocks {
                 policies: vec![RatePolicy::HighestWins; n],
                 votes: vec![BTreeMap::new(); n],
                 agents: BTreeMap::new(),
+                queued: queued.clone(),
             }),
+            queued,
         }
     }
 
@@ -332,11 +339,17 @@ impl SharedClocks {
 
     /// Takes the events queued for `agent`.
     pub fn take_events(&self, agent: u32) -> Vec<ClockEvent> {
-        self.lock()
+        if !self.queued.any() {
+            return Vec::new();
+        }
+        let taken: Vec<ClockEvent> = self
+            .lock()
             .agents
             .get_mut(&agent)
             .map(|a| a.events.drain(..).collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        self.queued.sub(taken.len());
+        taken
     }
 }
 
@@ -363,6 +376,8 @@ impl State {
             if a.events.len() >= MAX_EVENTS {
                 warn!("clock events for agent {id} overflow; dropping the oldest");
                 a.events.pop_front();
+            } else {
+                self.queued.add(1);
             }
             a.events.push_back(event);
             wake.extend(a.waker.clone());
