@@ -61,15 +61,11 @@ where
     for desc in chain.clone() {
         last_has_next = Some(desc.has_next());
         let (addr, len) = (desc.addr(), desc.len());
-        let access = if desc.is_write_only() {
-            Permissions::Write
-        } else {
-            Permissions::Read
-        };
-        if !mem.check_range(addr, len as usize, access) {
-            return Err(ChainError::OutOfRange { addr: addr.0, len });
-        }
         if desc.is_write_only() {
+            // Written only when the device completes: check the whole range now.
+            if !mem.check_range(addr, len as usize, Permissions::Write) {
+                return Err(ChainError::OutOfRange { addr: addr.0, len });
+            }
             writable_len = writable_len.saturating_add(len as usize);
             writable.push((addr.0, len));
         } else {
@@ -82,6 +78,7 @@ where
                 .filter(|&end| end <= max_readable)
                 .ok_or(ChainError::TooLong { max: max_readable })?;
             data.resize(end, 0);
+            // read_slice checks the range (and read permission) itself, all or nothing.
             mem.read_slice(&mut data[start..end], addr)
                 .map_err(|_| ChainError::OutOfRange { addr: addr.0, len })?;
         }

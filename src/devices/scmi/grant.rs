@@ -19,6 +19,8 @@ pub struct View {
     grants: Vec<Grant>,
     /// One subscription table per notification kind the protocol has.
     subscribed: Vec<Vec<bool>>,
+    /// How many entries of `subscribed` are set, so that polls can skip an unsubscribed view.
+    active: usize,
 }
 
 impl View {
@@ -28,6 +30,7 @@ impl View {
         Self {
             grants,
             subscribed: vec![vec![false; n]; kinds],
+            active: 0,
         }
     }
 
@@ -84,6 +87,11 @@ impl View {
             .get_mut(kind)
             .and_then(|t| t.get_mut(id as usize))
         {
+            match (*slot, enable == 1) {
+                (false, true) => self.active += 1,
+                (true, false) => self.active -= 1,
+                _ => {}
+            }
             *slot = enable == 1;
         }
         Ok(())
@@ -95,9 +103,15 @@ impl View {
         self.subscribed.get(kind)?.get(id as usize)?.then_some(id)
     }
 
+    /// Whether the agent subscribed to anything at all.
+    pub fn any_subscribed(&self) -> bool {
+        self.active != 0
+    }
+
     /// Drops every subscription.
     pub fn clear_subscriptions(&mut self) {
         self.subscribed.iter_mut().for_each(|t| t.fill(false));
+        self.active = 0;
     }
 }
 

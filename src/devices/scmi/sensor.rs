@@ -322,6 +322,16 @@ impl Protocol for SensorProtocol {
     }
 
     fn poll(&mut self, now: Instant, out: &mut Vec<Vec<u8>>) -> Option<Instant> {
+        // Every request is followed by a poll; without subscriptions there is nothing to
+        // schedule, so skip the per-sensor lookups and just forget any schedule.
+        if !self.view.any_subscribed() {
+            for st in &mut self.state {
+                st.next_update = None;
+                st.next_trip_check = None;
+                st.last = None;
+            }
+            return None;
+        }
         let mut next: Option<Instant> = None;
         let mut soonest = |at: Instant| next = Some(next.map_or(at, |n: Instant| n.min(at)));
         for id in 0..self.state.len() {
