@@ -118,6 +118,9 @@ pub trait VirtioDevice: Send {
     fn handle(&mut self, request: Request, completer: &mut dyn Completer);
 
     /// Does time- or event-driven work; returns when it next needs to be polled.
+    ///
+    /// Transports call it after every batch of handled requests and every wake-up, so work
+    /// a request caused (a notification, a delayed response) may wait for it.
     fn poll(&mut self, now: Instant, completer: &mut dyn Completer) -> Option<Instant> {
         let _ = (now, completer);
         None

@@ -171,9 +171,10 @@ impl VirtioDevice for ScmiDevice {
     fn handle(&mut self, request: Request, completer: &mut dyn Completer) {
         match request.token.queue() {
             CMDQ => {
+                // Delayed responses and notifications the command caused go out at the
+                // transport's poll after this batch: polling per command would read the clock
+                // and walk every protocol for each message of a batch.
                 self.handle_command(request, completer);
-                // Delayed responses and notifications the command caused go out at once.
-                self.run_protocols(Instant::now(), completer);
             }
             EVENTQ if self.event_buffers.len() < usize::from(QUEUE_SIZE) => {
                 self.event_buffers

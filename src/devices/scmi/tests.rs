@@ -63,6 +63,8 @@ pub(super) fn call_all(dev: &mut ScmiDevice, data: &[u8], writable_len: usize) -
         writable_len,
     };
     dev.handle(request, &mut sink);
+    // Transports poll the device after every batch of requests.
+    dev.poll(std::time::Instant::now(), &mut sink);
     assert!(!sink.0.is_empty(), "every command buffer is returned");
     sink.0.into_iter().map(|(_, b)| b).collect()
 }
