@@ -1,6 +1,6 @@
 //! The linux clock backend through the whole service: clocks read from a debugfs-like tree
-//! (a fake one in a temporary directory), served over vhost-user, and changes refused with
-//! NOT_SUPPORTED when the kernel offers no debugfs write support.
+//! (a fake one in a temporary directory), served over vhost-user and the Gunyah simulator,
+//! and changes refused with NOT_SUPPORTED when the kernel offers no debugfs write support.
 
 mod support;
 
@@ -10,7 +10,12 @@ use std::path::Path;
 
 use support::agent::Agent;
 use support::scmi::*;
-use support::Service;
+use support::transport::{Served, Transport};
+
+over_both_transports!(
+    real_clock_tree_is_read_and_unwritable_changes_are_refused,
+    writes_reach_debugfs_when_the_kernel_allows_them,
+);
 
 const CLOCK: u8 = 0x14;
 
@@ -66,12 +71,11 @@ clocks = ["gcc_uart_clk", "bi_tcxo:read-only", "gpll0"]
     )
 }
 
-#[test]
-fn real_clock_tree_is_read_and_unwritable_changes_are_refused() {
+fn real_clock_tree_is_read_and_unwritable_changes_are_refused(t: Transport) {
     let tree = tempfile::tempdir().unwrap();
     fake_debugfs(tree.path(), false);
-    let svc = Service::start(&config(tree.path()), &["vm0-scmi.sock"]);
-    let mut a = Agent::connect(&svc, "vm0-scmi.sock", true);
+    let svc = Served::start(t, &config(tree.path()));
+    let mut a = Agent::attach(&svc, "vm0-scmi", true);
     assert_eq!(a.ok(CLOCK, 1, &[]), [(4 << 16) | 3]);
     let r = a.ask(CLOCK, 3, &[0]);
     assert_eq!(r.status, SUCCESS);
@@ -105,12 +109,11 @@ fn real_clock_tree_is_read_and_unwritable_changes_are_refused() {
     );
 }
 
-#[test]
-fn writes_reach_debugfs_when_the_kernel_allows_them() {
+fn writes_reach_debugfs_when_the_kernel_allows_them(t: Transport) {
     let tree = tempfile::tempdir().unwrap();
     fake_debugfs(tree.path(), true);
-    let svc = Service::start(&config(tree.path()), &["vm0-scmi.sock"]);
-    let mut a = Agent::connect(&svc, "vm0-scmi.sock", true);
+    let svc = Served::start(t, &config(tree.path()));
+    let mut a = Agent::attach(&svc, "vm0-scmi", true);
     // Linux rounds on its own; the fake tree keeps exactly what was written.
     a.ok(CLOCK, 5, &[0, 2, 800_000_000, 0]);
     assert_eq!(
