@@ -77,9 +77,42 @@ impl<'a> Params<'a> {
 #[derive(Default)]
 pub struct Reply {
     bytes: Vec<u8>,
+    /// Bytes reserved in front of the payload for a response's header and status, so that
+    /// the response is built in one buffer (0 for a bare payload).
+    prefix: usize,
 }
 
+/// Size of a response's header and status words.
+const RESPONSE_PREFIX: usize = 8;
+
+/// Payload capacity reserved up front: most responses are a few words.
+const TYPICAL_PAYLOAD: usize = 56;
+
 impl Reply {
+    /// A payload that [`Reply::into_response`] turns into a whole response in place.
+    pub fn for_response() -> Self {
+        let mut bytes = Vec::with_capacity(RESPONSE_PREFIX + TYPICAL_PAYLOAD);
+        bytes.resize(RESPONSE_PREFIX, 0);
+        Self {
+            bytes,
+            prefix: RESPONSE_PREFIX,
+        }
+    }
+
+    /// The response message: `header`, `status` and, on success, the payload (as
+    /// [`encode_response`] lays it out).
+    pub fn into_response(mut self, header: Header, status: Status) -> Vec<u8> {
+        if self.prefix != RESPONSE_PREFIX {
+            return encode_response(header, status, &self.into_bytes());
+        }
+        self.bytes[..4].copy_from_slice(&header.to_word().to_le_bytes());
+        self.bytes[4..8].copy_from_slice(&(status as i32).to_le_bytes());
+        if status != Status::Success {
+            self.bytes.truncate(RESPONSE_PREFIX);
+        }
+        self.bytes
+    }
+
     /// Appends a little-endian u32.
     pub fn u32(&mut self, v: u32) -> &mut Self {
         self.bytes.extend_from_slice(&v.to_le_bytes());
@@ -102,12 +135,12 @@ impl Reply {
 
     /// Bytes appended so far.
     pub fn len(&self) -> usize {
-        self.bytes.len()
+        self.bytes.len() - self.prefix
     }
 
     /// Whether nothing was appended.
     pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+        self.len() == 0
     }
 
     /// Appends raw bytes.
@@ -117,8 +150,11 @@ impl Reply {
     }
 
     /// The payload built so far.
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.bytes
+    pub fn into_bytes(mut self) -> Vec<u8> {
+        if self.prefix == 0 {
+            return self.bytes;
+        }
+        self.bytes.split_off(self.prefix)
     }
 }
 
@@ -207,6 +243,26 @@ mod tests {
         assert_eq!(b.len(), 16);
         assert_eq!(&b[..15], b"0123456789abcde");
         assert_eq!(b[15], 0);
+    }
+
+    #[test]
+    fn responses_built_in_place_match_the_encoder() {
+        let header = Header::from_word(0x0001_5006);
+        for status in [Status::Success, Status::NotFound] {
+            let mut r = Reply::for_response();
+            assert!(r.is_empty());
+            r.u32(7).u64(1 << 40);
+            assert_eq!(r.len(), 12, "the reserved prefix is not payload");
+            let mut plain = Reply::default();
+            plain.u32(7).u64(1 << 40);
+            assert_eq!(
+                r.into_response(header, status),
+                encode_response(header, status, &plain.into_bytes())
+            );
+        }
+        let mut r = Reply::for_response();
+        r.u32(9);
+        assert_eq!(r.into_bytes(), [9, 0, 0, 0]);
     }
 
     #[test]

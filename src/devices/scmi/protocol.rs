@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::constants::{common, Status, MSG_TYPE_COMMAND, PROTOCOL_BASE};
-use super::message::{encode_response, Header, Params, Reply};
+use super::message::{Header, Params, Reply};
 use crate::devices::Wake;
 
 /// How long asynchronous work (a rate change, a reset) takes at the least before its
@@ -114,7 +114,7 @@ impl Dispatcher {
         };
         let word = u32::from_le_bytes(*word);
         let header = Header::from_word(word);
-        let mut reply = Reply::default();
+        let mut reply = Reply::for_response();
         let max_reply = writable_len.saturating_sub(8);
         let (status, comms_error) =
             match self.dispatch(header, Params::new(payload), &mut reply, max_reply) {
@@ -125,7 +125,7 @@ impl Dispatcher {
         if comms_error {
             self.comms_error(Some(word));
         }
-        Some(encode_response(header, status, &reply.into_bytes()))
+        Some(reply.into_response(header, status))
     }
 
     fn comms_error(&mut self, header: Option<u32>) {
