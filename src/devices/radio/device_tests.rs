@@ -75,7 +75,7 @@ fn events(d: &mut RadioDevice, now: Instant) -> Vec<Event> {
                     queue: EVENTQ,
                     head,
                     generation: 0,
-                    writable: Vec::new(),
+                    writable: Default::default(),
                 },
                 data: Vec::new(),
                 writable_len: 256,

@@ -186,7 +186,7 @@ mod tests {
                 queue,
                 head,
                 generation: 0,
-                writable: Vec::new(),
+                writable: Default::default(),
             },
             data: data.to_vec(),
             writable_len,

@@ -146,7 +146,7 @@ mod tests {
                 queue: 0,
                 head,
                 generation: 0,
-                writable: Vec::new(),
+                writable: Default::default(),
             },
             data: Frame::serialize_all(frames),
             writable_len: writable_frames * FRAME_SIZE,

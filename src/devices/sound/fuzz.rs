@@ -124,7 +124,7 @@ pub fn exercise(data: &[u8]) {
                 queue,
                 head,
                 generation: 0,
-                writable: Vec::new(),
+                writable: Default::default(),
             },
             data: body.to_vec(),
             writable_len,
