@@ -15,9 +15,6 @@ use std::time::Instant;
 /// Default cap on the device-readable bytes of one request; larger chains are refused.
 pub const DEFAULT_MAX_REQUEST_LEN: usize = 64 * 1024;
 
-/// The device-writable regions of one chain.
-pub(crate) type Writable = smallvec::SmallVec<[(u64, u32); 2]>;
-
 /// Identifies one driver buffer until the device completes it.
 ///
 /// Opaque to devices: only the transport that issued it can resolve it. A token outlives
@@ -28,8 +25,7 @@ pub struct Token {
     pub(crate) head: u16,
     pub(crate) generation: u64,
     /// Device-writable regions of the chain (guest address, length), already bounds-checked.
-    /// Inline for the usual one or two, so that a request costs no allocation for them.
-    pub(crate) writable: Writable,
+    pub(crate) writable: Vec<(u64, u32)>,
 }
 
 impl Token {

@@ -54,7 +54,7 @@ where
     let mem = chain.memory();
     let head = chain.head_index();
     let mut data = Vec::new();
-    let mut writable = crate::devices::Writable::new();
+    let mut writable = Vec::new();
     let mut writable_len: usize = 0;
     let mut last_has_next = None;
     // Iterating a clone keeps `mem` borrowed from the original chain.
@@ -173,7 +173,7 @@ mod tests {
         assert_eq!(req.writable_len, 8);
         assert_eq!(req.token.queue, 3);
         assert_eq!(req.token.generation, 9);
-        assert_eq!(req.token.writable.as_slice(), [(0x3000, 8)]);
+        assert_eq!(req.token.writable, vec![(0x3000, 8)]);
         let n = write_response(&m, &req.token, b"12345").unwrap();
         assert_eq!(n, 5);
         let mut out = [0u8; 5];

@@ -75,7 +75,7 @@ fn events(d: &mut RadioDevice, now: Instant) -> Vec<Event> {
                     queue: EVENTQ,
                     head,
                     generation: 0,
-                    writable: Default::default(),
+                    writable: Vec::new(),
                 },
                 data: Vec::new(),
                 writable_len: 256,

@@ -131,7 +131,7 @@ mod tests {
             queue: 1,
             head,
             generation: 0,
-            writable: Default::default(),
+            writable: Vec::new(),
         }
     }
 

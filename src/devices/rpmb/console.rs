@@ -186,7 +186,7 @@ mod tests {
                 queue,
                 head,
                 generation: 0,
-                writable: Default::default(),
+                writable: Vec::new(),
             },
             data: data.to_vec(),
             writable_len,

@@ -146,7 +146,7 @@ mod tests {
                 queue: 0,
                 head,
                 generation: 0,
-                writable: Default::default(),
+                writable: Vec::new(),
             },
             data: Frame::serialize_all(frames),
             writable_len: writable_frames * FRAME_SIZE,

@@ -127,7 +127,7 @@ fn event(dev: &mut ScmiDevice) -> Option<Vec<u8>> {
         queue: EVENTQ,
         head: 9,
         generation: 0,
-        writable: Default::default(),
+        writable: vec![],
     };
     dev.handle(
         Request {

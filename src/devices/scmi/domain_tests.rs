@@ -170,7 +170,7 @@ fn post_eventq(dev: &mut ScmiDevice) -> Option<Vec<u32>> {
         queue: EVENTQ,
         head: 3,
         generation: 0,
-        writable: Default::default(),
+        writable: vec![],
     };
     dev.handle(
         Request {

@@ -55,7 +55,7 @@ pub(super) fn call_all(dev: &mut ScmiDevice, data: &[u8], writable_len: usize) -
         queue: CMDQ,
         head: 5,
         generation: 0,
-        writable: Default::default(),
+        writable: vec![],
     };
     let request = Request {
         token,
@@ -204,7 +204,7 @@ fn event_buffers_are_held_until_reset() {
         queue: EVENTQ,
         head: 1,
         generation: 0,
-        writable: Default::default(),
+        writable: vec![],
     };
     dev.handle(
         Request {
@@ -243,7 +243,7 @@ fn post_event_buffer(dev: &mut ScmiDevice, head: u16) -> Vec<Vec<u32>> {
         queue: EVENTQ,
         head,
         generation: 0,
-        writable: Default::default(),
+        writable: vec![],
     };
     dev.handle(
         Request {

@@ -124,7 +124,7 @@ pub fn exercise(data: &[u8]) {
                 queue,
                 head,
                 generation: 0,
-                writable: Default::default(),
+                writable: Vec::new(),
             },
             data: body.to_vec(),
             writable_len,

@@ -144,7 +144,7 @@ impl Rig {
             queue,
             head: self.next_head,
             generation: 0,
-            writable: Default::default(),
+            writable: vec![],
         }
     }
 
