@@ -71,11 +71,6 @@ impl ErrorLog {
         }
     }
 
-    /// Whether the agent subscribed.
-    pub fn subscribed(&self) -> bool {
-        self.subscribed
-    }
-
     /// Subscribes or unsubscribes; unsubscribing forgets what was not yet notified.
     pub fn set_subscribed(&mut self, on: bool) {
         self.subscribed = on;
@@ -85,7 +80,7 @@ impl ErrorLog {
     }
 
     /// Forgets what was not yet notified (the subscription stays).
-    pub fn clear(&mut self) {
+    fn clear(&mut self) {
         self.reports.clear();
         self.unattributed = 0;
     }
