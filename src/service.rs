@@ -430,6 +430,7 @@ pub fn start_full(
                         label,
                         device,
                         status: Some(state),
+                        poll_max: config.service.queue_poll_max(),
                     };
                     match nodes.iter_mut().find(|n| n.path == *node) {
                         Some(n) => {
@@ -483,7 +484,8 @@ pub fn start_full(
             Served::Virtio(device) => {
                 let backend = VhostUserDevice::new(id.clone(), endpoint.guest.clone(), device)
                     .map_err(|e| os_err(format!("cannot create event fds: {e}")))?
-                    .with_status(state.clone());
+                    .with_status(state.clone())
+                    .with_poll_max(config.service.queue_poll_max());
                 std::thread::Builder::new()
                     .name(id.clone())
                     .spawn(move || serve_or_fail(backend, listener, &state))

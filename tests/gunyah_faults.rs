@@ -14,6 +14,7 @@ use drivervm::devices::{Completer, Request, VirtioDevice, Wake};
 use drivervm::harness::{Driver, HarnessOptions, Malformed, DEFAULT_MEMORY_SIZE};
 use drivervm::transport::gunyah::sim::{SimDriver, SimNode};
 use drivervm::transport::gunyah::{start_node, DeviceLabel, NodeDevice, QueueInfo};
+use drivervm::transport::poll::DEFAULT_POLL_MAX;
 use support::logs;
 use support::scmi::*;
 use support::transport::{GunyahServed, SIM_WINDOW_BASE};
@@ -85,6 +86,7 @@ fn holding_node(id: &str, sticky: bool) -> (SimNode, Vec<JoinHandle<()>>, Arc<At
             received: received.clone(),
         }),
         status: None,
+        poll_max: DEFAULT_POLL_MAX,
     };
     let supervisor =
         start_node("sim", Box::new(node.opener()), SIM_WINDOW_BASE, vec![dev]).expect("start node");

@@ -43,6 +43,7 @@ pub(super) struct RawService {
     pub control_group: Option<String>,
     pub control_vsock_port: Option<RawInt>,
     pub control_vsock_cids: Option<Vec<RawInt>>,
+    pub queue_poll_max_us: Option<RawInt>,
 }
 
 /// `[soc]`.

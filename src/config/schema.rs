@@ -1,6 +1,7 @@
 //! The validated config the service consumes.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::hw::soc::SocIdentity;
 
@@ -50,6 +51,9 @@ pub struct ServiceConfig {
     pub control_group: Option<String>,
     /// The control plane over vsock, when configured.
     pub control_vsock: Option<VsockControl>,
+    /// Longest a request queue is busy-polled after its work before sleeping; `None` is
+    /// the default ([`crate::transport::poll::DEFAULT_POLL_MAX`]), zero turns polling off.
+    pub queue_poll_max: Option<Duration>,
 }
 
 impl ServiceConfig {
@@ -64,6 +68,16 @@ impl ServiceConfig {
                 .unwrap_or(Path::new(Self::DEFAULT_CONTROL_SOCKET)),
         )
     }
+
+    /// Upper bound of every queue's adaptive polling window.
+    pub fn queue_poll_max(&self) -> Duration {
+        self.queue_poll_max
+            .unwrap_or(crate::transport::poll::DEFAULT_POLL_MAX)
+    }
+
+    /// Most a queue may be configured to poll: beyond a millisecond spinning costs more than
+    /// any wake-up it saves.
+    pub const MAX_QUEUE_POLL_US: u64 = 1000;
 
     /// The group that owns the control socket, if any is configured.
     pub fn control_group(&self) -> Option<&str> {

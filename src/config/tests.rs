@@ -205,6 +205,7 @@ fn example_parses_to_what_its_comments_say() {
                 port: 5680,
                 allowed_cids: vec![2],
             }),
+            queue_poll_max: Some(std::time::Duration::from_micros(32)),
         }
     );
     assert_eq!(
@@ -700,7 +701,7 @@ fn unknown_keys_name_line_column_and_key() {
         err("[service]\nlog_level = \"info\"\nsocket = \"x\"\n"),
         "etc/x.toml: line 3, column 1, at service.socket: unknown field `socket`, \
          expected one of `runtime_dir`, `state_dir`, `socket_group`, `log_level`, `control_socket`, \
-         `control_group`, `control_vsock_port`, `control_vsock_cids`"
+         `control_group`, `control_vsock_port`, `control_vsock_cids`, `queue_poll_max_us`"
     );
     assert_eq!(
         err("[servic]\n"),
@@ -774,6 +775,33 @@ fn load_reads_and_names_the_file() {
         )),
         "{e}"
     );
+}
+
+#[test]
+fn queue_poll_max_is_bounded_and_defaults_to_qemus_window() {
+    use std::time::Duration;
+    let guest = "[[guest]]\nname = \"vm0\"\n[[guest.device]]\nkind = \"scmi\"\n";
+    let with = |line: &str| parse(&format!("[service]\n{line}\n{guest}"), "f.toml");
+    for (line, want) in [
+        ("queue_poll_max_us = 0", Duration::ZERO),
+        ("queue_poll_max_us = 1000", Duration::from_millis(1)),
+        ("", Duration::from_micros(32)),
+    ] {
+        let c = with(line).expect(line);
+        assert_eq!(c.service.queue_poll_max(), want, "{line}");
+    }
+    for (line, want) in [
+        (
+            "queue_poll_max_us = 1001",
+            "f.toml: service.queue_poll_max_us: 1001 is out of range (expected 0 to 1000 microseconds)",
+        ),
+        (
+            "queue_poll_max_us = -1",
+            "f.toml: service.queue_poll_max_us: -1 is out of range (expected 0 to 1000 microseconds)",
+        ),
+    ] {
+        assert_eq!(with(line).expect_err(line).to_string(), want);
+    }
 }
 
 #[test]

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 
 use crate::hw::soc::{self, SocIdentity};
 
@@ -128,7 +129,24 @@ impl Validator<'_> {
                 ));
             }
         }
+        let queue_poll_max = match raw.queue_poll_max_us {
+            None => None,
+            Some(RawInt(us)) => {
+                let max = ServiceConfig::MAX_QUEUE_POLL_US;
+                let us = u64::try_from(us)
+                    .ok()
+                    .filter(|us| *us <= max)
+                    .ok_or_else(|| {
+                        self.err(
+                            "service.queue_poll_max_us",
+                            format!("{us} is out of range (expected 0 to {max} microseconds)"),
+                        )
+                    })?;
+                Some(Duration::from_micros(us))
+            }
+        };
         Ok(ServiceConfig {
+            queue_poll_max,
             runtime_dir: raw.runtime_dir,
             state_dir: raw.state_dir,
             socket_group: raw.socket_group,

@@ -3,6 +3,7 @@
 pub mod chain;
 pub mod gunyah;
 pub mod log_budget;
+pub mod poll;
 pub mod rings;
 pub mod rpmb_dev_socket;
 pub mod socket;

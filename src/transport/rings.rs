@@ -6,11 +6,13 @@
 //! vhost-user call eventfd per queue, one Gunyah irqfd per device); [`Rings`] is that
 //! difference, and [`process_queue`] / [`poll_device`] are the rest, written once.
 
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use log::{debug, warn};
 
 use super::log_budget::LogBudget;
+use super::poll::{AdaptivePoll, POLL_SHARE};
 use virtio_queue::{Queue, QueueT};
 use vm_memory::GuestMemoryMmap;
 
@@ -175,7 +177,10 @@ pub fn process_queue<R: Rings + ?Sized>(
     rings: &mut R,
     device: &mut dyn VirtioDevice,
     queue: u16,
+    poll: &mut AdaptivePoll,
 ) {
+    poll.woken();
+    let entered = Instant::now();
     let max = device.max_request_len(queue);
     let id = s.id;
     let mut completer = RingCompleter::new(rings, s);
@@ -231,6 +236,25 @@ pub fn process_queue<R: Rings + ?Sized>(
         if !s.event_idx {
             break;
         }
+        // Polling must never delay an interrupt or a count: both go out first.
+        if let Some(counters) = s.status.queue(queue) {
+            counters.add(requests, refused, bytes_in);
+        }
+        (requests, refused, bytes_in) = (0, 0, 0);
+        completer.signal();
+        // Notifications are still suppressed here, so a driver adding work meanwhile does
+        // not kick; enable_notification below closes the race once polling gives up. Past
+        // its share the queue stops polling, so the event loop gets to the device's other
+        // queues (their kicks wait in it meanwhile).
+        let rings = &mut *completer.rings;
+        let share_left = POLL_SHARE.saturating_sub(entered.elapsed());
+        if poll.spin(share_left, || has_available(rings, s.mem, queue)) {
+            // Work the device finishes on its own (delayed responses, other threads'
+            // completions, deadlines) is otherwise served after each batch by the event
+            // loop, which is not running while the queue polls.
+            device.poll(Instant::now(), &mut completer);
+            continue;
+        }
         match completer.rings.enable_notification(queue) {
             Ok(true) => continue,
             Ok(false) => break,
@@ -246,6 +270,17 @@ pub fn process_queue<R: Rings + ?Sized>(
         counters.add(requests, refused, bytes_in);
     }
     completer.signal();
+}
+
+/// Whether the driver has made chains available on `queue` that were not popped yet.
+fn has_available<R: Rings + ?Sized>(rings: &mut R, mem: &GuestMemoryMmap, queue: u16) -> bool {
+    let mut found = false;
+    rings.with_queue(queue, &mut |q| {
+        found = q
+            .avail_idx(mem, Ordering::Acquire)
+            .is_ok_and(|idx| idx.0 != q.next_avail());
+    });
+    found
 }
 
 /// Lets the device do timed work; returns when it next wants to be polled.
@@ -330,3 +365,7 @@ impl<S: FnMut(u16) -> std::io::Result<()>> Rings for OwnedRings<'_, S> {
         (self.signal)(queue)
     }
 }
+
+#[cfg(test)]
+#[path = "rings_tests.rs"]
+mod tests;

@@ -26,6 +26,7 @@ use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 use vmm_sys_util::timerfd::TimerFd;
 
 use super::log_budget::LogBudget;
+use super::poll::AdaptivePoll;
 use super::rings::{poll_device, process_queue, Rings, Session};
 use super::wake::{arm_timer, EventWaker};
 use crate::devices::VirtioDevice;
@@ -59,6 +60,8 @@ pub struct VhostUserDevice {
     orphaned_exit_fds: Mutex<Vec<RawFd>>,
     /// Link state and counters for the control plane; written with atomics only.
     status: Arc<DeviceState>,
+    /// Busy-polling state per queue.
+    polls: Vec<AdaptivePoll>,
 }
 
 impl VhostUserDevice {
@@ -85,7 +88,14 @@ impl VhostUserDevice {
             waker: Arc::new(EventWaker(EventFd::new(EFD_NONBLOCK)?)),
             timer: crate::transport::wake::device_timer()?,
             orphaned_exit_fds: Mutex::new(Vec::new()),
+            polls: vec![AdaptivePoll::default(); usize::from(num_queues)],
         })
+    }
+
+    /// Polls each queue for up to `max` after its work before sleeping (zero: never).
+    pub fn with_poll_max(mut self, max: Duration) -> Self {
+        self.polls = vec![AdaptivePoll::new(max); self.polls.len()];
+        self
     }
 
     /// Reports link state and counters into `status` (which must have one counter set per
@@ -164,7 +174,16 @@ impl VhostUserDevice {
             Ok(d) => d,
             Err(poisoned) => poisoned.into_inner(),
         };
-        process_queue(&session, &mut VringSet(vrings), device.as_mut(), queue);
+        let Some(poll) = self.polls.get_mut(usize::from(queue)) else {
+            return;
+        };
+        process_queue(
+            &session,
+            &mut VringSet(vrings),
+            device.as_mut(),
+            queue,
+            poll,
+        );
     }
 
     /// Lets the device do timed work and re-arms the timer for its next deadline.

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use drivervm::config::{self, TransportConfig};
 use drivervm::devices::VirtioDevice;
@@ -12,6 +13,7 @@ use drivervm::harness::{Driver, HarnessOptions, DEFAULT_MEMORY_SIZE};
 use drivervm::service;
 use drivervm::transport::gunyah::sim::{SimDriver, SimNode};
 use drivervm::transport::gunyah::{start_node, DeviceLabel, GunyahBackendIo, NodeDevice};
+use drivervm::transport::poll::DEFAULT_POLL_MAX;
 use drivervm::transport::vhost_user::{serve, VhostUserDevice};
 
 use super::{logs, Service};
@@ -266,11 +268,25 @@ pub fn serve_device(
     queues: usize,
     options: &HarnessOptions,
 ) -> (Box<dyn Driver>, DeviceServer) {
+    serve_device_polled(transport, id, device, queues, options, DEFAULT_POLL_MAX)
+}
+
+/// [`serve_device`] with each queue busy-polled for at most `poll_max` (zero: never).
+pub fn serve_device_polled(
+    transport: Transport,
+    id: &str,
+    device: Box<dyn VirtioDevice>,
+    queues: usize,
+    options: &HarnessOptions,
+    poll_max: Duration,
+) -> (Box<dyn Driver>, DeviceServer) {
     match transport {
         Transport::VhostUser => {
             let dir = tempfile::tempdir().expect("tempdir");
             let sock = dir.path().join(format!("{id}.sock"));
-            let backend = VhostUserDevice::new(id.into(), "test".into(), device).expect("backend");
+            let backend = VhostUserDevice::new(id.into(), "test".into(), device)
+                .expect("backend")
+                .with_poll_max(poll_max);
             let listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
             std::thread::spawn(move || serve(backend, listener));
             let h = drivervm::harness::Harness::connect(&sock, queues, options)
@@ -285,6 +301,7 @@ pub fn serve_device(
                 label: DeviceLabel::new(1).expect("label"),
                 device,
                 status: None,
+                poll_max,
             };
             start_node(id, Box::new(node.opener()), SIM_WINDOW_BASE, vec![nd])
                 .unwrap_or_else(|e| panic!("serve {id}: {e}"));

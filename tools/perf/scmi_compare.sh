@@ -8,6 +8,8 @@
 # the summary gives each side's median ops/s and the median of the per-round ratios.
 # Needs: cargo build --release; vhost-device-scmi on PATH or in $VHOST_DEVICE_SCMI
 #        (cargo install vhost-device-scmi --root DIR).
+# QUEUE_POLL_MAX_US=N runs drivervm with service.queue_poll_max_us = N (0: no polling);
+# unset, drivervm runs its embedded default (32 us).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dur=${1:-5}
@@ -32,11 +34,17 @@ run_theirs() {
   wait "$pid" 2>/dev/null || true
 }
 
-RUST_LOG=warn target/release/drivervm --runtime-dir "$tmp/ours" --state-dir "$tmp/state" &
+config=()
+if [ -n "${QUEUE_POLL_MAX_US:-}" ]; then
+  { printf '[service]\nqueue_poll_max_us = %s\n' "$QUEUE_POLL_MAX_US"
+    target/release/drivervm --print-default-config; } >"$tmp/config.toml"
+  config=(--config "$tmp/config.toml")
+fi
+RUST_LOG=warn target/release/drivervm "${config[@]}" --runtime-dir "$tmp/ours" --state-dir "$tmp/state" &
 ours_pid=$!
 wait_sock "$tmp/ours/vm0-scmi.sock"
 
-echo "# $(date -u +%FT%TZ) $(nproc) cores; duration ${dur}s; rounds $rounds; $("$theirs" --version); load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $(date -u +%FT%TZ) $(nproc) cores; duration ${dur}s; rounds $rounds; queue_poll_max_us ${QUEUE_POLL_MAX_US:-default}; $("$theirs" --version); load $(cut -d' ' -f1-3 /proc/loadavg)"
 run_ours() {
   "$load" --socket "$tmp/ours/vm0-scmi.sock" --device scmi --op base-version \
     --outstanding "$1" --duration "$dur" --pid "$ours_pid" --json

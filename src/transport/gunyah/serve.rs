@@ -36,6 +36,8 @@ pub struct NodeDevice {
     pub device: Box<dyn VirtioDevice>,
     /// Where link state and counters are reported; `None` for an unwatched one.
     pub status: Option<Arc<crate::status::DeviceState>>,
+    /// Longest busy-polling window of its queues (zero: never poll).
+    pub poll_max: std::time::Duration,
 }
 
 /// Opens the node (again): the real device node, or a simulated one.
@@ -85,10 +87,13 @@ pub fn start_node(
     let labels = devices
         .into_iter()
         .map(|d| {
-            let status = d.status;
-            LabelDevice::new(d.id, d.label, d.device).map(|l| match status {
-                Some(s) => l.with_status(s),
-                None => l,
+            let (status, poll_max) = (d.status, d.poll_max);
+            LabelDevice::new(d.id, d.label, d.device).map(|l| {
+                let l = l.with_poll_max(poll_max);
+                match status {
+                    Some(s) => l.with_status(s),
+                    None => l,
+                }
             })
         })
         .collect::<Result<Vec<_>, _>>()?;

@@ -8,6 +8,7 @@ use super::sim::{SimDriver, SimNode};
 use super::{start_node, transport_features, DeviceLabel, NodeDevice, QueueInfo};
 use crate::devices::{Completer, Request, VirtioDevice, Wake};
 use crate::harness::{Driver, HarnessOptions, Malformed};
+use crate::transport::poll::DEFAULT_POLL_MAX;
 use vm_memory::{Bytes, GuestAddress};
 
 const BASE: u64 = 0x8000_0000;
@@ -53,6 +54,7 @@ fn serve(labels: &[u32]) -> SimNode {
             label: DeviceLabel::new(l).expect("label"),
             device: Box::new(Echo),
             status: None,
+            poll_max: DEFAULT_POLL_MAX,
         })
         .collect();
     start_node("sim", Box::new(node.opener()), BASE, devices).expect("start");
@@ -170,6 +172,7 @@ fn a_device_without_config_space_publishes_one_zero_word() {
         label: DeviceLabel::new(2).expect("label"),
         device: Box::new(NoConfig),
         status: None,
+        poll_max: DEFAULT_POLL_MAX,
     };
     start_node("sim", Box::new(node.opener()), BASE, vec![dev]).expect("start");
     let fe = node.frontend(2, Duration::from_secs(2));
@@ -270,6 +273,7 @@ fn link_state_and_counters_are_reported_for_the_control_plane() {
         label: DeviceLabel::new(4).expect("label"),
         device: Box::new(Echo),
         status: Some(status.clone()),
+        poll_max: DEFAULT_POLL_MAX,
     };
     start_node("sim", Box::new(node.opener()), BASE, vec![dev]).expect("start");
     assert_eq!(status.link(), LinkState::Listening);

@@ -2,7 +2,7 @@
 //! answers the frontend driver's life cycle (reset, DRIVER_OK, failure, exit) and kicks.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use log::{debug, error, info, warn};
 use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
@@ -20,6 +20,7 @@ use super::GunyahError;
 use crate::devices::VirtioDevice;
 use crate::status::{DeviceState, LinkState};
 use crate::transport::log_budget::LogBudget;
+use crate::transport::poll::AdaptivePoll;
 use crate::transport::rings::{poll_device, process_queue, OwnedRings, Session};
 use crate::transport::wake::{arm_timer, device_timer, EventWaker};
 
@@ -72,6 +73,8 @@ pub struct LabelDevice {
     queues: Vec<Option<Queue>>,
     /// Link state and counters for the control plane; written with atomics only.
     status: Arc<DeviceState>,
+    /// Busy-polling state per queue.
+    polls: Vec<AdaptivePoll>,
 }
 
 impl LabelDevice {
@@ -93,6 +96,7 @@ impl LabelDevice {
             .map(|_| EventFd::new(EFD_NONBLOCK))
             .collect::<Result<Vec<_>, _>>()
             .map_err(os("eventfd"))?;
+        let kicks_len = kicks.len();
         let irqfd = EventFd::new(EFD_NONBLOCK).map_err(os("eventfd"))?;
         let waker = Arc::new(EventWaker(
             EventFd::new(EFD_NONBLOCK).map_err(os("eventfd"))?,
@@ -122,7 +126,14 @@ impl LabelDevice {
             generation: 0,
             event_idx: false,
             queues: Vec::new(),
+            polls: vec![AdaptivePoll::default(); kicks_len],
         })
+    }
+
+    /// Polls each queue for up to `max` after its work before sleeping (zero: never).
+    pub fn with_poll_max(mut self, max: Duration) -> Self {
+        self.polls = vec![AdaptivePoll::new(max); self.polls.len()];
+        self
     }
 
     /// Reports link state and counters into `status` (one counter set per queue).
@@ -290,8 +301,12 @@ impl LabelDevice {
             event_idx,
             log_budget,
             status,
+            polls,
             ..
         } = self;
+        let Some(poll) = polls.get_mut(usize::from(queue)) else {
+            return;
+        };
         let session = Session {
             id,
             mem,
@@ -305,7 +320,7 @@ impl LabelDevice {
             mem,
             signal: |_| irqfd.write(1),
         };
-        process_queue(&session, &mut rings, device.as_mut(), queue);
+        process_queue(&session, &mut rings, device.as_mut(), queue, poll);
     }
 
     /// Lets the device do timed work and re-arms the timer for its next deadline.
