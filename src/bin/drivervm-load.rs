@@ -83,6 +83,12 @@ struct Args {
     /// RPMB authentication key, 64 hex digits (rpmb ops).
     #[arg(long, value_name = "HEX", default_value = DEFAULT_RPMB_KEY)]
     rpmb_key: String,
+    /// Pace the requests: submit each at least this many microseconds after the previous
+    /// one (with --outstanding 1, one request every N us), to see what a backend costs at a
+    /// given request rate rather than flat out. The tool busy-waits between requests, so its
+    /// own CPU figure means nothing in this mode.
+    #[arg(long, value_name = "US")]
+    interval_us: Option<u64>,
     /// Clock ID for clock-rate-get, in the guest's numbering.
     #[arg(long, default_value_t = 0, value_name = "ID")]
     clock: u32,
@@ -524,6 +530,9 @@ fn run(args: &Args) -> Result<Outcome> {
         let found = radio::two_stations(&mut h, op_timeout)?;
         stations = Some(found);
         if op.is_long() {
+            if args.interval_us.is_some() {
+                bail!("{} cannot be paced: drop --interval-us", op.name());
+            }
             if args.outstanding != 1 {
                 bail!(
                     "{} measures one operation at a time: use --outstanding 1",
@@ -544,6 +553,8 @@ fn run(args: &Args) -> Result<Outcome> {
     let end = measure_from + duration;
     let mut window_start: Option<(Instant, Option<u64>, u64)> = None;
     let mut now = start;
+    let interval = args.interval_us.map(Duration::from_micros);
+    let mut next_send = start;
     while now < end {
         if window_start.is_none() && now >= measure_from {
             let backend = pid.as_deref().map(cpu_ticks).transpose()?;
@@ -551,6 +562,13 @@ fn run(args: &Args) -> Result<Outcome> {
         }
         let mut added = false;
         while pending.len() < args.outstanding {
+            if let Some(interval) = interval {
+                // Sleeping would overshoot by tens of microseconds; the pacing is the point.
+                while Instant::now() < next_send {
+                    std::hint::spin_loop();
+                }
+                next_send = Instant::now() + interval;
+            }
             let req = op.request(next_seq, args.clock, &rpmb);
             let segs = [
                 Segment::Readable(&req),
@@ -718,6 +736,7 @@ fn report(args: &Args, o: &Outcome) {
             "device": args.device.name(),
             "op": args.op.name(),
             "outstanding": args.outstanding,
+            "interval_us": args.interval_us,
             "warmup_s": args.warmup,
             "duration_s": o.window.as_secs_f64(),
             "features": format!("{:#x}", o.features),
@@ -747,6 +766,9 @@ fn report(args: &Args, o: &Outcome) {
         o.window.as_secs_f64(),
         args.warmup
     );
+    if let Some(iv) = args.interval_us {
+        println!("  paced      one request at least every {iv} us");
+    }
     println!("  ops        {} ({} errors)", o.ops, o.errors);
     if let Some(e) = &o.first_error {
         println!("  first error: {e}");

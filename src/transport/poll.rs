@@ -43,6 +43,11 @@ impl AdaptivePoll {
         }
     }
 
+    /// Whether the queue is polled at all (a non-zero maximum).
+    pub fn enabled(&self) -> bool {
+        !self.max.is_zero()
+    }
+
     /// The window the next poll will spin for.
     pub fn window(&self) -> Duration {
         self.window
@@ -76,6 +81,9 @@ impl AdaptivePoll {
     /// `limit`; true if work arrived. A false return means the caller goes back to waiting
     /// for a notification.
     pub fn spin(&mut self, limit: Duration, mut available: impl FnMut() -> bool) -> bool {
+        if !self.enabled() {
+            return false;
+        }
         let start = Instant::now();
         let window = self.window.min(limit);
         if !window.is_zero() {

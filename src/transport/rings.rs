@@ -7,7 +7,7 @@
 //! difference, and [`process_queue`] / [`poll_device`] are the rest, written once.
 
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
@@ -180,7 +180,8 @@ pub fn process_queue<R: Rings + ?Sized>(
     poll: &mut AdaptivePoll,
 ) {
     poll.woken();
-    let entered = Instant::now();
+    // Polling is off in some deployments; they pay no clock reads for it.
+    let entered = poll.enabled().then(Instant::now);
     let max = device.max_request_len(queue);
     let id = s.id;
     let mut completer = RingCompleter::new(rings, s);
@@ -247,7 +248,7 @@ pub fn process_queue<R: Rings + ?Sized>(
         // its share the queue stops polling, so the event loop gets to the device's other
         // queues (their kicks wait in it meanwhile).
         let rings = &mut *completer.rings;
-        let share_left = POLL_SHARE.saturating_sub(entered.elapsed());
+        let share_left = entered.map_or(Duration::ZERO, |t| POLL_SHARE.saturating_sub(t.elapsed()));
         if poll.spin(share_left, || has_available(rings, s.mem, queue)) {
             // Work the device finishes on its own (delayed responses, other threads'
             // completions, deadlines) is otherwise served after each batch by the event
