@@ -92,6 +92,12 @@ pub trait VirtioDevice: Send {
     /// Device-specific feature bits; the transport adds the ring and version bits itself.
     fn features(&self) -> u64;
 
+    /// Whether the device has a configuration space at all (virtio-scmi has none); without
+    /// one, vhost-user does not offer VHOST_USER_PROTOCOL_F_CONFIG, which VMMs warn about.
+    fn has_config_space(&self) -> bool {
+        true
+    }
+
     /// Reads the device configuration space; bytes past its end read as zero.
     fn read_config(&self, offset: usize, data: &mut [u8]) {
         data.fill(0);

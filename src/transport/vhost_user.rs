@@ -308,10 +308,14 @@ impl VhostUserBackendMut for VhostUserDevice {
     }
 
     fn protocol_features(&self) -> VhostUserProtocolFeatures {
-        VhostUserProtocolFeatures::MQ
-            | VhostUserProtocolFeatures::CONFIG
+        let base = VhostUserProtocolFeatures::MQ
             | VhostUserProtocolFeatures::REPLY_ACK
-            | VhostUserProtocolFeatures::RESET_DEVICE
+            | VhostUserProtocolFeatures::RESET_DEVICE;
+        if self.query(|d| d.has_config_space()) {
+            base | VhostUserProtocolFeatures::CONFIG
+        } else {
+            base
+        }
     }
 
     fn reset_device(&mut self) {

@@ -157,6 +157,11 @@ impl VirtioDevice for ScmiDevice {
         1 << VIRTIO_SCMI_F_P2A_CHANNELS
     }
 
+    fn has_config_space(&self) -> bool {
+        // The virtio-scmi device defines no configuration space.
+        false
+    }
+
     fn activate(&mut self, features: u64, waker: Arc<dyn Wake>) {
         self.p2a = features & (1 << VIRTIO_SCMI_F_P2A_CHANNELS) != 0;
         for p in self.dispatcher.protocols_mut() {
