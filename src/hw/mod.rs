@@ -10,6 +10,7 @@ pub mod reset;
 pub mod rpmb;
 pub mod sensor;
 pub mod sensor_set;
+pub mod shared;
 pub mod soc;
 pub mod sysfs_sensors;
 pub mod tuner;

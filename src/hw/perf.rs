@@ -2,9 +2,10 @@
 //! guests (the highest requested level wins, within limits).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 
-use super::events::{AgentEvents, QueuedEvents};
+use super::events::AgentEvents;
+use super::shared::{Shared, WithEvents};
 
 /// Index of a performance domain.
 pub type PerfId = usize;
@@ -134,12 +135,15 @@ struct State {
     events: AgentEvents<PerfEvent>,
 }
 
-/// Performance domains shared by agents.
-pub struct SharedPerf {
-    state: Mutex<State>,
-    /// Whether `state` holds undelivered events, without taking its lock.
-    queued: QueuedEvents,
+impl WithEvents for State {
+    type Event = PerfEvent;
+    fn events(&mut self) -> &mut AgentEvents<PerfEvent> {
+        &mut self.events
+    }
 }
+
+/// Performance domains shared by agents.
+pub struct SharedPerf(Shared<State>);
 
 impl SharedPerf {
     /// Shares `hw`; limits start at each domain's full range.
@@ -154,31 +158,26 @@ impl SharedPerf {
             })
             .collect();
         let n = hw.domains().len();
-        let events = AgentEvents::default();
-        let queued = events.queued();
-        Self {
-            state: Mutex::new(State {
-                hw,
-                votes: vec![BTreeMap::new(); n],
-                limits,
-                events,
-            }),
-            queued,
-        }
+        Self(Shared::new(State {
+            hw,
+            votes: vec![BTreeMap::new(); n],
+            limits,
+            events: AgentEvents::default(),
+        }))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.0.lock()
     }
 
     /// Registers agent `id`.
     pub fn attach(&self, id: u32, name: &str) {
-        self.lock().events.attach(id, name);
+        self.0.attach(id, name);
     }
 
     /// Sets how agent `id` is woken for events.
     pub fn set_waker(&self, id: u32, waker: Arc<dyn crate::devices::Wake>) {
-        self.lock().events.set_waker(id, waker);
+        self.0.set_waker(id, waker);
     }
 
     /// Every domain.
@@ -262,10 +261,7 @@ impl SharedPerf {
 
     /// Takes agent `id`'s events.
     pub fn take_events(&self, id: u32) -> Vec<PerfEvent> {
-        if !self.queued.any() {
-            return Vec::new();
-        }
-        self.lock().events.take(id)
+        self.0.take_events(id)
     }
 }
 

@@ -1,9 +1,10 @@
 //! Power domains: the hardware interface, its simulated backend, and sharing between
 //! guests (a domain stays on while any guest wants it on).
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 
-use super::events::{AgentEvents, QueuedEvents};
+use super::events::AgentEvents;
+use super::shared::{Holds, Shared, WithEvents};
 
 /// Index of a power domain.
 pub type DomainId = usize;
@@ -73,45 +74,43 @@ pub struct PowerEvent {
 struct State {
     hw: Box<dyn PowerHw>,
     /// Agents that want each domain on.
-    votes: Vec<Vec<u32>>,
+    votes: Holds,
     events: AgentEvents<PowerEvent>,
 }
 
-/// Power domains shared by agents.
-pub struct SharedPower {
-    state: Mutex<State>,
-    /// Whether `state` holds undelivered events, without taking its lock.
-    queued: QueuedEvents,
+impl WithEvents for State {
+    type Event = PowerEvent;
+    fn events(&mut self) -> &mut AgentEvents<PowerEvent> {
+        &mut self.events
+    }
 }
+
+/// Power domains shared by agents.
+pub struct SharedPower(Shared<State>);
 
 impl SharedPower {
     /// Shares `hw`; domains already on stay on until some agent turns them off.
     pub fn new(hw: Box<dyn PowerHw>) -> Self {
-        let n = hw.names().len();
-        let events = AgentEvents::default();
-        let queued = events.queued();
-        Self {
-            state: Mutex::new(State {
-                hw,
-                votes: vec![Vec::new(); n],
-                events,
-            }),
-            queued,
-        }
+        let votes = Holds::new(hw.names().len());
+        Self(Shared::new(State {
+            hw,
+            votes,
+            events: AgentEvents::default(),
+        }))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.0.lock()
     }
 
     /// Registers agent `id`.
     pub fn attach(&self, id: u32, name: &str) {
-        self.lock().events.attach(id, name);
+        self.0.attach(id, name);
     }
 
     /// Sets how agent `id` is woken for events.
     pub fn set_waker(&self, id: u32, waker: Arc<dyn crate::devices::Wake>) {
-        self.lock().events.set_waker(id, waker);
+        self.0.set_waker(id, waker);
     }
 
     /// Domain names.
@@ -128,12 +127,10 @@ impl SharedPower {
     /// when the last one lets go.
     pub fn request(&self, agent: u32, id: DomainId, on: bool) -> Result<bool, PowerError> {
         let mut s = self.lock();
-        let votes = s.votes.get_mut(id).ok_or(PowerError::NoSuchDomain(id))?;
-        votes.retain(|&a| a != agent);
-        if on {
-            votes.push(agent);
-        }
-        let want = !votes.is_empty();
+        let want = s
+            .votes
+            .set(id, agent, on)
+            .ok_or(PowerError::NoSuchDomain(id))?;
         let was = s.hw.is_on(id)?;
         if want != was {
             s.hw.set_on(id, want)?;
@@ -152,19 +149,15 @@ impl SharedPower {
     pub fn release(&self, agent: u32) {
         let mut s = self.lock();
         let mut wake = Vec::new();
-        for id in 0..s.votes.len() {
-            let held = s.votes[id].contains(&agent);
-            s.votes[id].retain(|&a| a != agent);
-            if held && s.votes[id].is_empty() {
-                match s.hw.set_on(id, false) {
-                    Ok(()) => wake.extend(s.events.push(PowerEvent {
-                        domain: id,
-                        agent,
-                        on: false,
-                    })),
-                    Err(e) => log::warn!(
-                        "power domain {id}: cannot power off after agent {agent} left: {e}"
-                    ),
+        for id in s.votes.release(agent) {
+            match s.hw.set_on(id, false) {
+                Ok(()) => wake.extend(s.events.push(PowerEvent {
+                    domain: id,
+                    agent,
+                    on: false,
+                })),
+                Err(e) => {
+                    log::warn!("power domain {id}: cannot power off after agent {agent} left: {e}")
                 }
             }
         }
@@ -174,10 +167,7 @@ impl SharedPower {
 
     /// Takes agent `id`'s events.
     pub fn take_events(&self, id: u32) -> Vec<PowerEvent> {
-        if !self.queued.any() {
-            return Vec::new();
-        }
-        self.lock().events.take(id)
+        self.0.take_events(id)
     }
 }
 

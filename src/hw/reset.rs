@@ -1,9 +1,10 @@
 //! Reset domains: the hardware interface, its simulated backend, and sharing between
 //! guests (a line stays asserted while any guest holds it).
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 
-use super::events::{AgentEvents, QueuedEvents};
+use super::events::AgentEvents;
+use super::shared::{Holds, Shared, WithEvents};
 
 /// Index of a reset domain.
 pub type ResetId = usize;
@@ -118,45 +119,43 @@ pub enum ResetAction {
 
 struct State {
     hw: Box<dyn ResetHw>,
-    holders: Vec<Vec<u32>>,
+    holders: Holds,
     events: AgentEvents<ResetEvent>,
 }
 
-/// Reset domains shared by agents.
-pub struct SharedResets {
-    state: Mutex<State>,
-    /// Whether `state` holds undelivered events, without taking its lock.
-    queued: QueuedEvents,
+impl WithEvents for State {
+    type Event = ResetEvent;
+    fn events(&mut self) -> &mut AgentEvents<ResetEvent> {
+        &mut self.events
+    }
 }
+
+/// Reset domains shared by agents.
+pub struct SharedResets(Shared<State>);
 
 impl SharedResets {
     /// Shares `hw`.
     pub fn new(hw: Box<dyn ResetHw>) -> Self {
-        let n = hw.domains().len();
-        let events = AgentEvents::default();
-        let queued = events.queued();
-        Self {
-            state: Mutex::new(State {
-                hw,
-                holders: vec![Vec::new(); n],
-                events,
-            }),
-            queued,
-        }
+        let holders = Holds::new(hw.domains().len());
+        Self(Shared::new(State {
+            hw,
+            holders,
+            events: AgentEvents::default(),
+        }))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.0.lock()
     }
 
     /// Registers agent `id`.
     pub fn attach(&self, id: u32, name: &str) {
-        self.lock().events.attach(id, name);
+        self.0.attach(id, name);
     }
 
     /// Sets how agent `id` is woken for events.
     pub fn set_waker(&self, id: u32, waker: Arc<dyn crate::devices::Wake>) {
-        self.lock().events.set_waker(id, waker);
+        self.0.set_waker(id, waker);
     }
 
     /// Every domain.
@@ -178,12 +177,10 @@ impl SharedResets {
         state: u32,
     ) -> Result<(), ResetError> {
         let mut s = self.lock();
-        let holders = s.holders.get_mut(id).ok_or(ResetError::NoSuchDomain(id))?;
-        holders.retain(|&a| a != agent);
-        if action == ResetAction::Assert {
-            holders.push(agent);
-        }
-        let held = !holders.is_empty();
+        let held = s
+            .holders
+            .set(id, agent, action == ResetAction::Assert)
+            .ok_or(ResetError::NoSuchDomain(id))?;
         match action {
             // A line someone holds is in reset already; pulsing it changes nothing.
             ResetAction::Pulse if !held => s.hw.pulse(id)?,
@@ -207,23 +204,16 @@ impl SharedResets {
     /// Drops `agent`'s holds (it reset or went away): lines only it held are released.
     pub fn release(&self, agent: u32) {
         let mut s = self.lock();
-        for id in 0..s.holders.len() {
-            let held = s.holders[id].contains(&agent);
-            s.holders[id].retain(|&a| a != agent);
-            if held && s.holders[id].is_empty() {
-                if let Err(e) = s.hw.set_asserted(id, false) {
-                    log::warn!("reset domain {id}: cannot release after agent {agent} left: {e}");
-                }
+        for id in s.holders.release(agent) {
+            if let Err(e) = s.hw.set_asserted(id, false) {
+                log::warn!("reset domain {id}: cannot release after agent {agent} left: {e}");
             }
         }
     }
 
     /// Takes agent `id`'s events.
     pub fn take_events(&self, id: u32) -> Vec<ResetEvent> {
-        if !self.queued.any() {
-            return Vec::new();
-        }
-        self.lock().events.take(id)
+        self.0.take_events(id)
     }
 }
 
