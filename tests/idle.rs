@@ -23,9 +23,10 @@ const UPSTREAM_POLLER: &str = "ctl-accept";
 /// Wake-ups allowed over the window, for anything the kernel or libc does on its own.
 const MAX_WAKEUPS: u64 = 6;
 
-#[test]
-fn an_idle_service_does_not_wake() {
-    let svc = Service::start(drivervm::config::DEFAULT_CONFIG_TEXT, &SOCKETS);
+/// Starts `config` and asserts its threads wake at most [`MAX_WAKEUPS`] times in 2 s of
+/// idleness.
+fn assert_idle(config: &str, sockets: &[&str]) {
+    let svc = Service::start(config, sockets);
     // Let start-up and the readiness probes' connections settle.
     std::thread::sleep(Duration::from_secs(1));
     let before = svc.thread_wakeups();
@@ -48,4 +49,36 @@ fn an_idle_service_does_not_wake() {
         total <= MAX_WAKEUPS,
         "idle threads woke {total} times in 2 s: {woke:?}"
     );
+}
+
+#[test]
+fn an_idle_service_does_not_wake() {
+    assert_idle(drivervm::config::DEFAULT_CONFIG_TEXT, &SOCKETS);
+}
+
+/// Jacks whose state a host source decides, each with its watcher thread.
+const WATCHED_JACKS: &str = r#"
+[[guest]]
+name = "vm0"
+
+[[guest.device]]
+kind = "sound"
+[[guest.device.jack]]
+name = "Headphones"
+connected = true
+detect = { sim = { file = "hp.jack" } }
+[[guest.device.jack]]
+name = "Mic"
+direction = "input"
+connected = false
+detect = { sim = { file = "mic.jack" } }
+[[guest.device.jack]]
+name = "Line Out"
+connected = true
+detect = { sim = { file = "line.jack" } }
+"#;
+
+#[test]
+fn watched_jacks_do_not_wake_while_nothing_changes() {
+    assert_idle(WATCHED_JACKS, &["vm0-sound.sock", "control.sock"]);
 }

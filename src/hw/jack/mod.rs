@@ -91,9 +91,14 @@ pub trait JackListener: Send + 'static {
     fn wanted(&self) -> bool;
 }
 
-/// Longest wait between two reads: bounds how late a missed event, a source that came back
-/// (a card re-enumerated, a file re-created) or a listener that left is noticed.
+/// Longest wait between two reads while the source cannot be read (a card not there yet or
+/// gone, a missing file): bounds how late it is noticed coming back.
 pub const WAIT_SLICE: Duration = Duration::from_millis(500);
+
+/// Longest wait while the source reads fine: its own events (control element changes,
+/// inotify, a card going away) wake the watcher, so this only bounds how long a watcher
+/// outlives a listener that left. A driver VM's idle jacks thus cost no wake-ups.
+pub const HEALTHY_SLICE: Duration = Duration::from_secs(30);
 
 /// Reads `source` once, falling back to `fallback` (with a warning) if it cannot be read:
 /// the state a jack starts in.
@@ -131,8 +136,13 @@ pub fn spawn_watch(
             let mut last = initial;
             // The last error logged: a source that stays broken is reported once.
             let mut failing: Option<String> = None;
+            // Whether the last read worked; not known before the first one here (the initial
+            // state may have been a fallback), so that one comes after a short wait.
+            let mut healthy = false;
             while listener.wanted() {
-                let waited = source.wait(WAIT_SLICE).and_then(|_| source.read());
+                let slice = if healthy { HEALTHY_SLICE } else { WAIT_SLICE };
+                let waited = source.wait(slice).and_then(|_| source.read());
+                healthy = waited.is_ok();
                 match waited {
                     Ok(state) => {
                         if failing.take().is_some() {

@@ -1,7 +1,10 @@
 //! The simulated jack: its state is the content of a file, "1" (plugged in) or "0"
 //! (unplugged), so an operator or a test plugs it with `echo 0 > FILE`. Writes are noticed
 //! through inotify on the file's directory (a close after writing, or a file renamed into
-//! place), and the file is re-read at least every [`super::WAIT_SLICE`] regardless.
+//! place). While the file reads fine the watcher sleeps until inotify wakes it (at most
+//! [`super::HEALTHY_SLICE`]); while it does not, or if its directory cannot be watched, the
+//! file is re-read every [`super::WAIT_SLICE`]. A directory removed or moved away is
+//! watched again, on its path, once the file reads again.
 
 use std::ffi::OsString;
 use std::io::Read;
@@ -23,7 +26,8 @@ pub struct SimJack {
     path: PathBuf,
     /// The file name inotify reports for it in its directory.
     file_name: Option<OsString>,
-    /// `None` if inotify is unavailable: the watcher then reads once per wait slice.
+    /// `None` if the directory cannot be watched (yet, or any more): the watcher then reads
+    /// once per wait slice, and each read tries to watch it again.
     inotify: Option<Inotify>,
 }
 
@@ -84,7 +88,10 @@ fn watch_dir(path: &Path) -> nix::Result<Inotify> {
     let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
     inotify.add_watch(
         dir,
-        AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_MOVED_TO | AddWatchFlags::IN_CREATE,
+        AddWatchFlags::IN_CLOSE_WRITE
+            | AddWatchFlags::IN_MOVED_TO
+            | AddWatchFlags::IN_CREATE
+            | AddWatchFlags::IN_MOVE_SELF,
     )?;
     Ok(inotify)
 }
@@ -95,6 +102,9 @@ impl JackSource for SimJack {
     }
 
     fn read(&mut self) -> Result<bool, JackError> {
+        if self.inotify.is_none() {
+            self.inotify = watch_dir(&self.path).ok();
+        }
         let what = || format!("read {}", self.path.display());
         let file = std::fs::File::open(&self.path).map_err(|e| JackError::io(what(), e))?;
         let mut text = Vec::new();
@@ -113,8 +123,10 @@ impl JackSource for SimJack {
 
     fn wait(&mut self, timeout: Duration) -> Result<bool, JackError> {
         let Some(inotify) = &self.inotify else {
-            std::thread::sleep(timeout);
-            return Ok(false);
+            // Nothing would wake us: read at the unhealthy pace, however long the caller
+            // was ready to wait.
+            std::thread::sleep(timeout.min(super::WAIT_SLICE));
+            return Ok(true);
         };
         let deadline = Instant::now() + timeout;
         // Events about other files in the directory do not end the wait.
@@ -136,6 +148,15 @@ impl JackSource for SimJack {
                 Err(nix::errno::Errno::EAGAIN) => continue,
                 Err(e) => return Err(JackError::io("read inotify", e.into())),
             };
+            // The directory went away or moved: the watch is dead (the kernel says
+            // IN_IGNORED), and the next read sets up a new one on the path.
+            if events.iter().any(|ev| {
+                ev.mask
+                    .intersects(AddWatchFlags::IN_IGNORED | AddWatchFlags::IN_MOVE_SELF)
+            }) {
+                self.inotify = None;
+                return Ok(true);
+            }
             if events
                 .iter()
                 .any(|ev| ev.name.is_some() && ev.name == self.file_name)

@@ -97,6 +97,35 @@ fn watch_reports_each_change_once_and_survives_a_bad_file() {
 }
 
 #[test]
+fn watch_follows_a_jack_file_whose_directory_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("jacks");
+    std::fs::create_dir(&sub).unwrap();
+    let path = sub.join("hp");
+    let jack = SimJack::new(&path);
+    jack.create_if_missing(true).unwrap();
+    let (tx, rx) = mpsc::channel();
+    spawn_watch("t-snd jack re", Box::new(jack), true, ToChannel(tx)).unwrap();
+    // Let the watcher settle into its healthy wait.
+    std::thread::sleep(WAIT_SLICE * 2);
+    std::fs::remove_dir_all(&sub).unwrap();
+    std::thread::sleep(WAIT_SLICE);
+    std::fs::create_dir(&sub).unwrap();
+    write_state(&path, false).unwrap();
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(false));
+    // The new directory is watched: a change is seen at once, not after HEALTHY_SLICE.
+    std::thread::sleep(WAIT_SLICE * 2);
+    let t = Instant::now();
+    write_state(&path, true).unwrap();
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(true));
+    assert!(
+        t.elapsed() < WAIT_SLICE,
+        "woken by inotify, took {:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
 fn initial_state_falls_back_when_the_source_cannot_be_read() {
     let dir = tempfile::tempdir().unwrap();
     let mut missing = SimJack::new(dir.path().join("none"));
