@@ -8,76 +8,17 @@
 //! Needs the tools listed by `tests/guest/sound-guest.sh check`; skips with a notice
 //! without them, except under CI (`CI=true`), where it fails.
 
+mod support;
+
 use std::process::Command;
 
 use drivervm::hw::pcm::wav::{header, parse, WavFormat};
 use drivervm::hw::pcm::SampleFormat;
+use support::guest::tools_ready;
+use support::sound_guest::{base64_decode, noise, section, FRAME, SCRIPT};
 
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/guest/sound-guest.sh");
 const INIT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/guest/alsa-loop-init.sh");
-const FRAME: usize = 4;
 const RATE: usize = 48000;
-
-fn tools_ready() -> bool {
-    let out = Command::new(SCRIPT).arg("check").output();
-    let (ok, why) = match out {
-        Ok(o) => (
-            o.status.success(),
-            String::from_utf8_lossy(&o.stdout).trim().to_string(),
-        ),
-        Err(e) => (false, format!("cannot run {SCRIPT}: {e}")),
-    };
-    if ok {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("guest test tools missing under CI: {why}");
-    }
-    eprintln!("NOTICE: skipping the snd-aloop ALSA backend test: {why}");
-    false
-}
-
-fn noise(seed: u32, frames: usize) -> Vec<u8> {
-    let mut x = seed;
-    let mut out = Vec::with_capacity(frames * FRAME);
-    for _ in 0..frames * 2 {
-        x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-        // Never a zero sample, so leading silence can be told from the signal.
-        out.extend_from_slice(&((x >> 16) as u16 | 1).to_le_bytes());
-    }
-    out
-}
-
-fn base64_decode(text: &str) -> Vec<u8> {
-    let val = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    };
-    let (mut out, mut acc, mut bits) = (Vec::new(), 0u32, 0);
-    for c in text.bytes() {
-        let Some(v) = val(c) else { continue };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
-}
-
-fn section<'a>(report: &'a str, start: &str) -> &'a str {
-    let marker = format!("=== {start}\n");
-    let at = report
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no section {start:?}:\n{report}"));
-    let body = &report[at + marker.len()..];
-    &body[..body.find("=== ").unwrap_or(body.len())]
-}
 
 /// Checks that `got`, after its leading silence, starts with at least `min` bytes of `sent`,
 /// unchanged; returns how many matched.
@@ -111,7 +52,7 @@ fn carried(got: &[u8], sent: &[u8], min: usize, what: &str) -> usize {
 
 #[test]
 fn alsa_backend_plays_and_records_through_snd_aloop() {
-    if !tools_ready() {
+    if !tools_ready(SCRIPT, "the snd-aloop ALSA backend test") {
         return;
     }
     let work = tempfile::tempdir().expect("tempdir");

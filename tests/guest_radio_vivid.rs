@@ -7,29 +7,14 @@
 //! Needs the host tools listed by `tests/guest/radio-vivid.sh check`. Without them the test
 //! is skipped with a notice, except under CI (`CI=true`), where it fails.
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/guest/radio-vivid.sh");
+use support::guest::tools_ready;
 
-fn tools_ready() -> bool {
-    let out = Command::new(SCRIPT).arg("check").output();
-    let (ok, why) = match out {
-        Ok(o) => (
-            o.status.success(),
-            String::from_utf8_lossy(&o.stdout).trim().to_string(),
-        ),
-        Err(e) => (false, format!("cannot run {SCRIPT}: {e}")),
-    };
-    if ok {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("guest test tools missing under CI: {why}");
-    }
-    eprintln!("NOTICE: skipping the vivid radio guest test: {why}");
-    false
-}
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/guest/radio-vivid.sh");
 
 /// The report section after `=== name`, up to the next `===` line.
 fn section<'a>(report: &'a str, name: &str) -> &'a str {
@@ -42,7 +27,7 @@ fn section<'a>(report: &'a str, name: &str) -> &'a str {
 
 #[test]
 fn v4l2_backend_serves_vivid_radio_receiver_in_a_linux_guest() {
-    if !tools_ready() {
+    if !tools_ready(SCRIPT, "the vivid radio guest test") {
         return;
     }
     let bin = Path::new(env!("CARGO_BIN_EXE_drivervm"));

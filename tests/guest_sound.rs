@@ -13,45 +13,13 @@ use std::process::Command;
 use drivervm::hw::pcm::tone::ToneCapture;
 use drivervm::hw::pcm::wav::{header, parse, WavFormat};
 use drivervm::hw::pcm::{PcmParams, SampleFormat};
+use support::guest::tools_ready;
+use support::sound_guest::{base64_decode, noise, section, FRAME, SCRIPT};
 use support::Service;
 
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/guest/sound-guest.sh");
 const RATE: u32 = 48000;
 /// Frames per period the guest's aplay/arecord are told to use.
 const PERIOD_FRAMES: usize = 960;
-const FRAME: usize = 4;
-
-/// Whether the guest tools are there; skips (or fails under CI) when not.
-fn tools_ready() -> bool {
-    let out = Command::new(SCRIPT).arg("check").output();
-    let (ok, why) = match out {
-        Ok(o) => (
-            o.status.success(),
-            String::from_utf8_lossy(&o.stdout).trim().to_string(),
-        ),
-        Err(e) => (false, format!("cannot run {SCRIPT}: {e}")),
-    };
-    if ok {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("guest test tools missing under CI: {why}");
-    }
-    eprintln!("NOTICE: skipping the Linux guest sound test: {why}");
-    false
-}
-
-/// Deterministic noise (a 32-bit LCG): every sample differs, so a dropped, repeated or
-/// shifted frame cannot go unnoticed.
-fn noise(seed: u32, frames: usize) -> Vec<u8> {
-    let mut x = seed;
-    let mut out = Vec::with_capacity(frames * FRAME);
-    for _ in 0..frames * 2 {
-        x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-        out.extend_from_slice(&((x >> 16) as u16).to_le_bytes());
-    }
-    out
-}
 
 fn wav(data: &[u8]) -> Vec<u8> {
     let fmt = WavFormat {
@@ -64,40 +32,6 @@ fn wav(data: &[u8]) -> Vec<u8> {
         .to_vec();
     v.extend_from_slice(data);
     v
-}
-
-fn base64_decode(text: &str) -> Vec<u8> {
-    let val = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    };
-    let mut out = Vec::new();
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in text.bytes() {
-        let Some(v) = val(c) else { continue };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
-}
-
-/// The lines of `report` between `=== <start>` and the next `=== ` line.
-fn section<'a>(report: &'a str, start: &str) -> &'a str {
-    let marker = format!("=== {start}\n");
-    let Some(at) = report.find(&marker) else {
-        panic!("no section {start:?} in guest report:\n{report}");
-    };
-    let body = &report[at + marker.len()..];
-    &body[..body.find("=== ").unwrap_or(body.len())]
 }
 
 fn recording(report: &str, name: &str) -> Vec<u8> {
@@ -144,7 +78,7 @@ tone_amplitude_percent = 50
 
 #[test]
 fn linux_guest_plays_records_and_sees_controls_and_jacks() {
-    if !tools_ready() {
+    if !tools_ready(SCRIPT, "the Linux guest sound test") {
         return;
     }
     let work = tempfile::tempdir().expect("tempdir");

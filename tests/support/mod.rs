@@ -4,11 +4,13 @@
 #![allow(dead_code)] // Each test binary uses a different part of this module.
 
 pub mod agent;
+pub mod guest;
 pub mod logs;
 pub mod platform;
 pub mod radio;
 pub mod rpmb;
 pub mod scmi;
+pub mod sound_guest;
 pub mod transport;
 
 use std::io::Read;
