@@ -128,9 +128,19 @@ mod tests {
     fn device_warnings_are_budgeted_per_module_and_nothing_else_is() {
         let seen = Counting::default();
         let logger = Budgeted::new(seen.clone());
-        send(&logger, "drivervm::devices::sound::stream", Level::Warn, 100);
+        send(
+            &logger,
+            "drivervm::devices::sound::stream",
+            Level::Warn,
+            100,
+        );
         send(&logger, "drivervm::devices::scmi::clock", Level::Warn, 100);
-        send(&logger, "drivervm::devices::rpmb::engine", Level::Error, 100);
+        send(
+            &logger,
+            "drivervm::devices::rpmb::engine",
+            Level::Error,
+            100,
+        );
         send(&logger, "drivervm::service", Level::Warn, 100);
         let seen = seen.0.lock().unwrap();
         let count = |target: &str| seen.iter().filter(|(t, _)| t == target).count();

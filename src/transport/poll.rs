@@ -21,6 +21,11 @@ pub const DEFAULT_POLL_MAX: Duration = Duration::from_micros(32);
 /// event loop, where the device's other queues and its timer wait.
 pub const POLL_SHARE: Duration = Duration::from_millis(1);
 
+/// How often a spinning worker yields its CPU: where the driver runs on the same CPU (a
+/// driver VM whose vCPU shares a physical CPU with the guest), pure spinning would keep the
+/// driver from sending what the worker waits for.
+const YIELD_EVERY: Duration = Duration::from_micros(5);
+
 /// First non-zero window, grown from zero.
 const FIRST_WINDOW: Duration = Duration::from_micros(4);
 
@@ -87,14 +92,21 @@ impl AdaptivePoll {
         let start = Instant::now();
         let window = self.window.min(limit);
         if !window.is_zero() {
+            let mut next_yield = start + YIELD_EVERY;
             loop {
                 if available() {
                     return true;
                 }
-                if start.elapsed() >= window {
+                let now = Instant::now();
+                if now.duration_since(start) >= window {
                     break;
                 }
-                std::hint::spin_loop();
+                if now >= next_yield {
+                    std::thread::yield_now();
+                    next_yield = now + YIELD_EVERY;
+                } else {
+                    std::hint::spin_loop();
+                }
             }
         }
         self.idle_since = Some(start);

@@ -10,6 +10,8 @@
 #        (cargo install vhost-device-scmi --root DIR).
 # QUEUE_POLL_MAX_US=N runs drivervm with service.queue_poll_max_us = N (0: no polling);
 # unset, drivervm runs its embedded default (32 us).
+# SAME_CPU=N runs both backends and the load tool on CPU N only (taskset), as a driver VM
+# whose vCPU shares a physical CPU with the guest it serves.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dur=${1:-5}
@@ -17,6 +19,8 @@ rounds=${2:-1}
 theirs=${VHOST_DEVICE_SCMI:-$(command -v vhost-device-scmi || true)}
 [ -x "$theirs" ] || { echo "vhost-device-scmi not found: set VHOST_DEVICE_SCMI" >&2; exit 1; }
 load=target/release/drivervm-load
+pin=()
+[ -n "${SAME_CPU:-}" ] && pin=(taskset -c "$SAME_CPU")
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
@@ -25,10 +29,10 @@ wait_sock() { for _ in $(seq 500); do [ -S "$1" ] && return 0; sleep 0.01; done;
 # A fresh vhost-device-scmi per measurement, stopped afterwards.
 run_theirs() {
   rm -f "$tmp/theirs.sock"
-  "$theirs" --socket-path "$tmp/theirs.sock" >/dev/null 2>&1 &
+  "${pin[@]}" "$theirs" --socket-path "$tmp/theirs.sock" >/dev/null 2>&1 &
   local pid=$!
   wait_sock "$tmp/theirs.sock"
-  "$load" --socket "$tmp/theirs.sock" --device scmi --op base-version \
+  "${pin[@]}" "$load" --socket "$tmp/theirs.sock" --device scmi --op base-version \
     --outstanding "$1" --duration "$dur" --pid "$pid" --json
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
@@ -40,13 +44,13 @@ if [ -n "${QUEUE_POLL_MAX_US:-}" ]; then
     target/release/drivervm --print-default-config; } >"$tmp/config.toml"
   config=(--config "$tmp/config.toml")
 fi
-RUST_LOG=warn target/release/drivervm "${config[@]}" --runtime-dir "$tmp/ours" --state-dir "$tmp/state" &
+RUST_LOG=warn "${pin[@]}" target/release/drivervm "${config[@]}" --runtime-dir "$tmp/ours" --state-dir "$tmp/state" &
 ours_pid=$!
 wait_sock "$tmp/ours/vm0-scmi.sock"
 
-echo "# $(date -u +%FT%TZ) $(nproc) cores; duration ${dur}s; rounds $rounds; queue_poll_max_us ${QUEUE_POLL_MAX_US:-default}; $("$theirs" --version); load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $(date -u +%FT%TZ) $(nproc) cores; duration ${dur}s; rounds $rounds; queue_poll_max_us ${QUEUE_POLL_MAX_US:-default}; same cpu ${SAME_CPU:-no}; $("$theirs" --version); load $(cut -d' ' -f1-3 /proc/loadavg)"
 run_ours() {
-  "$load" --socket "$tmp/ours/vm0-scmi.sock" --device scmi --op base-version \
+  "${pin[@]}" "$load" --socket "$tmp/ours/vm0-scmi.sock" --device scmi --op base-version \
     --outstanding "$1" --duration "$dur" --pid "$ours_pid" --json
 }
 for r in $(seq "$rounds"); do
