@@ -187,7 +187,7 @@ pub fn process_queue<R: Rings + ?Sized>(
     let mut completer = RingCompleter::new(rings, s);
     // Counted locally and published before each interrupt: one atomic add per counter per
     // interrupt, however many chains the batch held.
-    let (mut requests, mut refused, mut bytes_in) = (0u64, 0u64, 0u64);
+    let mut counted = Counted::default();
     let mut batch = Vec::new();
     loop {
         if s.event_idx {
@@ -205,14 +205,14 @@ pub fn process_queue<R: Rings + ?Sized>(
             break;
         }
         for (head, parsed) in batch.drain(..) {
-            requests += 1;
+            counted.requests += 1;
             match parsed {
                 Ok(request) => {
-                    bytes_in += request.data.len() as u64;
+                    counted.bytes_in += request.data.len() as u64;
                     device.handle(request, &mut completer)
                 }
                 Err(e) => {
-                    refused += 1;
+                    counted.refused += 1;
                     if s.log_budget.admit(id) {
                         warn!("{id}: queue {queue}: chain {head} refused: {e}");
                     }
@@ -227,10 +227,7 @@ pub fn process_queue<R: Rings + ?Sized>(
             // costs no extra interrupts. Without EVENT_IDX every used buffer would interrupt,
             // so there the batch ends first.
             if s.event_idx && completer.needs_interrupt(queue) {
-                if let Some(counters) = s.status.queue(queue) {
-                    counters.add(requests, refused, bytes_in);
-                }
-                (requests, refused, bytes_in) = (0, 0, 0);
+                counted.publish(s.status, queue);
                 completer.interrupt(queue);
             }
         }
@@ -238,10 +235,7 @@ pub fn process_queue<R: Rings + ?Sized>(
             break;
         }
         // Polling must never delay an interrupt or a count: both go out first.
-        if let Some(counters) = s.status.queue(queue) {
-            counters.add(requests, refused, bytes_in);
-        }
-        (requests, refused, bytes_in) = (0, 0, 0);
+        counted.publish(s.status, queue);
         completer.signal();
         // Notifications are still suppressed here, so a driver adding work meanwhile does
         // not kick; enable_notification below closes the race once polling gives up. Past
@@ -267,10 +261,26 @@ pub fn process_queue<R: Rings + ?Sized>(
     }
     // Counted before the driver is interrupted, so a driver that has seen its buffers come
     // back and then asks for status finds them counted.
-    if let Some(counters) = s.status.queue(queue) {
-        counters.add(requests, refused, bytes_in);
-    }
+    counted.publish(s.status, queue);
     completer.signal();
+}
+
+/// A queue's work not yet added to its live counters.
+#[derive(Default)]
+struct Counted {
+    requests: u64,
+    refused: u64,
+    bytes_in: u64,
+}
+
+impl Counted {
+    /// Adds what was counted to `queue`'s counters in `status` and starts again from zero.
+    fn publish(&mut self, status: &DeviceState, queue: u16) {
+        if let Some(counters) = status.queue(queue) {
+            counters.add(self.requests, self.refused, self.bytes_in);
+        }
+        *self = Self::default();
+    }
 }
 
 /// Whether the driver has made chains available on `queue` that were not popped yet.
