@@ -93,6 +93,42 @@ pub fn same_listener(a: &Strong<dyn IDriverVmListener>, b: &Strong<dyn IDriverVm
     a.as_binder() == b.as_binder()
 }
 
+/// Calls its closure when the watched binder's process (or RPC session) is gone.
+struct Recipient(Box<dyn Fn() + Send + Sync>);
+
+impl rsbinder::DeathRecipient for Recipient {
+    fn binder_died(&self, _who: &rsbinder::WIBinder) {
+        (self.0)();
+    }
+}
+
+/// A registered death notification; dropping it unregisters it.
+pub struct DeathWatch {
+    binder: rsbinder::SIBinder,
+    recipient: Arc<Recipient>,
+}
+
+impl Drop for DeathWatch {
+    fn drop(&mut self) {
+        // Fails harmlessly when the binder is already dead (the notification was sent).
+        let _ = self.binder.unlink_to_death_arc(&self.recipient);
+    }
+}
+
+/// Calls `on_death` once the process serving `object` dies: over kernel binder the driver's
+/// death notification, over RPC binder the end of the session's connections. Fails for a
+/// local object and for an RPC session that reads nothing while idle (no incoming
+/// connections), which would never notice.
+pub fn watch_death<I: rsbinder::FromIBinder + ?Sized>(
+    object: &Strong<I>,
+    on_death: Box<dyn Fn() + Send + Sync>,
+) -> std::result::Result<DeathWatch, Status> {
+    let binder = object.as_binder();
+    let recipient = Arc::new(Recipient(on_death));
+    binder.link_to_death_arc(&recipient).map_err(Status::from)?;
+    Ok(DeathWatch { binder, recipient })
+}
+
 /// A running RPC binder server; dropping it stops accepting and removes its unix socket.
 ///
 /// Sessions already open are left to end with the process: waiting for a client that does
@@ -366,6 +402,10 @@ pub fn connect(target: &Target, callbacks: bool) -> std::result::Result<Connecti
             }
             rsbinder::ProcessState::init_default()
                 .map_err(|e| err(format!("cannot open the binder driver: {e}")))?;
+            if callbacks {
+                // Listener calls and death notifications arrive on binder threads.
+                rsbinder::ProcessState::start_thread_pool();
+            }
             let service = rsbinder::hub::check_interface::<dyn IDriverVm>(SERVICE_NAME)
                 .map_err(|e| err(format!("{SERVICE_NAME}: {e:?} (is drivervm running?)")))?;
             return Ok(Connection {
