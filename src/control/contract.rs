@@ -15,7 +15,8 @@ use iface::IDriverVmListener::IDriverVmListener;
 
 type Outcome<T> = std::result::Result<T, ControlError>;
 type Root = Strong<dyn IDriverVm>;
-type CallOutcome<T> = std::result::Result<T, Status>;
+type OnDeath = Box<dyn Fn() + Send + Sync>;
+type Watched = std::result::Result<shim::DeathWatch, Status>;
 type Listener = Strong<dyn IDriverVmListener>;
 
 const _: fn(shim::Result<()>) -> std::result::Result<(), Status> = |r| r;
@@ -23,10 +24,8 @@ const _: fn(i32, &str) -> Status = shim::service_specific;
 const _: fn(&Status) -> (Option<i32>, String) = shim::describe_status;
 const _: fn(DriverVm) -> Root = shim::new_driver_vm;
 const _: fn(&Listener, &Listener) -> bool = shim::same_listener;
-const _: fn(&Listener, Box<dyn Fn() + Send + Sync>) -> CallOutcome<shim::DeathWatch> =
-    shim::watch_death::<dyn IDriverVmListener>;
-const _: fn(&Root, Box<dyn Fn() + Send + Sync>) -> CallOutcome<shim::DeathWatch> =
-    shim::watch_death::<dyn IDriverVm>;
+const _: fn(&Listener, OnDeath) -> Watched = shim::watch_death::<dyn IDriverVmListener>;
+const _: fn(&Root, OnDeath) -> Watched = shim::watch_death::<dyn IDriverVm>;
 const _: fn(&Path, Option<Gid>, &Root) -> Outcome<RpcHandle> = shim::serve_unix;
 const _: fn(u32, Vec<u32>, &Root) -> Outcome<RpcHandle> = shim::serve_vsock;
 const _: fn() -> bool = shim::kernel_binder_present;
