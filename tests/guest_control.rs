@@ -112,7 +112,10 @@ fn status_over_kernel_binder_and_vsock_in_a_linux_guest() {
     let (attempts, seconds, lines) = (burst[0], burst[1], burst[2]);
     assert!(lines >= 1 && lines <= 10 * (seconds + 1), "{burst:?}");
     if lines < attempts {
-        assert!(refusing.contains("more guest errors were not logged"), "{refusing}");
+        assert!(
+            refusing.contains("more guest errors were not logged"),
+            "{refusing}"
+        );
     }
 
     // A vhost-user frontend came and went while both watchers listened.
@@ -149,7 +152,10 @@ fn status_over_kernel_binder_and_vsock_in_a_linux_guest() {
     assert_eq!(accept.len(), 2, "one accept loop per RPC endpoint:\n{idle}");
     assert!(accept.iter().all(|(_, n)| *n == 0), "{idle}");
     let total: u64 = woke.iter().map(|(_, n)| n).sum();
-    assert!(total <= 6, "idle threads woke {total} times in 2 s:\n{idle}");
+    assert!(
+        total <= 6,
+        "idle threads woke {total} times in 2 s:\n{idle}"
+    );
 
     // Killed: each watcher exits 1 with one line, told by the binder.
     for (t, target) in [("binder", "binder"), ("vsock", "vsock:1:5680")] {
