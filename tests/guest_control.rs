@@ -70,6 +70,10 @@ fn status_over_kernel_binder_and_vsock_in_a_linux_guest() {
         status.success() && report.contains("=== done"),
         "guest failed ({status}):\n{report}\n--- console\n{console}"
     );
+    assert!(
+        section(&report, "binder node").contains("/dev/binder"),
+        "{report}"
+    );
     let log = section(&report, "drivervm log");
     assert!(
         log.contains("control: registered vendor.drivervm.IDriverVm/default"),
@@ -99,6 +103,12 @@ fn status_over_kernel_binder_and_vsock_in_a_linux_guest() {
 
     // CID 1 is not on the second instance's allowlist: refused before any RPC byte.
     assert_eq!(rc_after(&report, "refused"), "1", "{report}");
+    assert_eq!(
+        section(&report, "refused").trim(),
+        "drivervmctl: cannot connect to vsock:1:5681: closed before the RPC handshake (is this \
+         VM's CID in the service's control_vsock_cids?)",
+        "{report}"
+    );
     let refusing = section(&report, "refusing log");
     assert!(
         refusing.contains("control: refused vsock peer CID 1: not in service.control_vsock_cids"),

@@ -391,9 +391,18 @@ pub fn connect(target: &Target, callbacks: bool) -> std::result::Result<Connecti
             })
             .incoming_connections(incoming);
             RpcSession::setup_client_android13plus_with_config(config).map_err(|status| {
-                err(format!(
-                    "{status:?} (is drivervm serving vsock there, and is this CID allowed?)"
-                ))
+                if status == rsbinder::StatusCode::DeadObject {
+                    // drivervm closes a peer it does not admit before any RPC byte.
+                    err(
+                        "closed before the RPC handshake (is this VM's CID in the service's \
+                         control_vsock_cids?)"
+                            .into(),
+                    )
+                } else {
+                    err(format!(
+                        "{status:?} (is drivervm serving vsock there, and is this CID allowed?)"
+                    ))
+                }
             })?
         }
         Target::Binder => {

@@ -45,7 +45,7 @@ wait_for /tmp/run2/control.sock
 # (CONFIG_ANDROID_BINDERFS unset): the driver registers /dev/binder itself, and
 # rsb_hub, which opens /dev/binderfs/NAME, is pointed at it.
 insmod /lib/modules/binder_linux.ko || say "insmod binder_linux failed"
-say "=== binder device"
+say "=== binder node"
 ls -l /dev/binder >&3 2>&1
 mkdir -p /dev/binderfs
 ln -s /dev/binder /dev/binderfs/binder
