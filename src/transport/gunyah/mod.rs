@@ -21,12 +21,12 @@ mod serve;
 pub mod sim;
 mod window;
 
-pub use device::{transport_features, LabelDevice};
+pub use device::{transport_features, Found, LabelDevice};
 pub use io::{
     BackendEvent, DeviceLabel, EventSet, FeatureWord, GunyahBackendIo, QueueInfo, SharedWindow,
 };
 pub use node::BackendNode;
-pub use serve::{start_node, NodeDevice, OpenNode};
+pub use serve::{start_node, start_node_with, NodeDevice, NodeTiming, OpenNode};
 pub use window::{map_window, WindowError};
 
 /// Why a node or one of its devices could not be set up.

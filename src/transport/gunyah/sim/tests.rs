@@ -1,0 +1,1 @@
+//! The simulator against the drivers it models, without the transport.
