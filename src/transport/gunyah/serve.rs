@@ -110,8 +110,10 @@ struct Session {
     running: Vec<Running>,
     /// One message per label whose event thread ended.
     ended: Receiver<()>,
-    /// A guest has shown up on this open (an event, or a device found set up).
+    /// An event arrived on this open: a guest booted past its wait for the application.
     seen: Arc<AtomicBool>,
+    /// A guest already had a device set up when the node was opened.
+    guest_found: bool,
     ready_at: Instant,
 }
 
@@ -234,7 +236,10 @@ impl Session {
                     if let Err(e) = self.io.set_app_ready() {
                         debug!("{node}: GH_SET_APP_READY again: {e}");
                     }
-                    if !warned && self.ready_at.elapsed() >= timing.boot_deadline {
+                    if !warned
+                        && !self.guest_found
+                        && self.ready_at.elapsed() >= timing.boot_deadline
+                    {
                         warned = true;
                         warn!(
                             "{node}: no guest driver has appeared {:?} after drivervm became \
@@ -317,8 +322,9 @@ fn session(
         return Err((e, labels));
     }
     let found: Vec<Found> = labels.iter_mut().map(|l| l.probe(node)).collect();
-    let seen = Arc::new(AtomicBool::new(found.iter().any(|f| *f != Found::NoGuest)));
-    if found.iter().all(|f| *f == Found::NoGuest) {
+    let guest_found = found.iter().any(|f| *f != Found::NoGuest);
+    let seen = Arc::new(AtomicBool::new(false));
+    if !guest_found {
         info!(
             "{node}: ready for the guest VM. A guest VM booting now, or waiting at boot for \
              drivervm (its kernel waits at most 60 s), gets these devices; one that started \
@@ -341,6 +347,7 @@ fn session(
         running,
         ended,
         seen,
+        guest_found,
         ready_at: Instant::now(),
     })
 }

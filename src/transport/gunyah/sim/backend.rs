@@ -222,9 +222,9 @@ impl GunyahBackendIo for SimBackend {
         let label = l.get();
         // vb_dev_get: the checks happen once, at the start; the wait itself then holds a
         // reference the VM-exit handler waits for.
-        self.label(l, None, |_, s| {
+        let started = self.label(l, None, |_, s| {
             s.waiting += 1;
-            Ok(())
+            Ok(s.exits)
         })?;
         let epoch = self.epoch;
         let r = self.shared.wait_until(None, |st| {
@@ -242,6 +242,9 @@ impl GunyahBackendIo for SimBackend {
         });
         if let Some(s) = self.shared.lock().labels.get_mut(&label) {
             s.waiting = s.waiting.saturating_sub(1);
+            if s.exits != started {
+                s.waiting_since_exit = s.waiting_since_exit.saturating_sub(1);
+            }
         }
         self.shared.notify();
         r?

@@ -42,6 +42,10 @@ pub struct SimGuest {
     /// Accepts VIRTIO_F_ACCESS_PLATFORM when offered (Linux does: the virtio core keeps it
     /// as a transport feature). A guest that does not models a driver stack without it.
     pub accept_access_platform: bool,
+    /// Notifies queue 0 right after setting DRIVER_OK, before the backend can have acked
+    /// it (as drivers that post buffers in their probe do): the kernel parks that
+    /// notification.
+    pub notify_with_driver_ok: bool,
 }
 
 impl Default for SimGuest {
@@ -49,6 +53,7 @@ impl Default for SimGuest {
     fn default() -> Self {
         Self {
             accept_access_platform: true,
+            notify_with_driver_ok: false,
         }
     }
 }
@@ -169,7 +174,9 @@ impl SimDriver {
                 )
                 .map_err(os("writing the queue registers"))?;
             }
-            fe.driver_ok().map_err(os("setting DRIVER_OK"))
+            let early = (guest.notify_with_driver_ok && num_queues > 0).then_some(0);
+            fe.driver_ok_then_notify(early)
+                .map_err(os("setting DRIVER_OK"))
         })();
         if let Err(e) = built {
             let mut m = lock(&mem);

@@ -93,27 +93,27 @@ pub(super) fn begin_exit(shared: &Shared, timeout: Duration) -> io::Result<()> {
     }
     st.vm = VmPhase::Exiting;
     for l in st.labels.values_mut() {
+        // The VM is gone: its device, registers and interrupt with it. (The 0xBC driver
+        // keeps the capability id; calls on it for a VM that no longer exists are assumed
+        // to fail, which is what `booted = false` makes them do.)
+        l.booted = false;
+        l.regs = Default::default();
         // `vdev_event = EVENT_VM_EXIT`: whatever was pending is overwritten.
         l.pending = EventSet::VM_EXIT;
         l.pending_data = 0;
         l.event_available = true;
+        l.exits += 1;
+        l.waiting_since_exit = l.waiting;
     }
     drop(st);
     shared.notify();
     // The handler waits, label by label, for the waits in progress to return.
     shared.wait_until(Some(timeout), |st| {
-        st.labels.values().all(|l| l.waiting == 0).then_some(())
+        st.labels
+            .values()
+            .all(|l| l.waiting_since_exit == 0)
+            .then_some(())
     })?;
-    let mut st = shared.lock();
-    for l in st.labels.values_mut() {
-        // free_irq / iounmap: no more interrupts or config page; the VM's device is gone.
-        // (The capability id stays in the 0xBC driver; calls on it after the VM is gone
-        // are assumed to fail, which is what `booted = false` makes them do.)
-        l.booted = false;
-        l.regs = Default::default();
-    }
-    drop(st);
-    shared.notify();
     Ok(())
 }
 
@@ -209,14 +209,34 @@ impl SimFrontend {
     /// the backend's GH_ACK_DRIVER_OK. Otherwise there is nothing to wait for: the backend
     /// has to notice the driver from its first notification.
     pub fn driver_ok(&self) -> io::Result<()> {
+        self.driver_ok_then_notify(None)
+    }
+
+    /// [`SimFrontend::driver_ok`], with QueueNotify of `queue` written right after
+    /// DRIVER_OK, before the backend can have answered.
+    pub fn driver_ok_then_notify(&self, queue: Option<u32>) -> io::Result<()> {
         let (before, swallowed) = self.regs(|f, s| {
             s.interrupt(f, EventSet::DRIVER_OK, 0);
-            Ok((s.driver_ok_acks, s.ack_driver_ok))
+            let acked = s.ack_driver_ok;
+            if let Some(q) = queue {
+                let bit = 1u32.checked_shl(q).ok_or_else(|| invalid("queue index"))?;
+                s.interrupt(f, EventSet::NEW_BUFFER, bit);
+            }
+            Ok((s.driver_ok_acks, acked))
         })?;
         if swallowed {
             return Ok(());
         }
         self.wait_ack(|s| s.driver_ok_acks > before)
+    }
+
+    /// Raises `event` as the hypervisor would, for tests of the node itself.
+    #[cfg(test)]
+    pub(super) fn interrupt_for_test(&self, event: EventSet) {
+        let _ = self.regs(|f, s| {
+            s.interrupt(f, event, 0);
+            Ok(())
+        });
     }
 
     /// Sets FAILED in Status (the driver gave up on the device). The drivers report it

@@ -225,6 +225,11 @@ impl SimNode {
         self.inner.shared.notify();
     }
 
+    /// The frontend VM is booting, its kernel waiting for the application.
+    pub fn vm_booting(&self) -> bool {
+        matches!(self.inner.shared.lock().vm, VmPhase::Booting { .. })
+    }
+
     /// `vm->app_ready` as the driver holds it now.
     pub fn app_ready(&self) -> bool {
         self.inner.shared.lock().app_ready

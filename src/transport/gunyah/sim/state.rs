@@ -101,6 +101,11 @@ pub struct LabelState {
     /// GH_WAIT_FOR_EVENT calls in progress (the driver's `refcount`, as far as the exit
     /// handler waits for it).
     pub waiting: u32,
+    /// Of those, the ones that began before the frontend VM's exit (the handler waits for
+    /// these, not for waits a reopened backend starts meanwhile).
+    pub waiting_since_exit: u32,
+    /// Bumped by each exit of the frontend VM; a wait remembers it at its start.
+    pub exits: u64,
     /// `gh_virtio_mmio_init` set this label up for the running frontend VM (its
     /// capability, interrupt and config page exist).
     pub booted: bool,
