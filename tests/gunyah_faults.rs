@@ -257,11 +257,18 @@ fn a_stale_driver_failed_does_not_tear_down_the_next_driver() {
         ..SimGuest::default()
     };
     let mut b = SimDriver::attach_as(&node, 1, 1, &opts(), guest).unwrap();
-    logged(&["failing", "DRIVER_FAILED", "may come from an earlier driver"]);
+    logged(&[
+        "failing",
+        "DRIVER_FAILED",
+        "may come from an earlier driver",
+    ]);
     let torn_down = logs::lines_with("failing")
         .lines()
         .any(|l| l.contains("waiting for the next driver"));
-    assert!(!torn_down, "the healthy driver was dropped on a stale DRIVER_FAILED");
+    assert!(
+        !torn_down,
+        "the healthy driver was dropped on a stale DRIVER_FAILED"
+    );
     let held = b.submit(0, b"held", 8).unwrap();
     received(&count, 1);
     let c = b.wait_for(0, held, Duration::from_secs(2)).unwrap();

@@ -131,9 +131,15 @@ fn a_driver_without_access_platform_is_refused_clearly_and_a_stock_one_works() {
     assert_eq!(plain.acked_features() & ACCESS_PLATFORM, 0);
     logged(
         "ap1",
-        &["did not accept VIRTIO_F_ACCESS_PLATFORM", "restricted-DMA pool"],
+        &[
+            "did not accept VIRTIO_F_ACCESS_PLATFORM",
+            "restricted-DMA pool",
+        ],
     );
-    assert!(plain.request(0, b"nope", 8).is_err(), "served a driver it cannot reach");
+    assert!(
+        plain.request(0, b"nope", 8).is_err(),
+        "served a driver it cannot reach"
+    );
     drop(plain);
     let mut stock = SimDriver::attach(&node, 1, 1, &opts(Duration::from_secs(5))).unwrap();
     assert_ne!(stock.offered_features() & ACCESS_PLATFORM, 0);
@@ -158,7 +164,11 @@ fn a_restart_while_the_guest_runs_is_reported_once_and_healed_by_a_driver_reset(
     drop(a);
     let mut b = SimDriver::attach(&node, 1, 1, &opts(Duration::from_secs(5))).unwrap();
     assert_eq!(b.request(0, b"after", 8).unwrap(), b"retfa");
-    assert_eq!(count("rr1", &["had this device running"]), 1, "reported once");
+    assert_eq!(
+        count("rr1", &["had this device running"]),
+        1,
+        "reported once"
+    );
 }
 
 #[test]
@@ -192,7 +202,10 @@ fn a_start_after_the_guest_gave_up_is_logged_and_a_guest_reboot_brings_the_devic
     assert!(boot.is_err(), "the boot gave up on drivervm");
     let _svc = serve(&node, "late", &[1]);
     logged("late", &["ready for the guest VM", "must be rebooted"]);
-    logged("late", &["no guest driver has appeared", "until it is rebooted"]);
+    logged(
+        "late",
+        &["no guest driver has appeared", "until it is rebooted"],
+    );
     assert!(SimDriver::attach(&node, 1, 1, &opts(Duration::from_secs(2))).is_err());
     node.exit_vm(Duration::from_secs(5)).unwrap();
     let mut d = SimDriver::attach(&node, 1, 1, &opts(Duration::from_secs(5))).unwrap();

@@ -208,7 +208,9 @@ mod tests {
             run.exit_for(UapiRevision::Android15_6_6),
             Some(VcpuExit66::PageFault)
         );
-        let pf = run.page_fault(UapiRevision::Android15_6_6).expect("page fault");
+        let pf = run
+            .page_fault(UapiRevision::Android15_6_6)
+            .expect("page fault");
         assert_eq!(
             pf,
             PageFaultExit {
@@ -217,7 +219,10 @@ mod tests {
                 resume_action: 1
             }
         );
-        assert_eq!(ResumeAction::from_raw(pf.resume_action), Some(ResumeAction::Fault));
+        assert_eq!(
+            ResumeAction::from_raw(pf.resume_action),
+            Some(ResumeAction::Fault)
+        );
     }
 
     #[test]

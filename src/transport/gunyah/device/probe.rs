@@ -31,7 +31,10 @@ impl LabelDevice {
         let Ok(io) = self.io() else {
             return Found::NoGuest;
         };
-        if io.get_driver_features(self.label, FeatureWord::Low).is_err() {
+        if io
+            .get_driver_features(self.label, FeatureWord::Low)
+            .is_err()
+        {
             return Found::NoGuest;
         }
         let running = (0..self.kicks.len())

@@ -461,7 +461,14 @@ mod tests {
         l.ack_driver_ok = true;
         // The next notification (queue 1) replaces the parked bits: queue 0's is lost.
         l.interrupt(f, EventSet::NEW_BUFFER, 2);
-        assert_eq!(l.pending_data, 2, "queue 1 has no ioeventfd, queue 0's bit is gone");
-        assert_eq!(efd.metadata().expect("len").len(), 0, "queue 0 never signalled");
+        assert_eq!(
+            l.pending_data, 2,
+            "queue 1 has no ioeventfd, queue 0's bit is gone"
+        );
+        assert_eq!(
+            efd.metadata().expect("len").len(),
+            0,
+            "queue 0 never signalled"
+        );
     }
 }

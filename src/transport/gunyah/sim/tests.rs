@@ -22,7 +22,8 @@ fn einval(r: io::Result<impl std::fmt::Debug>) {
 
 /// What a backend publishes for one label, in the 0xBC order.
 fn publish(b: &dyn GunyahBackendIo, l: u32, features_hi: u32, config: &[u8]) {
-    b.set_device_features(label(l), FeatureWord::Low, 0x10).unwrap();
+    b.set_device_features(label(l), FeatureWord::Low, 0x10)
+        .unwrap();
     b.set_device_features(label(l), FeatureWord::High, features_hi)
         .unwrap();
     b.set_queue_num_max(label(l), 0, 64).unwrap();
@@ -35,7 +36,11 @@ fn bc_pushes_what_was_published_only_when_the_vm_boots() {
     let fe = node.frontend(1, T);
     let b = node.open().unwrap();
     publish(b.as_ref(), 1, 1, &[1, 2, 3, 4, 5, 6]);
-    assert_eq!(fe.device_features().unwrap(), 0, "nothing reaches the hypervisor yet");
+    assert_eq!(
+        fe.device_features().unwrap(),
+        0,
+        "nothing reaches the hypervisor yet"
+    );
     // No VM booted with the device: the requests that need its capability fail.
     einval(b.get_driver_features(label(1), FeatureWord::Low));
     einval(b.get_queue_info(label(1), 0));
@@ -98,12 +103,18 @@ fn bc_close_forgets_the_ack_and_fds_and_parks_the_running_drivers_kicks() {
     b.register_ioeventfd(label(1), 0, kick_fd).unwrap();
     assert!(b.get_queue_info(label(1), 0).unwrap().ready);
     fe.notify(0).unwrap();
-    assert!(kick.read().is_err(), "a kick before any ack on this open is parked");
+    assert!(
+        kick.read().is_err(),
+        "a kick before any ack on this open is parked"
+    );
     // No DRIVER_OK is raised again; the parked kick is lost to the next notification
     // after an ack (its bits are overwritten, not merged).
     b.ack_driver_ok(label(1)).unwrap();
     fe.notify(1).unwrap();
-    assert!(kick.read().is_err(), "queue 0's parked kick was never passed on");
+    assert!(
+        kick.read().is_err(),
+        "queue 0's parked kick was never passed on"
+    );
 }
 
 #[test]
