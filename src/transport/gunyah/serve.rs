@@ -3,9 +3,10 @@
 //! An open ("session"): map the window, publish every label, declare the application
 //! ready, then per label one thread waiting for the node's events and one worker thread that
 //! owns the device and watches its kicks, waker and timer. The 0xBC driver ends a session
-//! when the frontend VM exits (or its module goes away): it reports APP_EXIT from then on,
-//! clears the application's readiness and keeps the old registrations until the node is
-//! closed. So when every label has seen APP_EXIT, a supervisor thread closes the node
+//! when the frontend VM exits (or its module goes away): the wait in progress reports
+//! APP_EXIT, the node turns inactive, the application's readiness is cleared and the old
+//! registrations are kept until the node is closed. So when every label has seen the exit
+//! (APP_EXIT or EINVAL), a supervisor thread closes the node
 //! (unmapping the window, which holds it open too), reopens it and publishes again, and the
 //! next boot of the frontend VM finds the same devices, reset.
 //!
