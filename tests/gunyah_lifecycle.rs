@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use drivervm::devices::{Completer, Request, VirtioDevice, Wake};
 use drivervm::harness::{Driver, HarnessOptions};
-use drivervm::transport::gunyah::sim::{SimDriver, SimGuest, SimNode};
+use drivervm::transport::gunyah::sim::{Flavour, SimDriver, SimGuest, SimNode};
 use drivervm::transport::gunyah::{
     start_node_with, transport_features, DeviceLabel, NodeDevice, NodeTiming,
 };
@@ -238,4 +238,21 @@ fn a_guest_exit_with_several_devices_logs_no_errors_and_the_next_boot_is_served(
         .map(str::to_owned)
         .collect::<Vec<_>>();
     assert!(errors.is_empty(), "false errors: {errors:#?}");
+}
+
+/// The newer 0xB2 driver clears the DRIVER_OK ack and drops every ioeventfd on a reset:
+/// DRIVER_OK is reported per reset, and the transport registers its ioeventfds again after
+/// each one, so driver after driver is served. (Its drivers hand everything to the
+/// hypervisor at once, so the guest VM boots first here.)
+#[test]
+fn the_newer_0xb2_drivers_reset_is_survived_driver_after_driver() {
+    let node =
+        SimNode::with_flavour(Flavour::VmFdResetDrops, SIM_WINDOW_BASE, WINDOW, &[1]).unwrap();
+    node.boot_vm(Duration::from_secs(5)).unwrap();
+    let _svc = serve(&node, "b2", &[1]);
+    for round in 0..3u8 {
+        let mut d = SimDriver::attach(&node, 1, 1, &opts(Duration::from_secs(5))).unwrap();
+        assert_eq!(d.request(0, &[round, 2], 4).unwrap(), [2, round]);
+        Box::new(d).disconnect().unwrap();
+    }
 }

@@ -314,7 +314,14 @@ fn session(
             l.bind(io.clone(), mem.clone());
             l.publish()?;
         }
-        io.set_app_ready().map_err(node_err("GH_SET_APP_READY"))
+        match io.set_app_ready() {
+            // The 0xB2 numbering has no app-ready handshake: its guest does not wait.
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+                debug!("{node}: no GH_SET_APP_READY in this numbering");
+                Ok(())
+            }
+            r => r.map_err(node_err("GH_SET_APP_READY")),
+        }
     })();
     if let Err(e) = published {
         for l in &mut labels {
