@@ -118,11 +118,18 @@ awk 'NR == FNR { b[$1] = $3; next } { print $2 "[" $1 "] " $3 - b[$1] }' \
   /tmp/idle.before /tmp/idle.after >&3
 
 # The service dies: both watchers are told by the binder, not by polling.
+# Reaps watcher $1, killing it if it is still running 10 s after the service died.
+reap() {
+  i=0
+  while kill -0 $1 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+  kill -0 $1 2>/dev/null && { say "=== $2 still running 10 s after the service died"; kill -9 $1; }
+  wait $1
+}
 kill -9 $SVC
-wait $WB
+reap $WB "watch binder"
 say "=== watch binder died rc=$?"
 cat /tmp/watch-binder.err >&3
-wait $WV
+reap $WV "watch vsock"
 say "=== watch vsock died rc=$?"
 cat /tmp/watch-vsock.err >&3
 
