@@ -22,6 +22,7 @@ fn sound_default() -> DeviceConfig {
         channels_min: 1,
         channels_max: 2,
         endpoint,
+        min_period_us: crate::config::sound::DEFAULT_MIN_PERIOD_US,
     };
     DeviceConfig {
         id: "vm0-sound".into(),
