@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use log::warn;
 
 use super::{PcmError, PcmParams, PcmPlayback};
+use crate::transport::log_budget::LogBudget;
 
 /// How long an exclusive owner may leave the output idle unless config says otherwise.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -58,6 +59,8 @@ struct Inner {
     params: PcmParams,
     state: Mutex<State>,
     wake: Condvar,
+    /// The mixer thread's lines (a failing output, once per period) have no device budget.
+    log_budget: LogBudget,
 }
 
 impl Inner {
@@ -89,6 +92,7 @@ impl SharedOutput {
                 policy,
                 idle_timeout: DEFAULT_IDLE_TIMEOUT,
                 params,
+                log_budget: LogBudget::default(),
                 state: Mutex::new(State {
                     output,
                     output_open: false,
@@ -219,7 +223,9 @@ fn mixer_thread(inner: Arc<Inner>) {
             p.format.put_sample(&mut out, i, *a);
         }
         if let Err(e) = st.output.write(&out) {
-            warn!("{}: mixer write failed: {e}", inner.name);
+            if inner.log_budget.admit(&inner.name) {
+                warn!("{}: mixer write failed: {e}", inner.name);
+            }
         }
         st.mixed_periods += 1;
     }
