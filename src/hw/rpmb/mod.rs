@@ -9,6 +9,7 @@
 pub mod emmc;
 pub mod file;
 pub mod frames;
+pub mod key_file;
 pub mod memory;
 pub mod ufs;
 
