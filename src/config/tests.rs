@@ -335,6 +335,7 @@ fn example_parses_to_what_its_comments_say() {
             max_wr_cnt: 2,
             max_rd_cnt: 2,
             key_file: "emmc0.key".into(),
+            guest_writes_per_minute: 600,
         }]
     );
     let sim = c.guests[0].devices[1].radio.as_ref().expect("ivi-radio");

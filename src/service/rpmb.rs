@@ -223,7 +223,9 @@ fn open_storage(
                 capacity_blocks: rpmb.capacity_blocks,
                 journal_blocks: u16::from(rpmb.max_wr_cnt),
             };
-            let v = VirtualRpmb::open(phys, slot).map_err(|e| Open::Other(e.to_string()))?;
+            let v = VirtualRpmb::open(phys, slot)
+                .map_err(|e| Open::Other(e.to_string()))?
+                .with_write_budget(cfg.guest_writes_per_minute);
             Ok(Box::new(v))
         }
     }
