@@ -17,8 +17,9 @@ pub const DEFAULT_MAX_REQUEST_LEN: usize = 64 * 1024;
 
 /// Default cap on the device-writable bytes of one chain; larger chains are refused.
 ///
-/// Devices override [`VirtioDevice::max_writable_len`] with the largest response each of
-/// their queues can legitimately produce.
+/// A driver may describe up to 4 GiB of (overlapping) writable buffers per chain; a device
+/// answers with far less, so the transport honours no more than this unless the device says
+/// its queue needs more ([`VirtioDevice::max_writable_len`]).
 pub const DEFAULT_MAX_WRITABLE_LEN: usize = 64 * 1024;
 
 /// Most bytes a [`Completer`] without a direct guest-memory path builds in memory to serve
@@ -189,9 +190,8 @@ pub trait VirtioDevice: Send {
         DEFAULT_MAX_REQUEST_LEN
     }
 
-    /// Most device-writable bytes accepted in one chain on `queue`: the largest response
-    /// the device can legitimately write there. Larger chains are refused before the device
-    /// sees them, so no device work is sized by a guest-declared length.
+    /// Most device-writable bytes honoured in one chain on `queue` (the largest legitimate
+    /// response); the transport refuses larger chains before the device sees them.
     fn max_writable_len(&self, queue: u16) -> usize {
         let _ = queue;
         DEFAULT_MAX_WRITABLE_LEN
