@@ -72,6 +72,11 @@ patch_source() {
 
 build() {
   [ -x "$BIN" ] && return
+  # One build at a time (tests run in parallel); a waiter finds the binary built.
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/.lock"
+  flock 9
+  [ -x "$BIN" ] && return
   fetch_source
   patch_source
   rm -rf "$CACHE/build"
