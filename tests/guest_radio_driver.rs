@@ -149,7 +149,7 @@ fn linux_guest_drives_the_radio_with_v4l2_tools() {
         "Driver name      : virtio_radio",
         "Radio",
         "Tuner",
-        "hw freq seek",
+        "HW Frequency Seek",
     ] {
         assert!(all.contains(want), "--all lacks {want:?}\n{all}");
     }

@@ -82,13 +82,14 @@ step seek-grid-freq v4l2-ctl -d /dev/radio0 --get-freq
 # Without wrap-around, nothing above the last station: ENODATA, back where it started.
 step seek-nowrap v4l2-ctl -d /dev/radio0 --set-freq=96.0 --freq-seek=dir=1,wrap=0,spacing=0
 step seek-nowrap-freq v4l2-ctl -d /dev/radio0 --get-freq
-# A seek a signal interrupts is cancelled on the device.
+# A seek a signal interrupts is cancelled on the device (SIGTERM: a background job of a
+# non-interactive shell ignores SIGINT).
 # From 96.0 up and around to 89.1 is 136 channels of 20 ms: interrupted long before.
 say "=== seek-cancel"
 v4l2-ctl -d /dev/radio0 --set-freq=96.0 >/dev/null 2>&1
 v4l2-ctl -d /dev/radio0 --freq-seek=dir=1,wrap=1,spacing=0 >&3 2>&1 &
 sleep 0.5
-kill -INT $! 2>/dev/null
+kill -TERM $! 2>/dev/null
 wait $!
 say "seek rc=$?"
 v4l2-ctl -d /dev/radio0 --get-freq >&3 2>&1
