@@ -53,6 +53,8 @@ step probe sh -c 'ls /dev/radio*; dmesg | grep -i virtio_radio; \
     echo "snd_stream_id $(cat "$f")"; done'
 step all v4l2-ctl -d /dev/radio0 --all
 step bands v4l2-ctl -d /dev/radio0 --list-freq-bands
+# The V4L2 API's own conformance checks (before tuning: it moves the frequency itself).
+step compliance v4l2-compliance -d /dev/radio0
 step set-freq v4l2-ctl -d /dev/radio0 --set-freq=89.1
 step get-tuner v4l2-ctl -d /dev/radio0 --get-tuner
 step get-freq v4l2-ctl -d /dev/radio0 --get-freq

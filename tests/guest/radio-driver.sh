@@ -26,14 +26,16 @@ CACHE="$DCACHE/guest-x86-6.12-v1"
 HCACHE="$DCACHE/linux-headers-$KBASE-v1"
 KDIR="$HCACHE/root/usr/src/linux-headers-$KVER"
 MODULES=(mc videodev soundcore snd snd-timer snd-pcm virtio_snd virtio_blk)
-GUEST_TOOLS=(v4l2-ctl rds-ctl arecord)
+GUEST_TOOLS=(v4l2-ctl rds-ctl v4l2-compliance arecord)
 
 missing_tools() {
   local miss=() t
   bash "$HERE/build-qemu-x86.sh" check >/dev/null 2>&1 ||
     miss+=("$(bash "$HERE/build-qemu-x86.sh" check 2>&1 | tr '\n' ' ')")
   [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || miss+=("static /bin/busybox (busybox-static)")
-  for t in v4l2-ctl rds-ctl; do command -v "$t" >/dev/null || miss+=("$t (v4l-utils)"); done
+  for t in v4l2-ctl rds-ctl v4l2-compliance; do
+    command -v "$t" >/dev/null || miss+=("$t (v4l-utils)")
+  done
   command -v arecord >/dev/null || miss+=("arecord (alsa-utils)")
   for t in modprobe depmod xz cpio gzip ldd make dpkg base64; do
     command -v "$t" >/dev/null || miss+=("$t")
