@@ -14,6 +14,7 @@
 
 #include <linux/kfifo.h>
 #include <linux/module.h>
+#include <linux/pci.h>
 #include <linux/refcount.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
@@ -486,10 +487,17 @@ static int vradio_querycap(struct file *file, void *priv,
 {
 	struct vradio *vr = video_drvdata(file);
 
+	struct device *parent = vr->vdev->dev.parent;
+
 	strscpy(cap->driver, KBUILD_MODNAME, sizeof(cap->driver));
 	strscpy(cap->card, vr->card, sizeof(cap->card));
-	snprintf(cap->bus_info, sizeof(cap->bus_info), "virtio:%s",
-		 dev_name(&vr->vdev->dev));
+	/* V4L2 names the bus of the transport: virtio-pci or virtio-mmio. */
+	if (parent && dev_is_pci(parent))
+		snprintf(cap->bus_info, sizeof(cap->bus_info), "PCI:%s",
+			 pci_name(to_pci_dev(parent)));
+	else
+		snprintf(cap->bus_info, sizeof(cap->bus_info), "platform:%s",
+			 parent ? dev_name(parent) : dev_name(&vr->vdev->dev));
 	return 0;
 }
 
