@@ -7,7 +7,7 @@
 # for. Nothing of QEMU is committed: the edits are made by sed below, and checked.
 #
 #   build-qemu-x86.sh check    prints what is missing to build (exit 3 if anything)
-#   build-qemu-x86.sh path     builds if needed (~5 min at -j2), prints the binary's path
+#   build-qemu-x86.sh path     builds if needed (minutes at -j2), prints the binary's path
 #
 # Cached under ${DRIVERVM_CACHE:-~/.cache/drivervm}/qemu-10.0.2-radio-v1 (delete to rebuild).
 # Needs a deb-src entry for bookworm-backports (.ci/apt-deb-src.sh adds one, as root).
@@ -90,7 +90,7 @@ build() {
       --disable-install-blobs --firmwarepath=/usr/share/qemu:/usr/share/seabios >configure.log 2>&1 ||
       { tail -40 configure.log >&2; exit 1; }
     # The emulator alone: `make all` would also build the tools and tests (3x the work).
-    nice -n 5 make -j"${JOBS:-2}" qemu-system-x86_64 >make.log 2>&1 ||
+    nice -n 5 ninja -j"${JOBS:-2}" qemu-system-x86_64 >make.log 2>&1 ||
       { tail -40 make.log >&2; exit 1; }
   )
   install -D -m 0755 "$CACHE/build/qemu-system-x86_64" "$BIN"
