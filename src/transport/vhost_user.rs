@@ -47,6 +47,8 @@ pub struct VhostUserDevice {
     event_idx: bool,
     /// Bumped on every reset so tokens from an earlier connection are never completed.
     generation: u64,
+    /// The device was activated (SET_FEATURES) since the last reset.
+    activated: bool,
     waker: Arc<EventWaker>,
     timer: TimerFd,
     /// Deadline the timer is armed for, so unchanged deadlines cost no syscall.
@@ -85,6 +87,7 @@ impl VhostUserDevice {
             mem: GuestMemoryAtomic::new(GuestMemoryMmap::new()),
             event_idx: false,
             generation: 0,
+            activated: false,
             waker: Arc::new(EventWaker(EventFd::new(EFD_NONBLOCK)?)),
             timer: crate::transport::wake::device_timer()?,
             orphaned_exit_fds: Mutex::new(Vec::new()),
@@ -137,6 +140,7 @@ impl VhostUserDevice {
     /// Returns the device to its power-on state and forgets the previous frontend.
     fn reset(&mut self) {
         self.generation += 1;
+        self.activated = false;
         self.dev().reset();
         self.event_idx = false;
         if let Err(e) = self.timer.clear() {
@@ -303,6 +307,20 @@ impl VhostUserBackendMut for VhostUserDevice {
         // activate), so the acknowledged features are what marks it.
         self.status.set_features(features);
         self.status.set_link(LinkState::DriverOk);
+        // A second activation on one connection is a new driver session: QEMU carries a
+        // guest's device reset (a driver unbinding, say) to the backend only as stopped and
+        // restarted rings, never as RESET_DEVICE. Buffers held from the old rings belong to
+        // memory the guest has since freed: drop them (new generation) and start the device
+        // model afresh, as the guest expects after its reset.
+        if self.activated {
+            info!(
+                "{}: driver re-initialised the device: resetting it",
+                self.id
+            );
+            self.generation += 1;
+            self.dev().reset();
+        }
+        self.activated = true;
         let waker = self.waker.clone();
         self.dev().activate(features, waker);
     }
