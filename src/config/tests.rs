@@ -54,6 +54,7 @@ fn sound_default() -> DeviceConfig {
                     },
                 ),
             ],
+            controls: false,
         }),
     }
 }

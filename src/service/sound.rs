@@ -246,7 +246,7 @@ pub fn build(
             st.backend.describe()
         );
     }
-    let topology = SoundTopology {
+    let mut topology = SoundTopology {
         device: device.id.clone(),
         jacks,
         streams,
@@ -254,6 +254,11 @@ pub fn build(
         controls: Vec::new(),
     }
     .with_default_chmaps_and_controls();
+    if !sound.controls {
+        // No control means VIRTIO_SND_F_CTLS is not offered (a config space QEMU's stock
+        // vhost-user-snd has room for); stream gains then stay at unity.
+        topology.controls.clear();
+    }
     let dev = SoundDevice::new(topology).with_request_limit(guest.policy.max_request_bytes);
     for (jack, tag, source, state) in watched {
         let listener = JackToDevice {
