@@ -12,8 +12,10 @@ pub const SKIP_LOG_ENV: &str = "DRIVERVM_SKIP_LOG";
 /// Reports that `test` did not run, and why, on the terminal and in the skip log.
 pub fn skipped(test: &str, why: &str) {
     let line = format!("SKIPPED {test}: {why}");
-    // Straight to the handle: not captured, so it shows next to the test's "ok".
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
+    // Straight to the handle: not captured, so it shows next to the test's "ok". The
+    // runner may be mid-line ("test x ... "), hence the leading newline; one write call
+    // keeps the notice whole.
+    let _ = std::io::stderr().write_all(format!("\n{line}\n").as_bytes());
     let Some(path) = std::env::var_os(SKIP_LOG_ENV) else {
         return;
     };
