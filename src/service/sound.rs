@@ -62,7 +62,9 @@ impl SoundResources {
             };
             outputs.insert(
                 o.name.clone(),
-                SharedOutput::new(&o.name, sink, params, policy),
+                SharedOutput::new(&o.name, sink, params, policy).with_idle_timeout(
+                    std::time::Duration::from_millis(u64::from(o.exclusive_idle_timeout_ms)),
+                ),
             );
         }
         Self {
@@ -259,7 +261,13 @@ pub fn build(
         // vhost-user-snd has room for); stream gains then stay at unity.
         topology.controls.clear();
     }
-    let dev = SoundDevice::new(topology).with_request_limit(guest.policy.max_request_bytes);
+    let mut dev = SoundDevice::new(topology).with_request_limit(guest.policy.max_request_bytes);
+    for (id, s) in sound.streams.iter().enumerate() {
+        dev = dev.with_min_period(
+            id,
+            std::time::Duration::from_micros(u64::from(s.min_period_us)),
+        );
+    }
     for (jack, tag, source, state) in watched {
         let listener = JackToDevice {
             handle: dev.handle().downgrade(),
