@@ -7,6 +7,7 @@
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixListener;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -64,6 +65,8 @@ pub struct VhostUserDevice {
     status: Arc<DeviceState>,
     /// Busy-polling state per queue.
     polls: Vec<AdaptivePoll>,
+    /// Whether this frontend was told its configuration space is too small (once).
+    config_warned: AtomicBool,
 }
 
 impl VhostUserDevice {
@@ -92,6 +95,7 @@ impl VhostUserDevice {
             timer: crate::transport::wake::device_timer()?,
             orphaned_exit_fds: Mutex::new(Vec::new()),
             polls: vec![AdaptivePoll::default(); usize::from(num_queues)],
+            config_warned: AtomicBool::new(false),
         })
     }
 
@@ -143,6 +147,7 @@ impl VhostUserDevice {
         self.activated = false;
         self.dev().reset();
         self.event_idx = false;
+        self.config_warned.store(false, Ordering::Relaxed);
         if let Err(e) = self.timer.clear() {
             warn!("{}: cannot disarm timer: {e}", self.id);
         }
@@ -214,6 +219,30 @@ impl VhostUserDevice {
             Ok(()) => self.timer_deadline = next,
             Err(e) => warn!("{}: cannot arm timer: {e}", self.id),
         }
+    }
+}
+
+/// The size of the configuration space a frontend shows its driver, when a GET_CONFIG
+/// reveals it: QEMU reads the whole space at offset 0 on every driver access, while a
+/// frontend forwarding single accesses (crosvm) asks for 1, 2, 4 or 8 bytes at a time.
+fn frontend_config_len(offset: u32, size: u32) -> Option<u32> {
+    (offset == 0 && !matches!(size, 1 | 2 | 4 | 8)).then_some(size)
+}
+
+impl VhostUserDevice {
+    /// Logs, once per frontend, that its configuration space cannot hold what the device
+    /// offers: the driver would read past its end (QEMU answers all ones there).
+    fn warn_config_too_small(&self, why: Option<String>, len: u32) {
+        let Some(why) = why else { return };
+        if self.config_warned.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let line = format!(
+            "the frontend's configuration space is {len} bytes, too small for what this \
+             device offers ({why}); the guest driver will misread it"
+        );
+        error!("{}: {line}", self.id);
+        self.status.record_error(line);
     }
 }
 
@@ -347,7 +376,12 @@ impl VhostUserBackendMut for VhostUserDevice {
 
     fn get_config(&self, offset: u32, size: u32) -> Vec<u8> {
         let mut buf = vec![0; size.min(MAX_CONFIG_READ) as usize];
-        self.query(|d| d.read_config(offset as usize, &mut buf));
+        self.query(|d| {
+            if let Some(len) = frontend_config_len(offset, size) {
+                self.warn_config_too_small(d.config_too_small(len as usize), len);
+            }
+            d.read_config(offset as usize, &mut buf);
+        });
         buf
     }
 

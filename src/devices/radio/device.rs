@@ -686,6 +686,11 @@ impl VirtioDevice for RadioDevice {
         }
     }
 
+    fn config_too_small(&self, frontend_len: usize) -> Option<String> {
+        let need = ConfigSpace::SIZE;
+        (frontend_len < need).then(|| format!("virtio-radio needs {need} bytes"))
+    }
+
     fn read_config(&self, offset: usize, data: &mut [u8]) {
         let space = self.config.to_bytes();
         for (i, b) in data.iter_mut().enumerate() {
