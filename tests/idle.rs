@@ -66,9 +66,10 @@ fn default_with_vsock() -> String {
             drivervm::config::DEFAULT_CONFIG_TEXT
         ),
         Err(e) => {
-            eprintln!(
-                "NOTICE: idle: no vsock listener on this host ({e}); unix control only here, \
-                 the vsock accept loop's idleness is asserted in tests/guest_control.rs"
+            drivervm::harness::skip::skipped(
+                "the vsock listener in tests/idle.rs (unix control is checked here; the vsock \
+                 accept loop's idleness is asserted in tests/guest_control.rs)",
+                &format!("this host cannot listen on vsock: {e}"),
             );
             drivervm::config::DEFAULT_CONFIG_TEXT.to_owned()
         }
