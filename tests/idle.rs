@@ -48,9 +48,9 @@ fn assert_idle(config: &str, sockets: &[&str]) {
 /// A vsock port free for this test.
 const VSOCK_PORT: u32 = 47_031;
 
-/// Whether this host lets a process listen on vsock. Sandboxes without a vsock transport
-/// (these CI machines) refuse `listen` with EPERM; there the vsock case is asserted by the
-/// guest test over vsock_loopback (tests/guest_control.rs), where the kernel has one.
+/// Whether this host lets a process listen on vsock (these machines do on this port; a
+/// sandbox without a vsock transport refuses). Where it cannot, the vsock accept loop's
+/// idleness is asserted by the guest test over vsock_loopback (tests/guest_control.rs).
 fn vsock_listen_possible() -> Result<(), String> {
     let l = vsock::VsockListener::bind_with_cid_port(u32::MAX, VSOCK_PORT + 1)
         .map_err(|e| e.to_string())?;
