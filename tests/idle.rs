@@ -20,7 +20,7 @@ const MAX_WAKEUPS: u64 = 6;
 
 /// Starts `config` and asserts its threads, every one of them, wake at most [`MAX_WAKEUPS`]
 /// times in 2 s of idleness.
-fn assert_idle(config: &str, sockets: &[&str]) {
+fn assert_idle(config: &str, sockets: &[&str], accept_loops: usize) {
     let svc = Service::start(config, sockets);
     // Let start-up and the readiness probes' connections settle.
     std::thread::sleep(Duration::from_secs(1));
@@ -38,7 +38,10 @@ fn assert_idle(config: &str, sockets: &[&str]) {
         }
     }
     let accept_threads = after.values().filter(|(n, _)| n == "ctl-accept").count();
-    assert!(accept_threads > 0, "no ctl-accept thread: {after:?}");
+    assert_eq!(
+        accept_threads, accept_loops,
+        "one ctl-accept thread per RPC endpoint: {after:?}"
+    );
     assert!(
         total <= MAX_WAKEUPS,
         "idle threads woke {total} times in 2 s: {woke:?}"
@@ -58,12 +61,16 @@ fn vsock_listen_possible() -> Result<(), String> {
     Ok(())
 }
 
-/// The default config with control over vsock too, when the host can listen on vsock.
-fn default_with_vsock() -> String {
+/// The default config with control over vsock too when the host can listen on vsock, and
+/// how many RPC endpoints (accept loops) it has.
+fn default_with_vsock() -> (String, usize) {
     match vsock_listen_possible() {
-        Ok(()) => format!(
-            "[service]\ncontrol_vsock_port = {VSOCK_PORT}\ncontrol_vsock_cids = [1]\n{}",
-            drivervm::config::DEFAULT_CONFIG_TEXT
+        Ok(()) => (
+            format!(
+                "[service]\ncontrol_vsock_port = {VSOCK_PORT}\ncontrol_vsock_cids = [1]\n{}",
+                drivervm::config::DEFAULT_CONFIG_TEXT
+            ),
+            2,
         ),
         Err(e) => {
             drivervm::harness::skip::skipped(
@@ -71,14 +78,15 @@ fn default_with_vsock() -> String {
                  accept loop's idleness is asserted in tests/guest_control.rs)",
                 &format!("this host cannot listen on vsock: {e}"),
             );
-            drivervm::config::DEFAULT_CONFIG_TEXT.to_owned()
+            (drivervm::config::DEFAULT_CONFIG_TEXT.to_owned(), 1)
         }
     }
 }
 
 #[test]
 fn an_idle_service_does_not_wake() {
-    assert_idle(&default_with_vsock(), &SOCKETS);
+    let (config, accept_loops) = default_with_vsock();
+    assert_idle(&config, &SOCKETS, accept_loops);
 }
 
 /// Jacks whose state a host source decides, each with its watcher thread.
@@ -105,5 +113,5 @@ detect = { sim = { file = "line.jack" } }
 
 #[test]
 fn watched_jacks_do_not_wake_while_nothing_changes() {
-    assert_idle(WATCHED_JACKS, &["vm0-sound.sock", "control.sock"]);
+    assert_idle(WATCHED_JACKS, &["vm0-sound.sock", "control.sock"], 1);
 }
