@@ -18,6 +18,7 @@ mod device;
 mod io;
 mod node;
 mod serve;
+#[cfg(any(test, feature = "harness"))]
 pub mod sim;
 mod window;
 
