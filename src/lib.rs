@@ -15,11 +15,14 @@
 pub mod config;
 pub mod control;
 pub mod devices;
+pub mod generation;
 #[cfg(any(test, feature = "harness"))]
 pub mod harness;
 pub mod hw;
+pub mod kind;
 pub mod logging;
 pub mod platform;
 pub mod service;
 pub mod status;
 pub mod transport;
+pub mod wake;

@@ -52,11 +52,14 @@ pub struct ServiceConfig {
     /// The control plane over vsock, when configured.
     pub control_vsock: Option<VsockControl>,
     /// Longest a request queue is busy-polled after its work before sleeping; `None` is
-    /// the default ([`crate::transport::poll::DEFAULT_POLL_MAX`]), zero turns polling off.
+    /// the default ([`ServiceConfig::DEFAULT_QUEUE_POLL_MAX`]), zero turns polling off.
     pub queue_poll_max: Option<Duration>,
 }
 
 impl ServiceConfig {
+    /// Default for the longest polling window: QEMU's default poll-max-ns.
+    pub const DEFAULT_QUEUE_POLL_MAX: Duration = Duration::from_micros(32);
+
     /// Default control socket name, in the runtime dir.
     pub const DEFAULT_CONTROL_SOCKET: &'static str = "control.sock";
 
@@ -71,8 +74,7 @@ impl ServiceConfig {
 
     /// Upper bound of every queue's adaptive polling window.
     pub fn queue_poll_max(&self) -> Duration {
-        self.queue_poll_max
-            .unwrap_or(crate::transport::poll::DEFAULT_POLL_MAX)
+        self.queue_poll_max.unwrap_or(Self::DEFAULT_QUEUE_POLL_MAX)
     }
 
     /// Most a queue may be configured to poll: beyond a millisecond spinning costs more than

@@ -12,6 +12,8 @@ pub mod sound;
 
 use std::time::Instant;
 
+pub use crate::wake::Wake;
+
 /// Default cap on the device-readable bytes of one request; larger chains are refused.
 pub const DEFAULT_MAX_REQUEST_LEN: usize = 64 * 1024;
 
@@ -69,13 +71,6 @@ pub trait Completer {
     /// On [`CompleteError::TooLarge`] the buffer is still returned, with a used length of 0,
     /// so the driver never loses a buffer to a device bug.
     fn complete(&mut self, token: Token, response: &[u8]) -> Result<(), CompleteError>;
-}
-
-/// Wakes a device's transport from another thread (a hardware backend, a timer owner) so
-/// that it calls [`VirtioDevice::poll`].
-pub trait Wake: Send + Sync {
-    /// Requests a call to [`VirtioDevice::poll`] soon.
-    fn wake(&self);
 }
 
 /// One virtio device, independent of how it is put in front of a guest.

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use super::counters::{QueueCounters, QueueSnapshot};
 use super::detail::{DetailSource, DeviceDetail};
 use super::events::{EventBus, StatusEvent};
-use crate::config::DeviceKind;
+use crate::kind::DeviceKind;
 
 /// Where a device stands with its guest driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

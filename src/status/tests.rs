@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::config::DeviceKind;
+use crate::kind::DeviceKind;
 
 fn state(bus: &Arc<EventBus>, queues: usize) -> DeviceState {
     DeviceState::new(
