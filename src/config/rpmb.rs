@@ -10,7 +10,7 @@ use std::path::{Component, PathBuf};
 
 use super::kinds::{name_list, Backend, DeviceKind};
 use super::raw::{RawInt, RawRpmb, RawRpmbStore};
-use super::schema::{DeviceConfig, GuestConfig, TransportConfig};
+use super::schema::{DeviceSpec, GuestConfig, TransportConfig};
 use super::validate::Validator;
 
 /// Default capacity of a guest's RPMB: 512 blocks, one virtio-rpmb unit (128 KiB).
@@ -390,7 +390,7 @@ impl Validator<'_> {
         let mut slots: HashMap<&str, Vec<(u32, u32, String)>> = HashMap::new();
         for g in guests {
             for (i, d) in g.devices.iter().enumerate() {
-                let DeviceConfig { rpmb: Some(r), .. } = d else {
+                let DeviceSpec::Rpmb(r) = &d.spec else {
                     continue;
                 };
                 let place = format!("guest \"{}\" device {}", g.name, i + 1);

@@ -146,20 +146,44 @@ pub struct DeviceConfig {
     /// `<guest>-<kind>`, or `<guest>-<kind>-<n>` (n from 0 in file order) when the guest has
     /// several devices of that kind; unique in the config.
     pub id: String,
-    /// Which virtio device.
-    pub kind: DeviceKind,
     /// What serves it; allowed for `kind` and implemented in this build.
     pub backend: Backend,
     /// How it is put in front of the guest.
     pub transport: TransportConfig,
-    /// For scmi devices: the resources the guest sees (empty for other kinds).
-    pub grants: ScmiGrants,
-    /// Jacks and streams of a sound device; `None` for other kinds.
-    pub sound: Option<super::sound::SoundConfig>,
-    /// The tuner and region of a radio device; `None` for other kinds.
-    pub radio: Option<super::radio::RadioConfig>,
-    /// RPMB storage and presentation; `Some` exactly for rpmb devices.
-    pub rpmb: Option<RpmbConfig>,
+    /// The kind and its own settings.
+    pub spec: DeviceSpec,
+}
+
+impl DeviceConfig {
+    /// Which virtio device.
+    pub fn kind(&self) -> DeviceKind {
+        self.spec.kind()
+    }
+}
+
+/// A device's kind with the settings only that kind has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceSpec {
+    /// virtio-scmi: the resources the guest sees.
+    Scmi(ScmiGrants),
+    /// virtio-rpmb (or `rpmb_dev`): storage and presentation.
+    Rpmb(RpmbConfig),
+    /// virtio-snd: jacks and streams.
+    Sound(super::sound::SoundConfig),
+    /// virtio-radio: the tuner and region.
+    Radio(super::radio::RadioConfig),
+}
+
+impl DeviceSpec {
+    /// The kind these settings belong to.
+    pub fn kind(&self) -> DeviceKind {
+        match self {
+            Self::Scmi(_) => DeviceKind::Scmi,
+            Self::Rpmb(_) => DeviceKind::Rpmb,
+            Self::Sound(_) => DeviceKind::Sound,
+            Self::Radio(_) => DeviceKind::Radio,
+        }
+    }
 }
 
 /// How a device reaches its guest.

@@ -9,17 +9,17 @@ use crate::hw::soc::{self, SocIdentity};
 
 use super::error::ConfigError;
 use super::kinds::{implemented, name_list, Backend, DeviceKind};
-use super::radio::{self, RadioConfig};
+use super::radio;
 use super::raw::{
     RawConfig, RawDevice, RawGuest, RawGunyah, RawInt, RawRpmb, RawService, RawSoc, RawTransport,
 };
 use super::rpmb::RpmbStoreConfig;
 use super::schema::{
-    Config, DeviceConfig, GuestConfig, GuestPolicy, ServiceConfig, SocConfig, TransportConfig,
-    VsockControl,
+    Config, DeviceConfig, DeviceSpec, GuestConfig, GuestPolicy, ServiceConfig, SocConfig,
+    TransportConfig, VsockControl,
 };
-use super::scmi::{ScmiGrants, ScmiPlatformConfig, ScmiValidator};
-use super::sound::{OutputConfig, Place, SoundConfig};
+use super::scmi::{ScmiPlatformConfig, ScmiValidator};
+use super::sound::{OutputConfig, Place};
 
 /// Accepted `service.log_level` values, most to least severe.
 pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
@@ -327,9 +327,7 @@ impl Validator<'_> {
                 backend,
                 backend_given,
                 transport,
-                grants,
-                sound,
-                radio,
+                spec,
                 rpmb,
             } = parsed;
             let n = seen.entry(kind).or_default();
@@ -364,7 +362,7 @@ impl Validator<'_> {
                 },
             };
             let rpmb_dev = matches!(transport, TransportConfig::RpmbDev { .. });
-            let (backend, rpmb) = match kind {
+            let (backend, spec) = match kind {
                 DeviceKind::Rpmb => {
                     let (b, r) = self.rpmb_device(
                         &place,
@@ -374,7 +372,7 @@ impl Validator<'_> {
                         &transport,
                         stores,
                     )?;
-                    (b, Some(r))
+                    (b, DeviceSpec::Rpmb(r))
                 }
                 _ => {
                     if rpmb.is_some() {
@@ -389,18 +387,19 @@ impl Validator<'_> {
                             format!("rpmb-dev serves rpmb devices, not {}", kind.name()),
                         ));
                     }
-                    (backend, None)
+                    let Some(spec) = spec else {
+                        return Err(
+                            self.err(place, format!("{} device has no settings", kind.name()))
+                        );
+                    };
+                    (backend, spec)
                 }
             };
             devices.push(DeviceConfig {
                 id,
-                kind,
                 backend,
                 transport,
-                grants,
-                sound,
-                radio,
-                rpmb,
+                spec,
             });
         }
         Ok(GuestConfig {
@@ -483,9 +482,9 @@ impl Validator<'_> {
                 file: self.file,
                 place: place.to_owned(),
             };
-            Some(super::sound::device(
+            Some(DeviceSpec::Sound(super::sound::device(
                 &p, backend, raw.jack, raw.stream, outputs,
-            )?)
+            )?))
         } else {
             if raw.jack.is_some() || raw.stream.is_some() {
                 return Err(self.err(place, "jack and stream tables apply to sound devices only"));
@@ -495,7 +494,11 @@ impl Validator<'_> {
         let radio = match (kind, raw.radio) {
             (DeviceKind::Radio, r) => {
                 let e = |key: &str, reason: String| self.err(format!("{place} {key}"), reason);
-                Some(radio::validate(r.unwrap_or_default(), backend, &e)?)
+                Some(DeviceSpec::Radio(radio::validate(
+                    r.unwrap_or_default(),
+                    backend,
+                    &e,
+                )?))
             }
             (_, Some(_)) => {
                 return Err(self.err(
@@ -510,9 +513,10 @@ impl Validator<'_> {
             backend,
             backend_given: raw.backend.is_some(),
             transport: raw.transport,
-            grants,
-            sound,
-            radio,
+            spec: match kind {
+                DeviceKind::Scmi => Some(DeviceSpec::Scmi(grants)),
+                _ => sound.or(radio),
+            },
             rpmb: raw.rpmb,
         })
     }
@@ -672,9 +676,8 @@ struct ParsedDevice {
     backend: Backend,
     backend_given: bool,
     transport: Option<RawTransport>,
-    grants: ScmiGrants,
-    sound: Option<SoundConfig>,
-    radio: Option<RadioConfig>,
+    /// The kind's own table, validated; `None` for rpmb, whose settings need the transport.
+    spec: Option<DeviceSpec>,
     rpmb: Option<RawRpmb>,
 }
 
