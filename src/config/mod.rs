@@ -5,6 +5,7 @@
 //! documents every key.
 
 mod error;
+mod int;
 mod kinds;
 mod radio;
 mod raw;

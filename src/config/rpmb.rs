@@ -131,14 +131,9 @@ impl Validator<'_> {
         min: i64,
         max: i64,
     ) -> Result<i64, super::ConfigError> {
+        // The default is checked too: a kind's default must fit the range it is used with.
         let v = value.map_or(default, |RawInt(n)| n);
-        if !(min..=max).contains(&v) {
-            return Err(self.err(
-                format!("{place} {key}"),
-                format!("{v} is out of range (expected {min} to {max})"),
-            ));
-        }
-        Ok(v)
+        super::int::in_range(v, min, max, "").map_err(|why| self.err(format!("{place} {key}"), why))
     }
 
     fn path_ok(

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::hw::soc::{self, SocIdentity};
 
 use super::error::ConfigError;
+use super::int::{in_range, int_or};
 use super::kinds::{implemented, name_list, Backend, DeviceKind};
 use super::radio;
 use super::raw::{
@@ -132,16 +133,8 @@ impl Validator<'_> {
         let queue_poll_max = match raw.queue_poll_max_us {
             None => None,
             Some(RawInt(us)) => {
-                let max = ServiceConfig::MAX_QUEUE_POLL_US;
-                let us = u64::try_from(us)
-                    .ok()
-                    .filter(|us| *us <= max)
-                    .ok_or_else(|| {
-                        self.err(
-                            "service.queue_poll_max_us",
-                            format!("{us} is out of range (expected 0 to {max} microseconds)"),
-                        )
-                    })?;
+                let us = in_range(us, 0, ServiceConfig::MAX_QUEUE_POLL_US, " microseconds")
+                    .map_err(|why| self.err("service.queue_poll_max_us", why))?;
                 Some(Duration::from_micros(us))
             }
         };
@@ -188,15 +181,8 @@ impl Validator<'_> {
             }
             return Ok(None);
         };
-        let port = u32::try_from(port)
-            .ok()
-            .filter(|p| (1..=max).contains(&u64::from(*p)))
-            .ok_or_else(|| {
-                self.err(
-                    "service.control_vsock_port",
-                    format!("{port} is out of range (expected 1 to {max})"),
-                )
-            })?;
+        let port = in_range(port, 1, u32::MAX - 1, "")
+            .map_err(|why| self.err("service.control_vsock_port", why))?;
         let cids = cids.unwrap_or_default();
         if cids.is_empty() {
             return Err(self.err(
@@ -226,12 +212,8 @@ impl Validator<'_> {
         let sub_vendor = self.soc_name("soc.sub_vendor", raw.sub_vendor, defaults.sub_vendor)?;
         let implementation_version = match raw.implementation_version {
             None => soc::implementation_version(),
-            Some(RawInt(n)) => u32::try_from(n).map_err(|_| {
-                self.err(
-                    "soc.implementation_version",
-                    format!("{n} is out of range (expected 0 to {})", u32::MAX),
-                )
-            })?,
+            Some(RawInt(n)) => in_range(n, 0, u32::MAX, "")
+                .map_err(|why| self.err("soc.implementation_version", why))?,
         };
         Ok(SocConfig {
             identity: SocIdentity {
@@ -285,25 +267,13 @@ impl Validator<'_> {
             ));
         }
         let name = raw.name;
-        let max_request_bytes = match raw.policy.max_request_bytes {
-            None => GuestPolicy::default().max_request_bytes,
-            Some(RawInt(n)) => usize::try_from(n)
-                .ok()
-                .filter(|n| {
-                    (GuestPolicy::MIN_MAX_REQUEST_BYTES..=GuestPolicy::MAX_MAX_REQUEST_BYTES)
-                        .contains(n)
-                })
-                .ok_or_else(|| {
-                    self.err(
-                        format!("guest \"{name}\" policy.max_request_bytes"),
-                        format!(
-                            "{n} is out of range (expected {} to {})",
-                            GuestPolicy::MIN_MAX_REQUEST_BYTES,
-                            GuestPolicy::MAX_MAX_REQUEST_BYTES
-                        ),
-                    )
-                })?,
-        };
+        let max_request_bytes = int_or(
+            raw.policy.max_request_bytes,
+            GuestPolicy::default().max_request_bytes,
+            GuestPolicy::MIN_MAX_REQUEST_BYTES,
+            GuestPolicy::MAX_MAX_REQUEST_BYTES,
+        )
+        .map_err(|why| self.err(format!("guest \"{name}\" policy.max_request_bytes"), why))?;
         if raw.devices.is_empty() {
             return Err(self.err(
                 format!("guest \"{name}\""),
