@@ -300,8 +300,7 @@ impl Placed {
     ) -> Result<(), ServiceError> {
         let transport = match dev.transport {
             TransportConfig::VhostUser { .. } => TransportKind::VhostUser,
-            // The status interface has no rpmb_dev kind (yet): it is a unix socket too.
-            TransportConfig::RpmbDev { .. } => TransportKind::VhostUser,
+            TransportConfig::RpmbDev { .. } => TransportKind::RpmbDev,
             TransportConfig::Gunyah { .. } => TransportKind::Gunyah,
         };
         let state = Arc::new(DeviceState::new(
