@@ -138,13 +138,9 @@ fn link_name(l: iface::LinkState::LinkState) -> String {
 }
 
 fn kind_name(k: iface::DeviceKind::DeviceKind) -> String {
-    use iface::DeviceKind::DeviceKind as K;
-    match k {
-        K::SCMI => "scmi".into(),
-        K::RPMB => "rpmb".into(),
-        K::SOUND => "sound".into(),
-        K::RADIO => "radio".into(),
-        other => format!("unknown({})", other.0),
+    match control::kind_from_aidl(k) {
+        Some(kind) => kind.name().to_owned(),
+        None => format!("unknown({})", k.0),
     }
 }
 

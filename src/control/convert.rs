@@ -27,6 +27,11 @@ pub fn kind(k: DeviceKind) -> iface::DeviceKind::DeviceKind {
     }
 }
 
+/// The device kind an AIDL value names, if it names one.
+pub fn kind_from_aidl(k: iface::DeviceKind::DeviceKind) -> Option<DeviceKind> {
+    DeviceKind::ALL.into_iter().find(|d| kind(*d) == k)
+}
+
 /// The AIDL link state.
 pub fn link(l: LinkState) -> iface::LinkState::LinkState {
     use iface::LinkState::LinkState as L;
