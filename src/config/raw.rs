@@ -193,4 +193,5 @@ pub(super) struct RawRpmbStore {
     pub max_wr_cnt: Option<RawInt>,
     pub max_rd_cnt: Option<RawInt>,
     pub key_file: Option<PathBuf>,
+    pub guest_writes_per_minute: Option<RawInt>,
 }

@@ -54,6 +54,7 @@ fn sound_default() -> DeviceConfig {
         channels_min: 1,
         channels_max: 2,
         endpoint,
+        min_period_us: crate::config::sound::DEFAULT_MIN_PERIOD_US,
     };
     DeviceConfig {
         id: "vm0-sound".into(),
@@ -350,6 +351,7 @@ fn example_parses_to_what_its_comments_say() {
             max_wr_cnt: 2,
             max_rd_cnt: 2,
             key_file: "emmc0.key".into(),
+            guest_writes_per_minute: 600,
         }]
     );
     let sim = c.guests[0].devices[1].radio().expect("ivi-radio");

@@ -35,6 +35,7 @@ mod interop_tests;
 pub(crate) mod malformed;
 mod memory;
 pub(crate) mod poll;
+mod raw_writable;
 pub(crate) mod split_ring;
 
 use std::path::PathBuf;

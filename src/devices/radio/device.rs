@@ -14,6 +14,8 @@ use crate::status::{RadioBand, RadioCell, RadioDetail, RdsDetail};
 
 use super::constants::*;
 use super::events::EventQueue;
+#[cfg(test)]
+use super::events::MAX_HELD_BUFFERS;
 use super::rds::RdsDecoder;
 use super::wire::*;
 
@@ -27,6 +29,15 @@ const QUEUE_SIZES: [u16; NUM_QUEUES] = [256, 256];
 
 /// Largest device-readable request (SET_PARAMETER), rounded up.
 const MAX_REQUEST: usize = 256;
+/// Most writable bytes accepted per buffer on either queue: a page, above every response
+/// and event (checked below), so drivers that post page-sized buffers are served.
+const MAX_WRITABLE: usize = 4096;
+const _: () = assert!(
+    RespHeader::SIZE + RegionConfig::MAX_SIZE <= MAX_WRITABLE
+        && RespHeader::SIZE + Properties::SIZE <= MAX_WRITABLE
+        && RespHeader::SIZE + ProgramInfo::SIZE <= MAX_WRITABLE
+        && RespHeader::SIZE + Parameter::SIZE <= MAX_WRITABLE
+);
 
 /// Most TUNE_COMPLETE events waiting for buffers before new operations are answered BUSY.
 const MAX_WAITING_COMPLETIONS: usize = 4;
@@ -688,6 +699,10 @@ impl VirtioDevice for RadioDevice {
         MAX_REQUEST
     }
 
+    fn max_writable_len(&self, _queue: u16) -> usize {
+        MAX_WRITABLE
+    }
+
     fn handle(&mut self, request: Request, completer: &mut dyn Completer) {
         let now = Instant::now();
         match request.token.queue() {
@@ -707,7 +722,12 @@ impl VirtioDevice for RadioDevice {
                 if !request.data.is_empty() {
                     debug!("{}: eventq buffer with a readable part", self.name);
                 }
-                self.events.add_buffer(request.token, request.writable_len);
+                if let Err(token) = self.events.add_buffer(request.token, request.writable_len) {
+                    warn!("{}: more eventq buffers than the queue holds", self.name);
+                    if let Err(e) = completer.complete(token, &[]) {
+                        warn!("{}: cannot return a buffer: {e}", self.name);
+                    }
+                }
             }
             q => {
                 warn!("{}: buffer on unknown queue {q}", self.name);

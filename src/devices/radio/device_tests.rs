@@ -279,3 +279,30 @@ fn config_space_describes_the_sim_tuner() {
     assert_eq!(tail[4..], [0; 4], "past the end reads zero");
     assert_eq!(d.device_type(), 56);
 }
+
+#[test]
+fn eventq_buffers_past_the_queue_size_are_returned_unused() {
+    let mut d = device();
+    let mut sink = Sink::default();
+    for head in 0..(MAX_HELD_BUFFERS as u16 + 3) {
+        d.handle(
+            Request {
+                token: Token {
+                    queue: EVENTQ,
+                    head,
+                    generation: 0,
+                    writable: Vec::new(),
+                },
+                data: Vec::new(),
+                writable_len: 256,
+            },
+            &mut sink,
+        );
+    }
+    assert_eq!(d.events.buffers(), MAX_HELD_BUFFERS);
+    let returned: Vec<_> = sink.0.iter().map(|(_, h, b)| (*h, b.len())).collect();
+    let extra = MAX_HELD_BUFFERS as u16;
+    assert_eq!(returned, [(extra, 0), (extra + 1, 0), (extra + 2, 0)]);
+    assert_eq!(d.max_writable_len(EVENTQ), MAX_WRITABLE);
+    assert_eq!(d.max_writable_len(CONTROLQ), MAX_WRITABLE);
+}

@@ -97,6 +97,11 @@ impl<S: RpmbStorage> VirtioDevice for RpmbDevice<S> {
         (usize::from(self.engine.limits().max_write_blocks) + 1) * FRAME_SIZE
     }
 
+    fn max_writable_len(&self, _queue: u16) -> usize {
+        // The largest response: max_rd_cnt data frames (every other response is one frame).
+        usize::from(self.engine.limits().max_read_blocks.max(1)) * FRAME_SIZE
+    }
+
     fn handle(&mut self, request: Request, completer: &mut dyn Completer) {
         let slots = request.writable_len / FRAME_SIZE;
         let responses = match Frame::parse_all(&request.data) {
@@ -172,6 +177,8 @@ mod tests {
         d.read_config(usize::MAX, &mut one);
         assert_eq!(one, [0]);
         assert_eq!(d.max_request_len(0), 3 * 512);
+        // The largest response is max_rd_cnt (2) data frames.
+        assert_eq!(d.max_writable_len(0), 2 * 512);
         assert!(matches!(
             RpmbDevice::new(MemoryRpmb::new(100).unwrap(), EngineLimits::default()),
             Err(DeviceError::Capacity(100))
