@@ -20,6 +20,7 @@ pub mod generation;
 pub mod harness;
 pub mod hw;
 pub mod kind;
+pub mod log_budget;
 pub mod logging;
 pub mod platform;
 pub mod service;

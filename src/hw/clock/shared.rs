@@ -16,7 +16,7 @@ use log::warn;
 use super::table::ClockTable;
 use super::{ClockDesc, ClockError, ClockHw, ClockId};
 use crate::hw::events::QueuedEvents;
-use crate::transport::log_budget::LogBudget;
+use crate::log_budget::LogBudget;
 use crate::wake::Wake;
 
 /// Most events kept per agent before the oldest are dropped (the agent is not reading).
