@@ -260,6 +260,9 @@ pub struct SoundConfig {
     pub jacks: Vec<JackConfig>,
     /// Streams, in stream-ID order.
     pub streams: Vec<StreamConfig>,
+    /// Whether the guest gets mixer controls (VIRTIO_SND_F_CTLS), which QEMU's frontend
+    /// only has room for with `controls=on`.
+    pub controls: bool,
 }
 
 /// Rates virtio-snd can express.
@@ -458,6 +461,7 @@ pub(super) fn device(
     backend: Backend,
     jacks: Option<Vec<RawJack>>,
     streams: Option<Vec<RawStream>>,
+    controls: bool,
     outputs: &[OutputConfig],
 ) -> Result<SoundConfig, ConfigError> {
     let streams = match streams {
@@ -524,6 +528,7 @@ pub(super) fn device(
     Ok(SoundConfig {
         jacks: jack_cfgs,
         streams: stream_cfgs,
+        controls,
     })
 }
 

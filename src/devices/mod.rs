@@ -170,6 +170,17 @@ pub trait VirtioDevice: Send {
         let _ = offset;
     }
 
+    /// Why a frontend that shows the driver only `frontend_len` bytes of the configuration
+    /// space breaks it, naming the fix; `None` when that many bytes hold every field the
+    /// offered features give meaning to (the default: no such field).
+    ///
+    /// A VMM may size the space by its own settings rather than by the features it passes
+    /// through (QEMU's vhost-user-snd does), so the driver would read past the end.
+    fn config_too_small(&self, frontend_len: usize) -> Option<String> {
+        let _ = frontend_len;
+        None
+    }
+
     /// Writes the device configuration space; the default ignores writes (read-only space).
     fn write_config(&mut self, offset: usize, data: &[u8]) {
         let _ = (offset, data);

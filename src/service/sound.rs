@@ -279,7 +279,7 @@ pub fn build(
             st.backend.describe()
         );
     }
-    let topology = SoundTopology {
+    let mut topology = SoundTopology {
         device: device.id.clone(),
         jacks,
         streams,
@@ -287,6 +287,11 @@ pub fn build(
         controls: Vec::new(),
     }
     .with_default_chmaps_and_controls();
+    if !sound.controls {
+        // No control means VIRTIO_SND_F_CTLS is not offered (a config space QEMU's stock
+        // vhost-user-snd has room for); stream gains then stay at unity.
+        topology.controls.clear();
+    }
     let mut dev = SoundDevice::new(topology).with_request_limit(guest.policy.max_request_bytes);
     for (id, s) in sound.streams.iter().enumerate() {
         dev = dev.with_min_period(

@@ -7,6 +7,7 @@
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixListener;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -47,6 +48,8 @@ pub struct VhostUserDevice {
     event_idx: bool,
     /// Bumped on every reset so tokens from an earlier connection are never completed.
     generation: u64,
+    /// The device was activated (SET_FEATURES) since the last reset.
+    activated: bool,
     waker: Arc<EventWaker>,
     timer: TimerFd,
     /// Deadline the timer is armed for, so unchanged deadlines cost no syscall.
@@ -62,6 +65,8 @@ pub struct VhostUserDevice {
     status: Arc<DeviceState>,
     /// Busy-polling state per queue.
     polls: Vec<AdaptivePoll>,
+    /// Whether this frontend was told its configuration space is too small (once).
+    config_warned: AtomicBool,
 }
 
 impl VhostUserDevice {
@@ -85,10 +90,12 @@ impl VhostUserDevice {
             mem: GuestMemoryAtomic::new(GuestMemoryMmap::new()),
             event_idx: false,
             generation: 0,
+            activated: false,
             waker: Arc::new(EventWaker(EventFd::new(EFD_NONBLOCK)?)),
             timer: crate::transport::wake::device_timer()?,
             orphaned_exit_fds: Mutex::new(Vec::new()),
             polls: vec![AdaptivePoll::default(); usize::from(num_queues)],
+            config_warned: AtomicBool::new(false),
         })
     }
 
@@ -137,8 +144,10 @@ impl VhostUserDevice {
     /// Returns the device to its power-on state and forgets the previous frontend.
     fn reset(&mut self) {
         self.generation += 1;
+        self.activated = false;
         self.dev().reset();
         self.event_idx = false;
+        self.config_warned.store(false, Ordering::Relaxed);
         if let Err(e) = self.timer.clear() {
             warn!("{}: cannot disarm timer: {e}", self.id);
         }
@@ -210,6 +219,30 @@ impl VhostUserDevice {
             Ok(()) => self.timer_deadline = next,
             Err(e) => warn!("{}: cannot arm timer: {e}", self.id),
         }
+    }
+}
+
+/// The size of the configuration space a frontend shows its driver, when a GET_CONFIG
+/// reveals it: QEMU reads the whole space at offset 0 on every driver access, while a
+/// frontend forwarding single accesses (crosvm) asks for 1, 2, 4 or 8 bytes at a time.
+fn frontend_config_len(offset: u32, size: u32) -> Option<u32> {
+    (offset == 0 && !matches!(size, 1 | 2 | 4 | 8)).then_some(size)
+}
+
+impl VhostUserDevice {
+    /// Logs, once per frontend, that its configuration space cannot hold what the device
+    /// offers: the driver would read past its end (QEMU answers all ones there).
+    fn warn_config_too_small(&self, why: Option<String>, len: u32) {
+        let Some(why) = why else { return };
+        if self.config_warned.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let line = format!(
+            "the frontend's configuration space is {len} bytes, too small for what this \
+             device offers ({why}); the guest driver will misread it"
+        );
+        error!("{}: {line}", self.id);
+        self.status.record_error(line);
     }
 }
 
@@ -303,6 +336,20 @@ impl VhostUserBackendMut for VhostUserDevice {
         // activate), so the acknowledged features are what marks it.
         self.status.set_features(features);
         self.status.set_link(LinkState::DriverOk);
+        // A second activation on one connection is a new driver session: QEMU carries a
+        // guest's device reset (a driver unbinding, say) to the backend only as stopped and
+        // restarted rings, never as RESET_DEVICE. Buffers held from the old rings belong to
+        // memory the guest has since freed: drop them (new generation) and start the device
+        // model afresh, as the guest expects after its reset.
+        if self.activated {
+            info!(
+                "{}: driver re-initialised the device: resetting it",
+                self.id
+            );
+            self.generation += 1;
+            self.dev().reset();
+        }
+        self.activated = true;
         let waker = self.waker.clone();
         self.dev().activate(features, waker);
     }
@@ -329,7 +376,12 @@ impl VhostUserBackendMut for VhostUserDevice {
 
     fn get_config(&self, offset: u32, size: u32) -> Vec<u8> {
         let mut buf = vec![0; size.min(MAX_CONFIG_READ) as usize];
-        self.query(|d| d.read_config(offset as usize, &mut buf));
+        self.query(|d| {
+            if let Some(len) = frontend_config_len(offset, size) {
+                self.warn_config_too_small(d.config_too_small(len as usize), len);
+            }
+            d.read_config(offset as usize, &mut buf);
+        });
         buf
     }
 

@@ -292,17 +292,24 @@ impl RadioDevice {
         })
     }
 
-    fn seek(&mut self, flags: u32, now: Instant) -> Response {
+    fn seek(&mut self, flags: u32, spacing_khz: u16, now: Instant) -> Response {
         if !self.seek {
             return Response::status(S_NOT_SUPPORTED);
+        }
+        let up = flags & SEEK_F_UP != 0;
+        let Some((from_khz, mut band)) = self.start_point(up) else {
+            return Response::status(S_INTERNAL_ERROR);
+        };
+        // A requested grid must be whole channels of the band the seek runs in (§6.4.4).
+        if spacing_khz != 0 {
+            if band.spacing_khz == 0 || spacing_khz % band.spacing_khz != 0 {
+                return Response::status(S_INVALID_ARGUMENTS);
+            }
+            band.seek_spacing_khz = spacing_khz;
         }
         if self.busy() {
             return Response::status(S_BUSY);
         }
-        let up = flags & SEEK_F_UP != 0;
-        let Some((from_khz, band)) = self.start_point(up) else {
-            return Response::status(S_INTERNAL_ERROR);
-        };
         let req = SeekRequest {
             from_khz,
             up,
@@ -512,7 +519,7 @@ impl RadioDevice {
                 }))
             }
             ControlRequest::Tune(sel) => self.tune(&sel, now),
-            ControlRequest::Seek(a) => self.seek(a.flags, now),
+            ControlRequest::Seek(a) => self.seek(a.flags, a.spacing_khz, now),
             ControlRequest::Step(a) => self.step(a.flags, now),
             ControlRequest::Cancel => {
                 let op_id = self.end_pending(S_CANCELLED, now);
@@ -677,6 +684,11 @@ impl VirtioDevice for RadioDevice {
         } else {
             0
         }
+    }
+
+    fn config_too_small(&self, frontend_len: usize) -> Option<String> {
+        let need = ConfigSpace::SIZE;
+        (frontend_len < need).then(|| format!("virtio-radio needs {need} bytes"))
     }
 
     fn read_config(&self, offset: usize, data: &mut [u8]) {

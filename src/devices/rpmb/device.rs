@@ -80,6 +80,11 @@ impl<S: RpmbStorage> VirtioDevice for RpmbDevice<S> {
         0
     }
 
+    fn config_too_small(&self, frontend_len: usize) -> Option<String> {
+        let need = self.config.len();
+        (frontend_len < need).then(|| format!("virtio-rpmb needs {need} bytes"))
+    }
+
     fn read_config(&self, offset: usize, data: &mut [u8]) {
         for (i, byte) in data.iter_mut().enumerate() {
             *byte = offset

@@ -22,7 +22,7 @@ use log::warn;
 use self::constants::{code, CONTROLQ, EVENTQ, RXQ, TXQ, VIRTIO_ID_SOUND, VIRTIO_SND_F_CTLS};
 use self::controls::{stream_gain, Control};
 use self::events::EventQueue;
-use self::layout::{event, Config, Reader, PCM_STATUS_SIZE, PCM_XFER_SIZE};
+use self::layout::{event, Config, Reader, CONFIG_SIZE, PCM_STATUS_SIZE, PCM_XFER_SIZE};
 use self::stream::{Outcome, Stream, MAX_BUFFER_BYTES};
 use self::topology::{ChmapSpec, Direction, JackSpec, SoundTopology};
 use super::{Completer, Request, VirtioDevice, Wake};
@@ -383,6 +383,21 @@ impl VirtioDevice for SoundDevice {
             0
         } else {
             1 << VIRTIO_SND_F_CTLS
+        }
+    }
+
+    fn config_too_small(&self, frontend_len: usize) -> Option<String> {
+        // `controls` is the last field; the other three are always valid.
+        let base = CONFIG_SIZE - 4;
+        if frontend_len < base {
+            Some(format!("virtio-snd needs at least {base} bytes"))
+        } else if frontend_len < CONFIG_SIZE && self.features() & (1 << VIRTIO_SND_F_CTLS) != 0 {
+            Some(format!(
+                "VIRTIO_SND_F_CTLS (the device's `controls = true`) needs {CONFIG_SIZE} bytes \
+                 for `controls`: start QEMU's vhost-user-snd-pci with controls=on"
+            ))
+        } else {
+            None
         }
     }
 

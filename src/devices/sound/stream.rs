@@ -528,11 +528,18 @@ impl Stream {
                 c.done = upto;
                 c.last_deadline = due;
             }
-            self.complete_elapsed(io, gain, completer);
+            self.complete_elapsed(io, due, gain, completer);
         }
     }
 
-    fn complete_elapsed(&mut self, mut io: Io, gain: f64, completer: &mut dyn Completer) {
+    /// Completes `io`, whose time span ended at `due`.
+    fn complete_elapsed(
+        &mut self,
+        mut io: Io,
+        due: Instant,
+        gain: f64,
+        completer: &mut dyn Completer,
+    ) {
         let Some((_, p)) = self.params else {
             return;
         };
@@ -549,7 +556,7 @@ impl Stream {
             }
             StreamBackend::Capture(b) => {
                 let mut buf = vec![0; io.len];
-                match b.read(&mut buf) {
+                match b.read_until(&mut buf, due) {
                     Ok(()) => {
                         p.format.apply_gain(&mut buf, gain);
                         (code::S_OK, b.delay_bytes(), Some(buf))
