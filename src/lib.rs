@@ -10,15 +10,20 @@
 //! describes), [`service`] (wires config to devices and transports), [`status`] (live device
 //! state the transports and devices publish with atomics), [`control`] (the
 //! `vendor.drivervm.IDriverVm` service over binder) and `harness` (a driver-side vhost-user
-//! frontend for tests and load).
+//! frontend for tests and load, built only with the `harness` feature).
 
 pub mod config;
 pub mod control;
 pub mod devices;
+pub mod generation;
+#[cfg(any(test, feature = "harness"))]
 pub mod harness;
 pub mod hw;
+pub mod kind;
+pub mod log_budget;
 pub mod logging;
 pub mod platform;
 pub mod service;
 pub mod status;
 pub mod transport;
+pub mod wake;

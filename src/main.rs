@@ -84,7 +84,7 @@ fn main() -> ExitCode {
                     "{}\t{}\t{}\t{}",
                     dev.id,
                     guest.name,
-                    dev.kind.name(),
+                    dev.kind().name(),
                     dev.transport.describe(&runtime_dir)
                 );
             }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use log::info;
 
-use crate::config::{Backend, Config, DeviceConfig};
+use crate::config::{Backend, Config, DeviceConfig, DeviceSpec, ScmiGrants};
 use crate::devices::scmi::clock::{ClockGrant, ClockProtocol};
 use crate::devices::scmi::grant::Grant;
 use crate::devices::scmi::perf::PerfProtocol;
@@ -56,7 +56,7 @@ pub fn scmi_agents(config: &Config) -> Vec<String> {
         .filter(|g| {
             g.devices
                 .iter()
-                .any(|d| d.kind == crate::config::DeviceKind::Scmi)
+                .any(|d| d.kind() == crate::config::DeviceKind::Scmi)
         })
         .map(|g| g.name.clone())
         .collect()
@@ -132,8 +132,7 @@ impl ScmiPlatform {
             (Backend::Linux, Some(c)) => c,
             _ => &self.sim_clocks,
         };
-        let indices: Vec<usize> = device
-            .grants
+        let indices: Vec<usize> = grants(device)
             .clocks
             .iter()
             .filter_map(|c| clocks.find(&c.name))
@@ -151,7 +150,7 @@ impl ScmiPlatform {
         device: &DeviceConfig,
         agent: u32,
     ) -> Result<Vec<Box<dyn Protocol>>, PlatformError> {
-        let g = &device.grants;
+        let g = grants(device);
         let mut out: Vec<Box<dyn Protocol>> = Vec::new();
         let (clocks, backend) = match device.backend {
             Backend::Linux => match &self.linux_clocks {
@@ -232,5 +231,14 @@ impl ScmiPlatform {
             )));
         }
         Ok(out)
+    }
+}
+
+/// What `device` is granted: nothing unless it is an SCMI device.
+fn grants(device: &DeviceConfig) -> &ScmiGrants {
+    static NONE: std::sync::OnceLock<ScmiGrants> = std::sync::OnceLock::new();
+    match &device.spec {
+        DeviceSpec::Scmi(g) => g,
+        _ => NONE.get_or_init(ScmiGrants::default),
     }
 }

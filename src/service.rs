@@ -1,7 +1,10 @@
 //! Wires a validated config to devices and transports, and runs them until told to stop.
 
+pub mod kind;
 pub mod radio;
+pub mod registry;
 pub mod rpmb;
+pub mod scmi;
 pub mod sound;
 
 use std::path::{Path, PathBuf};
@@ -12,16 +15,13 @@ use std::time::Duration;
 use log::info;
 use nix::unistd::{Gid, Group};
 
-use crate::config::{Backend, Config, DeviceConfig, DeviceKind, GuestConfig, TransportConfig};
-use crate::devices::scmi::{AgentView, ScmiDevice};
-use crate::devices::VirtioDevice;
-use crate::platform::{scmi_agents, ScmiPlatform};
-use crate::service::rpmb::{build_rpmb, prepare_state_dir, RpmbServed, RpmbSetupError, RpmbStores};
-use crate::status::{DetailSource, DeviceState, EventBus, LinkState, Registry, TransportKind};
+use crate::config::{Config, DeviceConfig, DeviceKind, GuestConfig, TransportConfig};
+use crate::service::kind::{BuildContext, Built, Phase, Served};
+use crate::service::rpmb::RpmbSetupError;
+use crate::status::{DeviceState, EventBus, LinkState, Registry, TransportKind};
 use crate::transport::gunyah::{
     self, BackendNode, DeviceLabel, GunyahBackendIo, GunyahError, NodeDevice,
 };
-use crate::transport::rpmb_dev_socket;
 use crate::transport::socket::{self, SocketError};
 use crate::transport::vhost_user::{self, VhostUserDevice};
 
@@ -145,109 +145,6 @@ pub fn prepare_runtime_dir(dir: &Path, shared: bool) -> Result<(), ServiceError>
     .map_err(|e| err(format!("not writable: {}", std::io::Error::from(e))))
 }
 
-/// Builds the device model a config entry describes, on the shared `platform` (shared
-/// sound outputs are private to this device; sound files resolve in the current directory).
-/// RPMB devices: see [`crate::service::rpmb::build_rpmb`], which also serves the socket face.
-pub fn build_device(
-    config: &Config,
-    platform: &ScmiPlatform,
-    guest: &GuestConfig,
-    device: &DeviceConfig,
-) -> Result<Box<dyn VirtioDevice>, ServiceError> {
-    build_device_with(
-        config,
-        platform,
-        guest,
-        device,
-        &sound::SoundResources::new(config, Path::new(".")),
-    )
-}
-
-/// Builds the device model a config entry describes, with resources shared by the devices.
-pub fn build_device_with(
-    config: &Config,
-    platform: &ScmiPlatform,
-    guest: &GuestConfig,
-    device: &DeviceConfig,
-    sound_resources: &sound::SoundResources,
-) -> Result<Box<dyn VirtioDevice>, ServiceError> {
-    match (device.kind, device.backend) {
-        (DeviceKind::Radio, Backend::Sim | Backend::V4l2) => {
-            Ok(Box::new(build_radio(device, sound_resources)?))
-        }
-        (DeviceKind::Sound, Backend::Sim | Backend::Alsa) => {
-            Ok(Box::new(build_sound(guest, device, sound_resources)?))
-        }
-        (DeviceKind::Scmi, Backend::Sim | Backend::Linux) => {
-            let agents = scmi_agents(config);
-            let agent_id = agents
-                .iter()
-                .position(|a| *a == guest.name)
-                .map_or(0, |i| i as u32 + 1);
-            let view = AgentView {
-                device: device.id.clone(),
-                agents,
-                agent_id,
-                max_message_len: guest.policy.max_request_bytes,
-            };
-            let protocols = platform.protocols(device, agent_id)?;
-            Ok(Box::new(ScmiDevice::new(
-                config.soc.identity.clone(),
-                view,
-                protocols,
-            )))
-        }
-        _ => Err(ServiceError::Unsupported(device.id.clone())),
-    }
-}
-
-/// Builds a virtio-snd device from its `sound` config section.
-fn build_sound(
-    guest: &GuestConfig,
-    device: &DeviceConfig,
-    sound_resources: &sound::SoundResources,
-) -> Result<crate::devices::sound::SoundDevice, ServiceError> {
-    let cfg = device
-        .sound
-        .as_ref()
-        .ok_or_else(|| ServiceError::Unsupported(device.id.clone()))?;
-    sound::build(guest, device, cfg, sound_resources)
-}
-
-/// Builds a radio device and offers the simulated tuner's audio (made in software) to
-/// virtio-snd under the radio's `audio_feed` name.
-fn build_radio(
-    device: &DeviceConfig,
-    sound_resources: &sound::SoundResources,
-) -> Result<crate::devices::radio::RadioDevice, ServiceError> {
-    let cfg = device
-        .radio
-        .as_ref()
-        .ok_or_else(|| ServiceError::Unsupported(device.id.clone()))?;
-    let radio = radio::build(device, cfg)?;
-    if let Some(audio) = radio.audio() {
-        if !sound_resources.provide(&cfg.audio_feed, audio) {
-            return Err(ServiceError::Os {
-                device: device.id.clone(),
-                why: format!(
-                    "audio feed \"{}\" is already fed by another radio",
-                    cfg.audio_feed
-                ),
-            });
-        }
-    }
-    Ok(radio)
-}
-
-/// What an SCMI device publishes to the control plane beyond link state and counters
-/// (devices that own their status cell hand it over when they are built).
-fn detail_source(platform: &ScmiPlatform, device: &DeviceConfig) -> Option<Arc<dyn DetailSource>> {
-    match device.kind {
-        DeviceKind::Scmi => Some(platform.clock_detail(device)),
-        _ => None,
-    }
-}
-
 fn socket_group(config: &Config) -> Result<Option<Gid>, ServiceError> {
     let Some(name) = &config.service.socket_group else {
         return Ok(None);
@@ -262,14 +159,6 @@ fn socket_group(config: &Config) -> Result<Option<Gid>, ServiceError> {
 /// all; Gunyah nodes are opened with [`open_backend_node`].
 pub fn start(config: &Config, runtime_dir: &Path) -> Result<Service, ServiceError> {
     start_with(config, runtime_dir, Arc::new(open_backend_node))
-}
-
-/// A Gunyah node being prepared: its devices and the window base they agree on.
-struct PendingNode {
-    path: PathBuf,
-    window_base: u64,
-    devices: Vec<NodeDevice>,
-    endpoints: Vec<Endpoint>,
 }
 
 /// [`start_full`] with Gunyah nodes opened by `open_node` and the state dir the config and
@@ -297,14 +186,6 @@ pub fn start_in(
     start_full(config, runtime_dir, state_dir, Arc::new(open_backend_node))
 }
 
-/// What one device is served as.
-enum Served {
-    /// A virtio device, for vhost-user or Gunyah.
-    Virtio(Box<dyn VirtioDevice>),
-    /// An RPMB engine behind an `rpmb_dev` unix socket.
-    RpmbDev(Box<crate::devices::rpmb::engine::RpmbEngine<crate::service::rpmb::GuestRpmb>>),
-}
-
 /// Starts every device with Gunyah nodes opened by `open_node` and persistent state in
 /// `state_dir` (created only if some device needs it).
 ///
@@ -321,193 +202,21 @@ pub fn start_full(
     // A group that may use the device or control sockets must be able to reach them.
     let shared = group.is_some() || config.service.control_group.is_some();
     prepare_runtime_dir(runtime_dir, shared)?;
-    if config.devices().any(|(_, d)| d.kind == DeviceKind::Rpmb) {
-        prepare_state_dir(state_dir)?;
-    }
-    let mut stores = RpmbStores::new(state_dir);
-    let platform = ScmiPlatform::build(config)?;
+    let built = build_devices(&mut BuildContext::new(config, runtime_dir, state_dir))?;
     let events = Arc::new(EventBus::new());
-    // In config order, whatever order the transports start in.
-    let mut states = Vec::new();
-    let mut bound = Vec::new();
-    let mut nodes: Vec<PendingNode> = Vec::new();
-    let sound_resources = sound::SoundResources::new(config, runtime_dir);
-    // Radios first, so the tuner audio they provide exists when sound devices are built.
-    let mut radios = std::collections::HashMap::new();
-    for (_, dev) in config.devices() {
-        if dev.kind == DeviceKind::Radio {
-            let radio = build_radio(dev, &sound_resources)?;
-            let cell: Arc<dyn DetailSource> = radio.status();
-            let device: Box<dyn VirtioDevice> = Box::new(radio);
-            radios.insert(dev.id.clone(), (device, cell));
-        }
-    }
-    for guest in &config.guests {
-        for dev in &guest.devices {
-            let (device, own_detail) = match radios.remove(&dev.id) {
-                Some((device, cell)) => (Served::Virtio(device), Some(cell)),
-                None => match dev.kind {
-                    DeviceKind::Sound if matches!(dev.backend, Backend::Sim | Backend::Alsa) => {
-                        let snd = build_sound(guest, dev, &sound_resources)?;
-                        let cell: Arc<dyn DetailSource> = snd.status();
-                        (Served::Virtio(Box::new(snd)), Some(cell))
-                    }
-                    DeviceKind::Rpmb => match build_rpmb(config, guest, dev, &mut stores)? {
-                        RpmbServed::Virtio(d, cell) => {
-                            (Served::Virtio(d), Some(cell as Arc<dyn DetailSource>))
-                        }
-                        RpmbServed::RpmbDevSocket(e, cell) => {
-                            (Served::RpmbDev(e), Some(cell as Arc<dyn DetailSource>))
-                        }
-                    },
-                    _ => (
-                        Served::Virtio(build_device_with(
-                            config,
-                            &platform,
-                            guest,
-                            dev,
-                            &sound_resources,
-                        )?),
-                        None,
-                    ),
-                },
-            };
-            let transport = match dev.transport {
-                TransportConfig::VhostUser { .. } => TransportKind::VhostUser,
-                // The status interface has no rpmb_dev kind (yet): it is a unix socket too.
-                TransportConfig::RpmbDev { .. } => TransportKind::VhostUser,
-                TransportConfig::Gunyah { .. } => TransportKind::Gunyah,
-            };
-            let queues = match &device {
-                Served::Virtio(d) => d.queue_max_sizes().len(),
-                Served::RpmbDev(_) => 0,
-            };
-            let state = Arc::new(DeviceState::new(
-                dev.id.clone(),
-                dev.kind,
-                guest.name.clone(),
-                transport,
-                dev.transport.describe(runtime_dir),
-                queues,
-                events.clone(),
-            ));
-            if let Some(detail) = own_detail.or_else(|| detail_source(&platform, dev)) {
-                state.set_detail_source(detail);
-            }
-            states.push(state.clone());
-            let mut endpoint = Endpoint {
-                device: dev.id.clone(),
-                guest: guest.name.clone(),
-                kind: dev.kind,
-                socket: None,
-                attachment: dev.transport.describe(runtime_dir),
-            };
-            match &dev.transport {
-                TransportConfig::VhostUser { socket } | TransportConfig::RpmbDev { socket } => {
-                    let path = runtime_dir.join(socket);
-                    let listener =
-                        socket::bind(&path, group).map_err(|source| ServiceError::Socket {
-                            device: dev.id.clone(),
-                            source,
-                        })?;
-                    endpoint.socket = Some(path);
-                    bound.push((endpoint, device, listener, state));
-                }
-                TransportConfig::Gunyah {
-                    node,
-                    label,
-                    window_base,
-                } => {
-                    let label = DeviceLabel::new(*label).map_err(|e| ServiceError::Os {
-                        device: dev.id.clone(),
-                        why: e.to_string(),
-                    })?;
-                    let Served::Virtio(device) = device else {
-                        return Err(ServiceError::Unsupported(dev.id.clone()));
-                    };
-                    let nd = NodeDevice {
-                        id: dev.id.clone(),
-                        label,
-                        device,
-                        status: Some(state),
-                        poll_max: config.service.queue_poll_max(),
-                    };
-                    match nodes.iter_mut().find(|n| n.path == *node) {
-                        Some(n) => {
-                            n.devices.push(nd);
-                            n.endpoints.push(endpoint);
-                        }
-                        None => nodes.push(PendingNode {
-                            path: node.clone(),
-                            window_base: *window_base,
-                            devices: vec![nd],
-                            endpoints: vec![endpoint],
-                        }),
-                    }
-                }
-            }
-        }
+    let mut placed = Placed::default();
+    for (guest, dev, built) in built {
+        placed.add(config, runtime_dir, group, guest, dev, built, &events)?;
     }
     let mut endpoints = Vec::new();
     let mut threads = Vec::new();
-    for node in nodes {
-        let name = node.path.display().to_string();
-        let open = open_node.clone();
-        let path = node.path.clone();
-        threads.push(
-            gunyah::start_node(
-                &name,
-                Box::new(move || open(&path)),
-                node.window_base,
-                node.devices,
-            )
-            .map_err(ServiceError::Gunyah)?,
-        );
-        for ep in node.endpoints {
-            info!(
-                "{}: {} for guest \"{}\" on {}",
-                ep.device,
-                ep.kind.name(),
-                ep.guest,
-                ep.attachment
-            );
-            endpoints.push(ep);
-        }
+    for node in placed.nodes {
+        threads.push(start_gunyah_node(node, &open_node, &mut endpoints)?);
     }
-    for (endpoint, device, listener, state) in bound {
-        let id = endpoint.device.clone();
-        let os_err = |why: String| ServiceError::Os {
-            device: id.clone(),
-            why,
-        };
-        let spawned = match device {
-            Served::Virtio(device) => {
-                let backend = VhostUserDevice::new(id.clone(), endpoint.guest.clone(), device)
-                    .map_err(|e| os_err(format!("cannot create event fds: {e}")))?
-                    .with_status(state.clone())
-                    .with_poll_max(config.service.queue_poll_max());
-                std::thread::Builder::new()
-                    .name(id.clone())
-                    .spawn(move || serve_or_fail(backend, listener, &state))
-            }
-            Served::RpmbDev(engine) => {
-                let name = id.clone();
-                std::thread::Builder::new()
-                    .name(id.clone())
-                    .spawn(move || rpmb_dev_socket::serve(&name, *engine, listener))
-            }
-        };
-        let thread = spawned.map_err(|e| os_err(format!("cannot spawn thread: {e}")))?;
-        info!(
-            "{id}: {} for guest \"{}\" on {}",
-            endpoint.kind.name(),
-            endpoint.guest,
-            endpoint.attachment
-        );
-        endpoints.push(endpoint);
-        threads.push(thread);
+    for bound in placed.bound {
+        threads.push(start_socket_device(config, bound, &mut endpoints)?);
     }
-    let status = Arc::new(Registry::new(states, events));
+    let status = Arc::new(Registry::new(placed.states, events));
     status
         .spawn_detail_watcher(DETAIL_WATCH_PERIOD)
         .map_err(|e| ServiceError::Os {
@@ -519,6 +228,223 @@ pub fn start_full(
         status,
         _threads: threads,
     })
+}
+
+/// Builds every configured device, phase by phase ([`Phase::ORDER`]); returns them in
+/// config order whatever order they were built in.
+fn build_devices<'c>(
+    cx: &mut BuildContext<'c>,
+) -> Result<Vec<(&'c GuestConfig, &'c DeviceConfig, Built)>, ServiceError> {
+    let config = cx.config;
+    let mut slots: Vec<(&GuestConfig, &DeviceConfig, Option<Built>)> = config
+        .guests
+        .iter()
+        .flat_map(|g| g.devices.iter().map(move |d| (g, d, None)))
+        .collect();
+    for phase in Phase::ORDER {
+        for (guest, dev, slot) in &mut slots {
+            let kind = registry::find(dev.kind())
+                .ok_or_else(|| ServiceError::Unsupported(dev.id.clone()))?;
+            if kind.phase() == phase {
+                *slot = Some(kind.build(cx, guest, dev)?);
+            }
+        }
+    }
+    slots
+        .into_iter()
+        .map(|(g, d, built)| {
+            built
+                .map(|b| (g, d, b))
+                .ok_or_else(|| ServiceError::Unsupported(d.id.clone()))
+        })
+        .collect()
+}
+
+/// A device whose unix socket is bound, waiting for its serving thread.
+struct BoundDevice {
+    endpoint: Endpoint,
+    served: Served,
+    listener: std::os::unix::net::UnixListener,
+    state: Arc<DeviceState>,
+}
+
+/// A Gunyah node being prepared: its devices and the window base they agree on.
+struct PendingNode {
+    path: PathBuf,
+    window_base: u64,
+    devices: Vec<NodeDevice>,
+    endpoints: Vec<Endpoint>,
+}
+
+/// Built devices put in front of their transports, not serving yet.
+#[derive(Default)]
+struct Placed {
+    /// Every device's status, in config order.
+    states: Vec<Arc<DeviceState>>,
+    bound: Vec<BoundDevice>,
+    nodes: Vec<PendingNode>,
+}
+
+impl Placed {
+    /// Gives `dev` its status and binds its socket, or queues it on its Gunyah node.
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        config: &Config,
+        runtime_dir: &Path,
+        group: Option<Gid>,
+        guest: &GuestConfig,
+        dev: &DeviceConfig,
+        built: Built,
+        events: &Arc<EventBus>,
+    ) -> Result<(), ServiceError> {
+        let transport = match dev.transport {
+            TransportConfig::VhostUser { .. } => TransportKind::VhostUser,
+            TransportConfig::RpmbDev { .. } => TransportKind::RpmbDev,
+            TransportConfig::Gunyah { .. } => TransportKind::Gunyah,
+        };
+        let state = Arc::new(DeviceState::new(
+            dev.id.clone(),
+            dev.kind(),
+            guest.name.clone(),
+            transport,
+            dev.transport.describe(runtime_dir),
+            built.served.queues(),
+            events.clone(),
+        ));
+        if let Some(detail) = built.detail {
+            state.set_detail_source(detail);
+        }
+        self.states.push(state.clone());
+        let mut endpoint = Endpoint {
+            device: dev.id.clone(),
+            guest: guest.name.clone(),
+            kind: dev.kind(),
+            socket: None,
+            attachment: dev.transport.describe(runtime_dir),
+        };
+        match &dev.transport {
+            TransportConfig::VhostUser { socket } | TransportConfig::RpmbDev { socket } => {
+                let path = runtime_dir.join(socket);
+                let listener =
+                    socket::bind(&path, group).map_err(|source| ServiceError::Socket {
+                        device: dev.id.clone(),
+                        source,
+                    })?;
+                endpoint.socket = Some(path);
+                self.bound.push(BoundDevice {
+                    endpoint,
+                    served: built.served,
+                    listener,
+                    state,
+                });
+            }
+            TransportConfig::Gunyah {
+                node,
+                label,
+                window_base,
+            } => {
+                let label = DeviceLabel::new(*label).map_err(|e| ServiceError::Os {
+                    device: dev.id.clone(),
+                    why: e.to_string(),
+                })?;
+                let Served::Virtio(device) = built.served else {
+                    return Err(ServiceError::Unsupported(dev.id.clone()));
+                };
+                let nd = NodeDevice {
+                    id: dev.id.clone(),
+                    label,
+                    device,
+                    status: Some(state),
+                    poll_max: config.service.queue_poll_max(),
+                };
+                match self.nodes.iter_mut().find(|n| n.path == *node) {
+                    Some(n) => {
+                        n.devices.push(nd);
+                        n.endpoints.push(endpoint);
+                    }
+                    None => self.nodes.push(PendingNode {
+                        path: node.clone(),
+                        window_base: *window_base,
+                        devices: vec![nd],
+                        endpoints: vec![endpoint],
+                    }),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Opens `node` and starts serving its devices; their endpoints are added to `endpoints`.
+fn start_gunyah_node(
+    node: PendingNode,
+    open_node: &NodeOpener,
+    endpoints: &mut Vec<Endpoint>,
+) -> Result<JoinHandle<()>, ServiceError> {
+    let name = node.path.display().to_string();
+    let open = open_node.clone();
+    let path = node.path.clone();
+    let thread = gunyah::start_node(
+        &name,
+        Box::new(move || open(&path)),
+        node.window_base,
+        node.devices,
+    )
+    .map_err(ServiceError::Gunyah)?;
+    for ep in node.endpoints {
+        log_served(&ep);
+        endpoints.push(ep);
+    }
+    Ok(thread)
+}
+
+/// Starts the thread serving a device on its bound socket; its endpoint is added to
+/// `endpoints`.
+fn start_socket_device(
+    config: &Config,
+    bound: BoundDevice,
+    endpoints: &mut Vec<Endpoint>,
+) -> Result<JoinHandle<()>, ServiceError> {
+    let BoundDevice {
+        endpoint,
+        served,
+        listener,
+        state,
+    } = bound;
+    let id = endpoint.device.clone();
+    let os_err = |why: String| ServiceError::Os {
+        device: id.clone(),
+        why,
+    };
+    let spawned = match served {
+        Served::Virtio(device) => {
+            let backend = VhostUserDevice::new(id.clone(), endpoint.guest.clone(), device)
+                .map_err(|e| os_err(format!("cannot create event fds: {e}")))?
+                .with_status(state.clone())
+                .with_poll_max(config.service.queue_poll_max());
+            std::thread::Builder::new()
+                .name(id.clone())
+                .spawn(move || serve_or_fail(backend, listener, &state))
+        }
+        Served::OwnSocket(serve) => std::thread::Builder::new()
+            .name(id.clone())
+            .spawn(move || serve(listener)),
+    };
+    let thread = spawned.map_err(|e| os_err(format!("cannot spawn thread: {e}")))?;
+    log_served(&endpoint);
+    endpoints.push(endpoint);
+    Ok(thread)
+}
+
+fn log_served(ep: &Endpoint) {
+    info!(
+        "{}: {} for guest \"{}\" on {}",
+        ep.device,
+        ep.kind.name(),
+        ep.guest,
+        ep.attachment
+    );
 }
 
 /// Serves until the process exits; if serving ever stops (a bug that panicked the thread),

@@ -9,7 +9,7 @@ mod support;
 
 use std::time::Duration;
 
-use drivervm::config::parse;
+use drivervm::config::{parse, DeviceSpec};
 use drivervm::devices::radio::constants::*;
 use drivervm::harness::HarnessOptions;
 use drivervm::hw::tuner::audio::{deinterleave, dominant_hz};
@@ -30,7 +30,10 @@ const FORMAT: AudioFormat = AudioFormat {
 fn rig(t: Transport) -> (Radio, std::sync::Arc<TunerAudio>, DeviceServer) {
     let config = parse(RADIO_CONFIG, "radio test config").expect("config");
     let dev_cfg = &config.guests[0].devices[0];
-    let device = build(dev_cfg, dev_cfg.radio.as_ref().expect("radio")).expect("build");
+    let DeviceSpec::Radio(radio) = &dev_cfg.spec else {
+        panic!("the test config's device is a radio");
+    };
+    let device = build(dev_cfg, radio).expect("build");
     let audio = device.audio().expect("the sim tuner produces audio");
     assert_eq!(audio.feed_name(), "fm0");
     let (h, server) = serve_device(

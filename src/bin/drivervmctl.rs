@@ -13,6 +13,11 @@ use drivervm::config;
 use drivervm::control::iface::{self, IDriverVm::IDriverVm, IDriverVmListener::IDriverVmListener};
 use drivervm::control::{self, BinderResult, Interface, Status, Strong, Target};
 
+#[path = "drivervmctl/detail.rs"]
+mod detail;
+
+use detail::DetailView;
+
 const LONG_ABOUT: &str = "Queries a running drivervm over its status interface \
 (vendor.drivervm.IDriverVm, read-only: nothing here changes device or hardware state).
 
@@ -132,25 +137,9 @@ fn link_name(l: iface::LinkState::LinkState) -> String {
 }
 
 fn kind_name(k: iface::DeviceKind::DeviceKind) -> String {
-    use iface::DeviceKind::DeviceKind as K;
-    match k {
-        K::SCMI => "scmi".into(),
-        K::RPMB => "rpmb".into(),
-        K::SOUND => "sound".into(),
-        K::RADIO => "radio".into(),
-        other => format!("unknown({})", other.0),
-    }
-}
-
-fn stream_state_name(s: iface::AudioStreamState::AudioStreamState) -> String {
-    use iface::AudioStreamState::AudioStreamState as S;
-    match s {
-        S::IDLE => "idle".into(),
-        S::PARAMETERS_SET => "parameters-set".into(),
-        S::PREPARED => "prepared".into(),
-        S::RUNNING => "running".into(),
-        S::STOPPED => "stopped".into(),
-        other => format!("unknown({})", other.0),
+    match control::kind_from_aidl(k) {
+        Some(kind) => kind.name().to_owned(),
+        None => format!("unknown({})", k.0),
     }
 }
 
@@ -263,136 +252,12 @@ fn status(svc: &dyn IDriverVm, as_json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Per-kind detail as JSON and as text lines; an unavailable backend is reported, not fatal.
-fn detail(svc: &dyn IDriverVm, d: &iface::DeviceStatus::DeviceStatus) -> (Value, Vec<String>) {
-    use iface::DeviceKind::DeviceKind as K;
-    let id = d.r#id.as_str();
-    let unavailable = |s: Status| {
-        let msg = control::describe_status(&s).1;
-        (
-            json!({ "unavailable": msg }),
-            vec![format!("detail: unavailable ({msg})")],
-        )
-    };
-    match d.r#kind {
-        K::SCMI => match svc.r#getClocks(id) {
-            Ok(clocks) => {
-                let mut lines = vec![format!("clocks: {}", clocks.len())];
-                for c in &clocks {
-                    lines.push(format!(
-                        "  {:>3}  {:<24} {:>12} Hz  {:<8} {}",
-                        c.r#id,
-                        c.r#name,
-                        c.r#rateHz,
-                        if c.r#enabled { "enabled" } else { "disabled" },
-                        if c.r#owner.is_empty() {
-                            "-"
-                        } else {
-                            &c.r#owner
-                        }
-                    ));
-                }
-                let v = clocks
-                    .iter()
-                    .map(|c| {
-                        json!({"id": c.r#id, "name": c.r#name, "rate_hz": c.r#rateHz,
-                               "enabled": c.r#enabled, "owner": c.r#owner})
-                    })
-                    .collect::<Vec<_>>();
-                (json!({ "clocks": v }), lines)
-            }
-            Err(s) => unavailable(s),
-        },
-        K::RPMB => match svc.r#getRpmbInfo(id) {
-            Ok(r) => (
-                json!({"capacity_bytes": r.r#capacityBytes, "write_counter": r.r#writeCounter,
-                       "key_programmed": r.r#keyProgrammed}),
-                vec![
-                    format!("capacity    {} bytes", r.r#capacityBytes),
-                    format!("write count {}", r.r#writeCounter),
-                    format!(
-                        "key         {}",
-                        if r.r#keyProgrammed {
-                            "programmed"
-                        } else {
-                            "not programmed"
-                        }
-                    ),
-                ],
-            ),
-            Err(s) => unavailable(s),
-        },
-        K::RADIO => match svc.r#getRadioInfo(id) {
-            Ok(r) => {
-                let band = if r.r#band == iface::RadioBand::RadioBand::AM {
-                    "AM"
-                } else {
-                    "FM"
-                };
-                let rds = r
-                    .r#rds
-                    .as_ref()
-                    .map(|x| json!({"pi": x.r#pi, "ps": x.r#ps, "rt": x.r#rt, "pty": x.r#pty}));
-                let mut lines = vec![
-                    format!("tuned       {band} {} kHz", r.r#frequencyKhz),
-                    format!(
-                        "signal      {}%{}",
-                        r.r#signalPercent,
-                        if r.r#stereo { " stereo" } else { "" }
-                    ),
-                ];
-                if let Some(x) = &r.r#rds {
-                    lines.push(format!(
-                        "rds         PI {:04X} PS \"{}\" PTY {} RT \"{}\"",
-                        x.r#pi, x.r#ps, x.r#pty, x.r#rt
-                    ));
-                }
-                (
-                    json!({"band": band, "frequency_khz": r.r#frequencyKhz,
-                           "signal_percent": r.r#signalPercent, "stereo": r.r#stereo, "rds": rds}),
-                    lines,
-                )
-            }
-            Err(s) => unavailable(s),
-        },
-        K::SOUND => match svc.r#getAudioStreams(id) {
-            Ok(streams) => {
-                let mut lines = vec![format!("streams: {}", streams.len())];
-                let mut v = Vec::new();
-                for s in &streams {
-                    let dir = if s.r#direction == iface::AudioDirection::AudioDirection::INPUT {
-                        "input"
-                    } else {
-                        "output"
-                    };
-                    let state = stream_state_name(s.r#state);
-                    let shape = if s.r#format.is_empty() {
-                        "-".to_owned()
-                    } else {
-                        format!("{} {} Hz {} ch", s.r#format, s.r#rateHz, s.r#channels)
-                    };
-                    lines.push(format!(
-                        "  {:>3}  {dir:<6}  {state:<14}  {shape:<24}  xruns {}",
-                        s.r#id, s.r#xruns
-                    ));
-                    v.push(json!({"id": s.r#id, "direction": dir, "state": state,
-                                  "format": s.r#format, "rate_hz": s.r#rateHz,
-                                  "channels": s.r#channels, "xruns": s.r#xruns}));
-                }
-                (json!({ "streams": v }), lines)
-            }
-            Err(s) => unavailable(s),
-        },
-        _ => (Value::Null, Vec::new()),
-    }
-}
-
 fn device(svc: &dyn IDriverVm, id: &str, as_json: bool) -> Result<(), Failure> {
     let d = svc.r#getDevice(id)?;
-    let (detail_json, detail_lines) = detail(svc, &d);
+    let detail = DetailView::fetch(svc, &d);
     if as_json {
         let mut v = device_json(&d);
-        v["detail"] = detail_json;
+        v["detail"] = detail.json();
         println!("{v}");
         return Ok(());
     }
@@ -429,7 +294,7 @@ fn device(svc: &dyn IDriverVm, id: &str, as_json: bool) -> Result<(), Failure> {
         })
         .collect();
     print_table(&["QUEUE", "REQUESTS", "ERRORS", "BYTES"], &rows);
-    for line in detail_lines {
+    for line in detail.lines() {
         println!("{line}");
     }
     Ok(())

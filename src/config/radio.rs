@@ -139,13 +139,8 @@ pub(super) fn validate(
     backend: Backend,
     err: &dyn Fn(&str, String) -> super::ConfigError,
 ) -> Result<RadioConfig, super::ConfigError> {
-    let int = |key: &str, v: Option<RawInt>, lo: i64, hi: i64, default: i64| match v {
-        None => Ok(default),
-        Some(RawInt(n)) if (lo..=hi).contains(&n) => Ok(n),
-        Some(RawInt(n)) => Err(err(
-            key,
-            format!("{n} is out of range (expected {lo} to {hi})"),
-        )),
+    let int = |key: &str, v: Option<RawInt>, lo: i64, hi: i64, default: i64| {
+        super::int::int_or(v, default, lo, hi).map_err(|why| err(key, why))
     };
     let device_id = int(
         "radio.device_id",

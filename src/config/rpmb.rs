@@ -10,7 +10,7 @@ use std::path::{Component, PathBuf};
 
 use super::kinds::{name_list, Backend, DeviceKind};
 use super::raw::{RawInt, RawRpmb, RawRpmbStore};
-use super::schema::{DeviceConfig, GuestConfig, TransportConfig};
+use super::schema::{DeviceSpec, GuestConfig, TransportConfig};
 use super::validate::Validator;
 
 /// Default capacity of a guest's RPMB: 512 blocks, one virtio-rpmb unit (128 KiB).
@@ -134,14 +134,9 @@ impl Validator<'_> {
         min: i64,
         max: i64,
     ) -> Result<i64, super::ConfigError> {
+        // The default is checked too: a kind's default must fit the range it is used with.
         let v = value.map_or(default, |RawInt(n)| n);
-        if !(min..=max).contains(&v) {
-            return Err(self.err(
-                format!("{place} {key}"),
-                format!("{v} is out of range (expected {min} to {max})"),
-            ));
-        }
-        Ok(v)
+        super::int::in_range(v, min, max, "").map_err(|why| self.err(format!("{place} {key}"), why))
     }
 
     fn path_ok(
@@ -402,7 +397,7 @@ impl Validator<'_> {
         let mut slots: HashMap<&str, Vec<(u32, u32, String)>> = HashMap::new();
         for g in guests {
             for (i, d) in g.devices.iter().enumerate() {
-                let DeviceConfig { rpmb: Some(r), .. } = d else {
+                let DeviceSpec::Rpmb(r) = &d.spec else {
                     continue;
                 };
                 let place = format!("guest \"{}\" device {}", g.name, i + 1);

@@ -52,11 +52,14 @@ pub struct ServiceConfig {
     /// The control plane over vsock, when configured.
     pub control_vsock: Option<VsockControl>,
     /// Longest a request queue is busy-polled after its work before sleeping; `None` is
-    /// the default ([`crate::transport::poll::DEFAULT_POLL_MAX`]), zero turns polling off.
+    /// the default ([`ServiceConfig::DEFAULT_QUEUE_POLL_MAX`]), zero turns polling off.
     pub queue_poll_max: Option<Duration>,
 }
 
 impl ServiceConfig {
+    /// Default for the longest polling window: QEMU's default poll-max-ns.
+    pub const DEFAULT_QUEUE_POLL_MAX: Duration = Duration::from_micros(32);
+
     /// Default control socket name, in the runtime dir.
     pub const DEFAULT_CONTROL_SOCKET: &'static str = "control.sock";
 
@@ -71,8 +74,7 @@ impl ServiceConfig {
 
     /// Upper bound of every queue's adaptive polling window.
     pub fn queue_poll_max(&self) -> Duration {
-        self.queue_poll_max
-            .unwrap_or(crate::transport::poll::DEFAULT_POLL_MAX)
+        self.queue_poll_max.unwrap_or(Self::DEFAULT_QUEUE_POLL_MAX)
     }
 
     /// Most a queue may be configured to poll: beyond a millisecond spinning costs more than
@@ -144,20 +146,44 @@ pub struct DeviceConfig {
     /// `<guest>-<kind>`, or `<guest>-<kind>-<n>` (n from 0 in file order) when the guest has
     /// several devices of that kind; unique in the config.
     pub id: String,
-    /// Which virtio device.
-    pub kind: DeviceKind,
     /// What serves it; allowed for `kind` and implemented in this build.
     pub backend: Backend,
     /// How it is put in front of the guest.
     pub transport: TransportConfig,
-    /// For scmi devices: the resources the guest sees (empty for other kinds).
-    pub grants: ScmiGrants,
-    /// Jacks and streams of a sound device; `None` for other kinds.
-    pub sound: Option<super::sound::SoundConfig>,
-    /// The tuner and region of a radio device; `None` for other kinds.
-    pub radio: Option<super::radio::RadioConfig>,
-    /// RPMB storage and presentation; `Some` exactly for rpmb devices.
-    pub rpmb: Option<RpmbConfig>,
+    /// The kind and its own settings.
+    pub spec: DeviceSpec,
+}
+
+impl DeviceConfig {
+    /// Which virtio device.
+    pub fn kind(&self) -> DeviceKind {
+        self.spec.kind()
+    }
+}
+
+/// A device's kind with the settings only that kind has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceSpec {
+    /// virtio-scmi: the resources the guest sees.
+    Scmi(ScmiGrants),
+    /// virtio-rpmb (or `rpmb_dev`): storage and presentation.
+    Rpmb(RpmbConfig),
+    /// virtio-snd: jacks and streams.
+    Sound(super::sound::SoundConfig),
+    /// virtio-radio: the tuner and region.
+    Radio(super::radio::RadioConfig),
+}
+
+impl DeviceSpec {
+    /// The kind these settings belong to.
+    pub fn kind(&self) -> DeviceKind {
+        match self {
+            Self::Scmi(_) => DeviceKind::Scmi,
+            Self::Rpmb(_) => DeviceKind::Rpmb,
+            Self::Sound(_) => DeviceKind::Sound,
+            Self::Radio(_) => DeviceKind::Radio,
+        }
+    }
 }
 
 /// How a device reaches its guest.

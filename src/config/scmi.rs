@@ -145,13 +145,7 @@ impl ScmiValidator<'_> {
     }
 
     fn int(&self, place: &str, v: RawInt, min: i64, max: i64) -> Result<i64, ConfigError> {
-        if v.0 < min || v.0 > max {
-            return Err(self.err(
-                place,
-                format!("{} is out of range (expected {min} to {max})", v.0),
-            ));
-        }
-        Ok(v.0)
+        super::int::in_range(v.0, min, max, "").map_err(|why| self.err(place, why))
     }
 
     fn u64(&self, place: &str, v: RawInt, min: u64) -> Result<u64, ConfigError> {

@@ -294,17 +294,7 @@ impl Place<'_> {
         min: u32,
         max: u32,
     ) -> Result<u32, ConfigError> {
-        match v {
-            None => Ok(default),
-            Some(RawInt(n)) => u32::try_from(n)
-                .ok()
-                .filter(|n| (min..=max).contains(n))
-                .ok_or_else(|| {
-                    self.err(format!(
-                        "{key} = {n} is out of range (expected {min} to {max})"
-                    ))
-                }),
-        }
+        super::int::int_or(v, default, min, max).map_err(|why| self.err(format!("{key} = {why}")))
     }
 
     fn direction(&self, v: Option<&str>) -> Result<SoundDirection, ConfigError> {

@@ -11,6 +11,38 @@ mod rpmb;
 mod schema_keys;
 mod sound;
 
+/// The kind-specific settings, for assertions.
+impl DeviceConfig {
+    fn radio(&self) -> Option<&RadioConfig> {
+        match &self.spec {
+            DeviceSpec::Radio(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    fn sound(&self) -> Option<&SoundConfig> {
+        match &self.spec {
+            DeviceSpec::Sound(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn rpmb(&self) -> Option<&RpmbConfig> {
+        match &self.spec {
+            DeviceSpec::Rpmb(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    fn grants(&self) -> &ScmiGrants {
+        static NONE: std::sync::OnceLock<ScmiGrants> = std::sync::OnceLock::new();
+        match &self.spec {
+            DeviceSpec::Scmi(g) => g,
+            _ => NONE.get_or_init(ScmiGrants::default),
+        }
+    }
+}
+
 /// The sound device the embedded default serves: every sound key at its default.
 fn sound_default() -> DeviceConfig {
     use crate::hw::pcm::SampleFormat;
@@ -26,15 +58,11 @@ fn sound_default() -> DeviceConfig {
     };
     DeviceConfig {
         id: "vm0-sound".into(),
-        kind: DeviceKind::Sound,
         backend: Backend::Sim,
         transport: TransportConfig::VhostUser {
             socket: PathBuf::from("vm0-sound.sock"),
         },
-        rpmb: None,
-        grants: ScmiGrants::default(),
-        radio: None,
-        sound: Some(SoundConfig {
+        spec: DeviceSpec::Sound(SoundConfig {
             jacks: vec![JackConfig {
                 name: "line-out".into(),
                 direction: SoundDirection::Output,
@@ -85,27 +113,22 @@ pub(super) fn ivi(devices: &[&str]) -> String {
 fn scmi(id: &str, socket: &str) -> DeviceConfig {
     DeviceConfig {
         id: id.to_owned(),
-        kind: DeviceKind::Scmi,
         backend: Backend::Sim,
         transport: TransportConfig::VhostUser {
             socket: PathBuf::from(socket),
         },
-        sound: None,
-        grants: ScmiGrants::default(),
-        radio: None,
-        rpmb: None,
+        spec: DeviceSpec::Scmi(ScmiGrants::default()),
     }
 }
 
 fn rpmb_image(id: &str, image: &str, capacity_blocks: u32) -> DeviceConfig {
     DeviceConfig {
         id: id.to_owned(),
-        kind: DeviceKind::Rpmb,
         backend: Backend::File,
         transport: TransportConfig::VhostUser {
             socket: PathBuf::from(format!("{id}.sock")),
         },
-        rpmb: Some(RpmbConfig {
+        spec: DeviceSpec::Rpmb(RpmbConfig {
             storage: RpmbStorageConfig::Image {
                 path: PathBuf::from(image),
             },
@@ -114,9 +137,6 @@ fn rpmb_image(id: &str, image: &str, capacity_blocks: u32) -> DeviceConfig {
             max_rd_cnt: 2,
             interface: RpmbInterface::VirtioRpmb,
         }),
-        sound: None,
-        grants: ScmiGrants::default(),
-        radio: None,
     }
 }
 
@@ -127,10 +147,10 @@ fn embedded_default_is_one_guest_with_scmi_sound_and_radio_on_sim() {
     assert_eq!(rpmb, rpmb_image("vm0-rpmb", "vm0-rpmb.img", 512));
     let radio = c.guests[0].devices.pop().expect("radio device");
     assert_eq!(
-        (radio.id.as_str(), radio.kind),
+        (radio.id.as_str(), radio.kind()),
         ("vm0-radio", DeviceKind::Radio)
     );
-    let r = radio.radio.expect("radio settings");
+    let r = radio.radio().expect("radio settings");
     assert_eq!(r.audio_feed, "fm0");
     match &r.tuner {
         RadioTuner::Sim { stations, .. } => {
@@ -141,7 +161,7 @@ fn embedded_default_is_one_guest_with_scmi_sound_and_radio_on_sim() {
         t => panic!("{t:?}"),
     }
     let sound = c.guests[0].devices.get(1).cloned();
-    let grants = c.guests[0].devices[0].grants.clone();
+    let grants = c.guests[0].devices[0].grants().clone();
     let scmi_platform = c.soc.scmi.clone();
     assert_eq!(
         c,
@@ -158,7 +178,7 @@ fn embedded_default_is_one_guest_with_scmi_sound_and_radio_on_sim() {
                 },
                 devices: vec![
                     DeviceConfig {
-                        grants: grants.clone(),
+                        spec: DeviceSpec::Scmi(grants.clone()),
                         ..scmi("vm0-scmi", "vm0-scmi.sock")
                     },
                     sound_default(),
@@ -244,7 +264,7 @@ fn example_parses_to_what_its_comments_say() {
             "ivi-rpmb"
         ]
     );
-    let sound = c.guests[0].devices[2].sound.as_ref().expect("sound tables");
+    let sound = c.guests[0].devices[2].sound().expect("sound tables");
     assert_eq!(sound.streams.len(), 5);
     assert_eq!(
         sound.streams[4].endpoint,
@@ -265,11 +285,11 @@ fn example_parses_to_what_its_comments_say() {
             ("amp", SharePolicy::Exclusive)
         ]
     );
-    let grants = c.guests[0].devices[0].grants.clone();
+    let grants = c.guests[0].devices[0].grants().clone();
     assert_eq!(
         c.guests[0].devices[0],
         DeviceConfig {
-            grants: grants.clone(),
+            spec: DeviceSpec::Scmi(grants.clone()),
             ..scmi("ivi-scmi", "ivi-scmi.sock")
         }
     );
@@ -306,12 +326,11 @@ fn example_parses_to_what_its_comments_say() {
         c.guests[1].devices[1],
         DeviceConfig {
             id: "cluster-rpmb".into(),
-            kind: DeviceKind::Rpmb,
             backend: Backend::File,
             transport: TransportConfig::RpmbDev {
                 socket: "cluster-rpmb.sock".into()
             },
-            rpmb: Some(RpmbConfig {
+            spec: DeviceSpec::Rpmb(RpmbConfig {
                 storage: RpmbStorageConfig::Shared {
                     store: "emmc0".into(),
                     offset: 0
@@ -321,9 +340,6 @@ fn example_parses_to_what_its_comments_say() {
                 max_rd_cnt: 2,
                 interface: RpmbInterface::RpmbDevSocket,
             }),
-            grants: ScmiGrants::default(),
-            sound: None,
-            radio: None,
         }
     );
     assert_eq!(
@@ -339,7 +355,7 @@ fn example_parses_to_what_its_comments_say() {
             guest_writes_per_minute: 600,
         }]
     );
-    let sim = c.guests[0].devices[1].radio.as_ref().expect("ivi-radio");
+    let sim = c.guests[0].devices[1].radio().expect("ivi-radio");
     assert_eq!(sim.device_id, 56);
     assert_eq!(sim.bands.len(), 2);
     match &sim.tuner {
@@ -358,7 +374,7 @@ fn example_parses_to_what_its_comments_say() {
         t => panic!("{t:?}"),
     }
     assert_eq!(
-        c.guests[1].devices[2].radio.as_ref().map(|r| &r.tuner),
+        c.guests[1].devices[2].radio().map(|r| &r.tuner),
         Some(&RadioTuner::V4l2 {
             device: "/dev/radio0".into()
         })
@@ -695,7 +711,7 @@ fn service_keys_are_checked() {
 
 #[test]
 fn sound_controls_are_off_unless_asked_for_and_only_for_sound() {
-    let sound = |c: &Config| c.guests[0].devices[0].sound.as_ref().map(|s| s.controls);
+    let sound = |c: &Config| c.guests[0].devices[0].sound().map(|s| s.controls);
     let c = parse(&ivi(&["kind = \"sound\""]), "t").expect("valid");
     assert_eq!(sound(&c), Some(false));
     let c = parse(&ivi(&["kind = \"sound\"\ncontrols = true"]), "t").expect("valid");

@@ -8,18 +8,19 @@ use std::time::Duration;
 use crate::hw::soc::{self, SocIdentity};
 
 use super::error::ConfigError;
+use super::int::{in_range, int_or};
 use super::kinds::{implemented, name_list, Backend, DeviceKind};
-use super::radio::{self, RadioConfig};
+use super::radio;
 use super::raw::{
     RawConfig, RawDevice, RawGuest, RawGunyah, RawInt, RawRpmb, RawService, RawSoc, RawTransport,
 };
 use super::rpmb::RpmbStoreConfig;
 use super::schema::{
-    Config, DeviceConfig, GuestConfig, GuestPolicy, ServiceConfig, SocConfig, TransportConfig,
-    VsockControl,
+    Config, DeviceConfig, DeviceSpec, GuestConfig, GuestPolicy, ServiceConfig, SocConfig,
+    TransportConfig, VsockControl,
 };
-use super::scmi::{ScmiGrants, ScmiPlatformConfig, ScmiValidator};
-use super::sound::{OutputConfig, Place, SoundConfig};
+use super::scmi::{ScmiPlatformConfig, ScmiValidator};
+use super::sound::{OutputConfig, Place};
 
 /// Accepted `service.log_level` values, most to least severe.
 pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
@@ -132,16 +133,8 @@ impl Validator<'_> {
         let queue_poll_max = match raw.queue_poll_max_us {
             None => None,
             Some(RawInt(us)) => {
-                let max = ServiceConfig::MAX_QUEUE_POLL_US;
-                let us = u64::try_from(us)
-                    .ok()
-                    .filter(|us| *us <= max)
-                    .ok_or_else(|| {
-                        self.err(
-                            "service.queue_poll_max_us",
-                            format!("{us} is out of range (expected 0 to {max} microseconds)"),
-                        )
-                    })?;
+                let us = in_range(us, 0, ServiceConfig::MAX_QUEUE_POLL_US, " microseconds")
+                    .map_err(|why| self.err("service.queue_poll_max_us", why))?;
                 Some(Duration::from_micros(us))
             }
         };
@@ -188,15 +181,8 @@ impl Validator<'_> {
             }
             return Ok(None);
         };
-        let port = u32::try_from(port)
-            .ok()
-            .filter(|p| (1..=max).contains(&u64::from(*p)))
-            .ok_or_else(|| {
-                self.err(
-                    "service.control_vsock_port",
-                    format!("{port} is out of range (expected 1 to {max})"),
-                )
-            })?;
+        let port = in_range(port, 1, u32::MAX - 1, "")
+            .map_err(|why| self.err("service.control_vsock_port", why))?;
         let cids = cids.unwrap_or_default();
         if cids.is_empty() {
             return Err(self.err(
@@ -226,12 +212,8 @@ impl Validator<'_> {
         let sub_vendor = self.soc_name("soc.sub_vendor", raw.sub_vendor, defaults.sub_vendor)?;
         let implementation_version = match raw.implementation_version {
             None => soc::implementation_version(),
-            Some(RawInt(n)) => u32::try_from(n).map_err(|_| {
-                self.err(
-                    "soc.implementation_version",
-                    format!("{n} is out of range (expected 0 to {})", u32::MAX),
-                )
-            })?,
+            Some(RawInt(n)) => in_range(n, 0, u32::MAX, "")
+                .map_err(|why| self.err("soc.implementation_version", why))?,
         };
         Ok(SocConfig {
             identity: SocIdentity {
@@ -285,25 +267,13 @@ impl Validator<'_> {
             ));
         }
         let name = raw.name;
-        let max_request_bytes = match raw.policy.max_request_bytes {
-            None => GuestPolicy::default().max_request_bytes,
-            Some(RawInt(n)) => usize::try_from(n)
-                .ok()
-                .filter(|n| {
-                    (GuestPolicy::MIN_MAX_REQUEST_BYTES..=GuestPolicy::MAX_MAX_REQUEST_BYTES)
-                        .contains(n)
-                })
-                .ok_or_else(|| {
-                    self.err(
-                        format!("guest \"{name}\" policy.max_request_bytes"),
-                        format!(
-                            "{n} is out of range (expected {} to {})",
-                            GuestPolicy::MIN_MAX_REQUEST_BYTES,
-                            GuestPolicy::MAX_MAX_REQUEST_BYTES
-                        ),
-                    )
-                })?,
-        };
+        let max_request_bytes = int_or(
+            raw.policy.max_request_bytes,
+            GuestPolicy::default().max_request_bytes,
+            GuestPolicy::MIN_MAX_REQUEST_BYTES,
+            GuestPolicy::MAX_MAX_REQUEST_BYTES,
+        )
+        .map_err(|why| self.err(format!("guest \"{name}\" policy.max_request_bytes"), why))?;
         if raw.devices.is_empty() {
             return Err(self.err(
                 format!("guest \"{name}\""),
@@ -327,9 +297,7 @@ impl Validator<'_> {
                 backend,
                 backend_given,
                 transport,
-                grants,
-                sound,
-                radio,
+                spec,
                 rpmb,
             } = parsed;
             let n = seen.entry(kind).or_default();
@@ -364,7 +332,7 @@ impl Validator<'_> {
                 },
             };
             let rpmb_dev = matches!(transport, TransportConfig::RpmbDev { .. });
-            let (backend, rpmb) = match kind {
+            let (backend, spec) = match kind {
                 DeviceKind::Rpmb => {
                     let (b, r) = self.rpmb_device(
                         &place,
@@ -374,7 +342,7 @@ impl Validator<'_> {
                         &transport,
                         stores,
                     )?;
-                    (b, Some(r))
+                    (b, DeviceSpec::Rpmb(r))
                 }
                 _ => {
                     if rpmb.is_some() {
@@ -389,18 +357,19 @@ impl Validator<'_> {
                             format!("rpmb-dev serves rpmb devices, not {}", kind.name()),
                         ));
                     }
-                    (backend, None)
+                    let Some(spec) = spec else {
+                        return Err(
+                            self.err(place, format!("{} device has no settings", kind.name()))
+                        );
+                    };
+                    (backend, spec)
                 }
             };
             devices.push(DeviceConfig {
                 id,
-                kind,
                 backend,
                 transport,
-                grants,
-                sound,
-                radio,
-                rpmb,
+                spec,
             });
         }
         Ok(GuestConfig {
@@ -483,14 +452,14 @@ impl Validator<'_> {
                 file: self.file,
                 place: place.to_owned(),
             };
-            Some(super::sound::device(
+            Some(DeviceSpec::Sound(super::sound::device(
                 &p,
                 backend,
                 raw.jack,
                 raw.stream,
                 raw.controls.unwrap_or(false),
                 outputs,
-            )?)
+            )?))
         } else {
             if raw.jack.is_some() || raw.stream.is_some() {
                 return Err(self.err(place, "jack and stream tables apply to sound devices only"));
@@ -503,7 +472,11 @@ impl Validator<'_> {
         let radio = match (kind, raw.radio) {
             (DeviceKind::Radio, r) => {
                 let e = |key: &str, reason: String| self.err(format!("{place} {key}"), reason);
-                Some(radio::validate(r.unwrap_or_default(), backend, &e)?)
+                Some(DeviceSpec::Radio(radio::validate(
+                    r.unwrap_or_default(),
+                    backend,
+                    &e,
+                )?))
             }
             (_, Some(_)) => {
                 return Err(self.err(
@@ -518,9 +491,10 @@ impl Validator<'_> {
             backend,
             backend_given: raw.backend.is_some(),
             transport: raw.transport,
-            grants,
-            sound,
-            radio,
+            spec: match kind {
+                DeviceKind::Scmi => Some(DeviceSpec::Scmi(grants)),
+                _ => sound.or(radio),
+            },
             rpmb: raw.rpmb,
         })
     }
@@ -680,9 +654,8 @@ struct ParsedDevice {
     backend: Backend,
     backend_given: bool,
     transport: Option<RawTransport>,
-    grants: ScmiGrants,
-    sound: Option<SoundConfig>,
-    radio: Option<RadioConfig>,
+    /// The kind's own table, validated; `None` for rpmb, whose settings need the transport.
+    spec: Option<DeviceSpec>,
     rpmb: Option<RawRpmb>,
 }
 

@@ -27,6 +27,11 @@ pub fn kind(k: DeviceKind) -> iface::DeviceKind::DeviceKind {
     }
 }
 
+/// The device kind an AIDL value names, if it names one.
+pub fn kind_from_aidl(k: iface::DeviceKind::DeviceKind) -> Option<DeviceKind> {
+    DeviceKind::ALL.into_iter().find(|d| kind(*d) == k)
+}
+
 /// The AIDL link state.
 pub fn link(l: LinkState) -> iface::LinkState::LinkState {
     use iface::LinkState::LinkState as L;
@@ -57,6 +62,8 @@ fn transport(t: TransportKind) -> iface::TransportKind::TransportKind {
     match t {
         TransportKind::VhostUser => T::VHOST_USER,
         TransportKind::Gunyah => T::GUNYAH,
+        // Interface version 1 has no rpmb_dev value; the endpoint text says "(rpmb_dev)".
+        TransportKind::RpmbDev => T::VHOST_USER,
     }
 }
 
@@ -64,7 +71,9 @@ fn transport(t: TransportKind) -> iface::TransportKind::TransportKind {
 pub fn device_status(s: DeviceSnapshot) -> iface::DeviceStatus::DeviceStatus {
     iface::DeviceStatus::DeviceStatus {
         r#id: s.id,
-        r#kind: kind(s.kind),
+        // Only a detached state (never registered with the service) has no kind; it reads
+        // as a value outside the enum, which clients print as unknown.
+        r#kind: s.kind.map_or(iface::DeviceKind::DeviceKind(-1), kind),
         r#guest: s.guest,
         r#transport: transport(s.transport),
         r#endpoint: s.endpoint,

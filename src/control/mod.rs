@@ -32,7 +32,7 @@ mod tests;
 mod shim;
 
 pub use access::{vsock_peer_allowed, VsockDecision};
-pub use convert::link_from_aidl;
+pub use convert::{kind_from_aidl, link_from_aidl};
 pub use listeners::MAX_LISTENERS;
 pub use service::{DriverVm, SERVICE_NAME};
 pub use shim::iface;

@@ -57,12 +57,12 @@ impl DriverVm {
     /// The detail of device `id`, which must be of `kind`.
     fn detail(&self, id: &str, kind: DeviceKind) -> Result<Option<DeviceDetail>, Status> {
         let dev = self.device(id)?;
-        if dev.kind() != kind {
+        if dev.kind() != Some(kind) {
             return Err(shim::service_specific(
                 iface::IDriverVm::ERROR_WRONG_DEVICE_KIND,
                 &format!(
                     "device \"{id}\" is {}, not {}",
-                    dev.kind().name(),
+                    dev.kind().map_or("of no known kind", |k| k.name()),
                     kind.name()
                 ),
             ));

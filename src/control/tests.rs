@@ -214,3 +214,14 @@ fn listeners_are_deduplicated_and_capped() {
     assert_eq!(svc.listener_count(), MAX_LISTENERS - 1);
     svc.r#registerListener(&extra).unwrap();
 }
+
+#[test]
+fn every_kind_round_trips_through_its_aidl_value() {
+    for k in crate::kind::DeviceKind::ALL {
+        assert_eq!(super::kind_from_aidl(super::convert::kind(k)), Some(k));
+    }
+    assert_eq!(
+        super::kind_from_aidl(super::iface::DeviceKind::DeviceKind(-1)),
+        None
+    );
+}

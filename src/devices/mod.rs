@@ -12,6 +12,8 @@ pub mod sound;
 
 use std::time::Instant;
 
+pub use crate::wake::Wake;
+
 /// Default cap on the device-readable bytes of one request; larger chains are refused.
 pub const DEFAULT_MAX_REQUEST_LEN: usize = 64 * 1024;
 
@@ -140,13 +142,6 @@ pub fn check_placement(offset: usize, len: usize, used_len: usize) -> Result<usi
             len,
             used: used_len,
         })
-}
-
-/// Wakes a device's transport from another thread (a hardware backend, a timer owner) so
-/// that it calls [`VirtioDevice::poll`].
-pub trait Wake: Send + Sync {
-    /// Requests a call to [`VirtioDevice::poll`] soon.
-    fn wake(&self);
 }
 
 /// One virtio device, independent of how it is put in front of a guest.

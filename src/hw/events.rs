@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use log::warn;
 
-use crate::devices::Wake;
+use crate::wake::Wake;
 
 /// Most events kept per agent before the oldest are dropped (the agent is not reading).
 pub const MAX_EVENTS: usize = 256;

@@ -176,7 +176,7 @@ impl SharedPerf {
     }
 
     /// Sets how agent `id` is woken for events.
-    pub fn set_waker(&self, id: u32, waker: Arc<dyn crate::devices::Wake>) {
+    pub fn set_waker(&self, id: u32, waker: Arc<dyn crate::wake::Wake>) {
         self.0.set_waker(id, waker);
     }
 
@@ -271,7 +271,7 @@ impl State {
         &mut self,
         id: PerfId,
         agent: u32,
-    ) -> Result<Vec<Arc<dyn crate::devices::Wake>>, PerfError> {
+    ) -> Result<Vec<Arc<dyn crate::wake::Wake>>, PerfError> {
         let current = self.hw.level(id)?;
         let (min, max) = self.limits[id];
         let wanted = self.votes[id].values().copied().max().unwrap_or(current);

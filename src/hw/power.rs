@@ -109,7 +109,7 @@ impl SharedPower {
     }
 
     /// Sets how agent `id` is woken for events.
-    pub fn set_waker(&self, id: u32, waker: Arc<dyn crate::devices::Wake>) {
+    pub fn set_waker(&self, id: u32, waker: Arc<dyn crate::wake::Wake>) {
         self.0.set_waker(id, waker);
     }
 

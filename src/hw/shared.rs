@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::events::{AgentEvents, QueuedEvents};
-use crate::devices::Wake;
+use crate::wake::Wake;
 
 /// State that carries the per-agent event queues of its hardware.
 pub trait WithEvents {

@@ -1,12 +1,63 @@
 //! Builds virtio-radio devices from config: the tuner backend, checked against the region.
 
-use crate::config::{DeviceConfig, RadioConfig, RadioTuner};
+use std::sync::Arc;
+
+use crate::config::{DeviceConfig, DeviceSpec, GuestConfig, RadioConfig, RadioTuner};
 use crate::devices::radio::{RadioDevice, RadioSettings};
 use crate::hw::tuner::sim::{SimTuner, SimTunerConfig};
 use crate::hw::tuner::v4l2::V4l2Tuner;
 use crate::hw::tuner::Tuner;
 
+use crate::kind::DeviceKind;
+use crate::status::DetailSource;
+
+use super::kind::{BuildContext, Built, KindService, Phase, Served};
+use super::sound::SoundResources;
 use super::ServiceError;
+
+/// The virtio-radio entry of the registry.
+pub struct RadioKind;
+
+impl KindService for RadioKind {
+    fn kind(&self) -> DeviceKind {
+        DeviceKind::Radio
+    }
+
+    /// A simulated tuner's audio must be offered before the sound devices that capture it
+    /// are built.
+    fn phase(&self) -> Phase {
+        Phase::Providers
+    }
+
+    fn build(
+        &self,
+        cx: &mut BuildContext<'_>,
+        _guest: &GuestConfig,
+        device: &DeviceConfig,
+    ) -> Result<Built, ServiceError> {
+        let DeviceSpec::Radio(cfg) = &device.spec else {
+            return Err(ServiceError::Unsupported(device.id.clone()));
+        };
+        let radio = build(device, cfg)?;
+        if let Some(audio) = radio.audio() {
+            let resources = cx.shared(|cx| Ok(SoundResources::new(cx.config, cx.runtime_dir)))?;
+            if !resources.provide(&cfg.audio_feed, audio) {
+                return Err(ServiceError::Os {
+                    device: device.id.clone(),
+                    why: format!(
+                        "audio feed \"{}\" is already fed by another radio",
+                        cfg.audio_feed
+                    ),
+                });
+            }
+        }
+        let detail: Arc<dyn DetailSource> = radio.status();
+        Ok(Built {
+            served: Served::Virtio(Box::new(radio)),
+            detail: Some(detail),
+        })
+    }
+}
 
 /// Builds the radio device `device` with its tuner.
 pub fn build(device: &DeviceConfig, cfg: &RadioConfig) -> Result<RadioDevice, ServiceError> {

@@ -20,10 +20,52 @@ use crate::hw::rpmb::file::FileRpmb;
 use crate::hw::rpmb::frames::RpmbFrameDevice;
 use crate::hw::rpmb::ufs::UfsRpmb;
 use crate::hw::rpmb::{key_file, RpmbKey, RpmbStorage};
+use crate::kind::DeviceKind;
 use crate::status::RpmbCell;
+use crate::transport::rpmb_dev_socket;
+
+use super::kind::{BuildContext, Built, KindService, Served};
+use super::ServiceError;
 
 /// A guest's RPMB storage, whichever backend holds it.
 pub type GuestRpmb = Box<dyn RpmbStorage>;
+
+/// The virtio-rpmb entry of the registry (virtio-rpmb, the console face, or `rpmb_dev`).
+pub struct RpmbKind;
+
+impl KindService for RpmbKind {
+    fn kind(&self) -> DeviceKind {
+        DeviceKind::Rpmb
+    }
+
+    fn build(
+        &self,
+        cx: &mut BuildContext<'_>,
+        guest: &GuestConfig,
+        device: &DeviceConfig,
+    ) -> Result<Built, ServiceError> {
+        let config = cx.config;
+        let stores = cx.shared(|cx| {
+            prepare_state_dir(cx.state_dir)?;
+            Ok(RpmbStores::new(cx.state_dir))
+        })?;
+        Ok(match build_rpmb(config, guest, device, stores)? {
+            RpmbServed::Virtio(d, cell) => Built {
+                served: Served::Virtio(d),
+                detail: Some(cell),
+            },
+            RpmbServed::RpmbDevSocket(engine, cell) => {
+                let name = device.id.clone();
+                Built {
+                    served: Served::OwnSocket(Box::new(move |listener| {
+                        rpmb_dev_socket::serve(&name, *engine, listener)
+                    })),
+                    detail: Some(cell),
+                }
+            }
+        })
+    }
+}
 
 /// Why an RPMB device or store could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -149,7 +191,7 @@ pub fn build_rpmb(
         what: device.id.clone(),
         why,
     };
-    let Some(rpmb) = &device.rpmb else {
+    let crate::config::DeviceSpec::Rpmb(rpmb) = &device.spec else {
         return Err(err(
             "no rpmb options (config validation should have set them)".into(),
         ));

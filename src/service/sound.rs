@@ -23,7 +23,38 @@ use crate::hw::pcm::tone::ToneCapture;
 use crate::hw::pcm::wav::{WavSink, WavSource};
 use crate::hw::pcm::{PcmParams, PcmPlayback};
 
+use crate::kind::DeviceKind;
+use crate::status::DetailSource;
+
+use super::kind::{BuildContext, Built, KindService, Served};
 use super::ServiceError;
+
+/// The virtio-snd entry of the registry.
+pub struct SoundKind;
+
+impl KindService for SoundKind {
+    fn kind(&self) -> DeviceKind {
+        DeviceKind::Sound
+    }
+
+    fn build(
+        &self,
+        cx: &mut BuildContext<'_>,
+        guest: &GuestConfig,
+        device: &DeviceConfig,
+    ) -> Result<Built, ServiceError> {
+        let crate::config::DeviceSpec::Sound(cfg) = &device.spec else {
+            return Err(ServiceError::Unsupported(device.id.clone()));
+        };
+        let resources = cx.shared(|cx| Ok(SoundResources::new(cx.config, cx.runtime_dir)))?;
+        let snd = build(guest, device, cfg, resources)?;
+        let detail: Arc<dyn DetailSource> = snd.status();
+        Ok(Built {
+            served: Served::Virtio(Box::new(snd)),
+            detail: Some(detail),
+        })
+    }
+}
 
 /// Bytes of audio a tuner feed buffers before it drops the oldest (about 2 s at 48 kHz
 /// stereo S16).

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::detail::{
     AudioDirection, AudioStreamDetail, AudioStreamState, DetailSource, DeviceDetail,
 };
-use super::generation::Generation;
+use crate::generation::Generation;
 use crate::hw::pcm::SampleFormat;
 
 /// Format slot meaning "no parameters set".

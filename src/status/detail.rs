@@ -1,6 +1,6 @@
 //! Per-kind device detail: what a device publishes beyond link and counters.
 
-use super::generation::Generation;
+use crate::generation::Generation;
 
 /// A device's per-kind state, as a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use super::counters::{QueueCounters, QueueSnapshot};
 use super::detail::{DetailSource, DeviceDetail};
 use super::events::{EventBus, StatusEvent};
-use crate::config::DeviceKind;
+use crate::kind::DeviceKind;
 
 /// Where a device stands with its guest driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,6 +58,8 @@ pub enum TransportKind {
     VhostUser,
     /// Gunyah shared memory and doorbells.
     Gunyah,
+    /// The Android `rpmb_dev` frame protocol on a unix socket (not virtio).
+    RpmbDev,
 }
 
 impl TransportKind {
@@ -66,6 +68,7 @@ impl TransportKind {
         match self {
             Self::VhostUser => "vhost-user",
             Self::Gunyah => "gunyah",
+            Self::RpmbDev => "rpmb-dev",
         }
     }
 }
@@ -75,8 +78,9 @@ impl TransportKind {
 pub struct DeviceSnapshot {
     /// Device id from the config.
     pub id: String,
-    /// Device kind.
-    pub kind: DeviceKind,
+    /// Device kind; `None` only for a [`DeviceState::detached`] state whose virtio ID names
+    /// no kind.
+    pub kind: Option<DeviceKind>,
     /// Guest it serves.
     pub guest: String,
     /// Transport.
@@ -96,7 +100,7 @@ pub struct DeviceSnapshot {
 /// One device's live state.
 pub struct DeviceState {
     id: String,
-    kind: DeviceKind,
+    kind: Option<DeviceKind>,
     guest: String,
     transport: TransportKind,
     endpoint: String,
@@ -131,7 +135,7 @@ impl DeviceState {
     ) -> Self {
         Self {
             id,
-            kind,
+            kind: Some(kind),
             guest,
             transport,
             endpoint,
@@ -146,21 +150,22 @@ impl DeviceState {
 
     /// A state nobody watches, for a transport used without a service (tests, tools).
     ///
-    /// The kind is looked up from the virtio device ID; our radio has none.
+    /// The kind is the one whose OASIS device ID is `virtio_id`, and none otherwise: the
+    /// ID alone cannot tell a radio (its ID is configurable) or RPMB's console face (ID 3).
     pub fn detached(id: &str, virtio_id: u32, queues: usize) -> Self {
-        let kind = DeviceKind::ALL
-            .into_iter()
-            .find(|k| k.virtio_id() == Some(virtio_id))
-            .unwrap_or(DeviceKind::Radio);
-        Self::new(
+        let mut state = Self::new(
             id.to_owned(),
-            kind,
+            DeviceKind::Scmi,
             String::new(),
             TransportKind::VhostUser,
             String::new(),
             queues,
             Arc::new(EventBus::new()),
-        )
+        );
+        state.kind = DeviceKind::ALL
+            .into_iter()
+            .find(|k| k.virtio_id() == Some(virtio_id));
+        state
     }
 
     /// The device id.
@@ -168,8 +173,8 @@ impl DeviceState {
         &self.id
     }
 
-    /// The device kind.
-    pub fn kind(&self) -> DeviceKind {
+    /// The device kind (`None` only for an unrecognised [`DeviceState::detached`] one).
+    pub fn kind(&self) -> Option<DeviceKind> {
         self.kind
     }
 

@@ -3,7 +3,7 @@
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
-use super::generation::DetailBell;
+use crate::generation::DetailBell;
 
 use super::LinkState;
 

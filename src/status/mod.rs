@@ -12,13 +12,13 @@ mod counters;
 mod detail;
 mod device_state;
 mod events;
-mod generation;
 mod radio_cell;
 mod registry;
 
 #[cfg(test)]
 mod tests;
 
+pub use crate::generation::{DetailBell, Generation};
 pub use audio_cell::{AudioStreams, StreamShape};
 pub use cells::{ClockTable, ClockView, RpmbCell};
 pub use counters::{QueueCounters, QueueSnapshot};
@@ -28,6 +28,5 @@ pub use detail::{
 };
 pub use device_state::{DeviceSnapshot, DeviceState, LinkState, TransportKind};
 pub use events::{EventBus, StatusEvent};
-pub use generation::{DetailBell, Generation};
 pub use radio_cell::RadioCell;
 pub use registry::Registry;

@@ -3,7 +3,7 @@
 use std::sync::Mutex;
 
 use super::detail::{DetailSource, DeviceDetail, RadioDetail};
-use super::generation::Generation;
+use crate::generation::Generation;
 
 /// Where a radio device publishes its tuned program; the control plane reads snapshots.
 #[derive(Debug)]

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::config::DeviceKind;
+use crate::kind::DeviceKind;
 
 fn state(bus: &Arc<EventBus>, queues: usize) -> DeviceState {
     DeviceState::new(
@@ -291,4 +291,20 @@ fn audio_streams_publish_state_format_and_xruns() {
         ),
         (AudioStreamState::Idle, "", 0)
     );
+}
+
+#[test]
+fn a_detached_state_names_only_the_kind_its_virtio_id_proves() {
+    assert_eq!(
+        DeviceState::detached("r", 28, 1).kind(),
+        Some(DeviceKind::Rpmb)
+    );
+    assert_eq!(
+        DeviceState::detached("s", 25, 4).snapshot().kind,
+        Some(DeviceKind::Sound)
+    );
+    // RPMB's console face (virtio-console, ID 3) and the radio (configurable ID) are not
+    // guessed.
+    assert_eq!(DeviceState::detached("c", 3, 2).kind(), None);
+    assert_eq!(DeviceState::detached("x", 56, 2).kind(), None);
 }

@@ -14,8 +14,8 @@
 
 use std::time::{Duration, Instant};
 
-/// Default for the longest window: QEMU's default poll-max-ns.
-pub const DEFAULT_POLL_MAX: Duration = Duration::from_micros(32);
+/// Default for the longest window (the config's default, QEMU's default poll-max-ns).
+pub const DEFAULT_POLL_MAX: Duration = crate::config::ServiceConfig::DEFAULT_QUEUE_POLL_MAX;
 
 /// Longest one wake-up of a queue may keep polling it: then the worker goes back to its
 /// event loop, where the device's other queues and its timer wait.

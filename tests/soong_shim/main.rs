@@ -2,7 +2,7 @@
 //!
 //! `src/control/mod.rs` picks `shim_libbinder.rs` under `cfg(soong)`, which only an AOSP tree
 //! builds. This test writes a small Cargo project that compiles the real `src/control` (with the
-//! `status` and `config::DeviceKind` code it uses) as Soong would: `--cfg soong`, the
+//! `status`, `config::DeviceKind` and leaf code it uses) as Soong would: `--cfg soong`, the
 //! `cargo_pkg_version` Android.bp gives, warnings denied, linked against
 //! * `binder` = tests/android/libbinder-model, a signature-level model of AOSP libbinder_rs, and
 //! * `vendor_drivervm` = the generated crate's surface, emitted by `aidl_surface` from the
@@ -149,11 +149,18 @@ fn write_project(dir: &Path, tag: &str, inputs: &Inputs) {
              #[path = {:?}]\npub mod control;\n\
              // The status model names PCM formats; only format.rs of hw is needed.\n\
              #[allow(dead_code)]\npub mod hw {{\n    pub mod pcm {{\n        \
-             #[path = {:?}]\n        pub mod format;\n        pub use format::SampleFormat;\n    }}\n}}\n",
+             #[path = {:?}]\n        pub mod format;\n        pub use format::SampleFormat;\n    }}\n    \
+             // The clock mirror hw arbitration writes and status reads.\n    \
+             pub mod clock {{\n        #[path = {:?}]\n        pub mod table;\n    }}\n}}\n\
+             // Leaves every layer may name.\n\
+             #[path = {:?}]\npub mod kind;\n#[path = {:?}]\npub mod generation;\n",
             src("config/kinds.rs"),
             src("status/mod.rs"),
             inputs.control.join("mod.rs"),
             src("hw/pcm/format.rs"),
+            src("hw/clock/table.rs"),
+            src("kind.rs"),
+            src("generation.rs"),
         ),
     );
 }

@@ -4,7 +4,7 @@
 # polling status every 10 ms.
 #
 # Usage: tools/perf/control_bench.sh [DURATION_S] [PAIRS]
-# Needs: cargo build --release (drivervm, drivervm-load, drivervm-ctlbench).
+# Needs: cargo build --release --features harness (drivervm, drivervm-load, drivervm-ctlbench).
 #
 # A shared machine drifts by far more than the 2 % being measured, so the A/B runs are
 # interleaved in pairs whose order alternates (AB, BA, AB, ...): slow drift hits both

@@ -6,7 +6,7 @@
 # Each round measures both backends at both depths, in alternating order (ours first in odd
 # rounds, theirs first in even ones), so that host load drifting during the run falls on both;
 # the summary gives each side's median ops/s and the median of the per-round ratios.
-# Needs: cargo build --release; vhost-device-scmi on PATH or in $VHOST_DEVICE_SCMI
+# Needs: cargo build --release --features harness; vhost-device-scmi on PATH or in $VHOST_DEVICE_SCMI
 #        (cargo install vhost-device-scmi --root DIR).
 # QUEUE_POLL_MAX_US=N runs drivervm with service.queue_poll_max_us = N (0: no polling);
 # unset, drivervm runs its embedded default (32 us).

@@ -5,7 +5,7 @@
 # off (service.queue_poll_max_us = 0), and, if found, vhost-device-scmi.
 #
 # Usage: tools/perf/scmi_poll_cost.sh [DURATION_S] [INTERVALS_US...]
-# Needs: cargo build --release; vhost-device-scmi on PATH or in $VHOST_DEVICE_SCMI (optional).
+# Needs: cargo build --release --features harness; vhost-device-scmi on PATH or in $VHOST_DEVICE_SCMI (optional).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dur=${1:-3}

@@ -7,7 +7,7 @@
 #
 # Usage: tools/perf/snd_compare.sh [DURATION_S] [ROUNDS]
 #        (SND_BENCH_ARGS adds bench options to every run, e.g. --no-event-idx)
-# Needs: cargo build --release --bin drivervm --bin drivervm-snd-bench; vhost-device-sound
+# Needs: cargo build --release --features harness --bin drivervm --bin drivervm-snd-bench; vhost-device-sound
 #        on PATH or in $VHOST_DEVICE_SOUND (cargo install vhost-device-sound
 #        --no-default-features --root DIR).
 set -euo pipefail

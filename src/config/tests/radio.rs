@@ -7,7 +7,14 @@ use crate::devices::radio::constants::{DEEMPHASIS_D75, SND_ID_NONE};
 fn radio(body: &str) -> RadioConfig {
     let text = ivi(&[&format!("kind = \"radio\"\n{body}")]);
     match parse(&text, "etc/x.toml") {
-        Ok(mut c) => c.guests.remove(0).devices.remove(0).radio.expect("radio"),
+        Ok(mut c) => c
+            .guests
+            .remove(0)
+            .devices
+            .remove(0)
+            .radio()
+            .cloned()
+            .expect("radio"),
         Err(e) => panic!("{e}"),
     }
 }

@@ -15,7 +15,7 @@ fn defaults_give_an_image_named_for_the_device() {
     let d = &c.guests[0].devices[0];
     assert_eq!(d.backend, Backend::File);
     assert_eq!(
-        d.rpmb,
+        d.rpmb().cloned(),
         Some(RpmbConfig {
             storage: RpmbStorageConfig::Image {
                 path: "ivi-rpmb.img".into()
@@ -42,13 +42,13 @@ fn shared_slots_take_the_stores_backend_and_must_fit_without_overlap() {
     let d = &c.guests[0].devices[1];
     assert_eq!(d.id, "ivi-rpmb-1");
     assert_eq!(
-        d.rpmb.as_ref().unwrap().storage,
+        d.rpmb().unwrap().storage,
         RpmbStorageConfig::Shared {
             store: "e0".into(),
             offset: 515
         }
     );
-    assert_eq!(d.rpmb.as_ref().unwrap().slot_footprint(), 103);
+    assert_eq!(d.rpmb().unwrap().slot_footprint(), 103);
     assert_eq!(
         err(&with_store(&[
             "kind = \"rpmb\"\nrpmb = { store = \"e0\", capacity_blocks = 512 }",

@@ -82,7 +82,7 @@ fn platform_and_grants_build_typed_values() {
         (p.sensors[0].0.sensor_type, p.sensors[0].1.clone()),
         (2, SensorSource::Sim(SimSource::Fixed(40)))
     );
-    let g = &c.guests[0].devices[0].grants;
+    let g = &c.guests[0].devices[0].grants();
     assert_eq!(
         g.clocks,
         [

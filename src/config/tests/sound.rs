@@ -9,8 +9,8 @@ use crate::hw::pcm::SampleFormat;
 fn sound(device: &str) -> SoundConfig {
     let c = parse(&ivi(&[device]), "t.toml").expect("parses");
     c.guests[0].devices[0]
-        .sound
-        .clone()
+        .sound()
+        .cloned()
         .expect("a sound device")
 }
 
@@ -197,7 +197,7 @@ card = 2
             exclusive_idle_timeout_ms: crate::config::sound::DEFAULT_EXCLUSIVE_IDLE_TIMEOUT_MS,
         }]
     );
-    let s = c.guests[0].devices[0].sound.clone().unwrap();
+    let s = c.guests[0].devices[0].sound().cloned().unwrap();
     assert_eq!(
         s.streams[0].endpoint,
         StreamEndpoint::Shared {

@@ -41,10 +41,7 @@ pub const MAX_ANTENNAS: usize = 32;
 /// `snd_stream_id` / `snd_jack_id` value meaning "no such virtio-snd object".
 pub const SND_ID_NONE: u32 = 0xFFFF_FFFF;
 
-/// Band kind: FM (§4).
-pub const BAND_FM: u8 = 1;
-/// Band kind: AM (LW, MW or SW).
-pub const BAND_AM: u8 = 2;
+pub use crate::hw::tuner::band::{BAND_AM, BAND_FM};
 
 /// FM de-emphasis 50 µs (AIDL `AmFmRegionConfig.DEEMPHASIS_D50`).
 pub const DEEMPHASIS_D50: u8 = 1 << 0;
@@ -176,10 +173,7 @@ pub const RDS_RBDS: u32 = 1 << 4;
 /// Every RDS field bit this revision defines.
 pub const RDS_ALL: u32 = (1 << 5) - 1;
 
-/// Length of the Programme Service name in characters.
-pub const PS_LEN: usize = 8;
-/// Most RadioText characters (group 2A).
-pub const RT_MAX_LEN: usize = 64;
+pub use crate::hw::tuner::rds::{PS_LEN, RT_MAX_LEN};
 /// Size of each NUL-padded string in the properties response.
 pub const PROP_STRING_LEN: usize = 32;
 /// Size of a parameter key.

@@ -643,7 +643,7 @@ impl RadioDevice {
                 }
                 if changed {
                     if let Some(info) = self.current.as_mut() {
-                        self.decoder.state().apply_to(info);
+                        info.apply_rds(&self.decoder.state());
                         let info = info.clone();
                         self.events.push(Event::ProgramInfoChanged(info));
                     }

@@ -3,10 +3,9 @@
 /// Virtio device ID of virtio-rpmb.
 pub const VIRTIO_ID_RPMB: u32 = 28;
 
-/// Size of one RPMB frame in bytes.
-pub const FRAME_SIZE: usize = 512;
-/// Size of the data field, and of one RPMB block.
-pub const BLOCK_SIZE: usize = 256;
+// The frame and block sizes are the hardware's; defined once, in `hw::rpmb`.
+pub use crate::hw::rpmb::frames::FRAME_BYTES as FRAME_SIZE;
+pub use crate::hw::rpmb::BLOCK_SIZE;
 /// Size of the authentication key and of the MAC.
 pub const KEY_MAC_SIZE: usize = 32;
 /// Size of the nonce field.

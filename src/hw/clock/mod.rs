@@ -5,6 +5,7 @@ pub mod linux;
 pub mod rates;
 pub mod shared;
 pub mod sim;
+pub mod table;
 
 pub use rates::{RateSpec, Rounding};
 pub use shared::{ClockEvent, ClockEventKind, RatePolicy, SharedClocks};

@@ -13,11 +13,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use log::warn;
 
+use super::table::ClockTable;
 use super::{ClockDesc, ClockError, ClockHw, ClockId};
-use crate::devices::Wake;
 use crate::hw::events::QueuedEvents;
-use crate::status::ClockTable;
-use crate::transport::log_budget::LogBudget;
+use crate::log_budget::LogBudget;
+use crate::wake::Wake;
 
 /// Most events kept per agent before the oldest are dropped (the agent is not reading).
 const MAX_EVENTS: usize = 256;

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use log::warn;
 
 use super::{PcmError, PcmParams, PcmPlayback};
-use crate::transport::log_budget::LogBudget;
+use crate::log_budget::LogBudget;
 
 /// How long an exclusive owner may leave the output idle unless config says otherwise.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5);

@@ -7,17 +7,20 @@
 //! the tuner wakes it (a backend with a worker thread holds the device's [`Wake`]).
 
 pub mod audio;
+pub mod band;
+pub mod charset;
+pub mod rds;
 pub mod sim;
 pub mod v4l2;
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::devices::radio::rds::RdsBlock;
-use crate::devices::radio::wire::Band;
-use crate::devices::Wake;
+use crate::wake::Wake;
 
 pub use audio::{AudioFormat, TunerAudio};
+pub use band::Band;
+use rds::RdsBlock;
 
 /// Why a tuner operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -205,8 +208,8 @@ pub trait Tuner: Send {
 
 #[cfg(test)]
 mod tests {
+    use super::band::BAND_FM;
     use super::*;
-    use crate::devices::radio::constants::BAND_FM;
 
     fn band(seek_spacing_khz: u16) -> Band {
         Band {

@@ -10,9 +10,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::devices::radio::rds::{RdsEncoder, RDS_GROUP_PERIOD};
-use crate::devices::radio::wire::Band;
-use crate::devices::Wake;
+use super::band::Band;
+use super::rds::{RdsEncoder, RDS_GROUP_PERIOD};
+use crate::wake::Wake;
 
 use super::audio::{Signature, TunerAudio};
 use super::{Reception, SeekRequest, Tuner, TunerDescription, TunerError, TunerEvent};

@@ -1,6 +1,6 @@
 use super::*;
-use crate::devices::radio::constants::BAND_FM;
-use crate::devices::radio::rds::RdsDecoder;
+use crate::hw::tuner::band::BAND_FM;
+use crate::hw::tuner::rds::RdsDecoder;
 
 const FM: Band = Band {
     kind: BAND_FM,

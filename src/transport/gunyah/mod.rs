@@ -20,6 +20,7 @@ mod device;
 mod io;
 mod node;
 mod serve;
+#[cfg(any(test, feature = "harness"))]
 pub mod sim;
 mod window;
 

@@ -8,7 +8,7 @@ use log::warn;
 
 use super::uapi::{self, HwParams, SwParams, XferI};
 use crate::hw::pcm::{PcmCapture, PcmError, PcmParams, PcmPlayback};
-use crate::transport::log_budget::LogBudget;
+use crate::log_budget::LogBudget;
 
 /// `/dev/snd/pcmC<card>D<device>{p,c}`.
 pub fn node_path(card: u32, device: u32, capture: bool) -> PathBuf {
@@ -439,7 +439,7 @@ mod tests {
 
     #[test]
     fn xrun_lines_are_bounded_per_pcm() {
-        use crate::transport::log_budget::LINES_PER_SECOND;
+        use crate::log_budget::LINES_PER_SECOND;
         let a = Node::new(node_path(0, 0, false));
         let b = Node::new(node_path(0, 1, false));
         let admitted = (0..1000).filter(|_| a.admit_line()).count();

@@ -21,10 +21,9 @@ use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
-use crate::devices::radio::constants::{BAND_AM, BAND_FM};
-use crate::devices::radio::rds::{RdsBlock, RDS_GROUP_PERIOD};
-use crate::devices::radio::wire::Band;
-use crate::devices::Wake;
+use super::band::{Band, BAND_AM, BAND_FM};
+use super::rds::{RdsBlock, RDS_GROUP_PERIOD};
+use crate::wake::Wake;
 
 use super::{Reception, SeekRequest, Tuner, TunerAudio, TunerDescription, TunerError, TunerEvent};
 use uapi::*;

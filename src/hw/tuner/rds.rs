@@ -24,11 +24,10 @@
 
 use std::ops::{BitOr, BitOrAssign};
 
-use super::constants::{
-    INFO_TRAFFIC_ANNOUNCEMENT, INFO_TRAFFIC_PROGRAM, PS_LEN, RDS_PI, RDS_PS, RDS_PTY, RDS_RT,
-    RT_MAX_LEN,
-};
-use super::wire::ProgramInfo;
+/// Length of the Programme Service name in characters.
+pub const PS_LEN: usize = 8;
+/// Most RadioText characters (group 2A).
+pub const RT_MAX_LEN: usize = 64;
 
 /// Mask of the block number in `v4l2_rds_data.block`.
 pub const V4L2_RDS_BLOCK_MSK: u8 = 0x7;
@@ -210,34 +209,6 @@ impl RdsState {
     /// The RadioText for display (RDS characters translated).
     pub fn rt_text(&self) -> Option<String> {
         self.rt.as_deref().map(super::charset::decode)
-    }
-
-    /// Copies the published fields into `info` (validity bits, PI, PTY, PS, RT, TP/TA flags).
-    pub fn apply_to(&self, info: &mut ProgramInfo) {
-        info.rds_fields &= !(RDS_PI | RDS_PTY | RDS_PS | RDS_RT);
-        info.info_flags &= !(INFO_TRAFFIC_PROGRAM | INFO_TRAFFIC_ANNOUNCEMENT);
-        if let Some(pi) = self.pi {
-            info.rds_fields |= RDS_PI;
-            info.pi = pi;
-        }
-        if let Some(pty) = self.pty {
-            info.rds_fields |= RDS_PTY;
-            info.pty = pty;
-        }
-        if let Some(ps) = self.ps {
-            info.rds_fields |= RDS_PS;
-            info.ps = ps;
-        }
-        if let Some(rt) = &self.rt {
-            info.rds_fields |= RDS_RT;
-            info.rt = rt.clone();
-        }
-        if self.tp == Some(true) {
-            info.info_flags |= INFO_TRAFFIC_PROGRAM;
-        }
-        if self.ta == Some(true) {
-            info.info_flags |= INFO_TRAFFIC_ANNOUNCEMENT;
-        }
     }
 }
 

@@ -2,7 +2,6 @@
 //! and on streams from the encoder, with errored blocks, A/B toggles and PI changes.
 
 use super::*;
-use crate::devices::radio::constants::{INFO_STEREO, INFO_TRAFFIC_PROGRAM};
 
 const PI: u16 = 0xC201;
 
@@ -232,19 +231,6 @@ fn encoder_stream_decodes_to_its_fields() {
     assert_eq!(st.rt.as_deref(), Some(&b"Simulated station"[..]));
     assert_eq!(st.ps_text().as_deref(), Some("SIM FM"));
     assert_eq!(st.rt_text().as_deref(), Some("Simulated station"));
-
-    let mut info = ProgramInfo::new(99_900);
-    info.info_flags = INFO_STEREO;
-    st.apply_to(&mut info);
-    assert_eq!(info.rds_fields, RDS_PI | RDS_PTY | RDS_PS | RDS_RT);
-    assert_eq!(info.pi, 0xD3C2);
-    assert_eq!(info.pty, 5);
-    assert_eq!(&info.ps, b"SIM FM  ");
-    assert_eq!(info.rt, b"Simulated station");
-    assert_eq!(
-        info.info_flags,
-        INFO_STEREO | INFO_TRAFFIC_PROGRAM | INFO_TRAFFIC_ANNOUNCEMENT
-    );
 }
 
 #[test]
