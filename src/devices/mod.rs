@@ -15,6 +15,13 @@ use std::time::Instant;
 /// Default cap on the device-readable bytes of one request; larger chains are refused.
 pub const DEFAULT_MAX_REQUEST_LEN: usize = 64 * 1024;
 
+/// Default cap on the device-writable bytes of one chain; larger chains are refused.
+///
+/// A driver may describe up to 4 GiB of (overlapping) writable buffers per chain; a device
+/// answers with far less, so the transport honours no more than this unless the device says
+/// its queue needs more ([`VirtioDevice::max_writable_len`]).
+pub const DEFAULT_MAX_WRITABLE_LEN: usize = 64 * 1024;
+
 /// Identifies one driver buffer until the device completes it.
 ///
 /// Opaque to devices: only the transport that issued it can resolve it. A token outlives
@@ -117,6 +124,13 @@ pub trait VirtioDevice: Send {
     fn max_request_len(&self, queue: u16) -> usize {
         let _ = queue;
         DEFAULT_MAX_REQUEST_LEN
+    }
+
+    /// Most device-writable bytes honoured in one chain on `queue` (the largest legitimate
+    /// response); the transport refuses larger chains before the device sees them.
+    fn max_writable_len(&self, queue: u16) -> usize {
+        let _ = queue;
+        DEFAULT_MAX_WRITABLE_LEN
     }
 
     /// Handles one buffer. The device may complete it now or keep it and complete it later

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::hostile::RingAttack;
 use super::malformed::Malformed;
 use super::split_ring::{ChainLayout, Completion, Segment};
 use super::Error;
@@ -36,6 +37,16 @@ pub trait Driver: Send {
         &mut self,
         queue: u16,
         kind: Malformed,
+        request: &[u8],
+        writable_len: u32,
+    ) -> Result<u16, Error>;
+
+    /// Creates a hostile ring state on `queue` and notifies; returns the head involved (the
+    /// queue size when no chain is).
+    fn add_hostile(
+        &mut self,
+        queue: u16,
+        attack: RingAttack,
         request: &[u8],
         writable_len: u32,
     ) -> Result<u16, Error>;

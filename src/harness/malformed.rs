@@ -38,6 +38,19 @@ pub enum Malformed {
 }
 
 impl Malformed {
+    /// Whether the chain breaks the split ring itself (the descriptors do not form a chain,
+    /// or the head names none), so the device must enter "needs reset" rather than return
+    /// it unused and go on.
+    pub fn is_ring_fault(self) -> bool {
+        matches!(
+            self,
+            Malformed::DescriptorLoop
+                | Malformed::IndirectBadLength
+                | Malformed::IndirectNested
+                | Malformed::HeadOutOfRange
+        )
+    }
+
     /// Every variant, for tests that walk them all.
     pub const ALL: [Malformed; 8] = [
         Malformed::AddressOutsideMemory,

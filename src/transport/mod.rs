@@ -1,9 +1,12 @@
 //! Transports: put a [`crate::devices::VirtioDevice`] in front of a guest.
 
 pub mod chain;
+pub mod contain;
 pub mod gunyah;
 pub mod log_budget;
 pub mod poll;
+pub mod ring_fuzz;
+pub mod ring_guard;
 pub mod rings;
 pub mod rpmb_dev_socket;
 pub mod socket;

@@ -25,11 +25,14 @@ use vmm_sys_util::event::{
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 use vmm_sys_util::timerfd::TimerFd;
 
+use super::contain;
 use super::log_budget::LogBudget;
 use super::poll::AdaptivePoll;
+use super::ring_guard::RingGuard;
 use super::rings::{poll_device, process_queue, Rings, Session};
 use super::wake::{arm_timer, EventWaker};
 use crate::devices::VirtioDevice;
+use crate::logging::{self, DeviceLog};
 use crate::status::{DeviceState, LinkState};
 
 type Memory = GuestMemoryAtomic<GuestMemoryMmap>;
@@ -62,6 +65,10 @@ pub struct VhostUserDevice {
     status: Arc<DeviceState>,
     /// Busy-polling state per queue.
     polls: Vec<AdaptivePoll>,
+    /// In-flight heads and the ring fault (needs reset) of the current driver.
+    guard: RingGuard,
+    /// Every line logged while serving this device is charged to its budget.
+    log: Arc<DeviceLog>,
 }
 
 impl VhostUserDevice {
@@ -79,7 +86,6 @@ impl VhostUserDevice {
             timer_deadline: None,
             log_budget: LogBudget::default(),
             num_queues,
-            id,
             guest,
             device: Mutex::new(device),
             mem: GuestMemoryAtomic::new(GuestMemoryMmap::new()),
@@ -89,6 +95,9 @@ impl VhostUserDevice {
             timer: crate::transport::wake::device_timer()?,
             orphaned_exit_fds: Mutex::new(Vec::new()),
             polls: vec![AdaptivePoll::default(); usize::from(num_queues)],
+            guard: RingGuard::new(usize::from(num_queues)),
+            log: DeviceLog::new(&id),
+            id,
         })
     }
 
@@ -137,7 +146,18 @@ impl VhostUserDevice {
     /// Returns the device to its power-on state and forgets the previous frontend.
     fn reset(&mut self) {
         self.generation += 1;
-        self.dev().reset();
+        self.guard.clear();
+        let id = self.id.clone();
+        if let Err(p) = contain::run(|| self.dev().reset()) {
+            // The device is reset again before its next driver; until then it stays in
+            // "needs reset", touching nothing.
+            let (status, guard) = (&self.status, &mut self.guard);
+            let device = match self.device.get_mut() {
+                Ok(d) => d,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            contain::after_panic(&id, status, guard, device.as_mut(), 0, p.as_ref());
+        }
         self.event_idx = false;
         if let Err(e) = self.timer.clear() {
             warn!("{}: cannot disarm timer: {e}", self.id);
@@ -180,6 +200,7 @@ impl VhostUserDevice {
         process_queue(
             &session,
             &mut VringSet(vrings),
+            &mut self.guard,
             device.as_mut(),
             queue,
             poll,
@@ -202,7 +223,13 @@ impl VhostUserDevice {
             Err(poisoned) => poisoned.into_inner(),
         };
         let now = Instant::now();
-        let next = poll_device(&session, &mut VringSet(vrings), device.as_mut(), now);
+        let next = poll_device(
+            &session,
+            &mut VringSet(vrings),
+            &mut self.guard,
+            device.as_mut(),
+            now,
+        );
         if next == self.timer_deadline {
             return;
         }
@@ -297,14 +324,25 @@ impl VhostUserBackendMut for VhostUserDevice {
     }
 
     fn acked_features(&mut self, features: u64) {
+        let _scope = logging::enter(&self.log);
         info!("{}: driver acknowledged features {features:#x}", self.id);
+        if self.guard.fault().is_some() {
+            // A driver starting (again) after a ring fault or a panic: the device model was
+            // reset when it faulted, so only the transport's bookkeeping starts afresh, and
+            // completions still owed to the previous driver are dropped.
+            info!("{}: leaving needs-reset for the new driver", self.id);
+            self.generation += 1;
+            self.guard.clear();
+        }
         // vhost-user carries no DRIVER_OK without the STATUS protocol feature; VMMs send
         // SET_FEATURES when the guest driver sets DRIVER_OK (QEMU's vhost_dev_start, crosvm's
         // activate), so the acknowledged features are what marks it.
         self.status.set_features(features);
         self.status.set_link(LinkState::DriverOk);
         let waker = self.waker.clone();
-        self.dev().activate(features, waker);
+        if let Err(p) = contain::run(|| self.dev().activate(features, waker)) {
+            self.contain_panic(0, p.as_ref());
+        }
     }
 
     fn protocol_features(&self) -> VhostUserProtocolFeatures {
@@ -319,6 +357,7 @@ impl VhostUserBackendMut for VhostUserDevice {
     }
 
     fn reset_device(&mut self) {
+        let _scope = logging::enter(&self.log);
         info!("{}: reset requested by the frontend", self.id);
         self.reset();
     }
@@ -334,7 +373,10 @@ impl VhostUserBackendMut for VhostUserDevice {
     }
 
     fn set_config(&mut self, offset: u32, buf: &[u8]) -> std::io::Result<()> {
-        self.dev().write_config(offset as usize, buf);
+        let _scope = logging::enter(&self.log);
+        if let Err(p) = contain::run(|| self.dev().write_config(offset as usize, buf)) {
+            self.contain_panic(0, p.as_ref());
+        }
         Ok(())
     }
 
@@ -360,7 +402,25 @@ impl VhostUserBackendMut for VhostUserDevice {
         _thread_id: usize,
     ) -> std::io::Result<()> {
         // Guest misbehaviour is logged and answered on the rings; returning Err here would
-        // stop the worker thread, so this never fails.
+        // stop the worker thread, so this never fails. A panic is contained here, inside the
+        // crate's lock on this backend, so the lock is not poisoned (the crate unwraps it on
+        // every frontend request) and the next frontend finds the device reset.
+        let _scope = logging::enter(&self.log);
+        if let Err(p) = contain::run(|| self.handle(device_event, vrings)) {
+            let queue = if device_event < self.num_queues {
+                device_event
+            } else {
+                0
+            };
+            self.contain_panic(queue, p.as_ref());
+        }
+        Ok(())
+    }
+}
+
+impl VhostUserDevice {
+    /// One event of the worker thread: a kick, the waker or the timer.
+    fn handle(&mut self, device_event: u16, vrings: &[VringRwLock]) {
         // The field, not the device: every event passes here, and asking the device locks it.
         if device_event < self.num_queues {
             self.process_queue(device_event, vrings);
@@ -374,12 +434,31 @@ impl VhostUserBackendMut for VhostUserDevice {
             warn!("{}: unexpected event {device_event}", self.id);
         }
         self.poll_device(vrings);
-        Ok(())
+    }
+
+    /// Resets the device after a panic while handling `queue` and puts it in needs reset.
+    fn contain_panic(&mut self, queue: u16, payload: &(dyn std::any::Any + Send)) {
+        self.generation += 1;
+        let device = match self.device.get_mut() {
+            Ok(d) => d,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        contain::after_panic(
+            &self.id,
+            &self.status,
+            &mut self.guard,
+            device.as_mut(),
+            queue,
+            payload,
+        );
     }
 }
 
 /// Serves `device` on `listener` until the process exits, one frontend at a time.
 pub fn serve(device: VhostUserDevice, listener: UnixListener) {
+    // Connection lines (a frontend that keeps connecting and breaking the protocol) are
+    // this device's too.
+    let _scope = logging::enter(&device.log);
     let id = device.id.clone();
     let guest = device.guest.clone();
     let status = device.status.clone();

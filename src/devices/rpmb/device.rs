@@ -97,6 +97,12 @@ impl<S: RpmbStorage> VirtioDevice for RpmbDevice<S> {
         (usize::from(self.engine.limits().max_write_blocks) + 1) * FRAME_SIZE
     }
 
+    fn max_writable_len(&self, _queue: u16) -> usize {
+        // The largest valid response: max_rd_cnt data frames (or a result frame).
+        let limits = self.engine.limits();
+        (usize::from(limits.max_read_blocks.max(limits.max_write_blocks)) + 1) * FRAME_SIZE
+    }
+
     fn handle(&mut self, request: Request, completer: &mut dyn Completer) {
         let slots = request.writable_len / FRAME_SIZE;
         let responses = match Frame::parse_all(&request.data) {

@@ -385,6 +385,14 @@ impl VirtioDevice for SoundDevice {
         }
     }
 
+    fn max_writable_len(&self, queue: u16) -> usize {
+        match queue {
+            // A capture period (at most the largest buffer) and its status.
+            RXQ => MAX_BUFFER_BYTES as usize + 64,
+            _ => crate::devices::DEFAULT_MAX_WRITABLE_LEN,
+        }
+    }
+
     fn handle(&mut self, request: Request, completer: &mut dyn Completer) {
         self.handle_at(request, completer, Instant::now());
     }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::super::io::QueueInfo;
 use super::frontend::SimFrontend;
 use super::SimNode;
+use crate::harness::hostile::{self, RingAttack};
 use crate::harness::malformed::{self, Malformed};
 use crate::harness::split_ring::{ChainLayout, Completion, Segment, SplitQueue};
 use crate::harness::{
@@ -207,6 +208,20 @@ impl Driver for SimDriver {
         let mem = self.mem.clone();
         let q = self.queue_mut(queue)?;
         let head = malformed::add(&mut q.ring, &mut lock(&mem), kind, request, writable_len)?;
+        self.kick(queue)?;
+        Ok(head)
+    }
+
+    fn add_hostile(
+        &mut self,
+        queue: u16,
+        attack: RingAttack,
+        request: &[u8],
+        writable_len: u32,
+    ) -> Result<u16, Error> {
+        let mem = self.mem.clone();
+        let q = self.queue_mut(queue)?;
+        let head = hostile::add(&mut q.ring, &mut lock(&mem), attack, request, writable_len)?;
         self.kick(queue)?;
         Ok(head)
     }
