@@ -500,8 +500,17 @@ impl Driver for Harness {
             .get_mut(usize::from(queue))
             .ok_or(Error::NoSuchQueue { queue, count })?;
         let head = hostile::add(&mut q.ring, &mut self.mem, attack, request, writable_len)?;
-        Harness::kick(self, queue)?;
+        Driver::notify(self, queue)?;
         Ok(head)
+    }
+
+    fn notify(&mut self, queue: u16) -> Result<(), Error> {
+        let count = self.queues.len();
+        let q = self
+            .queues
+            .get(usize::from(queue))
+            .ok_or(Error::NoSuchQueue { queue, count })?;
+        q.kick.write(1).map_err(os("writing kick eventfd"))
     }
 
     fn kick(&mut self, queue: u16) -> Result<bool, Error> {

@@ -51,6 +51,10 @@ pub trait Driver: Send {
         writable_len: u32,
     ) -> Result<u16, Error>;
 
+    /// Notifies the device on `queue` whatever its suppression state says (as a hostile
+    /// driver may).
+    fn notify(&mut self, queue: u16) -> Result<(), Error>;
+
     /// Notifies the device of new buffers on `queue` unless it suppressed notifications;
     /// returns whether a notification was sent.
     fn kick(&mut self, queue: u16) -> Result<bool, Error>;

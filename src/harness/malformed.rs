@@ -38,16 +38,16 @@ pub enum Malformed {
 }
 
 impl Malformed {
-    /// Whether the chain breaks the split ring itself (the descriptors do not form a chain,
-    /// or the head names none), so the device must enter "needs reset" rather than return
-    /// it unused and go on.
+    /// Whether the chain breaks the split ring itself (an indirect table virtio-queue
+    /// refuses, or a head that names no descriptor), so the device must enter "needs reset"
+    /// rather than return it unused and go on.
+    ///
+    /// [`Malformed::DescriptorLoop`] is not: its loop runs back from a writable descriptor
+    /// to a readable one, which the device refuses (wrong direction) before the loop ends.
     pub fn is_ring_fault(self) -> bool {
         matches!(
             self,
-            Malformed::DescriptorLoop
-                | Malformed::IndirectBadLength
-                | Malformed::IndirectNested
-                | Malformed::HeadOutOfRange
+            Malformed::IndirectBadLength | Malformed::IndirectNested | Malformed::HeadOutOfRange
         )
     }
 

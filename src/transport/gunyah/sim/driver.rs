@@ -222,8 +222,14 @@ impl Driver for SimDriver {
         let mem = self.mem.clone();
         let q = self.queue_mut(queue)?;
         let head = hostile::add(&mut q.ring, &mut lock(&mem), attack, request, writable_len)?;
-        self.kick(queue)?;
+        self.notify(queue)?;
         Ok(head)
+    }
+
+    fn notify(&mut self, queue: u16) -> Result<(), Error> {
+        self.fe
+            .notify(u32::from(queue))
+            .map_err(os("writing QueueNotify"))
     }
 
     fn kick(&mut self, queue: u16) -> Result<bool, Error> {
