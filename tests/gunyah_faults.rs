@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use drivervm::devices::{Completer, Request, VirtioDevice, Wake};
 use drivervm::harness::{Driver, HarnessOptions, Malformed, DEFAULT_MEMORY_SIZE};
-use drivervm::transport::gunyah::sim::{SimDriver, SimNode};
+use drivervm::transport::gunyah::sim::{SimDriver, SimGuest, SimNode};
 use drivervm::transport::gunyah::{start_node, DeviceLabel, NodeDevice, QueueInfo};
 use drivervm::transport::poll::DEFAULT_POLL_MAX;
 use support::logs;
@@ -146,7 +146,8 @@ fn queues_outside_the_window_are_refused_untouched_and_the_next_driver_is_served
     let fe = node.frontend(label, Duration::from_secs(2));
     fe.wait_app_ready().unwrap();
     fe.reset().unwrap();
-    fe.set_driver_features(1 << 32).unwrap();
+    // VERSION_1 and ACCESS_PLATFORM: a driver the transport accepts, rings aside.
+    fe.set_driver_features((1 << 32) | (1 << 33)).unwrap();
     let end = SIM_WINDOW_BASE + DEFAULT_MEMORY_SIZE as u64;
     // Queue 0's descriptor table below the window, queue 1's used ring straddling its end.
     let rings = [
@@ -240,15 +241,53 @@ fn a_reset_while_a_request_is_held_drops_its_completion() {
     alive(&threads);
 }
 
+/// The drivers report DRIVER_FAILED only together with a notification parked before the
+/// DRIVER_OK ack, so it can reach the backend long after it was set, from an earlier
+/// driver: here driver A gives up during its probe, and the FAILED surfaces only when
+/// driver B, healthy, notifies right after its DRIVER_OK. B must keep being served.
 #[test]
-fn driver_failed_tears_down_and_the_next_driver_is_served() {
+fn a_stale_driver_failed_does_not_tear_down_the_next_driver() {
     let (node, threads, count) = holding_node("failing", false);
+    let fe = node.frontend(1, Duration::from_secs(2));
+    fe.wait_app_ready().unwrap();
+    fe.reset().unwrap();
+    fe.fail().unwrap();
+    let guest = SimGuest {
+        notify_with_driver_ok: true,
+        ..SimGuest::default()
+    };
+    let mut b = SimDriver::attach_as(&node, 1, 1, &opts(), guest).unwrap();
+    logged(&[
+        "failing",
+        "DRIVER_FAILED",
+        "may come from an earlier driver",
+    ]);
+    let torn_down = logs::lines_with("failing")
+        .lines()
+        .any(|l| l.contains("waiting for the next driver"));
+    assert!(
+        !torn_down,
+        "the healthy driver was dropped on a stale DRIVER_FAILED"
+    );
+    let held = b.submit(0, b"held", 8).unwrap();
+    received(&count, 1);
+    let c = b.wait_for(0, held, Duration::from_secs(2)).unwrap();
+    assert_eq!(c.len, 4);
+    assert_eq!(b.request(0, b"ok", 8).unwrap(), b"ko");
+    alive(&threads);
+}
+
+/// A driver that really fails is dropped at its reset, which every next driver starts
+/// with: what it left in flight never reaches the next driver.
+#[test]
+fn a_failed_driver_is_dropped_at_the_next_reset() {
+    let (node, threads, count) = holding_node("failed", false);
     let mut a = SimDriver::attach(&node, 1, 1, &opts()).unwrap();
     a.submit(0, b"lost", 8).unwrap();
     received(&count, 1);
     a.fail().unwrap();
-    logged(&["failing", "driver failed"]);
     let mut b = SimDriver::attach(&node, 1, 1, &opts()).unwrap();
+    logged(&["failed", "reset requested by the driver"]);
     std::thread::sleep(HOLD + Duration::from_millis(50));
     assert!(b.poll_completions(0).unwrap().is_empty());
     assert_eq!(b.request(0, b"ok", 8).unwrap(), b"ko");

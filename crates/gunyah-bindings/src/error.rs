@@ -31,6 +31,9 @@ pub enum ArgError {
     /// The request exists in one numbering of the backend API but not in the one in use.
     #[error("{0} is not defined in this numbering of the virtio backend API")]
     NotInNumbering(&'static str),
+    /// A field the named uAPI revision does not have (or not for this exit).
+    #[error("{0} is not defined for this exit in this revision of the uAPI")]
+    NotInRevision(&'static str),
     /// An ioeventfd access length Gunyah does not accept (1, 2, 4, 8, or 0 for any).
     #[error("ioeventfd access length {0} is not 0, 1, 2, 4 or 8")]
     BadAccessLength(u32),

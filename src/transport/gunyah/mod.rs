@@ -8,8 +8,10 @@
 //! memory), publishes each label's features, queue maximums and config space, registers an
 //! ioeventfd per queue and the irqfd, and declares the application ready. Then per label
 //! ([`LabelDevice`]): RESET_RQST resets the device and acks; DRIVER_OK reads the driver's
-//! features and queues, activates the device and acks; kicks arrive on the ioeventfds;
-//! DRIVER_FAILED / VM_EXIT / MODULE_EXIT / APP_EXIT drop the driver and wait for the next.
+//! features and queues (VERSION_1 and ACCESS_PLATFORM required), activates the device and
+//! acks; kicks arrive on the ioeventfds; VM_EXIT / MODULE_EXIT / APP_EXIT drop the driver
+//! and wait for the next; DRIVER_FAILED, which the kernel reports late and only with a
+//! notification, is logged and left to the driver's next reset.
 //!
 //! The requests sit behind [`GunyahBackendIo`]: [`BackendNode`] issues them on a real node,
 //! [`sim::SimBackend`] plays the frontend VM in-process for tests.
@@ -21,12 +23,12 @@ mod serve;
 pub mod sim;
 mod window;
 
-pub use device::{transport_features, LabelDevice};
+pub use device::{transport_features, Found, LabelDevice};
 pub use io::{
     BackendEvent, DeviceLabel, EventSet, FeatureWord, GunyahBackendIo, QueueInfo, SharedWindow,
 };
 pub use node::BackendNode;
-pub use serve::{start_node, NodeDevice, OpenNode};
+pub use serve::{start_node, start_node_with, NodeDevice, NodeTiming, OpenNode};
 pub use window::{map_window, WindowError};
 
 /// Why a node or one of its devices could not be set up.

@@ -3,24 +3,39 @@
 //! An open ("session"): map the window, publish every label, declare the application
 //! ready, then per label one thread waiting for the node's events and one worker thread that
 //! owns the device and watches its kicks, waker and timer. The 0xBC driver ends a session
-//! when the frontend VM exits (or its module goes away): it reports APP_EXIT from then on,
-//! clears the application's readiness and keeps the old registrations until the node is
-//! closed. So when every label has seen APP_EXIT, a supervisor thread closes the node
+//! when the frontend VM exits (or its module goes away): the wait in progress reports
+//! APP_EXIT, the node turns inactive, the application's readiness is cleared and the old
+//! registrations are kept until the node is closed. So when every label has seen the exit
+//! (APP_EXIT or EINVAL), a supervisor thread closes the node
 //! (unmapping the window, which holds it open too), reopens it and publishes again, and the
 //! next boot of the frontend VM finds the same devices, reset.
+//!
+//! What the 0xBC driver does around that (`gh_virtio_backend.c`,
+//! `MiCode/Xiaomi_Kernel_OpenSource` @ `060fe1f9c6e52299ffab46e94f5330e4e375db0c`):
+//! - only the wait in progress sees APP_EXIT; the VM-exit handler marks the node inactive,
+//!   and every later request fails with EINVAL until it is reopened: EINVAL from a wait is
+//!   therefore the exit too, not an error;
+//! - the exit handler clears `app_ready` after its loop over the devices, which may be
+//!   after our reopen and GH_SET_APP_READY; the next boot would then wait for 60 s and run
+//!   without the devices. So until a guest shows up, the supervisor issues
+//!   GH_SET_APP_READY again every [`NodeTiming::reassert_ready`] (it has no other effect);
+//! - at boot the kernel waits at most 60 s for the application: when no guest has shown up
+//!   [`NodeTiming::boot_deadline`] after the node was ready, the supervisor says once what
+//!   that means for a guest that was already running.
 
 use std::io;
 use std::os::fd::AsRawFd;
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::{debug, error, info, warn};
 use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet as EpollSet};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
-use super::device::LabelDevice;
+use super::device::{Found, LabelDevice};
 use super::io::{BackendEvent, DeviceLabel, EventSet, GunyahBackendIo};
 use super::window::map_window;
 use super::GunyahError;
@@ -46,6 +61,29 @@ pub type OpenNode = Box<dyn Fn() -> io::Result<Arc<dyn GunyahBackendIo>> + Send>
 /// Wait before reopening a node whose session ended in errors rather than an exit.
 const REOPEN_BACKOFF: Duration = Duration::from_secs(1);
 
+/// First re-issue of GH_SET_APP_READY after an open: soon, since the race with the VM-exit
+/// handler is over within microseconds once our waits have returned.
+const FIRST_REASSERT: Duration = Duration::from_millis(100);
+
+/// The timing of a node's supervision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeTiming {
+    /// How long the frontend's kernel waits at boot for GH_SET_APP_READY (60 s in the 0xBC
+    /// driver's `gh_virtio_mmio_init`).
+    pub boot_deadline: Duration,
+    /// How often GH_SET_APP_READY is issued again while no guest has shown up.
+    pub reassert_ready: Duration,
+}
+
+impl Default for NodeTiming {
+    fn default() -> Self {
+        Self {
+            boot_deadline: Duration::from_secs(60),
+            reassert_ready: Duration::from_secs(1),
+        }
+    }
+}
+
 /// What the event thread hands the worker: an event to answer, and where to say it is done.
 enum Control {
     Event(BackendEvent, SyncSender<()>),
@@ -67,6 +105,19 @@ struct Running {
     events: JoinHandle<End>,
 }
 
+/// One open of the node, as the supervisor watches it.
+struct Session {
+    io: Arc<dyn GunyahBackendIo>,
+    running: Vec<Running>,
+    /// One message per label whose event thread ended.
+    ended: Receiver<()>,
+    /// An event arrived on this open: a guest booted past its wait for the application.
+    seen: Arc<AtomicBool>,
+    /// A guest already had a device set up when the node was opened.
+    guest_found: bool,
+    ready_at: Instant,
+}
+
 /// epoll tokens past the queue indices.
 const TOKEN_WAKER: u64 = 1 << 32;
 const TOKEN_TIMER: u64 = TOKEN_WAKER + 1;
@@ -83,6 +134,17 @@ pub fn start_node(
     open: OpenNode,
     window_base: u64,
     devices: Vec<NodeDevice>,
+) -> Result<JoinHandle<()>, GunyahError> {
+    start_node_with(node, open, window_base, devices, NodeTiming::default())
+}
+
+/// [`start_node`] with the given supervision timing.
+pub fn start_node_with(
+    node: &str,
+    open: OpenNode,
+    window_base: u64,
+    devices: Vec<NodeDevice>,
+    timing: NodeTiming,
 ) -> Result<JoinHandle<()>, GunyahError> {
     let labels = devices
         .into_iter()
@@ -101,7 +163,7 @@ pub fn start_node(
     let name = node.to_owned();
     std::thread::Builder::new()
         .name(format!("gunyah-{}", short(node)))
-        .spawn(move || supervise(&name, &open, window_base, running))
+        .spawn(move || supervise(&name, &open, window_base, timing, running))
         .map_err(|source| GunyahError::Node {
             node: node.to_owned(),
             what: "spawning the supervisor thread",
@@ -115,8 +177,17 @@ fn short(node: &str) -> &str {
 }
 
 /// Waits for each session to end and starts the next, until the node cannot be opened.
-fn supervise(node: &str, open: &OpenNode, window_base: u64, mut running: Vec<Running>) {
+fn supervise(
+    node: &str,
+    open: &OpenNode,
+    window_base: u64,
+    timing: NodeTiming,
+    mut current: Session,
+) {
     loop {
+        current.watch(node, timing);
+        let Session { io, running, .. } = current;
+        drop(io);
         let (mut labels, ends) = join(running);
         for l in &mut labels {
             l.unbind();
@@ -127,7 +198,7 @@ fn supervise(node: &str, open: &OpenNode, window_base: u64, mut running: Vec<Run
             warn!("{node}: every device stopped on errors; reopening the node");
             std::thread::sleep(REOPEN_BACKOFF);
         }
-        running = loop {
+        current = loop {
             match session(node, open, window_base, labels) {
                 Ok(r) => break r,
                 Err((e, back)) => {
@@ -143,6 +214,45 @@ fn supervise(node: &str, open: &OpenNode, window_base: u64, mut running: Vec<Run
                 }
             }
         };
+    }
+}
+
+impl Session {
+    /// Returns once every label's event thread ended; meanwhile, until a guest shows up,
+    /// issues GH_SET_APP_READY again and, past the boot deadline, says what that means.
+    fn watch(&mut self, node: &str, timing: NodeTiming) {
+        let mut left = self.running.len();
+        let mut next = Instant::now() + FIRST_REASSERT.min(timing.reassert_ready);
+        let mut warned = false;
+        while left > 0 {
+            let wait = next.saturating_duration_since(Instant::now());
+            match self.ended.recv_timeout(wait) {
+                Ok(()) => left -= 1,
+                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Timeout) => {
+                    next = Instant::now() + timing.reassert_ready;
+                    if self.seen.load(Ordering::Relaxed) {
+                        continue;
+                    }
+                    if let Err(e) = self.io.set_app_ready() {
+                        debug!("{node}: GH_SET_APP_READY again: {e}");
+                    }
+                    if !warned
+                        && !self.guest_found
+                        && self.ready_at.elapsed() >= timing.boot_deadline
+                    {
+                        warned = true;
+                        warn!(
+                            "{node}: no guest driver has appeared {:?} after drivervm became \
+                             ready. A guest VM waits that long at boot for drivervm: if it was \
+                             already booting or running when drivervm started, it runs \
+                             without these devices until it is rebooted",
+                            timing.boot_deadline
+                        );
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -178,7 +288,7 @@ fn session(
     open: &OpenNode,
     window_base: u64,
     mut labels: Vec<LabelDevice>,
-) -> Result<Vec<Running>, (GunyahError, Vec<LabelDevice>)> {
+) -> Result<Session, (GunyahError, Vec<LabelDevice>)> {
     let node_err = |what: &'static str| {
         move |source: io::Error| GunyahError::Node {
             node: node.to_owned(),
@@ -204,7 +314,14 @@ fn session(
             l.bind(io.clone(), mem.clone());
             l.publish()?;
         }
-        io.set_app_ready().map_err(node_err("GH_SET_APP_READY"))
+        match io.set_app_ready() {
+            // The 0xB2 numbering has no app-ready handshake: its guest does not wait.
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+                debug!("{node}: no GH_SET_APP_READY in this numbering");
+                Ok(())
+            }
+            r => r.map_err(node_err("GH_SET_APP_READY")),
+        }
     })();
     if let Err(e) = published {
         for l in &mut labels {
@@ -212,21 +329,42 @@ fn session(
         }
         return Err((e, labels));
     }
-    drop(io);
+    let found: Vec<Found> = labels.iter_mut().map(|l| l.probe(node)).collect();
+    let guest_found = found.iter().any(|f| *f != Found::NoGuest);
+    let seen = Arc::new(AtomicBool::new(false));
+    if !guest_found {
+        info!(
+            "{node}: ready for the guest VM. A guest VM booting now, or waiting at boot for \
+             drivervm (its kernel waits at most 60 s), gets these devices; one that started \
+             earlier and gave up waiting must be rebooted to get them"
+        );
+    }
+    let (ended_tx, ended) = mpsc::channel();
     let mut running = Vec::with_capacity(labels.len());
     for dev in labels {
         let id = dev.id().to_owned();
-        match spawn_label(dev) {
+        match spawn_label(dev, ended_tx.clone(), seen.clone()) {
             Ok(r) => running.push(r),
             // Threads fail to start only when the process is out of resources; that device
             // is lost, the others are served.
             Err(e) => error!("{id}: {e}; this device is no longer served"),
         }
     }
-    Ok(running)
+    Ok(Session {
+        io,
+        running,
+        ended,
+        seen,
+        guest_found,
+        ready_at: Instant::now(),
+    })
 }
 
-fn spawn_label(dev: LabelDevice) -> Result<Running, io::Error> {
+fn spawn_label(
+    dev: LabelDevice,
+    ended: mpsc::Sender<()>,
+    seen: Arc<AtomicBool>,
+) -> Result<Running, io::Error> {
     let id = dev.id().to_owned();
     let label = dev.label();
     let io = dev
@@ -245,7 +383,9 @@ fn spawn_label(dev: LabelDevice) -> Result<Running, io::Error> {
         .name(format!("{id}-ev"))
         .spawn(move || {
             let _scope = crate::logging::enter(&log);
-            run_events(&events_id, label, io.as_ref(), &control, &tx)
+            let end = run_events(&events_id, label, io.as_ref(), &control, &tx, &seen);
+            let _ = ended.send(());
+            end
         });
     match events {
         Ok(events) => Ok(Running { worker, events }),
@@ -266,10 +406,12 @@ fn run_events(
     io: &dyn GunyahBackendIo,
     control: &EventFd,
     tx: &mpsc::Sender<Control>,
+    seen: &AtomicBool,
 ) -> End {
     let end = loop {
         match io.wait_for_event(label) {
             Ok(ev) => {
+                seen.store(true, Ordering::Relaxed);
                 let (done_tx, done_rx) = mpsc::sync_channel(1);
                 if tx.send(Control::Event(ev, done_tx)).is_err() {
                     break End::Failed;
@@ -286,6 +428,12 @@ fn run_events(
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // After a successful publish, EINVAL means the node went inactive: the frontend
+            // VM exited and another label's wait (or none) got the APP_EXIT.
+            Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
+                info!("{id}: the node answers EINVAL: the frontend VM exited");
+                break End::AppExit;
+            }
             Err(e) => {
                 error!("{id}: GH_WAIT_FOR_EVENT failed: {e}; stopping this device");
                 break End::Failed;

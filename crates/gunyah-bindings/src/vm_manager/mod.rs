@@ -3,9 +3,11 @@
 //! on (`/dev/gunyah`, a VM fd or a vCPU fd) as a [`BorrowedFd`].
 
 mod requests;
+mod run_page_6_6;
 mod structs;
 
 pub use requests::{VmRequest, GH_ANDROID_IOCTL_TYPE, GH_IOCTL_TYPE, VM_REQUESTS};
+pub use run_page_6_6::{PageFaultExit, ResumeAction, UapiRevision, VcpuExit66};
 pub use structs::{
     FnType, GhFnDesc, GhFnIoeventfdArg, GhFnIrqfdArg, GhFnVcpuArg, GhUserspaceMemoryRegion,
     GhVcpuRun, GhVmDtbConfig, GhVmExitInfo, GhVmFirmwareConfig, IoeventfdFlags, IrqfdFlags,

@@ -2,7 +2,7 @@
 //! the device started.
 
 use log::{debug, error, info, warn};
-use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
+use virtio_bindings::virtio_config::{VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_VERSION_1};
 use virtio_bindings::virtio_ring::VIRTIO_RING_F_EVENT_IDX;
 use virtio_queue::{Queue, QueueT};
 use vm_memory::GuestAddress;
@@ -64,6 +64,14 @@ impl LabelDevice {
         if features & (1 << VIRTIO_F_VERSION_1) == 0 {
             return Err(format!(
                 "driver did not accept VIRTIO_F_VERSION_1 (features {raw:#x})"
+            ));
+        }
+        if features & (1 << VIRTIO_F_ACCESS_PLATFORM) == 0 {
+            return Err(format!(
+                "driver did not accept VIRTIO_F_ACCESS_PLATFORM (features {raw:#x}), so its \
+                 rings and buffers are in guest memory this VM cannot reach; the guest must \
+                 give the device a restricted-DMA pool over the shared window (see \
+                 docs/gunyah.md)"
             ));
         }
         self.event_idx = features & (1 << VIRTIO_RING_F_EVENT_IDX) != 0;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use log::{debug, error, info, warn};
-use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
+use virtio_bindings::virtio_config::{VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_VERSION_1};
 use virtio_bindings::virtio_ring::{VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC};
 use virtio_queue::Queue;
 use vm_memory::GuestMemoryMmap;
@@ -13,7 +13,10 @@ use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 use vmm_sys_util::timerfd::TimerFd;
 
 mod driver_ok;
+mod probe;
 mod publish;
+
+pub use probe::Found;
 
 use super::io::{BackendEvent, DeviceLabel, EventSet, GunyahBackendIo};
 use super::GunyahError;
@@ -32,14 +35,24 @@ use crate::transport::wake::{arm_timer, device_timer, EventWaker};
 const MAX_CONFIG_PUBLISHED: usize = 256;
 
 /// Events after which the current driver is gone and the device waits for the next one.
-const GONE: EventSet = EventSet::DRIVER_FAILED
-    .union(EventSet::VM_EXIT)
+/// DRIVER_FAILED is not one of them: the drivers report it only together with a
+/// notification parked before the DRIVER_OK ack, possibly long after it was set and by an
+/// earlier driver, so it says nothing certain about the current one (which, if it did
+/// fail, resets the device before it uses it again).
+const GONE: EventSet = EventSet::VM_EXIT
     .union(EventSet::MODULE_EXIT)
     .union(EventSet::APP_EXIT);
 
-/// Features the transport offers on top of the device's own.
+/// Features the transport offers on top of the device's own. VIRTIO_F_ACCESS_PLATFORM is
+/// offered, and required, because the device can only reach the shared window: with it a
+/// Linux guest sends rings and buffers through the DMA API, i.e. through the restricted-DMA
+/// pool laid over the window (`vring_use_dma_api()`, drivers/virtio/virtio_ring.c); without
+/// it they land in ordinary guest RAM.
 pub fn transport_features() -> u64 {
-    (1 << VIRTIO_F_VERSION_1) | (1 << VIRTIO_RING_F_EVENT_IDX) | (1 << VIRTIO_RING_F_INDIRECT_DESC)
+    (1 << VIRTIO_F_VERSION_1)
+        | (1 << VIRTIO_F_ACCESS_PLATFORM)
+        | (1 << VIRTIO_RING_F_EVENT_IDX)
+        | (1 << VIRTIO_RING_F_INDIRECT_DESC)
 }
 
 /// A device served on one label, with its fds and the current driver's queues.
@@ -82,6 +95,10 @@ pub struct LabelDevice {
     guard: RingGuard,
     /// Every line logged while serving this device is charged to its budget.
     log: Arc<DeviceLog>,
+    /// A DRIVER_FAILED was logged since the last reset (one line per driver).
+    failed_logged: bool,
+    /// The "driver already running" report was given since the last reset.
+    pub(super) stale_reported: bool,
 }
 
 impl LabelDevice {
@@ -136,6 +153,8 @@ impl LabelDevice {
             event_idx: false,
             queues: Vec::new(),
             polls: vec![AdaptivePoll::default(); kicks_len],
+            failed_logged: false,
+            stale_reported: false,
         })
     }
 
@@ -226,20 +245,30 @@ impl LabelDevice {
         let e = ev.events;
         debug!("{}: event {e:?} data {:#x}", self.id, ev.data);
         if e.intersects(GONE) {
-            let why = if e.contains(EventSet::DRIVER_FAILED) {
-                "driver failed"
-            } else {
-                "frontend gone"
-            };
-            warn!("{}: {why} ({e:?}); waiting for the next driver", self.id);
+            warn!(
+                "{}: frontend gone ({e:?}); waiting for the next driver",
+                self.id
+            );
             self.teardown();
+        }
+        if e.contains(EventSet::DRIVER_FAILED) && !self.failed_logged {
+            self.failed_logged = true;
+            warn!(
+                "{}: the frontend reported DRIVER_FAILED (the kernel passes it on only with a \
+                 notification, so it may come from an earlier driver); the device stays as it \
+                 is until the driver resets it",
+                self.id
+            );
         }
         if e.contains(EventSet::RESET_RQST) {
             info!("{}: reset requested by the driver", self.id);
             self.teardown();
+            self.failed_logged = false;
+            self.stale_reported = false;
             if let Err(err) = self.io().and_then(|io| io.ack_reset(self.label)) {
                 error!("{}: GH_ACK_RESET: {err}", self.id);
             }
+            self.reregister_kicks();
         }
         if e.contains(EventSet::DRIVER_OK) {
             self.driver_ok();
@@ -255,6 +284,19 @@ impl LabelDevice {
             );
         }
         self.poll();
+    }
+
+    /// Registers each queue's ioeventfd again after a reset: the newer 0xB2 driver drops
+    /// them on every reset; the others keep them and answer EBUSY, which is fine.
+    fn reregister_kicks(&self) {
+        let Ok(io) = self.io() else { return };
+        for (q, kick) in self.kicks.iter().enumerate() {
+            match io.register_ioeventfd(self.label, q as u32, fd(kick)) {
+                Ok(()) => debug!("{}: ioeventfd of queue {q} registered again", self.id),
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
+                Err(e) => warn!("{}: GH_IOEVENTFD {q} after a reset: {e}", self.id),
+            }
+        }
     }
 
     /// Forgets the current driver: its tokens, queues and pending kicks.

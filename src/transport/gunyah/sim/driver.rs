@@ -1,8 +1,13 @@
 //! A whole virtio-mmio guest driver for one label of a simulated node: initialises the
-//! device as virtio 1.x §3.1.1 and §4.2.3 lay out, writes split rings into the shared window
-//! and waits for the backend's interrupts; the [`Driver`] the test suites run.
+//! device as virtio 1.x §3.1.1 and §4.2.3 lay out, writes split rings and buffers where a
+//! stock Linux guest would put them, and waits for the backend's interrupts; the [`Driver`]
+//! the test suites run.
+//!
+//! Where Linux puts them: `vring_use_dma_api()` (drivers/virtio/virtio_ring.c) sends the
+//! rings and buffers through the DMA API, and so into the device's restricted-DMA pool
+//! (the shared window), only when VIRTIO_F_ACCESS_PLATFORM was negotiated; otherwise they
+//! are ordinary guest RAM, which the backend VM cannot see.
 
-use std::fs::File;
 use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,12 +30,43 @@ struct DriverQueue {
     stash: Vec<Completion>,
 }
 
+/// Guest-physical base of the simulated guest's ordinary RAM (outside any window the
+/// tests use), where a driver without VIRTIO_F_ACCESS_PLATFORM allocates.
+pub const SIM_GUEST_RAM_BASE: u64 = 0x4000_0000;
+
+/// Bytes of that RAM.
+const SIM_GUEST_RAM_SIZE: usize = 1 << 20;
+
+/// What kind of guest kernel the simulated driver behaves as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimGuest {
+    /// Accepts VIRTIO_F_ACCESS_PLATFORM when offered (Linux does: the virtio core keeps it
+    /// as a transport feature). A guest that does not models a driver stack without it.
+    pub accept_access_platform: bool,
+    /// Notifies queue 0 right after setting DRIVER_OK, before the backend can have acked
+    /// it (as drivers that post buffers in their probe do): the kernel parks that
+    /// notification.
+    pub notify_with_driver_ok: bool,
+}
+
+impl Default for SimGuest {
+    /// A stock Linux guest.
+    fn default() -> Self {
+        Self {
+            accept_access_platform: true,
+            notify_with_driver_ok: false,
+        }
+    }
+}
+
+/// VIRTIO_F_ACCESS_PLATFORM.
+const ACCESS_PLATFORM: u64 = 1 << 33;
+
 /// The frontend VM's driver of one device on a simulated node.
 pub struct SimDriver {
     fe: SimFrontend,
     mem: Arc<Mutex<GuestMemfd>>,
     queues: Vec<DriverQueue>,
-    irq: File,
     offered: u64,
     acked: u64,
     timeout: Duration,
@@ -48,15 +84,30 @@ fn lock(mem: &Mutex<GuestMemfd>) -> MutexGuard<'_, GuestMemfd> {
 }
 
 impl SimDriver {
-    /// Probes label `label` of `node` as a guest's virtio-mmio driver does: reset, read the
-    /// features, accept VERSION_1 (required) plus EVENT_IDX / INDIRECT_DESC /
-    /// `options.device_features` as offered and wanted, set up `num_queues` queues of
-    /// `options.queue_size` (capped at QueueNumMax) in the shared window, then DRIVER_OK.
+    /// Probes label `label` of `node` as a stock Linux guest's virtio-mmio driver does
+    /// ([`SimDriver::attach_as`] with [`SimGuest::default`]), booting the frontend VM first
+    /// if it is not running.
     pub fn attach(
         node: &SimNode,
         label: u32,
         num_queues: usize,
         options: &HarnessOptions,
+    ) -> Result<Self, Error> {
+        Self::attach_as(node, label, num_queues, options, SimGuest::default())
+    }
+
+    /// Probes label `label` of `node` as `guest`'s virtio-mmio driver: reset, read the
+    /// features, accept VERSION_1 (required) plus ACCESS_PLATFORM (as the guest does),
+    /// EVENT_IDX / INDIRECT_DESC / `options.device_features` as offered and wanted, set up
+    /// `num_queues` queues of `options.queue_size` (capped at QueueNumMax) in the shared
+    /// window if ACCESS_PLATFORM was negotiated and in ordinary guest RAM otherwise, then
+    /// DRIVER_OK.
+    pub fn attach_as(
+        node: &SimNode,
+        label: u32,
+        num_queues: usize,
+        options: &HarnessOptions,
+        guest: SimGuest,
     ) -> Result<Self, Error> {
         let fe = node.frontend(label, options.timeout);
         fe.wait_app_ready()
@@ -73,11 +124,22 @@ impl SimDriver {
         if options.indirect_desc {
             wanted |= 1 << VIRTIO_RING_F_INDIRECT_DESC;
         }
+        if guest.accept_access_platform {
+            wanted |= ACCESS_PLATFORM;
+        }
         let acked = offered & wanted;
         fe.set_driver_features(acked)
             .map_err(os("writing DriverFeatures"))?;
         let event_idx = acked & (1 << VIRTIO_RING_F_EVENT_IDX) != 0;
-        let mem = node.memory();
+        let mem = if acked & ACCESS_PLATFORM != 0 {
+            // The DMA API over the restricted pool: the shared window.
+            node.memory()
+        } else {
+            Arc::new(Mutex::new(GuestMemfd::new_at(
+                SIM_GUEST_RAM_BASE,
+                SIM_GUEST_RAM_SIZE,
+            )?))
+        };
         let mut queues: Vec<DriverQueue> = Vec::with_capacity(num_queues);
         let built = (|| {
             for index in 0..num_queues {
@@ -113,7 +175,9 @@ impl SimDriver {
                 )
                 .map_err(os("writing the queue registers"))?;
             }
-            fe.driver_ok().map_err(os("setting DRIVER_OK"))
+            let early = (guest.notify_with_driver_ok && num_queues > 0).then_some(0);
+            fe.driver_ok_then_notify(early)
+                .map_err(os("setting DRIVER_OK"))
         })();
         if let Err(e) = built {
             let mut m = lock(&mem);
@@ -122,12 +186,10 @@ impl SimDriver {
             }
             return Err(e);
         }
-        let irq = fe.irqfd().map_err(os("finding the irqfd"))?;
         Ok(Self {
             fe,
             mem,
             queues,
-            irq,
             offered,
             acked,
             timeout: options.timeout,
@@ -258,15 +320,21 @@ impl Driver for SimDriver {
     }
 
     fn wait_interrupt(&mut self, _queue: u16, timeout: Duration) -> Result<(), Error> {
+        // The irqfd the backend registered now: a backend that reopened the node has
+        // registered another one.
+        let Some(mut irq) = self.fe.irqfd().map_err(os("finding the irqfd"))? else {
+            std::thread::sleep(timeout.min(Duration::from_millis(10)));
+            return Ok(());
+        };
         let mut fds = [libc::pollfd {
-            fd: self.irq.as_raw_fd(),
+            fd: irq.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         }];
         crate::harness::poll::poll(&mut fds, timeout).map_err(os("poll"))?;
         if fds[0].revents & libc::POLLIN != 0 {
             let mut buf = [0u8; 8];
-            match self.irq.read(&mut buf) {
+            match irq.read(&mut buf) {
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(os("reading the irqfd")(e)),
