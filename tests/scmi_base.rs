@@ -164,6 +164,12 @@ fn malformed_chains_are_returned_empty_and_the_device_keeps_serving(t: Transport
         if kind.is_ring_fault() {
             // The ring itself is broken: the device needs a reset and ignores the queue;
             // the next frontend (next iteration, and below) is served.
+            // Nothing comes back (the log line is in the device's budget, which this
+            // test's rapid reconnects use up; tests/hostile_rings.rs counts it).
+            assert!(
+                h.wait_for(CMDQ, head, Duration::from_millis(300)).is_err(),
+                "{kind:?} was answered"
+            );
             h.disconnect().unwrap();
             continue;
         }
@@ -180,9 +186,7 @@ fn malformed_chains_are_returned_empty_and_the_device_keeps_serving(t: Transport
     let r = ask(h.as_mut(), 0, 5, &[]);
     assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0001));
     h.disconnect().unwrap();
-    let log = svc.log();
-    assert!(log.contains("refused"), "refusals are logged");
-    assert!(log.contains("needs reset"), "ring faults are logged");
+    assert!(svc.log().contains("refused"), "refusals are logged");
 }
 
 fn sixty_four_outstanding_requests_all_complete(t: Transport) {

@@ -24,9 +24,14 @@ use crate::status::DeviceState;
 
 /// Guest memory the driver controls: rings and buffers.
 const MEMORY: usize = 0x1_0000;
-const DESC_TABLE: u64 = 0x1000;
-const AVAIL_RING: u64 = 0x2000;
-const USED_RING: u64 = 0x3000;
+/// Where the input's memory image starts: the available ring comes first and the descriptor
+/// table right after it (queues of at most 64 entries), so that short inputs already shape
+/// both; the used ring is the device's and comes last. Address 0 is not used because
+/// virtio-queue treats an available ring at 0 as not set up.
+const IMAGE: u64 = 0x100;
+const AVAIL_RING: u64 = IMAGE;
+const DESC_TABLE: u64 = 0x200;
+const USED_RING: u64 = 0x700;
 
 struct NoWake;
 
@@ -108,8 +113,8 @@ pub fn exercise_device(device: &mut dyn VirtioDevice, data: &[u8]) {
         return;
     };
     // The driver's first picture of memory: descriptor table, rings, buffers.
-    let image = input.take(MEMORY);
-    if mem.write_slice(image, GuestAddress(0)).is_err() {
+    let image = input.take(MEMORY - IMAGE as usize);
+    if mem.write_slice(image, GuestAddress(IMAGE)).is_err() {
         return;
     }
     let mut q = match Queue::new(max) {
