@@ -28,7 +28,7 @@ fn android_artifacts_pass_the_real_tools() {
             "missing {missing:?}: apt-get install blueprint-tools checkpolicy libxml2-utils m4"
         );
         assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
-        eprintln!("SKIPPED android_artifacts_pass_the_real_tools: {msg}");
+        drivervm::harness::skip::skipped("android_artifacts_pass_the_real_tools", &msg);
         return;
     }
     let out = Command::new("bash")

@@ -12,6 +12,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
+#[path = "support/readme.rs"]
+mod readme;
+use readme::{vmm_line, README};
+
 const TOOLS: [&str; 6] = [
     "qemu-system-aarch64",
     "dtc",
@@ -211,14 +215,20 @@ fn boot() -> Option<Guest> {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("{msg} (CI=true: the real-guest test must run)");
         }
-        eprintln!("SKIPPED {msg}; install them to run the real-guest test");
+        drivervm::harness::skip::skipped(
+            "the arm64 SCMI guest test",
+            &format!("{msg}; install them to run it"),
+        );
         return None;
     }
     let work = tempfile::tempdir().expect("tempdir");
     let checks = work.path().join("checks.txt");
     std::fs::write(&checks, CHECKS).expect("write checks");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/guest/run-scmi-guest.sh");
+    // The README's line, as users copy it.
+    let line = vmm_line(README, "qemu-scmi").unwrap_or_else(|e| panic!("{e}"));
     let out = Command::new(script)
+        .env("VMM_LINE", line)
         .arg(env!("CARGO_BIN_EXE_drivervm"))
         .arg(work.path().join("guest"))
         .arg(&checks)

@@ -14,6 +14,7 @@ use drivervm::hw::pcm::tone::ToneCapture;
 use drivervm::hw::pcm::wav::{header, parse, WavFormat};
 use drivervm::hw::pcm::{PcmParams, SampleFormat};
 use support::guest::tools_ready;
+use support::readme::{vmm_line, README};
 use support::sound_guest::{base64_decode, noise, section, FRAME, SCRIPT};
 use support::Service;
 
@@ -43,13 +44,14 @@ fn recording(report: &str, name: &str) -> Vec<u8> {
     wav.data
 }
 
-fn config(work: &Path) -> String {
+fn config(work: &Path, controls: bool) -> String {
     format!(
         r#"
 [[guest]]
 name = "vm0"
 [[guest.device]]
 kind = "sound"
+controls = {controls}
 [[guest.device.jack]]
 name = "line-out"
 [[guest.device.stream]]
@@ -76,11 +78,18 @@ tone_amplitude_percent = 50
     )
 }
 
-#[test]
-fn linux_guest_plays_records_and_sees_controls_and_jacks() {
-    if !tools_ready(SCRIPT, "the Linux guest sound test") {
-        return;
-    }
+/// One guest run: the report it printed, and everything to show when an assertion fails.
+struct Run {
+    report: String,
+    context: String,
+    play: Vec<u8>,
+    source: Vec<u8>,
+    work: tempfile::TempDir,
+}
+
+/// Boots the sound guest against the service on the test config; with `vmm_line`, QEMU is
+/// started by that README command (its `$XDG_RUNTIME_DIR` set to find the socket).
+fn run(controls: bool, vmm_line: Option<&str>) -> Run {
     let work = tempfile::tempdir().expect("tempdir");
     let w = work.path();
     std::fs::create_dir_all(w.join("in")).expect("in dir");
@@ -90,13 +99,21 @@ fn linux_guest_plays_records_and_sees_controls_and_jacks() {
     let source = noise(2, 2 * RATE as usize);
     std::fs::write(w.join("source.wav"), wav(&source)).expect("source.wav");
 
-    let svc = Service::start(&config(w), &["vm0-sound.sock"]);
-    let status = Command::new(SCRIPT)
-        .arg("run")
-        .arg(svc.socket("vm0-sound.sock"))
-        .arg(w)
-        .status()
-        .expect("run guest script");
+    // The runtime dir a user's service has: $XDG_RUNTIME_DIR/drivervm.
+    let svc_dir = tempfile::tempdir().expect("tempdir");
+    let xdg = svc_dir.path().join("xdg");
+    let svc = Service::start_in(
+        svc_dir,
+        xdg.join("drivervm"),
+        &config(w, controls),
+        &["vm0-sound.sock"],
+    );
+    let mut cmd = Command::new(SCRIPT);
+    cmd.arg("run").arg(svc.socket("vm0-sound.sock")).arg(w);
+    if let Some(line) = vmm_line {
+        cmd.env("VMM_LINE", line).env("XDG_RUNTIME_DIR", &xdg);
+    }
+    let status = cmd.status().expect("run guest script");
     // The guest's serial port turns every \n into \r\n.
     let report = std::fs::read_to_string(w.join("report.log"))
         .unwrap_or_default()
@@ -112,10 +129,23 @@ fn linux_guest_plays_records_and_sees_controls_and_jacks() {
         "guest did not finish\n{context}"
     );
     assert!(report.contains("VirtIO SoundCard"), "no card\n{context}");
+    Run {
+        report,
+        context,
+        play,
+        source,
+        work,
+    }
+}
 
+/// aplay reached the WAV sink sample for sample, and arecord got the WAV source's.
+fn assert_exact_play_and_record(r: &Run) {
+    let (report, context) = (&r.report, &r.context);
     // aplay: what reached the WAV sink is the file, sample for sample.
     assert!(report.contains("=== aplay rc=0"), "aplay failed\n{context}");
-    let out = parse(&std::fs::read(w.join("out.wav")).expect("out.wav")).expect("out.wav parses");
+    let out = parse(&std::fs::read(r.work.path().join("out.wav")).expect("out.wav"))
+        .expect("out.wav parses");
+    let play = &r.play;
     assert!(
         out.data.len() >= play.len(),
         "sink got {} of {} bytes\n{context}",
@@ -135,19 +165,54 @@ fn linux_guest_plays_records_and_sees_controls_and_jacks() {
         report.contains("=== arecord-wav rc=0"),
         "arecord failed\n{context}"
     );
-    let rec = recording(&report, "rec-wav");
+    let rec = recording(report, "rec-wav");
     assert_eq!(rec.len(), RATE as usize * FRAME, "one second recorded");
     assert!(
-        rec[..] == source[..rec.len()],
+        rec[..] == r.source[..rec.len()],
         "recorded samples differ\n{context}"
     );
+}
+
+/// The README's QEMU sound line as a user copies it (no `controls=on`), against a device
+/// with the default `controls`: the card is found, and playback and capture are exact.
+#[test]
+fn stock_qemu_line_from_the_readme_plays_and_records_exactly() {
+    if !tools_ready(SCRIPT, "the stock-QEMU-line guest sound test") {
+        return;
+    }
+    let line = vmm_line(README, "qemu-sound").unwrap_or_else(|e| panic!("{e}"));
+    let r = run(false, Some(&line));
+    assert_exact_play_and_record(&r);
+    assert!(
+        !r.context.contains("too small"),
+        "the service found the config space too small\n{}",
+        r.context
+    );
+    // No VIRTIO_SND_F_CTLS offered: the card has only its jack, no mixer controls.
+    let controls = section(&r.report, "amixer controls");
+    assert!(
+        controls.contains("name='Line Out Jack'") && !controls.contains("Volume"),
+        "unexpected controls\n{}",
+        r.context
+    );
+}
+
+#[test]
+fn linux_guest_plays_records_and_sees_controls_and_jacks() {
+    if !tools_ready(SCRIPT, "the Linux guest sound test") {
+        return;
+    }
+    // The script's own line: the README's plus controls=on.
+    let r = run(true, None);
+    assert_exact_play_and_record(&r);
+    let (report, context) = (&r.report, &r.context);
 
     // arecord from the tone generator: exactly the generator's samples.
     assert!(
         report.contains("=== arecord-tone rc=0"),
         "arecord tone failed\n{context}"
     );
-    let rec = recording(&report, "rec-tone");
+    let rec = recording(report, "rec-tone");
     let params = PcmParams {
         format: SampleFormat::S16,
         rate: RATE,
@@ -159,7 +224,7 @@ fn linux_guest_plays_records_and_sees_controls_and_jacks() {
     assert!(rec == expected, "tone recording differs\n{context}");
 
     // amixer: our controls and our jack, and a value written through CTL_WRITE reads back.
-    let controls = section(&report, "amixer controls");
+    let controls = section(report, "amixer controls");
     for name in [
         "Master Playback Volume",
         "Master Playback Switch",
@@ -173,7 +238,7 @@ fn linux_guest_plays_records_and_sees_controls_and_jacks() {
             "amixer lacks {name}\n{context}"
         );
     }
-    let get = section(&report, "amixer get");
+    let get = section(report, "amixer get");
     assert!(
         get.contains(": values=42"),
         "volume did not read back\n{context}"

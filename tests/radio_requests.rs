@@ -236,7 +236,13 @@ fn malformed_requests_get_their_status_and_the_device_keeps_serving(t: Transport
     b.extend_from_slice(&bad_sel.to_bytes());
     assert_eq!(status(&r.raw(&b, 16)), S_INVALID_ARGUMENTS);
     let mut b = ReqHeader { code: REQ_SEEK }.to_bytes().to_vec();
-    b.extend_from_slice(&DirectionArgs { flags: 1 << 3 }.to_bytes());
+    b.extend_from_slice(
+        &DirectionArgs {
+            flags: 1 << 3,
+            spacing_khz: 0,
+        }
+        .to_bytes(),
+    );
     assert_eq!(status(&r.raw(&b, 16)), S_INVALID_ARGUMENTS);
     let mut b = ReqHeader {
         code: REQ_SET_CONFIG_FLAG,

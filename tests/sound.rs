@@ -372,21 +372,29 @@ fn playback_is_paced_driver_side_and_sample_exact(t: Transport) {
             }
         }
     }
-    let elapsed = times[total - 1] - t0;
-    let expected = Duration::from_millis(10 * total as u64);
-    let tolerance = Duration::from_millis(25);
-    assert!(
-        elapsed + tolerance >= expected && elapsed <= expected + tolerance,
-        "{total} periods took {elapsed:?}, expected {expected:?}"
-    );
     // No period may complete early: the k-th is due 10 ms x (k+1) after START.
+    let due = |k: usize| Duration::from_millis(10 * (k as u64 + 1));
     for (k, at) in times.iter().enumerate() {
         assert!(
-            *at - t0 + Duration::from_millis(2) >= Duration::from_millis(10 * (k as u64 + 1)),
+            *at - t0 + Duration::from_millis(2) >= due(k),
             "period {k} completed after {:?}",
             *at - t0
         );
     }
+    // Nor late, beyond what a busy host's scheduling adds now and then: a device running
+    // slow drifts further behind with every period, which moves the median, while a
+    // stalled test thread only delays a few completions (which then come back to back).
+    let mut late: Vec<Duration> = times
+        .iter()
+        .enumerate()
+        .map(|(k, at)| (*at - t0).saturating_sub(due(k)))
+        .collect();
+    late.sort_unstable();
+    let median = late[total / 2];
+    assert!(
+        median <= Duration::from_millis(20),
+        "periods complete {median:?} late (median): the stream runs slow"
+    );
     assert_eq!(*r.played.lock().unwrap(), sent);
 }
 
@@ -401,9 +409,11 @@ fn capture_is_paced_and_filled_from_the_source(t: Transport) {
     let t0 = Instant::now();
     assert_eq!(r.pcm(START, IN), OK);
     let got = r.wait(RXQ, 4, Duration::from_secs(2));
+    // Paced: four 10 ms periods are not captured before 40 ms have passed. (How soon after
+    // that they arrive depends on the host's load; the playback test checks the rate.)
     let elapsed = got[3].0 - t0;
     assert!(
-        elapsed >= Duration::from_millis(38) && elapsed <= Duration::from_millis(70),
+        elapsed >= Duration::from_millis(38),
         "4 periods took {elapsed:?}"
     );
     let params = PcmParams {
@@ -457,6 +467,10 @@ fn stop_holds_and_release_returns_every_buffer(t: Transport) {
     let first = r.wait(TXQ, 1, Duration::from_secs(2));
     assert_eq!(first[0].1.head, heads[0]);
     assert_eq!(r.pcm(STOP, OUT), OK);
+    // On a busy host more periods may have elapsed before the device got the STOP (even
+    // in the batch that brought the first one back): they are played, and count.
+    let mut back: Vec<u16> = first[1..].iter().map(|(_, c)| c.head).collect();
+    back.extend(r.h.poll_completions(TXQ).unwrap().iter().map(|c| c.head));
     std::thread::sleep(Duration::from_millis(60));
     let held = r.h.poll_completions(TXQ).unwrap();
     assert!(
@@ -465,7 +479,7 @@ fn stop_holds_and_release_returns_every_buffer(t: Transport) {
         held.len()
     );
     assert_eq!(r.pcm(RELEASE, OUT), OK);
-    let mut back: Vec<u16> = held.iter().map(|c| c.head).collect();
+    back.extend(held.iter().map(|c| c.head));
     while back.len() < 3 {
         back.extend(
             r.wait(TXQ, 1, Duration::from_secs(2))

@@ -39,7 +39,10 @@ struct Backend {
 impl Backend {
     fn start(name: &str) -> Option<Self> {
         let Some(bin) = std::env::var_os(ENV) else {
-            eprintln!("skipping: set {ENV} to a vhost-device-scmi binary to run this test");
+            drivervm::harness::skip::skipped(
+                &format!("third_party_scmi {name}"),
+                &format!("set {ENV} to a vhost-device-scmi binary to run it"),
+            );
             return None;
         };
         let socket = std::env::temp_dir().join(format!(

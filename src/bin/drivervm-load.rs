@@ -215,7 +215,10 @@ impl Op {
             }
             Op::RadioCancel => ControlRequest::Cancel,
             Op::RadioTune => ControlRequest::Tune(Selector::frequency(0)),
-            Op::RadioSeek => ControlRequest::Seek(DirectionArgs { flags: SEEK_F_UP }),
+            Op::RadioSeek => ControlRequest::Seek(DirectionArgs {
+                flags: SEEK_F_UP,
+                spacing_khz: 0,
+            }),
         })
     }
 
@@ -400,7 +403,10 @@ mod radio {
 
     /// Seeks up twice and returns the two stations found (for alternating tunes).
     pub fn two_stations(h: &mut Harness, timeout: Duration) -> Result<(u32, u32)> {
-        let seek = ControlRequest::Seek(DirectionArgs { flags: SEEK_F_UP });
+        let seek = ControlRequest::Seek(DirectionArgs {
+            flags: SEEK_F_UP,
+            spacing_khz: 0,
+        });
         let a = operation(h, &seek, timeout)?;
         let b = operation(h, &seek, timeout)?;
         if a == b {
@@ -675,6 +681,7 @@ fn run_long(
             }
             _ => radio::ControlRequest::Seek(radio::DirectionArgs {
                 flags: radio::SEEK_F_UP,
+                spacing_khz: 0,
             }),
         };
         seq += 1;

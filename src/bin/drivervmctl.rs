@@ -3,16 +3,15 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
+use std::sync::mpsc::{channel, Sender};
 use std::sync::Mutex;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 
 use drivervm::config;
 use drivervm::control::iface::{self, IDriverVm::IDriverVm, IDriverVmListener::IDriverVmListener};
-use drivervm::control::{self, BinderResult, Interface, Status, Target};
+use drivervm::control::{self, BinderResult, Interface, Status, Strong, Target};
 
 const LONG_ABOUT: &str = "Queries a running drivervm over its status interface \
 (vendor.drivervm.IDriverVm, read-only: nothing here changes device or hardware state).
@@ -121,7 +120,7 @@ fn run(args: &Args) -> Result<(), Failure> {
     match &args.command {
         Command::Status => status(svc.as_ref(), args.json),
         Command::Device { id } => device(svc.as_ref(), id, args.json),
-        Command::Watch => watch(svc.as_ref(), &target, args.json),
+        Command::Watch => watch(svc, &target, args.json),
     }
 }
 
@@ -436,13 +435,19 @@ fn device(svc: &dyn IDriverVm, id: &str, as_json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
+/// What the printing loop hears: an event, or that the service is gone.
+enum Heard {
+    Event(Value),
+    Died,
+}
+
 /// Forwards listener calls to the printing loop.
-struct Printer(Mutex<Sender<Value>>);
+struct Printer(Mutex<Sender<Heard>>);
 
 impl Printer {
     fn send(&self, v: Value) {
         if let Ok(tx) = self.0.lock() {
-            let _ = tx.send(v);
+            let _ = tx.send(Heard::Event(v));
         }
     }
 }
@@ -465,19 +470,27 @@ impl IDriverVmListener for Printer {
     }
 }
 
-/// How often `watch` checks that the service is still there.
-const WATCH_PING: Duration = Duration::from_secs(1);
-
-fn watch(svc: &dyn IDriverVm, target: &Target, as_json: bool) -> Result<(), Failure> {
+fn watch(svc: &Strong<dyn IDriverVm>, target: &Target, as_json: bool) -> Result<(), Failure> {
     let (tx, rx) = channel();
+    let on_death = Mutex::new(tx.clone());
+    // Told by the binder itself: kernel binder's death notification, or the end of the RPC
+    // session (its callback connection reads EOF). Nothing polls.
+    let _death = control::watch_death(
+        svc,
+        Box::new(move || {
+            if let Ok(tx) = on_death.lock() {
+                let _ = tx.send(Heard::Died);
+            }
+        }),
+    )?;
     let listener = control::new_listener(Printer(Mutex::new(tx)));
     svc.r#registerListener(&listener)?;
     if !as_json {
         println!("watching {target} (Ctrl-C to stop)");
     }
     loop {
-        match rx.recv_timeout(WATCH_PING) {
-            Ok(v) => {
+        match rx.recv() {
+            Ok(Heard::Event(v)) => {
                 if as_json {
                     println!("{v}");
                 } else if v["event"] == "link" {
@@ -490,16 +503,8 @@ fn watch(svc: &dyn IDriverVm, target: &Target, as_json: bool) -> Result<(), Fail
                     println!("{}  state changed", v["device"].as_str().unwrap_or(""));
                 }
             }
-            Err(RecvTimeoutError::Timeout) => {
-                if let Err(s) = svc.r#getServiceInfo() {
-                    return Err(Failure(format!(
-                        "lost {target}: {}",
-                        control::describe_status(&s).1
-                    )));
-                }
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(Failure(format!("lost {target}")));
+            Ok(Heard::Died) | Err(_) => {
+                return Err(Failure(format!("lost {target}: the service died")));
             }
         }
     }

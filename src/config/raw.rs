@@ -101,6 +101,8 @@ pub(super) struct RawDevice {
     pub jack: Option<Vec<super::sound::RawJack>>,
     /// Sound devices only.
     pub stream: Option<Vec<super::sound::RawStream>>,
+    /// Sound devices only.
+    pub controls: Option<bool>,
     /// Radio devices only.
     pub radio: Option<super::radio::RawRadio>,
     pub rpmb: Option<RawRpmb>,
@@ -193,4 +195,5 @@ pub(super) struct RawRpmbStore {
     pub max_wr_cnt: Option<RawInt>,
     pub max_rd_cnt: Option<RawInt>,
     pub key_file: Option<PathBuf>,
+    pub guest_writes_per_minute: Option<RawInt>,
 }

@@ -105,6 +105,9 @@ pub struct RpmbStoreConfig {
     /// The 32-byte device key; created (random, mode 0600) when missing. Relative to the
     /// state dir.
     pub key_file: PathBuf,
+    /// Writes each guest may make per minute (and in one burst): wear, the write counter
+    /// and the part's time are shared.
+    pub guest_writes_per_minute: u32,
 }
 
 fn valid_name(name: &str) -> bool {
@@ -210,6 +213,14 @@ impl Validator<'_> {
                 .key_file
                 .unwrap_or_else(|| PathBuf::from(format!("{}.key", s.name)));
             self.path_ok(&place, "key_file", &key_file)?;
+            let writes = self.int_in(
+                &place,
+                "guest_writes_per_minute",
+                s.guest_writes_per_minute,
+                i64::from(crate::devices::rpmb::write_budget::DEFAULT_WRITES_PER_MINUTE),
+                1,
+                60_000,
+            )?;
             if let Some(o) = stores.iter().find(|o| normal(&o.path) == normal(&s.path)) {
                 return Err(self.err(
                     format!("{place} path"),
@@ -228,6 +239,7 @@ impl Validator<'_> {
                 max_wr_cnt: max_wr as u8,
                 max_rd_cnt: max_rd as u8,
                 key_file,
+                guest_writes_per_minute: writes as u32,
             });
         }
         Ok(stores)

@@ -26,6 +26,7 @@ pub(super) struct RawOutput {
     pub rate: Option<RawInt>,
     pub channels: Option<RawInt>,
     pub period_frames: Option<RawInt>,
+    pub exclusive_idle_timeout_ms: Option<RawInt>,
 }
 
 /// `[[guest.device.jack]]` as written.
@@ -86,6 +87,7 @@ pub(super) struct RawStream {
     pub gain_percent: Option<RawInt>,
     pub card: Option<RawInt>,
     pub pcm_device: Option<RawInt>,
+    pub min_period_us: Option<RawInt>,
 }
 
 /// Direction of a jack or stream.
@@ -139,7 +141,19 @@ pub struct OutputConfig {
     pub channels: u8,
     /// Frames per mixer period.
     pub period_frames: u32,
+    /// Exclusive outputs: how long the owner may hold the output without writing before
+    /// another guest's START takes it over.
+    pub exclusive_idle_timeout_ms: u32,
 }
+
+/// Shortest mixer period an output may be configured with: every period is a wake-up of
+/// the mixer thread.
+pub const MIN_OUTPUT_PERIOD_US: u64 = 1000;
+/// Default of a stream's `min_period_us`: the shortest period and I/O message a guest may
+/// use, each costing a timer wake-up.
+pub const DEFAULT_MIN_PERIOD_US: u32 = 1000;
+/// Default of an output's `exclusive_idle_timeout_ms`.
+pub const DEFAULT_EXCLUSIVE_IDLE_TIMEOUT_MS: u32 = 5000;
 
 /// Where a jack's plugged state comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,6 +249,8 @@ pub struct StreamConfig {
     pub channels_max: u8,
     /// Its backend.
     pub endpoint: StreamEndpoint,
+    /// Shortest period (and I/O message) a guest may use, in microseconds.
+    pub min_period_us: u32,
 }
 
 /// The sound-specific part of a `kind = "sound"` device.
@@ -244,6 +260,9 @@ pub struct SoundConfig {
     pub jacks: Vec<JackConfig>,
     /// Streams, in stream-ID order.
     pub streams: Vec<StreamConfig>,
+    /// Whether the guest gets mixer controls (VIRTIO_SND_F_CTLS), which QEMU's frontend
+    /// only has room for with `controls=on`.
+    pub controls: bool,
 }
 
 /// Rates virtio-snd can express.
@@ -415,6 +434,23 @@ pub(super) fn outputs(file: &str, raw: Vec<RawOutput>) -> Result<Vec<OutputConfi
         };
         let channels = p.int("channels", o.channels, 2, 1, 8)? as u8;
         let period_frames = p.int("period_frames", o.period_frames, rate / 100, 16, 65536)?;
+        if u64::from(period_frames) * 1_000_000 < MIN_OUTPUT_PERIOD_US * u64::from(rate) {
+            return Err(p.err(format!(
+                "period_frames = {period_frames} is shorter than {MIN_OUTPUT_PERIOD_US} us at {rate} Hz \
+                 (expected at least {})",
+                (MIN_OUTPUT_PERIOD_US * u64::from(rate)).div_ceil(1_000_000)
+            )));
+        }
+        let exclusive_idle_timeout_ms = p.int(
+            "exclusive_idle_timeout_ms",
+            o.exclusive_idle_timeout_ms,
+            DEFAULT_EXCLUSIVE_IDLE_TIMEOUT_MS,
+            100,
+            3_600_000,
+        )?;
+        if policy != SharePolicy::Exclusive && o.exclusive_idle_timeout_ms.is_some() {
+            return Err(p.err("exclusive_idle_timeout_ms applies to policy = \"exclusive\" only"));
+        }
         out.push(OutputConfig {
             name: o.name,
             policy,
@@ -423,6 +459,7 @@ pub(super) fn outputs(file: &str, raw: Vec<RawOutput>) -> Result<Vec<OutputConfi
             rate,
             channels,
             period_frames,
+            exclusive_idle_timeout_ms,
         });
     }
     Ok(out)
@@ -434,6 +471,7 @@ pub(super) fn device(
     backend: Backend,
     jacks: Option<Vec<RawJack>>,
     streams: Option<Vec<RawStream>>,
+    controls: bool,
     outputs: &[OutputConfig],
 ) -> Result<SoundConfig, ConfigError> {
     let streams = match streams {
@@ -500,6 +538,7 @@ pub(super) fn device(
     Ok(SoundConfig {
         jacks: jack_cfgs,
         streams: stream_cfgs,
+        controls,
     })
 }
 
@@ -551,6 +590,7 @@ fn default_streams(backend: Backend) -> Vec<RawStream> {
         gain_percent: None,
         card: None,
         pcm_device: None,
+        min_period_us: None,
     };
     let mut out = blank("Master", "output");
     let mut inp = blank("Capture", "input");
@@ -712,5 +752,12 @@ fn stream(
         channels_min,
         channels_max,
         endpoint,
+        min_period_us: p.int(
+            "min_period_us",
+            s.min_period_us,
+            DEFAULT_MIN_PERIOD_US,
+            250,
+            1_000_000,
+        )?,
     })
 }

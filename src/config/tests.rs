@@ -22,6 +22,7 @@ fn sound_default() -> DeviceConfig {
         channels_min: 1,
         channels_max: 2,
         endpoint,
+        min_period_us: crate::config::sound::DEFAULT_MIN_PERIOD_US,
     };
     DeviceConfig {
         id: "vm0-sound".into(),
@@ -54,6 +55,7 @@ fn sound_default() -> DeviceConfig {
                     },
                 ),
             ],
+            controls: false,
         }),
     }
 }
@@ -334,6 +336,7 @@ fn example_parses_to_what_its_comments_say() {
             max_wr_cnt: 2,
             max_rd_cnt: 2,
             key_file: "emmc0.key".into(),
+            guest_writes_per_minute: 600,
         }]
     );
     let sim = c.guests[0].devices[1].radio.as_ref().expect("ivi-radio");
@@ -691,11 +694,24 @@ fn service_keys_are_checked() {
 }
 
 #[test]
+fn sound_controls_are_off_unless_asked_for_and_only_for_sound() {
+    let sound = |c: &Config| c.guests[0].devices[0].sound.as_ref().map(|s| s.controls);
+    let c = parse(&ivi(&["kind = \"sound\""]), "t").expect("valid");
+    assert_eq!(sound(&c), Some(false));
+    let c = parse(&ivi(&["kind = \"sound\"\ncontrols = true"]), "t").expect("valid");
+    assert_eq!(sound(&c), Some(true));
+    assert_eq!(
+        err(&ivi(&["kind = \"scmi\"\ncontrols = true"])),
+        "etc/x.toml: guest \"ivi\" device 1: controls applies to sound devices only"
+    );
+}
+
+#[test]
 fn unknown_keys_name_line_column_and_key() {
     assert_eq!(
         err(&ivi(&["kind = \"scmi\"\nbakend = \"sim\""])),
         "etc/x.toml: line 5, column 1, at guest 1 device 1 bakend: unknown field `bakend`, \
-         expected one of `kind`, `backend`, `transport`, `clocks`, `power_domains`, `reset_domains`, `perf_domains`, `sensors`, `jack`, `stream`, `radio`, `rpmb`"
+         expected one of `kind`, `backend`, `transport`, `clocks`, `power_domains`, `reset_domains`, `perf_domains`, `sensors`, `jack`, `stream`, `controls`, `radio`, `rpmb`"
     );
     assert_eq!(
         err("[service]\nlog_level = \"info\"\nsocket = \"x\"\n"),

@@ -484,11 +484,19 @@ impl Validator<'_> {
                 place: place.to_owned(),
             };
             Some(super::sound::device(
-                &p, backend, raw.jack, raw.stream, outputs,
+                &p,
+                backend,
+                raw.jack,
+                raw.stream,
+                raw.controls.unwrap_or(false),
+                outputs,
             )?)
         } else {
             if raw.jack.is_some() || raw.stream.is_some() {
                 return Err(self.err(place, "jack and stream tables apply to sound devices only"));
+            }
+            if raw.controls.is_some() {
+                return Err(self.err(place, "controls applies to sound devices only"));
             }
             None
         };

@@ -15,6 +15,8 @@ use iface::IDriverVmListener::IDriverVmListener;
 
 type Outcome<T> = std::result::Result<T, ControlError>;
 type Root = Strong<dyn IDriverVm>;
+type OnDeath = Box<dyn Fn() + Send + Sync>;
+type Watched = std::result::Result<shim::DeathWatch, Status>;
 type Listener = Strong<dyn IDriverVmListener>;
 
 const _: fn(shim::Result<()>) -> std::result::Result<(), Status> = |r| r;
@@ -22,6 +24,8 @@ const _: fn(i32, &str) -> Status = shim::service_specific;
 const _: fn(&Status) -> (Option<i32>, String) = shim::describe_status;
 const _: fn(DriverVm) -> Root = shim::new_driver_vm;
 const _: fn(&Listener, &Listener) -> bool = shim::same_listener;
+const _: fn(&Listener, OnDeath) -> Watched = shim::watch_death::<dyn IDriverVmListener>;
+const _: fn(&Root, OnDeath) -> Watched = shim::watch_death::<dyn IDriverVm>;
 const _: fn(&Path, Option<Gid>, &Root) -> Outcome<RpcHandle> = shim::serve_unix;
 const _: fn(u32, Vec<u32>, &Root) -> Outcome<RpcHandle> = shim::serve_vsock;
 const _: fn() -> bool = shim::kernel_binder_present;
@@ -29,6 +33,12 @@ const _: fn(&Root) -> Outcome<()> = shim::register_kernel;
 const _: fn(&Target, bool) -> Outcome<Connection> = shim::connect;
 const _: fn(&Connection) -> &Root = |c| &c.service;
 const _: bool = shim::RPC_AVAILABLE;
+
+/// A death watch lives in listener lists shared between binder threads.
+const _: () = {
+    fn send<T: Send + 'static>() {}
+    let _ = send::<shim::DeathWatch>;
+};
 
 /// main.rs turns control errors into anyhow errors with `?`.
 const _: () = {

@@ -1,10 +1,11 @@
 //! Registered `IDriverVmListener`s and the thread that calls them.
 //!
 //! Device threads never call a listener: they publish on the status event bus, and one
-//! dispatcher thread turns events into oneway binder calls. A listener whose call fails
-//! (its process died, its session closed) is dropped.
+//! dispatcher thread turns events into oneway binder calls. A listener is dropped as soon as
+//! its client dies (a death notification: kernel binder's, or the RPC session's end), so a
+//! dead client frees its slot at once; one whose call fails is dropped too.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use log::{debug, info, warn};
 
@@ -17,51 +18,133 @@ use iface::IDriverVmListener::IDriverVmListener;
 /// Most listeners held at once; more are refused with ERROR_TOO_MANY_LISTENERS.
 pub const MAX_LISTENERS: usize = 32;
 
+/// One registered listener.
+struct Entry {
+    listener: Strong<dyn IDriverVmListener>,
+    /// Identifies the entry to its death notification, which holds no binder reference.
+    id: u64,
+    /// `None` when the client's death cannot be watched (a listener in this process); such a
+    /// listener goes when a call to it fails.
+    _death: Option<shim::DeathWatch>,
+}
+
 /// The registered listeners.
 #[derive(Default)]
 pub struct Listeners {
-    list: Mutex<Vec<Strong<dyn IDriverVmListener>>>,
+    list: Mutex<(u64, Vec<Entry>)>,
 }
 
 impl Listeners {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Strong<dyn IDriverVmListener>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, Vec<Entry>)> {
         match self.list.lock() {
             Ok(l) => l,
             Err(poisoned) => poisoned.into_inner(),
         }
     }
 
-    /// Adds `listener` unless the same binder is already registered.
-    pub fn register(&self, listener: &Strong<dyn IDriverVmListener>) -> Result<(), Status> {
+    /// Adds `listener` unless the same binder is already registered, and drops it again when
+    /// its client dies.
+    pub fn register(
+        self: &Arc<Self>,
+        listener: &Strong<dyn IDriverVmListener>,
+    ) -> Result<(), Status> {
+        let id = {
+            let mut list = self.lock();
+            if list
+                .1
+                .iter()
+                .any(|e| shim::same_listener(&e.listener, listener))
+            {
+                return Ok(());
+            }
+            if list.1.len() >= MAX_LISTENERS {
+                return Err(shim::service_specific(
+                    iface::IDriverVm::ERROR_TOO_MANY_LISTENERS,
+                    &format!("already {MAX_LISTENERS} listeners"),
+                ));
+            }
+            list.0 += 1;
+            list.0
+        };
+        // Linked outside the lock: a client already dead calls back at once.
+        let me: Weak<Self> = Arc::downgrade(self);
+        let death = match shim::watch_death(
+            listener,
+            Box::new(move || {
+                if let Some(me) = me.upgrade() {
+                    me.remove_dead(id);
+                }
+            }),
+        ) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                debug!(
+                    "control: cannot watch a listener's death ({e:?}); dropped on a failed call"
+                );
+                None
+            }
+        };
         let mut list = self.lock();
-        if list.iter().any(|l| shim::same_listener(l, listener)) {
+        if list
+            .1
+            .iter()
+            .any(|e| shim::same_listener(&e.listener, listener))
+        {
             return Ok(());
         }
-        if list.len() >= MAX_LISTENERS {
+        if list.1.len() >= MAX_LISTENERS {
             return Err(shim::service_specific(
                 iface::IDriverVm::ERROR_TOO_MANY_LISTENERS,
                 &format!("already {MAX_LISTENERS} listeners"),
             ));
         }
-        list.push(listener.clone());
-        info!("control: listener registered ({} now)", list.len());
+        list.1.push(Entry {
+            listener: listener.clone(),
+            id,
+            _death: death,
+        });
+        info!("control: listener registered ({} now)", list.1.len());
         Ok(())
+    }
+
+    /// Drops the listener whose client died.
+    fn remove_dead(&self, id: u64) {
+        let removed: Vec<Entry> = {
+            let mut list = self.lock();
+            let (gone, kept) = std::mem::take(&mut list.1)
+                .into_iter()
+                .partition(|e| e.id == id);
+            list.1 = kept;
+            if !gone.is_empty() {
+                info!("control: a listener's client died ({} left)", list.1.len());
+            }
+            gone
+        };
+        // Unlinked outside the lock.
+        drop(removed);
     }
 
     /// Removes `listener` if registered.
     pub fn unregister(&self, listener: &Strong<dyn IDriverVmListener>) {
-        let mut list = self.lock();
-        list.retain(|l| !shim::same_listener(l, listener));
+        let removed: Vec<Entry> = {
+            let mut list = self.lock();
+            let (gone, kept) = std::mem::take(&mut list.1)
+                .into_iter()
+                .partition(|e| shim::same_listener(&e.listener, listener));
+            list.1 = kept;
+            gone
+        };
+        drop(removed);
     }
 
     /// How many listeners are registered.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().1.len()
     }
 
     /// Calls every listener with `event`, outside the lock, and drops the ones that fail.
     fn dispatch(&self, event: &StatusEvent) {
-        let targets: Vec<_> = self.lock().clone();
+        let targets: Vec<_> = self.lock().1.iter().map(|e| e.listener.clone()).collect();
         for l in targets {
             let result = match event {
                 StatusEvent::Link { device, state } => {

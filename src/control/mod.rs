@@ -37,7 +37,8 @@ pub use listeners::MAX_LISTENERS;
 pub use service::{DriverVm, SERVICE_NAME};
 pub use shim::iface;
 pub use shim::{
-    connect, describe_status, kernel_binder_present, register_kernel, Connection, ControlError,
+    connect, describe_status, kernel_binder_present, register_kernel, watch_death, Connection,
+    ControlError, DeathWatch,
 };
 pub use shim::{
     new_listener, serve_unix, serve_vsock, Interface, RpcHandle, Status, Strong, RPC_AVAILABLE,

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use binder::{BinderFeatures, ExceptionCode};
+use binder::{BinderFeatures, DeathRecipient, ExceptionCode, FromIBinder, IBinder, SpIBinder};
 use nix::unistd::Gid;
 
 use super::service::{DriverVm, SERVICE_NAME};
@@ -75,6 +75,31 @@ pub fn new_listener<L: IDriverVmListener + Sync + 'static>(
 /// Whether two listener handles are the same binder object.
 pub fn same_listener(a: &Strong<dyn IDriverVmListener>, b: &Strong<dyn IDriverVmListener>) -> bool {
     a.as_binder() == b.as_binder()
+}
+
+/// A registered death notification; dropping it unregisters it.
+pub struct DeathWatch {
+    binder: SpIBinder,
+    recipient: DeathRecipient,
+}
+
+impl Drop for DeathWatch {
+    fn drop(&mut self) {
+        // Fails harmlessly when the binder is already dead (the notification was sent).
+        let _ = self.binder.unlink_to_death(&mut self.recipient);
+    }
+}
+
+/// Calls `on_death` once the process serving `object` dies (the driver's death
+/// notification, delivered on a binder thread).
+pub fn watch_death<I: FromIBinder + ?Sized>(
+    object: &Strong<I>,
+    on_death: Box<dyn Fn() + Send + Sync>,
+) -> std::result::Result<DeathWatch, Status> {
+    let mut binder = object.as_binder();
+    let mut recipient = DeathRecipient::new(move || on_death());
+    binder.link_to_death(&mut recipient).map_err(Status::from)?;
+    Ok(DeathWatch { binder, recipient })
 }
 
 /// Stands for an RPC server; this build has none.

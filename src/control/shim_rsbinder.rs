@@ -6,13 +6,17 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
-use log::{debug, info, warn};
+use log::warn;
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{chown, Gid};
 use rsbinder::rpc::transport::{UnixTransport, VsockTransport};
 use rsbinder::rpc::{PeerIdentity, RpcClientConfig, RpcServer, RpcSession, RpcTransport};
+use std::os::unix::net::UnixListener;
+
+#[path = "rpc_accept.rs"]
+mod rpc_accept;
+use rpc_accept::{AcceptLoop, Listener};
 
 use super::access::{vsock_peer_allowed, VsockDecision};
 use super::service::{DriverVm, SERVICE_NAME};
@@ -39,9 +43,6 @@ const RPC_WIRE_VERSION: u32 = 2;
 
 /// Server threads per RPC server; incoming callback connections are bounded by twice this.
 const RPC_THREADS: u32 = 4;
-
-/// Most simultaneous connections per RPC server; more wait in the listen backlog.
-const RPC_MAX_CONNECTIONS: usize = 64;
 
 /// `VMADDR_CID_ANY`: listen on every local CID.
 const VMADDR_CID_ANY: u32 = u32::MAX;
@@ -92,18 +93,56 @@ pub fn same_listener(a: &Strong<dyn IDriverVmListener>, b: &Strong<dyn IDriverVm
     a.as_binder() == b.as_binder()
 }
 
+/// Calls its closure when the watched binder's process (or RPC session) is gone.
+struct Recipient(Box<dyn Fn() + Send + Sync>);
+
+impl rsbinder::DeathRecipient for Recipient {
+    fn binder_died(&self, _who: &rsbinder::WIBinder) {
+        (self.0)();
+    }
+}
+
+/// A registered death notification; dropping it unregisters it.
+pub struct DeathWatch {
+    binder: rsbinder::SIBinder,
+    recipient: Arc<Recipient>,
+}
+
+impl Drop for DeathWatch {
+    fn drop(&mut self) {
+        // Fails harmlessly when the binder is already dead (the notification was sent).
+        let _ = self.binder.unlink_to_death_arc(&self.recipient);
+    }
+}
+
+/// Calls `on_death` once the process serving `object` dies: over kernel binder the driver's
+/// death notification, over RPC binder the end of the session's connections. Fails for a
+/// local object and for an RPC session that reads nothing while idle (no incoming
+/// connections), which would never notice.
+pub fn watch_death<I: rsbinder::FromIBinder + ?Sized>(
+    object: &Strong<I>,
+    on_death: Box<dyn Fn() + Send + Sync>,
+) -> std::result::Result<DeathWatch, Status> {
+    let binder = object.as_binder();
+    let recipient = Arc::new(Recipient(on_death));
+    binder.link_to_death_arc(&recipient).map_err(Status::from)?;
+    Ok(DeathWatch { binder, recipient })
+}
+
 /// A running RPC binder server; dropping it stops accepting and removes its unix socket.
 ///
 /// Sessions already open are left to end with the process: waiting for a client that does
 /// not hang up must never delay the service's exit.
 pub struct RpcHandle {
     server: Arc<RpcServer>,
-    _accept_thread: JoinHandle<()>,
+    accept: Option<AcceptLoop>,
     socket: Option<PathBuf>,
 }
 
 impl Drop for RpcHandle {
     fn drop(&mut self) {
+        // Stops (and joins) the accept thread before the socket goes.
+        self.accept.take();
         self.server.stop_accepting();
         if let Some(path) = &self.socket {
             if let Err(e) = std::fs::remove_file(path) {
@@ -113,41 +152,80 @@ impl Drop for RpcHandle {
     }
 }
 
+/// rsbinder's admission hook, run on each connection's worker before the handshake.
+type Authorizer = Box<dyn Fn(&PeerIdentity) -> bool + Send + Sync>;
+
+/// Serves `root` on connections accepted from `listener` by our own loop (rpc_accept.rs);
+/// `scratch` is a writable directory for the server's unused listener.
 fn start(
-    server: Arc<RpcServer>,
+    listener: Listener,
+    scratch: &Path,
     root: &Strong<dyn IDriverVm>,
     target: &str,
     socket: Option<PathBuf>,
+    authorize: Option<Authorizer>,
 ) -> std::result::Result<RpcHandle, ControlError> {
+    let err = |why: String| ControlError::Serve {
+        target: target.to_owned(),
+        why,
+    };
+    let server = rpc_accept::detached_server(scratch).map_err(|e| {
+        err(format!(
+            "cannot set up the RPC server in {}: {e}",
+            scratch.display()
+        ))
+    })?;
     server.set_android13plus(RPC_WIRE_VERSION);
     server.set_max_threads(RPC_THREADS);
-    server.set_max_connections(RPC_MAX_CONNECTIONS);
     server
         .set_root(root.as_binder())
-        .map_err(|e| ControlError::Serve {
-            target: target.to_owned(),
-            why: format!("cannot publish the root object: {e:?}"),
-        })?;
-    // rsbinder's `run_background` spawns the same loop unnamed; named, it shows in top and
-    // in per-thread wake-up counts. That loop polls a non-blocking accept every 5 ms
-    // (rsbinder 0.12 src/rpc/server.rs `RpcServer::run`), see docs/perf.md.
-    let looped = Arc::clone(&server);
-    let accept_thread = std::thread::Builder::new()
-        .name("ctl-accept".into())
-        .spawn(move || {
-            if let Err(e) = looped.run() {
-                warn!("control: RPC accept loop ended: {e:?}");
-            }
-        })
-        .map_err(|e| ControlError::Serve {
-            target: target.to_owned(),
-            why: format!("cannot spawn the accept thread: {e}"),
-        })?;
+        .map_err(|e| err(format!("cannot publish the root object: {e:?}")))?;
+    if let Some(f) = authorize {
+        server.set_authorizer(f);
+    }
+    let accept = AcceptLoop::spawn(listener, Arc::clone(&server))
+        .map_err(|e| err(format!("cannot start the accept thread: {e}")))?;
     Ok(RpcHandle {
         server,
-        _accept_thread: accept_thread,
+        accept: Some(accept),
         socket,
     })
+}
+
+/// Removes a socket at `path` that nothing listens on (a crashed run's); a live one is an
+/// error, and so is anything that is not a socket.
+fn clear_stale_socket(path: &Path) -> std::result::Result<(), String> {
+    use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+    use std::os::unix::fs::FileTypeExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.to_string()),
+    };
+    if !meta.file_type().is_socket() {
+        return Err("exists and is not a socket; not removing it".into());
+    }
+    // Non-blocking: a live server with a full backlog must not park the probe.
+    let probe = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )
+    .map_err(|e| e.to_string())?;
+    let addr = UnixAddr::new(path).map_err(|e| e.to_string())?;
+    match connect(std::os::fd::AsRawFd::as_raw_fd(&probe), &addr) {
+        Err(nix::errno::Errno::ECONNREFUSED) => {
+            std::fs::remove_file(path).or_else(|e| match e.kind() {
+                io::ErrorKind::NotFound => Ok(()),
+                _ => Err(e.to_string()),
+            })
+        }
+        Ok(()) | Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINPROGRESS) => {
+            Err("another server is listening on it".into())
+        }
+        Err(e) => Err(format!("cannot probe it: {e}")),
+    }
 }
 
 /// Serves `root` over RPC binder on the unix socket `path`, mode 0660 and owned by `group`
@@ -162,63 +240,64 @@ pub fn serve_unix(
         target: target.clone(),
         why,
     };
+    clear_stale_socket(path).map_err(err)?;
     // Created owner-only, then opened to the group: never reachable by others.
     let old = umask(Mode::from_bits_truncate(0o177));
-    let server = RpcServer::setup_unix_server(path);
+    let listener = UnixListener::bind(path);
     umask(old);
-    let server = server.map_err(|e| err(format!("{e:?}")))?;
+    let listener = listener.map_err(|e| err(e.to_string()))?;
+    let cleanup = |e: ControlError| {
+        let _ = std::fs::remove_file(path);
+        e
+    };
     if let Some(gid) = group {
-        chown(path, None, Some(gid)).map_err(|e| err(format!("cannot set group: {e}")))?;
+        chown(path, None, Some(gid)).map_err(|e| cleanup(err(format!("cannot set group: {e}"))))?;
     }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
-        .map_err(|e| err(format!("cannot set mode: {e}")))?;
-    server.set_authorizer(|peer| {
-        // The socket's mode and group are the access control; record who came.
-        if let PeerIdentity::Local { uid, pid } = peer {
-            debug!("control: unix peer uid {uid} pid {pid}");
-        }
-        true
-    });
-    start(server, root, &target, Some(path.to_owned()))
+        .map_err(|e| cleanup(err(format!("cannot set mode: {e}"))))?;
+    let scratch = path.parent().unwrap_or(Path::new("."));
+    start(
+        Listener::Unix(listener),
+        scratch,
+        root,
+        &target,
+        Some(path.to_owned()),
+        None,
+    )
+    .map_err(cleanup)
 }
 
 /// Serves `root` over RPC binder on vsock `port`, admitting only peers whose CID is in
-/// `allowed`; others are refused before any RPC byte and logged.
+/// `allowed`; others are refused before any RPC byte and logged within a budget.
 pub fn serve_vsock(
     port: u32,
     allowed: Vec<u32>,
     root: &Strong<dyn IDriverVm>,
 ) -> std::result::Result<RpcHandle, ControlError> {
     let target = format!("vsock:any:{port}");
-    let server =
-        RpcServer::setup_vsock_server(VMADDR_CID_ANY, port).map_err(|e| ControlError::Serve {
+    let listener = vsock::VsockListener::bind_with_cid_port(VMADDR_CID_ANY, port).map_err(|e| {
+        ControlError::Serve {
             target: target.clone(),
-            why: format!("{e:?}"),
-        })?;
-    server.set_authorizer(move |peer| {
+            why: format!("{e} (is a vsock transport loaded?)"),
+        }
+    })?;
+    let gate = allowed.clone();
+    // A second gate behind the accept loop's: rsbinder checks again before the handshake.
+    let authorize: Authorizer = Box::new(move |peer| {
         let cid = match peer {
             PeerIdentity::Vsock { cid } => Some(*cid),
             _ => None,
         };
-        match vsock_peer_allowed(&allowed, cid) {
-            VsockDecision::Accept => {
-                info!(
-                    "control: vsock peer CID {} connected",
-                    cid.unwrap_or_default()
-                );
-                true
-            }
-            VsockDecision::RefuseCid(c) => {
-                warn!("control: refused vsock peer CID {c}: not in service.control_vsock_cids");
-                false
-            }
-            VsockDecision::RefuseUnknown => {
-                warn!("control: refused a vsock peer whose CID is unknown");
-                false
-            }
-        }
+        vsock_peer_allowed(&gate, cid) == VsockDecision::Accept
     });
-    start(server, root, &target, None)
+    start(
+        Listener::Vsock(listener, allowed),
+        &std::env::temp_dir(),
+        root,
+        &target,
+        None,
+        Some(authorize),
+    )
 }
 
 /// Whether a kernel binder device exists (binderfs or the legacy node).
@@ -312,9 +391,18 @@ pub fn connect(target: &Target, callbacks: bool) -> std::result::Result<Connecti
             })
             .incoming_connections(incoming);
             RpcSession::setup_client_android13plus_with_config(config).map_err(|status| {
-                err(format!(
-                    "{status:?} (is drivervm serving vsock there, and is this CID allowed?)"
-                ))
+                if status == rsbinder::StatusCode::DeadObject {
+                    // drivervm closes a peer it does not admit before any RPC byte.
+                    err(
+                        "closed before the RPC handshake (is this VM's CID in the service's \
+                         control_vsock_cids?)"
+                            .into(),
+                    )
+                } else {
+                    err(format!(
+                        "{status:?} (is drivervm serving vsock there, and is this CID allowed?)"
+                    ))
+                }
             })?
         }
         Target::Binder => {
@@ -323,6 +411,10 @@ pub fn connect(target: &Target, callbacks: bool) -> std::result::Result<Connecti
             }
             rsbinder::ProcessState::init_default()
                 .map_err(|e| err(format!("cannot open the binder driver: {e}")))?;
+            if callbacks {
+                // Listener calls and death notifications arrive on binder threads.
+                rsbinder::ProcessState::start_thread_pool();
+            }
             let service = rsbinder::hub::check_interface::<dyn IDriverVm>(SERVICE_NAME)
                 .map_err(|e| err(format!("{SERVICE_NAME}: {e:?} (is drivervm running?)")))?;
             return Ok(Connection {

@@ -22,6 +22,10 @@ pub const DEFAULT_MAX_REQUEST_LEN: usize = 64 * 1024;
 /// its queue needs more ([`VirtioDevice::max_writable_len`]).
 pub const DEFAULT_MAX_WRITABLE_LEN: usize = 64 * 1024;
 
+/// Most bytes a [`Completer`] without a direct guest-memory path builds in memory to serve
+/// [`Completer::complete_at`] (test sinks, fuzz checkers).
+pub const MAX_MATERIALIZED_RESPONSE: usize = 1 << 20;
+
 /// Identifies one driver buffer until the device completes it.
 ///
 /// Opaque to devices: only the transport that issued it can resolve it. A token outlives
@@ -64,6 +68,17 @@ pub enum CompleteError {
         /// Writable capacity of the buffer.
         cap: usize,
     },
+    /// A response placed at `offset` does not lie within the used length `used`, or the
+    /// used length exceeds what the used ring can carry.
+    #[error("response of {len} bytes at offset {offset} does not fit a used length of {used}")]
+    Misplaced {
+        /// Where the response was to be written in the writable part.
+        offset: usize,
+        /// Bytes of the response.
+        len: usize,
+        /// The used length asked for.
+        used: usize,
+    },
     /// Writing guest memory or the used ring failed.
     #[error("cannot return buffer to the driver: {0}")]
     Queue(String),
@@ -76,6 +91,55 @@ pub trait Completer {
     /// On [`CompleteError::TooLarge`] the buffer is still returned, with a used length of 0,
     /// so the driver never loses a buffer to a device bug.
     fn complete(&mut self, token: Token, response: &[u8]) -> Result<(), CompleteError>;
+
+    /// Writes `data` at `offset` bytes into the buffer's writable part, leaves every other
+    /// byte as the driver left it, and returns the buffer with a used length of `used_len`.
+    ///
+    /// This is how a device answers where the driver looks at the end of a buffer (a
+    /// virtio-snd status after a capture area) without writing or allocating the guest-sized
+    /// part before it. `offset + data.len()` must not exceed `used_len`, nor `used_len` the
+    /// writable part; otherwise the buffer is returned with a used length of 0.
+    ///
+    /// The default builds the response in memory (zeros before `data`), for completers with
+    /// no direct path to guest memory; it refuses used lengths above
+    /// [`MAX_MATERIALIZED_RESPONSE`] rather than allocate a guest-chosen size.
+    fn complete_at(
+        &mut self,
+        token: Token,
+        offset: usize,
+        data: &[u8],
+        used_len: usize,
+    ) -> Result<(), CompleteError> {
+        let placed = match check_placement(offset, data.len(), used_len) {
+            Ok(end) if used_len <= MAX_MATERIALIZED_RESPONSE => end,
+            Ok(_) => {
+                let _ = self.complete(token, &[]);
+                return Err(CompleteError::TooLarge {
+                    len: used_len,
+                    cap: MAX_MATERIALIZED_RESPONSE,
+                });
+            }
+            Err(e) => {
+                let _ = self.complete(token, &[]);
+                return Err(e);
+            }
+        };
+        let mut response = vec![0; used_len];
+        response[offset..placed].copy_from_slice(data);
+        self.complete(token, &response)
+    }
+}
+
+/// Checks that `len` bytes at `offset` lie within `used_len`; returns where they end.
+pub fn check_placement(offset: usize, len: usize, used_len: usize) -> Result<usize, CompleteError> {
+    offset
+        .checked_add(len)
+        .filter(|&end| end <= used_len && u32::try_from(used_len).is_ok())
+        .ok_or(CompleteError::Misplaced {
+            offset,
+            len,
+            used: used_len,
+        })
 }
 
 /// Wakes a device's transport from another thread (a hardware backend, a timer owner) so
@@ -109,6 +173,17 @@ pub trait VirtioDevice: Send {
     fn read_config(&self, offset: usize, data: &mut [u8]) {
         data.fill(0);
         let _ = offset;
+    }
+
+    /// Why a frontend that shows the driver only `frontend_len` bytes of the configuration
+    /// space breaks it, naming the fix; `None` when that many bytes hold every field the
+    /// offered features give meaning to (the default: no such field).
+    ///
+    /// A VMM may size the space by its own settings rather than by the features it passes
+    /// through (QEMU's vhost-user-snd does), so the driver would read past the end.
+    fn config_too_small(&self, frontend_len: usize) -> Option<String> {
+        let _ = frontend_len;
+        None
     }
 
     /// Writes the device configuration space; the default ignores writes (read-only space).

@@ -353,6 +353,25 @@ impl Harness {
         Ok(head)
     }
 
+    /// Makes `readable` plus writable descriptors placed by the caller (guest address,
+    /// length; they may overlap anything, as a hostile driver's do) available on `queue` and
+    /// kicks; returns the head. Its completion carries the used length but no data.
+    pub fn add_raw_writable(
+        &mut self,
+        queue: u16,
+        readable: &[u8],
+        writable: &[(u64, u32)],
+    ) -> Result<u16, Error> {
+        let count = self.queues.len();
+        let q = self
+            .queues
+            .get_mut(usize::from(queue))
+            .ok_or(Error::NoSuchQueue { queue, count })?;
+        let head = super::raw_writable::add(&mut q.ring, &mut self.mem, readable, writable)?;
+        self.kick(queue)?;
+        Ok(head)
+    }
+
     /// Returns the completions available on `queue` now, without waiting.
     pub fn poll_completions(&mut self, queue: u16) -> Result<Vec<Completion>, Error> {
         let count = self.queues.len();

@@ -36,6 +36,8 @@ mod interop_tests;
 pub(crate) mod malformed;
 mod memory;
 pub(crate) mod poll;
+mod raw_writable;
+pub mod skip;
 pub(crate) mod split_ring;
 
 use std::path::PathBuf;

@@ -2,8 +2,6 @@
 //! guest that has a slot in them), the guests' own images, and the face each guest sees.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -21,7 +19,7 @@ use crate::hw::rpmb::emmc::EmmcRpmb;
 use crate::hw::rpmb::file::FileRpmb;
 use crate::hw::rpmb::frames::RpmbFrameDevice;
 use crate::hw::rpmb::ufs::UfsRpmb;
-use crate::hw::rpmb::{RpmbKey, RpmbStorage};
+use crate::hw::rpmb::{key_file, RpmbKey, RpmbStorage};
 use crate::status::RpmbCell;
 
 /// A guest's RPMB storage, whichever backend holds it.
@@ -108,37 +106,20 @@ impl RpmbStores {
 
 /// Reads the 32-byte device key at `path`, or creates it from the kernel CSPRNG (mode 0600).
 ///
-/// A created key is programmed into a blank part on first use; on real hardware that is
-/// permanent, so keep the key file with the device.
+/// A created key is durable (see [`crate::hw::rpmb::key_file`]) before it is returned, so
+/// before it can be programmed into a blank part, which on real hardware is permanent:
+/// keep the key file with the device.
 fn load_or_create_key(path: &Path) -> Result<RpmbKey, String> {
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            let raw: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-                format!(
-                    "key file {} holds {} bytes, expected 32",
-                    path.display(),
-                    bytes.len()
-                )
-            })?;
-            Ok(RpmbKey::new(raw))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut raw = [0u8; 32];
-            random_bytes(&mut raw).map_err(|e| e.to_string())?;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .map_err(|e| format!("cannot create key file {}: {e}", path.display()))?;
-            f.write_all(&raw)
-                .and_then(|()| f.sync_all())
-                .map_err(|e| format!("cannot write key file {}: {e}", path.display()))?;
-            log::info!("created device key file {}", path.display());
-            Ok(RpmbKey::new(raw))
-        }
-        Err(e) => Err(format!("cannot read key file {}: {e}", path.display())),
+    let fresh = || {
+        let mut raw = [0u8; 32];
+        random_bytes(&mut raw).map_err(|e| e.to_string())?;
+        Ok(raw)
+    };
+    let (key, created) = key_file::load_or_create(path, fresh).map_err(|e| e.to_string())?;
+    if created {
+        log::info!("created device key file {}", path.display());
     }
+    Ok(key)
 }
 
 /// Creates the state dir (0700) if needed.
@@ -242,7 +223,9 @@ fn open_storage(
                 capacity_blocks: rpmb.capacity_blocks,
                 journal_blocks: u16::from(rpmb.max_wr_cnt),
             };
-            let v = VirtualRpmb::open(phys, slot).map_err(|e| Open::Other(e.to_string()))?;
+            let v = VirtualRpmb::open(phys, slot)
+                .map_err(|e| Open::Other(e.to_string()))?
+                .with_write_budget(cfg.guest_writes_per_minute);
             Ok(Box::new(v))
         }
     }

@@ -62,7 +62,9 @@ impl SoundResources {
             };
             outputs.insert(
                 o.name.clone(),
-                SharedOutput::new(&o.name, sink, params, policy),
+                SharedOutput::new(&o.name, sink, params, policy).with_idle_timeout(
+                    std::time::Duration::from_millis(u64::from(o.exclusive_idle_timeout_ms)),
+                ),
             );
         }
         Self {
@@ -246,7 +248,7 @@ pub fn build(
             st.backend.describe()
         );
     }
-    let topology = SoundTopology {
+    let mut topology = SoundTopology {
         device: device.id.clone(),
         jacks,
         streams,
@@ -254,7 +256,18 @@ pub fn build(
         controls: Vec::new(),
     }
     .with_default_chmaps_and_controls();
-    let dev = SoundDevice::new(topology).with_request_limit(guest.policy.max_request_bytes);
+    if !sound.controls {
+        // No control means VIRTIO_SND_F_CTLS is not offered (a config space QEMU's stock
+        // vhost-user-snd has room for); stream gains then stay at unity.
+        topology.controls.clear();
+    }
+    let mut dev = SoundDevice::new(topology).with_request_limit(guest.policy.max_request_bytes);
+    for (id, s) in sound.streams.iter().enumerate() {
+        dev = dev.with_min_period(
+            id,
+            std::time::Duration::from_micros(u64::from(s.min_period_us)),
+        );
+    }
     for (jack, tag, source, state) in watched {
         let listener = JackToDevice {
             handle: dev.handle().downgrade(),

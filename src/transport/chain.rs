@@ -7,9 +7,9 @@
 use std::ops::Deref;
 
 use virtio_queue::DescriptorChain;
-use vm_memory::{Bytes, GuestAddress, GuestMemory, Permissions};
+use vm_memory::{Address, Bytes, GuestAddress, GuestMemory, Permissions};
 
-use crate::devices::{CompleteError, Request, Token};
+use crate::devices::{check_placement, CompleteError, Request, Token};
 
 /// Why a chain was refused; the buffer goes back to the driver with a used length of 0.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -164,25 +164,52 @@ pub fn write_response<M: GuestMemory>(
     token: &Token,
     response: &[u8],
 ) -> Result<u32, CompleteError> {
-    let cap: usize = token.writable.iter().map(|&(_, len)| len as usize).sum();
-    if response.len() > cap {
-        return Err(CompleteError::TooLarge {
-            len: response.len(),
-            cap,
-        });
+    write_response_at(mem, token, 0, response, response.len())
+}
+
+/// Writes `data` at `offset` into the token's writable regions, touching no other byte;
+/// returns `used_len` as the used ring's length.
+///
+/// Only the regions `data` overlaps are written, so the cost is that of `data` (plus a walk
+/// over the chain's descriptors), whatever the writable part's size.
+pub fn write_response_at<M: GuestMemory>(
+    mem: &M,
+    token: &Token,
+    offset: usize,
+    data: &[u8],
+    used_len: usize,
+) -> Result<u32, CompleteError> {
+    let cap = token
+        .writable
+        .iter()
+        .fold(0usize, |sum, &(_, len)| sum.saturating_add(len as usize));
+    if used_len > cap {
+        return Err(CompleteError::TooLarge { len: used_len, cap });
     }
-    let mut rest = response;
+    check_placement(offset, data.len(), used_len)?;
+    let mut skip = offset;
+    let mut rest = data;
     for &(addr, len) in &token.writable {
         if rest.is_empty() {
             break;
         }
-        let n = rest.len().min(len as usize);
-        mem.write_slice(&rest[..n], GuestAddress(addr))
+        let len = len as usize;
+        if skip >= len {
+            skip -= len;
+            continue;
+        }
+        let n = rest.len().min(len - skip);
+        // The region was checked against guest memory at parse, so this cannot overflow.
+        let at = GuestAddress(addr)
+            .checked_add(skip as u64)
+            .ok_or_else(|| CompleteError::Queue("writable region wraps".into()))?;
+        mem.write_slice(&rest[..n], at)
             .map_err(|e| CompleteError::Queue(e.to_string()))?;
         rest = &rest[n..];
+        skip = 0;
     }
-    // `response.len() <= cap`, and a chain's total length fits u32 (virtio-queue enforces it).
-    u32::try_from(response.len()).map_err(|_| CompleteError::Queue("response too long".into()))
+    // check_placement made sure the used length fits the used ring's u32.
+    u32::try_from(used_len).map_err(|_| CompleteError::Queue("used length too long".into()))
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use super::poll::{AdaptivePoll, POLL_SHARE};
 use virtio_queue::{Queue, QueueOwnedT, QueueT};
 use vm_memory::GuestMemoryMmap;
 
-use super::chain::{parse_chain, write_response, ChainError, ChainLimits};
+use super::chain::{parse_chain, write_response, write_response_at, ChainError, ChainLimits};
 use super::ring_guard::{RingFault, RingGuard};
 use crate::devices::{CompleteError, Completer, Request, Token, VirtioDevice};
 use crate::status::{DeviceState, LinkState};
@@ -139,15 +139,20 @@ impl<'a, R: Rings + ?Sized> RingCompleter<'a, R> {
     }
 }
 
-impl<R: Rings + ?Sized> Completer for RingCompleter<'_, R> {
-    fn complete(&mut self, token: Token, response: &[u8]) -> Result<(), CompleteError> {
+impl<R: Rings + ?Sized> RingCompleter<'_, R> {
+    /// Returns `token`'s buffer with the used length `write` produced, counting the outcome.
+    fn finish(
+        &mut self,
+        token: Token,
+        write: impl FnOnce(&GuestMemoryMmap, &Token) -> Result<u32, CompleteError>,
+    ) -> Result<(), CompleteError> {
         if token.generation != self.generation {
             debug!("{}: dropping completion from before a reset", self.id);
             return Ok(());
         }
         let queue = token.queue;
         let counters = self.status.queue(queue);
-        let result = match write_response(self.mem, &token, response) {
+        let result = match write(self.mem, &token) {
             Ok(len) => {
                 if let Some(c) = counters {
                     c.add(0, 0, u64::from(len));
@@ -166,6 +171,24 @@ impl<R: Rings + ?Sized> Completer for RingCompleter<'_, R> {
             self.status.record_error(format!("queue {queue}: {e}"));
         }
         result
+    }
+}
+
+impl<R: Rings + ?Sized> Completer for RingCompleter<'_, R> {
+    fn complete(&mut self, token: Token, response: &[u8]) -> Result<(), CompleteError> {
+        self.finish(token, |mem, t| write_response(mem, t, response))
+    }
+
+    fn complete_at(
+        &mut self,
+        token: Token,
+        offset: usize,
+        data: &[u8],
+        used_len: usize,
+    ) -> Result<(), CompleteError> {
+        self.finish(token, |mem, t| {
+            write_response_at(mem, t, offset, data, used_len)
+        })
     }
 }
 

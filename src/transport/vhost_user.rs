@@ -7,6 +7,7 @@
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixListener;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,8 @@ pub struct VhostUserDevice {
     event_idx: bool,
     /// Bumped on every reset so tokens from an earlier connection are never completed.
     generation: u64,
+    /// The device was activated (SET_FEATURES) since the last reset.
+    activated: bool,
     waker: Arc<EventWaker>,
     timer: TimerFd,
     /// Deadline the timer is armed for, so unchanged deadlines cost no syscall.
@@ -69,6 +72,8 @@ pub struct VhostUserDevice {
     guard: RingGuard,
     /// Every line logged while serving this device is charged to its budget.
     log: Arc<DeviceLog>,
+    /// Whether this frontend was told its configuration space is too small (once).
+    config_warned: AtomicBool,
 }
 
 impl VhostUserDevice {
@@ -91,6 +96,7 @@ impl VhostUserDevice {
             mem: GuestMemoryAtomic::new(GuestMemoryMmap::new()),
             event_idx: false,
             generation: 0,
+            activated: false,
             waker: Arc::new(EventWaker(EventFd::new(EFD_NONBLOCK)?)),
             timer: crate::transport::wake::device_timer()?,
             orphaned_exit_fds: Mutex::new(Vec::new()),
@@ -98,6 +104,7 @@ impl VhostUserDevice {
             guard: RingGuard::new(usize::from(num_queues)),
             log: DeviceLog::new(&id),
             id,
+            config_warned: AtomicBool::new(false),
         })
     }
 
@@ -146,24 +153,24 @@ impl VhostUserDevice {
     /// Returns the device to its power-on state and forgets the previous frontend.
     fn reset(&mut self) {
         self.generation += 1;
+        self.activated = false;
         self.guard.clear();
-        let id = self.id.clone();
-        if let Err(p) = contain::run(|| self.dev().reset()) {
-            // The device is reset again before its next driver; until then it stays in
-            // "needs reset", touching nothing.
-            let (status, guard) = (&self.status, &mut self.guard);
-            let device = match self.device.get_mut() {
-                Ok(d) => d,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            contain::after_panic(&id, status, guard, device.as_mut(), 0, p.as_ref());
-        }
+        self.reset_model();
         self.event_idx = false;
+        self.config_warned.store(false, Ordering::Relaxed);
         if let Err(e) = self.timer.clear() {
             warn!("{}: cannot disarm timer: {e}", self.id);
         }
         self.timer_deadline = None;
         self.mem = GuestMemoryAtomic::new(GuestMemoryMmap::new());
+    }
+
+    /// Resets the device model; a panic in its reset leaves it in needs reset (it is reset
+    /// again before its next driver).
+    fn reset_model(&mut self) {
+        if let Err(p) = contain::run(|| self.dev().reset()) {
+            self.contain_panic(0, p.as_ref());
+        }
     }
 
     /// Closes the exit-event fds of a connection whose daemon has been dropped.
@@ -237,6 +244,30 @@ impl VhostUserDevice {
             Ok(()) => self.timer_deadline = next,
             Err(e) => warn!("{}: cannot arm timer: {e}", self.id),
         }
+    }
+}
+
+/// The size of the configuration space a frontend shows its driver, when a GET_CONFIG
+/// reveals it: QEMU reads the whole space at offset 0 on every driver access, while a
+/// frontend forwarding single accesses (crosvm) asks for 1, 2, 4 or 8 bytes at a time.
+fn frontend_config_len(offset: u32, size: u32) -> Option<u32> {
+    (offset == 0 && !matches!(size, 1 | 2 | 4 | 8)).then_some(size)
+}
+
+impl VhostUserDevice {
+    /// Logs, once per frontend, that its configuration space cannot hold what the device
+    /// offers: the driver would read past its end (QEMU answers all ones there).
+    fn warn_config_too_small(&self, why: Option<String>, len: u32) {
+        let Some(why) = why else { return };
+        if self.config_warned.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let line = format!(
+            "the frontend's configuration space is {len} bytes, too small for what this \
+             device offers ({why}); the guest driver will misread it"
+        );
+        error!("{}: {line}", self.id);
+        self.status.record_error(line);
     }
 }
 
@@ -326,19 +357,28 @@ impl VhostUserBackendMut for VhostUserDevice {
     fn acked_features(&mut self, features: u64) {
         let _scope = logging::enter(&self.log);
         info!("{}: driver acknowledged features {features:#x}", self.id);
-        if self.guard.fault().is_some() {
-            // A driver starting (again) after a ring fault or a panic: the device model was
-            // reset when it faulted, so only the transport's bookkeeping starts afresh, and
-            // completions still owed to the previous driver are dropped.
-            info!("{}: leaving needs-reset for the new driver", self.id);
-            self.generation += 1;
-            self.guard.clear();
-        }
         // vhost-user carries no DRIVER_OK without the STATUS protocol feature; VMMs send
         // SET_FEATURES when the guest driver sets DRIVER_OK (QEMU's vhost_dev_start, crosvm's
         // activate), so the acknowledged features are what marks it.
         self.status.set_features(features);
         self.status.set_link(LinkState::DriverOk);
+        // A second activation on one connection is a new driver session: QEMU carries a
+        // guest's device reset (a driver unbinding, say) to the backend only as stopped and
+        // restarted rings, never as RESET_DEVICE. Buffers held from the old rings belong to
+        // memory the guest has since freed: drop them (new generation) and start the device
+        // model afresh, as the guest expects after its reset.
+        // This is also how a device in needs-reset (a ring fault or a panic) comes back
+        // for a guest driver that resets it: its in-flight heads and fault go too.
+        if self.activated {
+            info!(
+                "{}: driver re-initialised the device: resetting it",
+                self.id
+            );
+            self.generation += 1;
+            self.guard.clear();
+            self.reset_model();
+        }
+        self.activated = true;
         let waker = self.waker.clone();
         if let Err(p) = contain::run(|| self.dev().activate(features, waker)) {
             self.contain_panic(0, p.as_ref());
@@ -368,7 +408,12 @@ impl VhostUserBackendMut for VhostUserDevice {
 
     fn get_config(&self, offset: u32, size: u32) -> Vec<u8> {
         let mut buf = vec![0; size.min(MAX_CONFIG_READ) as usize];
-        self.query(|d| d.read_config(offset as usize, &mut buf));
+        self.query(|d| {
+            if let Some(len) = frontend_config_len(offset, size) {
+                self.warn_config_too_small(d.config_too_small(len as usize), len);
+            }
+            d.read_config(offset as usize, &mut buf);
+        });
         buf
     }
 

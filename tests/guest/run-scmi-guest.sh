@@ -4,6 +4,8 @@
 # the kernel's view of the SCMI platform and the replies to the raw messages in CHECKS.
 #
 # Usage: run-scmi-guest.sh DRIVERVM_BINARY WORKDIR CHECKS [DRIVERVM_ARGS...]
+# With VMM_LINE set (a README command using $KERNEL, $INITRD, $DTB and $XDG_RUNTIME_DIR),
+# that line boots the guest.
 # Needs: qemu-system-aarch64 (>= 7.2, vhost-user-scmi-pci), dtc, cpio, gzip,
 #        aarch64-linux-gnu-gcc with a static libc, and what build-kernel-arm64.sh needs.
 # Exit status: 0 when the guest ran to its end, 3 when a tool is missing, else failure.
@@ -69,7 +71,10 @@ cat >>"$WORK/virt.dts" <<'DTS'
 DTS
 dtc -q -I dts -O dtb -o "$WORK/virt-scmi.dtb" "$WORK/virt.dts"
 
-RUN=$WORK/run
+# The runtime dir a user's service has, $XDG_RUNTIME_DIR/drivervm, for the README line.
+XDG_RUNTIME_DIR=$WORK/xdg
+export XDG_RUNTIME_DIR
+RUN=$XDG_RUNTIME_DIR/drivervm
 rm -rf "$RUN"
 "$DRIVERVM" --runtime-dir "$RUN" "$@" >"$WORK/drivervm.log" 2>&1 &
 SERVICE=$!
@@ -85,6 +90,12 @@ while [ ! -S "$RUN/vm0-scmi.sock" ]; do
     sleep 0.05
 done
 
+if [ -n "${VMM_LINE:-}" ]; then
+    # A README line, run as written with its variables set.
+    KERNEL=$IMAGE INITRD=$WORK/initrd.gz DTB=$WORK/virt-scmi.dtb \
+        timeout 180 bash -c "$VMM_LINE -no-reboot" </dev/null
+    exit
+fi
 # shellcheck disable=SC2086
 timeout 180 qemu-system-aarch64 $MACHINE $MEM -nodefaults -no-user-config -display none \
     -serial stdio -no-reboot -kernel "$IMAGE" -initrd "$WORK/initrd.gz" \

@@ -10,6 +10,9 @@
 #                                     and its console in WORKDIR/console.log. SOCKET "-" boots
 #                                     without a virtio-snd device; INIT (default
 #                                     sound-init.sh, next to this script) is the guest's /init.
+#                                     With VMM_LINE set (a README command using $KERNEL and
+#                                     $INITRD), that line boots the guest instead; SOCKET is
+#                                     then only what the line's own path must name.
 #
 # The kernel and the static part of the initramfs are cached under
 # ${DRIVERVM_CACHE:-~/.cache/drivervm}/guest-x86-6.12-v1 (delete it to rebuild).
@@ -106,6 +109,14 @@ run_guest() {
   # Concatenated cpio archives: the kernel unpacks both into one rootfs.
   cat "$BASE" "$work/run.cpio.gz" > "$work/initrd.gz"
   : > "$work/report.log"
+  if [ -n "${VMM_LINE:-}" ]; then
+    # A README line, run as written with its variables set; it puts the guest console on
+    # stdout (ttyS0), and the report gets the second serial port.
+    KERNEL="$CACHE/root/boot/vmlinuz-$KVER" INITRD="$work/initrd.gz" REPORT="$work/report.log" \
+      timeout "${GUEST_TIMEOUT:-180}" bash -c "$VMM_LINE -no-reboot -serial file:\"\$REPORT\"" \
+      </dev/null >"$work/console.log" 2>&1
+    return
+  fi
   local snd=()
   if [ "$sock" != "-" ]; then
     snd=(-chardev socket,id=snd0,path="$sock" -device vhost-user-snd-pci,chardev=snd0,controls=on)

@@ -18,17 +18,22 @@ cat /proc/asound/cards >&3 2>&1
 say "=== pcm"
 cat /proc/asound/pcm >&3 2>&1
 
+# Up to a second of buffering (ALSA takes the nearest the driver allows): a TCG guest on a
+# busy host can stall for a good part of one, and
+# an overrun would restart arecord and leave a gap (the test checks every sample).
+BUFFER=48000
+
 # Playback: the known WAV through hw:0,0 (the first output stream).
-aplay -D hw:0,0 --period-size=960 --buffer-size=7680 /data/play.wav >/tmp/aplay.log 2>&1
+aplay -D hw:0,0 --period-size=960 --buffer-size=$BUFFER /data/play.wav >/tmp/aplay.log 2>&1
 say "=== aplay rc=$?"
 cat /tmp/aplay.log >&3
 
 # Capture: the WAV source (hw:0,0 capture) and the tone (hw:0,1 capture), one second each.
-arecord -D hw:0,0 -f S16_LE -r 48000 -c 2 -d 1 --period-size=960 --buffer-size=7680 \
+arecord -D hw:0,0 -f S16_LE -r 48000 -c 2 -d 1 --period-size=960 --buffer-size=$BUFFER \
   /tmp/rec-wav.wav >/tmp/arecord.log 2>&1
 say "=== arecord-wav rc=$?"
 cat /tmp/arecord.log >&3
-arecord -D hw:0,1 -f S16_LE -r 48000 -c 2 -d 1 --period-size=960 --buffer-size=7680 \
+arecord -D hw:0,1 -f S16_LE -r 48000 -c 2 -d 1 --period-size=960 --buffer-size=$BUFFER \
   /tmp/rec-tone.wav >/tmp/arecord.log 2>&1
 say "=== arecord-tone rc=$?"
 cat /tmp/arecord.log >&3

@@ -20,6 +20,6 @@ pub fn tools_ready(script: &str, what: &str) -> bool {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("guest test tools missing under CI: {why}");
     }
-    eprintln!("NOTICE: skipping {what}: {why}");
+    drivervm::harness::skip::skipped(what, &why);
     false
 }

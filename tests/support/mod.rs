@@ -8,6 +8,7 @@ pub mod guest;
 pub mod logs;
 pub mod platform;
 pub mod radio;
+pub mod readme;
 pub mod rpmb;
 pub mod scmi;
 pub mod sound_guest;

@@ -225,10 +225,16 @@ pub fn tune(khz: u32) -> ControlRequest {
 
 /// SEEK with `flags`.
 pub fn seek(flags: u32) -> ControlRequest {
-    ControlRequest::Seek(DirectionArgs { flags })
+    ControlRequest::Seek(DirectionArgs {
+        flags,
+        spacing_khz: 0,
+    })
 }
 
 /// STEP with `flags`.
 pub fn step(flags: u32) -> ControlRequest {
-    ControlRequest::Step(DirectionArgs { flags })
+    ControlRequest::Step(DirectionArgs {
+        flags,
+        spacing_khz: 0,
+    })
 }

@@ -174,6 +174,11 @@ fn store_errors() {
              [[rpmb_store]]\nname = \"f\"\npath = \"./p\"\ncapacity_blocks = 8\n",
             "rpmb_store \"f\" path: \"./p\" is already used by rpmb_store \"e\"",
         ),
+        (
+            "[[rpmb_store]]\nname = \"e\"\npath = \"p\"\ncapacity_blocks = 8\n\
+             guest_writes_per_minute = 0\n",
+            "rpmb_store \"e\" guest_writes_per_minute: 0 is out of range (expected 1 to 60000)",
+        ),
     ];
     for (stores, want) in cases {
         assert_eq!(

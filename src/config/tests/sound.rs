@@ -194,6 +194,7 @@ card = 2
             rate: 44100,
             channels: 2,
             period_frames: 441,
+            exclusive_idle_timeout_ms: crate::config::sound::DEFAULT_EXCLUSIVE_IDLE_TIMEOUT_MS,
         }]
     );
     let s = c.guests[0].devices[0].sound.clone().unwrap();
@@ -277,4 +278,42 @@ fn sound_errors_name_the_table_and_key() {
         "etc/x.toml: guest \"ivi\" device 1 stream 1: output \"o\" runs s16 44100 Hz 2 ch, which \
          this stream does not offer"
     );
+}
+
+#[test]
+fn periods_and_exclusive_idle_timeouts_are_bounded() {
+    let d = |body: &str| err(&ivi(&[&format!("kind = \"sound\"\n{body}")]));
+    assert_eq!(
+        d("[[guest.device.stream]]\nname = \"M\"\nmin_period_us = 10"),
+        "etc/x.toml: guest \"ivi\" device 1 stream 1: min_period_us = 10 is out of range \
+         (expected 250 to 1000000)"
+    );
+    let s = sound("kind = \"sound\"\n[[guest.device.stream]]\nname = \"M\"\nmin_period_us = 5000");
+    assert_eq!(s.streams[0].min_period_us, 5000);
+    let s = sound("kind = \"sound\"\n[[guest.device.stream]]\nname = \"M\"");
+    assert_eq!(s.streams[0].min_period_us, 1000);
+    let out = |body: &str| err(&format!("[[output]]\nname = \"o\"\n{body}\n{}", ivi(&[])));
+    assert_eq!(
+        out("period_frames = 16"),
+        "etc/x.toml: output 1: period_frames = 16 is shorter than 1000 us at 48000 Hz \
+         (expected at least 48)"
+    );
+    assert_eq!(
+        out("exclusive_idle_timeout_ms = 1000"),
+        "etc/x.toml: output 1: exclusive_idle_timeout_ms applies to policy = \"exclusive\" only"
+    );
+    assert_eq!(
+        out("policy = \"exclusive\"\nexclusive_idle_timeout_ms = 1"),
+        "etc/x.toml: output 1: exclusive_idle_timeout_ms = 1 is out of range (expected 100 to \
+         3600000)"
+    );
+    let c = parse(
+        &format!(
+            "[[output]]\nname = \"o\"\npolicy = \"exclusive\"\nexclusive_idle_timeout_ms = 250\n{}",
+            ivi(&["kind = \"sound\""])
+        ),
+        "t.toml",
+    )
+    .expect("parses");
+    assert_eq!(c.outputs[0].exclusive_idle_timeout_ms, 250);
 }

@@ -14,6 +14,8 @@ use crate::status::{RadioBand, RadioCell, RadioDetail, RdsDetail};
 
 use super::constants::*;
 use super::events::EventQueue;
+#[cfg(test)]
+use super::events::MAX_HELD_BUFFERS;
 use super::rds::RdsDecoder;
 use super::wire::*;
 
@@ -27,6 +29,15 @@ const QUEUE_SIZES: [u16; NUM_QUEUES] = [256, 256];
 
 /// Largest device-readable request (SET_PARAMETER), rounded up.
 const MAX_REQUEST: usize = 256;
+/// Most writable bytes accepted per buffer on either queue: a page, above every response
+/// and event (checked below), so drivers that post page-sized buffers are served.
+const MAX_WRITABLE: usize = 4096;
+const _: () = assert!(
+    RespHeader::SIZE + RegionConfig::MAX_SIZE <= MAX_WRITABLE
+        && RespHeader::SIZE + Properties::SIZE <= MAX_WRITABLE
+        && RespHeader::SIZE + ProgramInfo::SIZE <= MAX_WRITABLE
+        && RespHeader::SIZE + Parameter::SIZE <= MAX_WRITABLE
+);
 
 /// Most TUNE_COMPLETE events waiting for buffers before new operations are answered BUSY.
 const MAX_WAITING_COMPLETIONS: usize = 4;
@@ -281,17 +292,24 @@ impl RadioDevice {
         })
     }
 
-    fn seek(&mut self, flags: u32, now: Instant) -> Response {
+    fn seek(&mut self, flags: u32, spacing_khz: u16, now: Instant) -> Response {
         if !self.seek {
             return Response::status(S_NOT_SUPPORTED);
+        }
+        let up = flags & SEEK_F_UP != 0;
+        let Some((from_khz, mut band)) = self.start_point(up) else {
+            return Response::status(S_INTERNAL_ERROR);
+        };
+        // A requested grid must be whole channels of the band the seek runs in (§6.4.4).
+        if spacing_khz != 0 {
+            if band.spacing_khz == 0 || spacing_khz % band.spacing_khz != 0 {
+                return Response::status(S_INVALID_ARGUMENTS);
+            }
+            band.seek_spacing_khz = spacing_khz;
         }
         if self.busy() {
             return Response::status(S_BUSY);
         }
-        let up = flags & SEEK_F_UP != 0;
-        let Some((from_khz, band)) = self.start_point(up) else {
-            return Response::status(S_INTERNAL_ERROR);
-        };
         let req = SeekRequest {
             from_khz,
             up,
@@ -501,7 +519,7 @@ impl RadioDevice {
                 }))
             }
             ControlRequest::Tune(sel) => self.tune(&sel, now),
-            ControlRequest::Seek(a) => self.seek(a.flags, now),
+            ControlRequest::Seek(a) => self.seek(a.flags, a.spacing_khz, now),
             ControlRequest::Step(a) => self.step(a.flags, now),
             ControlRequest::Cancel => {
                 let op_id = self.end_pending(S_CANCELLED, now);
@@ -668,6 +686,11 @@ impl VirtioDevice for RadioDevice {
         }
     }
 
+    fn config_too_small(&self, frontend_len: usize) -> Option<String> {
+        let need = ConfigSpace::SIZE;
+        (frontend_len < need).then(|| format!("virtio-radio needs {need} bytes"))
+    }
+
     fn read_config(&self, offset: usize, data: &mut [u8]) {
         let space = self.config.to_bytes();
         for (i, b) in data.iter_mut().enumerate() {
@@ -686,6 +709,10 @@ impl VirtioDevice for RadioDevice {
 
     fn max_request_len(&self, _queue: u16) -> usize {
         MAX_REQUEST
+    }
+
+    fn max_writable_len(&self, _queue: u16) -> usize {
+        MAX_WRITABLE
     }
 
     fn handle(&mut self, request: Request, completer: &mut dyn Completer) {
@@ -707,7 +734,12 @@ impl VirtioDevice for RadioDevice {
                 if !request.data.is_empty() {
                     debug!("{}: eventq buffer with a readable part", self.name);
                 }
-                self.events.add_buffer(request.token, request.writable_len);
+                if let Err(token) = self.events.add_buffer(request.token, request.writable_len) {
+                    warn!("{}: more eventq buffers than the queue holds", self.name);
+                    if let Err(e) = completer.complete(token, &[]) {
+                        warn!("{}: cannot return a buffer: {e}", self.name);
+                    }
+                }
             }
             q => {
                 warn!("{}: buffer on unknown queue {q}", self.name);

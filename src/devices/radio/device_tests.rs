@@ -141,9 +141,15 @@ fn second_operation_is_busy_and_cancel_ends_the_first() {
         &ControlRequest::Tune(Selector::frequency(98700)),
         t0,
     ));
-    let seek = ControlRequest::Seek(DirectionArgs { flags: SEEK_F_UP });
+    let seek = ControlRequest::Seek(DirectionArgs {
+        flags: SEEK_F_UP,
+        spacing_khz: 0,
+    });
     assert_eq!(ask(&mut d, &seek, t0).status, S_BUSY);
-    let step = ControlRequest::Step(DirectionArgs { flags: 0 });
+    let step = ControlRequest::Step(DirectionArgs {
+        flags: 0,
+        spacing_khz: 0,
+    });
     assert_eq!(ask(&mut d, &step, t0).status, S_BUSY);
     // A malformed request is refused for what it is, even while busy.
     let bad = ControlRequest::Tune(Selector::frequency(98750));
@@ -193,8 +199,18 @@ fn step_wraps_at_band_edges() {
             b => panic!("{b:?}"),
         }
     };
-    let up = || ControlRequest::Step(DirectionArgs { flags: STEP_F_UP });
-    let down = || ControlRequest::Step(DirectionArgs { flags: 0 });
+    let up = || {
+        ControlRequest::Step(DirectionArgs {
+            flags: STEP_F_UP,
+            spacing_khz: 0,
+        })
+    };
+    let down = || {
+        ControlRequest::Step(DirectionArgs {
+            flags: 0,
+            spacing_khz: 0,
+        })
+    };
     assert_eq!(
         at(
             &mut d,
@@ -278,4 +294,61 @@ fn config_space_describes_the_sim_tuner() {
     d.read_config(ConfigSpace::SIZE - 4, &mut tail);
     assert_eq!(tail[4..], [0; 4], "past the end reads zero");
     assert_eq!(d.device_type(), 56);
+}
+
+#[test]
+fn eventq_buffers_past_the_queue_size_are_returned_unused() {
+    let mut d = device();
+    let mut sink = Sink::default();
+    for head in 0..(MAX_HELD_BUFFERS as u16 + 3) {
+        d.handle(
+            Request {
+                token: Token {
+                    queue: EVENTQ,
+                    head,
+                    generation: 0,
+                    writable: Vec::new(),
+                },
+                data: Vec::new(),
+                writable_len: 256,
+            },
+            &mut sink,
+        );
+    }
+    assert_eq!(d.events.buffers(), MAX_HELD_BUFFERS);
+    let returned: Vec<_> = sink.0.iter().map(|(_, h, b)| (*h, b.len())).collect();
+    let extra = MAX_HELD_BUFFERS as u16;
+    assert_eq!(returned, [(extra, 0), (extra + 1, 0), (extra + 2, 0)]);
+    assert_eq!(d.max_writable_len(EVENTQ), MAX_WRITABLE);
+    assert_eq!(d.max_writable_len(CONTROLQ), MAX_WRITABLE);
+}
+
+#[test]
+fn seek_follows_a_requested_grid_of_whole_channels() {
+    let t0 = Instant::now();
+    let seek_on = |spacing_khz: u16| {
+        let mut d = device();
+        let req = ControlRequest::Seek(DirectionArgs {
+            flags: SEEK_F_UP,
+            spacing_khz,
+        });
+        let r = ask(&mut d, &req, t0);
+        if r.status != S_OK {
+            return Err(r.status);
+        }
+        let mut sink = Sink::default();
+        let mut t = t0;
+        for _ in 0..100 {
+            t += Duration::from_millis(100);
+            d.poll(t, &mut sink);
+        }
+        match ask(&mut d, &ControlRequest::GetProgramInfo, t).body {
+            ResponseBody::ProgramInfo(i) => Ok((i.frequency_khz, i.info_flags & INFO_TUNABLE)),
+            b => panic!("{b:?}"),
+        }
+    };
+    // 98700 is 56 steps of 200 kHz above 87500, but not on a 300 kHz grid from there.
+    assert_eq!(seek_on(200), Ok((98700, INFO_TUNABLE)));
+    assert_eq!(seek_on(300), Ok((87500, 0)));
+    assert_eq!(seek_on(150), Err(S_INVALID_ARGUMENTS));
 }

@@ -12,6 +12,8 @@ use super::wire::Event;
 
 /// Queued events beyond which droppable ones go (the spec asks for at least 16).
 pub const MAX_QUEUED_EVENTS: usize = 64;
+/// Most eventq buffers held: a queue's worth (the eventq's size).
+pub const MAX_HELD_BUFFERS: usize = 256;
 
 /// Events waiting for eventq buffers, and buffers waiting for events.
 #[derive(Debug, Default)]
@@ -53,9 +55,19 @@ impl EventQueue {
         }
     }
 
-    /// Keeps an eventq buffer with `writable_len` device-writable bytes.
-    pub fn add_buffer(&mut self, token: Token, writable_len: usize) {
+    /// Keeps an eventq buffer with `writable_len` device-writable bytes; past
+    /// [`MAX_HELD_BUFFERS`] the buffer is handed back for the caller to return unused.
+    pub fn add_buffer(&mut self, token: Token, writable_len: usize) -> Result<(), Token> {
+        if self.buffers.len() >= MAX_HELD_BUFFERS {
+            return Err(token);
+        }
         self.buffers.push_back((token, writable_len));
+        Ok(())
+    }
+
+    /// Eventq buffers held.
+    pub fn buffers(&self) -> usize {
+        self.buffers.len()
     }
 
     /// TUNE_COMPLETE events waiting for a buffer.
@@ -151,7 +163,7 @@ mod tests {
         q.push(tune(2));
         q.deliver(&mut sink);
         assert!(sink.0.is_empty());
-        q.add_buffer(token(7), 256);
+        q.add_buffer(token(7), 256).unwrap();
         q.deliver(&mut sink);
         assert_eq!(sink.0.len(), 1);
         assert_eq!(sink.0[0].0, 7);
@@ -164,8 +176,8 @@ mod tests {
         let mut q = EventQueue::default();
         let mut sink = Sink::default();
         q.push(tune(1));
-        q.add_buffer(token(1), 100);
-        q.add_buffer(token(2), 112);
+        q.add_buffer(token(1), 100).unwrap();
+        q.add_buffer(token(2), 112).unwrap();
         q.deliver(&mut sink);
         assert_eq!(sink.0[0], (1, vec![]));
         assert_eq!(sink.0[1].1.len(), 112);
@@ -185,13 +197,13 @@ mod tests {
         assert_eq!(q.len(), MAX_QUEUED_EVENTS);
         assert_eq!(q.tune_completes_waiting(), 1);
         let mut sink = Sink::default();
-        q.add_buffer(token(1), 256);
+        q.add_buffer(token(1), 256).unwrap();
         q.deliver(&mut sink);
         let (flags, ev) = Event::parse(&sink.0[0].1).unwrap();
         assert_eq!(flags, EVT_F_LOST);
         // The program info and the first block event were the oldest droppable ones.
         assert_eq!(ev, Event::RdsBlocks(vec![[1, 0, 0]]));
-        q.add_buffer(token(2), 256);
+        q.add_buffer(token(2), 256).unwrap();
         q.deliver(&mut sink);
         assert_eq!(Event::parse(&sink.0[1].1).unwrap().0, 0, "LOST only once");
     }

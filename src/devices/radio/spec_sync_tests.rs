@@ -126,8 +126,14 @@ fn sample_request(code: u32) -> ControlRequest {
         REQ_GET_PROPERTIES => ControlRequest::GetProperties,
         REQ_GET_BANDS => ControlRequest::GetBands(GetBands { full: true }),
         REQ_TUNE => ControlRequest::Tune(Selector::frequency(100_000)),
-        REQ_SEEK => ControlRequest::Seek(DirectionArgs { flags: 0 }),
-        REQ_STEP => ControlRequest::Step(DirectionArgs { flags: 0 }),
+        REQ_SEEK => ControlRequest::Seek(DirectionArgs {
+            flags: 0,
+            spacing_khz: 0,
+        }),
+        REQ_STEP => ControlRequest::Step(DirectionArgs {
+            flags: 0,
+            spacing_khz: 0,
+        }),
         REQ_CANCEL => ControlRequest::Cancel,
         REQ_GET_PROGRAM_INFO => ControlRequest::GetProgramInfo,
         REQ_GET_CONFIG_FLAG => ControlRequest::GetConfigFlag(flag),

@@ -636,11 +636,15 @@ impl Selector {
     }
 }
 
-/// `virtio_radio_seek` / `virtio_radio_step` (§6.4.4, §6.4.5): a flags word and padding.
+/// `virtio_radio_seek` / `virtio_radio_step` (§6.4.4, §6.4.5): a flags word, the seek grid
+/// and padding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DirectionArgs {
     /// `SEEK_F_*` or `STEP_F_*` bits.
     pub flags: u32,
+    /// SEEK only: the grid to scan, kHz, 0 = the band's seek grid. Reserved in STEP (parsed,
+    /// never used).
+    pub spacing_khz: u16,
 }
 
 impl DirectionArgs {
@@ -652,6 +656,7 @@ impl DirectionArgs {
         let b = exact::<{ Self::SIZE }>("direction", b)?;
         Ok(Self {
             flags: check_bits("flags", le32(b, 0), allowed)?,
+            spacing_khz: le16(b, 4),
         })
     }
 
@@ -659,6 +664,7 @@ impl DirectionArgs {
     pub fn to_bytes(&self) -> [u8; Self::SIZE] {
         let mut b = [0u8; Self::SIZE];
         put32(&mut b, 0, self.flags);
+        put16(&mut b, 4, self.spacing_khz);
         b
     }
 }

@@ -203,6 +203,7 @@ fn selector_layout() {
 fn direction_op_and_config_flag_layout() {
     let d = DirectionArgs {
         flags: SEEK_F_UP | SEEK_F_NO_WRAP,
+        spacing_khz: 0,
     }
     .to_bytes();
     assert_eq!(d, [5, 0, 0, 0, 0, 0, 0, 0]);
@@ -291,8 +292,14 @@ fn requests_parse_with_exact_sizes() {
         ControlRequest::GetProperties,
         ControlRequest::GetBands(GetBands { full: false }),
         ControlRequest::Tune(Selector::frequency(98_000)),
-        ControlRequest::Seek(DirectionArgs { flags: SEEK_F_UP }),
-        ControlRequest::Step(DirectionArgs { flags: 0 }),
+        ControlRequest::Seek(DirectionArgs {
+            flags: SEEK_F_UP,
+            spacing_khz: 0,
+        }),
+        ControlRequest::Step(DirectionArgs {
+            flags: 0,
+            spacing_khz: 0,
+        }),
         ControlRequest::Cancel,
         ControlRequest::GetProgramInfo,
         ControlRequest::GetConfigFlag(ConfigFlagArgs {

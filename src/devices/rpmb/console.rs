@@ -132,6 +132,16 @@ impl<S: RpmbStorage> VirtioDevice for RpmbConsole<S> {
         }
     }
 
+    fn max_writable_len(&self, queue: u16) -> usize {
+        if queue == RECEIVEQ {
+            // A receive buffer larger than what can be pending is never filled further.
+            MAX_PENDING_OUT
+        } else {
+            // Transmit buffers are device-readable; a page of slack for odd drivers.
+            4096
+        }
+    }
+
     fn handle(&mut self, request: Request, completer: &mut dyn Completer) {
         match request.token.queue() {
             TRANSMITQ => {
@@ -141,8 +151,11 @@ impl<S: RpmbStorage> VirtioDevice for RpmbConsole<S> {
                 }
             }
             _ => {
-                if request.writable_len == 0 {
-                    // Nothing can be received into it: hand it straight back.
+                if request.writable_len == 0
+                    || self.receive_buffers.len() >= usize::from(QUEUE_SIZE)
+                {
+                    // Nothing can be received into it, or more buffers than the queue holds
+                    // (a resubmitted head): hand it straight back.
                     let _ = completer.complete(request.token, &[]);
                 } else {
                     self.receive_buffers
@@ -204,6 +217,19 @@ mod tests {
         m.extend_from_slice(&(frames.len() as u16).to_ne_bytes());
         m.extend_from_slice(&Frame::serialize_all(frames));
         m
+    }
+
+    #[test]
+    fn receive_buffers_past_the_queue_size_are_returned_unused() {
+        let mut c = console();
+        let mut out = Collect::default();
+        for head in 0..QUEUE_SIZE + 2 {
+            c.handle(req(RECEIVEQ, head, &[], 300), &mut out);
+        }
+        assert_eq!(c.receive_buffers.len(), usize::from(QUEUE_SIZE));
+        let returned: Vec<_> = out.0.iter().map(|(_, h, b)| (*h, b.len())).collect();
+        assert_eq!(returned, [(QUEUE_SIZE, 0), (QUEUE_SIZE + 1, 0)]);
+        assert_eq!(c.max_writable_len(RECEIVEQ), MAX_PENDING_OUT);
     }
 
     #[test]

@@ -80,6 +80,11 @@ impl<S: RpmbStorage> VirtioDevice for RpmbDevice<S> {
         0
     }
 
+    fn config_too_small(&self, frontend_len: usize) -> Option<String> {
+        let need = self.config.len();
+        (frontend_len < need).then(|| format!("virtio-rpmb needs {need} bytes"))
+    }
+
     fn read_config(&self, offset: usize, data: &mut [u8]) {
         for (i, byte) in data.iter_mut().enumerate() {
             *byte = offset
@@ -98,9 +103,8 @@ impl<S: RpmbStorage> VirtioDevice for RpmbDevice<S> {
     }
 
     fn max_writable_len(&self, _queue: u16) -> usize {
-        // The largest valid response: max_rd_cnt data frames (or a result frame).
-        let limits = self.engine.limits();
-        (usize::from(limits.max_read_blocks.max(limits.max_write_blocks)) + 1) * FRAME_SIZE
+        // The largest response: max_rd_cnt data frames (every other response is one frame).
+        usize::from(self.engine.limits().max_read_blocks.max(1)) * FRAME_SIZE
     }
 
     fn handle(&mut self, request: Request, completer: &mut dyn Completer) {
@@ -178,6 +182,8 @@ mod tests {
         d.read_config(usize::MAX, &mut one);
         assert_eq!(one, [0]);
         assert_eq!(d.max_request_len(0), 3 * 512);
+        // The largest response is max_rd_cnt (2) data frames.
+        assert_eq!(d.max_writable_len(0), 2 * 512);
         assert!(matches!(
             RpmbDevice::new(MemoryRpmb::new(100).unwrap(), EngineLimits::default()),
             Err(DeviceError::Capacity(100))

@@ -258,6 +258,11 @@ impl<S: RpmbStorage> RpmbEngine<S> {
         match self.storage.write_blocks(first.address(), &data) {
             Ok(_) => RES_OK,
             Err(StorageError::OutOfRange { .. }) => RES_ADDR_FAILURE,
+            // The guest's own doing, and frequent while it floods: not an error of ours.
+            Err(StorageError::WriteBudget) => {
+                log::debug!("rpmb: data write refused: write budget used up");
+                RES_WRITE_FAILURE
+            }
             Err(e) => {
                 log::error!("rpmb: data write failed: {e}");
                 RES_WRITE_FAILURE

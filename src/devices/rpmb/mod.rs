@@ -12,6 +12,7 @@ pub mod frame;
 pub mod physical;
 pub mod rpmb_dev_wire;
 pub mod virtual_rpmb;
+pub mod write_budget;
 
 #[cfg(test)]
 pub(crate) mod test_hmac;

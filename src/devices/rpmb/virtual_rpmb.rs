@@ -20,8 +20,10 @@
 //! module only ever addresses the physical part inside the slot.
 
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use super::physical::{PhysicalError, PhysicalRpmb};
+use super::write_budget::{WriteBudget, DEFAULT_WRITES_PER_MINUTE};
 use crate::hw::rpmb::{check_range, RpmbKey, RpmbMac, RpmbStorage, StorageError, BLOCK_SIZE};
 
 /// A physical RPMB shared by several guests' devices.
@@ -175,6 +177,8 @@ pub struct VirtualRpmb {
     key: Option<RpmbKey>,
     /// Pad the stored key is XORed with; derived from the device key.
     pad: [u8; 32],
+    /// Writes this guest may still make to the shared part.
+    budget: WriteBudget,
 }
 
 impl std::fmt::Debug for VirtualRpmb {
@@ -290,6 +294,7 @@ impl VirtualRpmb {
             header,
             key,
             pad,
+            budget: WriteBudget::new(DEFAULT_WRITES_PER_MINUTE, Instant::now()),
         })
     }
 
@@ -337,6 +342,13 @@ impl VirtualRpmb {
             p.write(target, &journal)?;
         }
         Ok(())
+    }
+
+    /// Lets this guest make at most `per_minute` writes a minute (bursts of as many) to
+    /// the shared part; further writes fail until the budget refills.
+    pub fn with_write_budget(mut self, per_minute: u32) -> Self {
+        self.budget = WriteBudget::new(per_minute, Instant::now());
+        self
     }
 
     /// Where this virtual RPMB lives.
@@ -392,6 +404,9 @@ impl RpmbStorage for VirtualRpmb {
         }
         if blocks > u32::from(self.slot.journal_blocks) {
             return Err(StorageError::TooManyBlocks(blocks as usize));
+        }
+        if !self.budget.take(Instant::now()) {
+            return Err(StorageError::WriteBudget);
         }
         let counter = self
             .header

@@ -288,3 +288,39 @@ fn slots_are_checked_against_the_part_and_their_owner() {
     let err = VirtualRpmb::open(phys, slot("vm-e", 3)).unwrap_err();
     assert!(matches!(err, VirtualError::Header { .. }), "{err}");
 }
+
+#[test]
+fn a_guest_flooding_writes_uses_up_its_own_budget_only() {
+    let p = part(256);
+    let phys = physical(&p);
+    let mut a = VirtualRpmb::open(phys.clone(), slot("a", 0))
+        .unwrap()
+        .with_write_budget(3);
+    let mut b = VirtualRpmb::open(phys.clone(), slot("b", 32)).unwrap();
+    a.program_key(&RpmbKey::new([1; 32])).unwrap();
+    b.program_key(&RpmbKey::new([2; 32])).unwrap();
+    for i in 0..3 {
+        assert_eq!(
+            a.write_blocks(0, &[i; crate::hw::rpmb::BLOCK_SIZE])
+                .unwrap(),
+            u32::from(i) + 1
+        );
+    }
+    let before = phys.lock().unwrap().write_counter();
+    assert!(matches!(
+        a.write_blocks(0, &[9; crate::hw::rpmb::BLOCK_SIZE]),
+        Err(StorageError::WriteBudget)
+    ));
+    assert_eq!(a.write_counter(), 3, "a refused write costs no counter");
+    assert_eq!(
+        phys.lock().unwrap().write_counter(),
+        before,
+        "nor a physical write"
+    );
+    assert_eq!(
+        b.write_blocks(0, &[5; crate::hw::rpmb::BLOCK_SIZE])
+            .unwrap(),
+        1,
+        "b is unaffected"
+    );
+}

@@ -97,6 +97,7 @@ fn status_of(e: &ClockError) -> Status {
         ClockError::RateOutOfRange { .. } => Status::OutOfRange,
         ClockError::BadParent { .. } => Status::InvalidParameters,
         ClockError::Unsupported(_) => Status::NotSupported,
+        ClockError::Denied(_) => Status::Denied,
         ClockError::Io(_) => Status::HardwareError,
     }
 }
@@ -393,7 +394,7 @@ impl Protocol for ClockProtocol {
                 if !parents.contains(&parent) {
                     return Err(Status::InvalidParameters);
                 }
-                self.hw(self.clocks.set_parent(g.clock, pg.clock))?;
+                self.hw(self.clocks.set_parent(self.agent, g.clock, pg.clock))?;
             }
             msg::PARENT_GET => {
                 let id = p.u32()?;

@@ -482,3 +482,18 @@ fn too_many_async_requests_are_busy() {
     p.poll(std::time::Instant::now() + protocol::ASYNC_SETTLE, &mut out);
     assert_eq!(out.len(), 4, "one delayed response each");
 }
+
+#[test]
+fn only_a_clocks_sole_user_reparents_it_over_the_wire() {
+    let clocks = shared();
+    let mut vm0 = device_for(&clocks, 1);
+    let mut vm1 = device_for(&clocks, 2);
+    // vm1 enables uart_mux (agent clock 0): vm0 may no longer move it under vm1.
+    assert_eq!(status(&mut vm1, 7, &[0, 1, 0]), SUCCESS);
+    assert_eq!(status(&mut vm0, 0xd, &[0, 1]), DENIED);
+    assert_eq!(ask(&mut vm0, 0xe, &[0]), (SUCCESS, vec![2]), "unchanged");
+    // Once vm1 lets go, vm0 is the sole user and may.
+    assert_eq!(status(&mut vm1, 7, &[0, 0, 0]), SUCCESS);
+    assert_eq!(status(&mut vm0, 0xd, &[0, 1]), SUCCESS);
+    assert_eq!(ask(&mut vm1, 0xe, &[0]), (SUCCESS, vec![1]));
+}

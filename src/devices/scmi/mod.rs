@@ -31,6 +31,8 @@ use crate::hw::soc::SocIdentity;
 
 /// Size offered for both queues.
 const QUEUE_SIZE: u16 = 256;
+/// Most writable bytes of a command buffer: the largest response page the device builds.
+const MAX_RESPONSE: usize = crate::devices::DEFAULT_MAX_WRITABLE_LEN;
 /// Most P2A messages kept while the driver has no eventq buffer posted; beyond it the
 /// oldest is dropped (the spec lets a platform lose notifications an agent does not drain).
 const MAX_PENDING_EVENTS: usize = 64;
@@ -171,6 +173,16 @@ impl VirtioDevice for ScmiDevice {
 
     fn max_request_len(&self, _queue: u16) -> usize {
         self.view.max_message_len
+    }
+
+    fn max_writable_len(&self, queue: u16) -> usize {
+        match queue {
+            // Paged answers (clock rates, OPPs, sensor lists) fill whatever buffer the agent
+            // gives them, so this bounds the page, not a legitimate need.
+            CMDQ => MAX_RESPONSE,
+            // Notifications and delayed responses are a few words; a page of slack.
+            _ => 4096,
+        }
     }
 
     fn handle(&mut self, request: Request, completer: &mut dyn Completer) {

@@ -419,3 +419,10 @@ fn each_agent_hears_only_of_its_own_errors() {
     assert!(ev.is_empty(), "agent 2 made no error");
     assert_eq!(mine.event_buffers.len(), 2);
 }
+
+#[test]
+fn writable_caps_bound_a_response_page_and_an_event() {
+    let d = device();
+    assert_eq!(d.max_writable_len(CMDQ), MAX_RESPONSE);
+    assert_eq!(d.max_writable_len(EVENTQ), 4096);
+}

@@ -184,7 +184,7 @@ impl SoundDevice {
         let size = q.size as usize;
         let in_range = start.checked_add(count).is_some_and(|end| end <= items);
         let fits = count.checked_mul(size).is_some_and(|n| n <= room);
-        if !in_range || size < item_size || !fits {
+        if !in_range || size < item_size || size > super::MAX_QUERY_ITEM_SIZE || !fits {
             return status(code::S_BAD_MSG);
         }
         let mut out = Vec::with_capacity(count * size);

@@ -22,7 +22,7 @@ use log::warn;
 use self::constants::{code, CONTROLQ, EVENTQ, RXQ, TXQ, VIRTIO_ID_SOUND, VIRTIO_SND_F_CTLS};
 use self::controls::{stream_gain, Control};
 use self::events::EventQueue;
-use self::layout::{event, Config, Reader, PCM_STATUS_SIZE, PCM_XFER_SIZE};
+use self::layout::{event, Config, Reader, CONFIG_SIZE, PCM_STATUS_SIZE, PCM_XFER_SIZE};
 use self::stream::{Outcome, Stream, MAX_BUFFER_BYTES};
 use self::topology::{ChmapSpec, Direction, JackSpec, SoundTopology};
 use super::{Completer, Request, VirtioDevice, Wake};
@@ -34,6 +34,12 @@ const SMALL_QUEUE: u16 = 256;
 const IO_QUEUE: u16 = 256;
 /// Most readable bytes of a control request (header, value, and TLV data).
 const MAX_CONTROL_REQUEST: usize = 8 + 4096;
+/// Writable bytes accepted on the event and tx queues, whose answers are 8 bytes: a page,
+/// so drivers that post page-sized buffers are not refused.
+const SMALL_WRITABLE: usize = 4096;
+/// Largest `size` of one item a driver may ask for in a query (every info structure is far
+/// smaller; the excess is padding the device writes).
+pub(crate) const MAX_QUERY_ITEM_SIZE: usize = 1024;
 
 /// A jack and its current state.
 #[derive(Debug, Clone)]
@@ -176,6 +182,14 @@ impl SoundDevice {
         self
     }
 
+    /// Refuses periods and I/O messages shorter than `min` on stream `stream` (config).
+    pub fn with_min_period(mut self, stream: usize, min: std::time::Duration) -> Self {
+        if let Some(s) = self.streams.get_mut(stream) {
+            s.set_min_period(min);
+        }
+        self
+    }
+
     /// A handle for plugging jacks from another thread.
     pub fn handle(&self) -> SoundHandle {
         self.handle.clone()
@@ -247,30 +261,44 @@ impl SoundDevice {
                 "{}: queue {queue}: I/O message for no {want:?} stream ({stream_id:?})",
                 self.device
             );
-            // Status at the end of the writable part, where the driver looks for it.
-            let mut resp = vec![0; request.writable_len.saturating_sub(PCM_STATUS_SIZE)];
-            resp.extend_from_slice(&layout::pcm_status(code::S_BAD_MSG, 0));
-            if let Err(e) = completer.complete(request.token, &resp) {
-                warn!("{}: {e}", self.device);
-            }
+            self.refuse_io(request, completer);
+            return;
+        };
+        let Some(status_at) = request.writable_len.checked_sub(PCM_STATUS_SIZE) else {
+            warn!("{}: queue {queue}: no room for a status", self.device);
+            self.refuse_io(request, completer);
             return;
         };
         if queue == TXQ {
             let data = r.rest().to_vec();
-            stream.queue_playback(request.token, data, now, completer);
-        } else if request.data.len() != PCM_XFER_SIZE || request.writable_len < PCM_STATUS_SIZE {
+            stream.queue_playback(request.token, data, status_at, now, completer);
+        } else if request.data.len() != PCM_XFER_SIZE {
             warn!("{}: malformed capture message", self.device);
-            let mut resp = vec![0; request.writable_len.saturating_sub(PCM_STATUS_SIZE)];
-            resp.extend_from_slice(&layout::pcm_status(code::S_BAD_MSG, 0));
-            if let Err(e) = completer.complete(request.token, &resp) {
-                warn!("{}: {e}", self.device);
-            }
+            self.refuse_io(request, completer);
         } else {
             let len = request.writable_len - PCM_STATUS_SIZE;
             stream.queue_capture(request.token, len, now, completer);
         }
         // A buffer for a running stream may need a deadline sooner than the armed one;
         // the transport polls after every event, so nothing else is needed here.
+    }
+
+    /// Answers an I/O message with BAD_MSG at the end of its writable part, where the driver
+    /// looks for the status; nothing else is written, however large the part (a buffer
+    /// without room for a status goes back with nothing written).
+    fn refuse_io(&self, request: Request, completer: &mut dyn Completer) {
+        let result = match request.writable_len.checked_sub(PCM_STATUS_SIZE) {
+            Some(at) => stream::complete_status(
+                completer,
+                request.token,
+                at,
+                &layout::pcm_status(code::S_BAD_MSG, 0),
+            ),
+            None => completer.complete(request.token, &[]),
+        };
+        if let Err(e) = result {
+            warn!("{}: {e}", self.device);
+        }
     }
 
     /// Runs the paced data path of every stream; returns the earliest next deadline.
@@ -358,6 +386,21 @@ impl VirtioDevice for SoundDevice {
         }
     }
 
+    fn config_too_small(&self, frontend_len: usize) -> Option<String> {
+        // `controls` is the last field; the other three are always valid.
+        let base = CONFIG_SIZE - 4;
+        if frontend_len < base {
+            Some(format!("virtio-snd needs at least {base} bytes"))
+        } else if frontend_len < CONFIG_SIZE && self.features() & (1 << VIRTIO_SND_F_CTLS) != 0 {
+            Some(format!(
+                "VIRTIO_SND_F_CTLS (the device's `controls = true`) needs {CONFIG_SIZE} bytes \
+                 for `controls`: start QEMU's vhost-user-snd-pci with controls=on"
+            ))
+        } else {
+            None
+        }
+    }
+
     fn read_config(&self, offset: usize, data: &mut [u8]) {
         let bytes = self.config().to_bytes();
         for (i, b) in data.iter_mut().enumerate() {
@@ -387,9 +430,22 @@ impl VirtioDevice for SoundDevice {
 
     fn max_writable_len(&self, queue: u16) -> usize {
         match queue {
-            // A capture period (at most the largest buffer) and its status.
-            RXQ => MAX_BUFFER_BYTES as usize + 64,
-            _ => crate::devices::DEFAULT_MAX_WRITABLE_LEN,
+            // Queries answer every item padded to the driver's size; TLV reads take the
+            // driver's buffer size from user space.
+            CONTROLQ => {
+                let items = [
+                    self.jacks.len(),
+                    self.streams.len(),
+                    self.chmaps.len(),
+                    self.controls.len(),
+                ];
+                let largest = items.into_iter().max().unwrap_or(0);
+                layout::HDR_SIZE
+                    + (largest * MAX_QUERY_ITEM_SIZE).max(super::DEFAULT_MAX_WRITABLE_LEN)
+            }
+            // A capture message holds at most the negotiated ring buffer, then the status.
+            RXQ => MAX_BUFFER_BYTES as usize + PCM_STATUS_SIZE,
+            _ => SMALL_WRITABLE,
         }
     }
 

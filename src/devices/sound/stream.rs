@@ -27,6 +27,13 @@ use crate::hw::pcm::PcmParams;
 /// Largest ring buffer a guest may configure (bounds what one stream can hold queued).
 pub const MAX_BUFFER_BYTES: u32 = 4 << 20;
 
+/// Most driver buffers one stream holds at once: a queue's worth, whatever their sizes.
+pub const MAX_QUEUED_BUFFERS: usize = super::IO_QUEUE as usize;
+
+/// Shortest period (and I/O message) a guest may use unless config says otherwise: each
+/// message costs a timer wake-up, so one-frame periods would cost tens of thousands a second.
+pub const DEFAULT_MIN_PERIOD: Duration = Duration::from_millis(1);
+
 /// Where a stream is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -84,6 +91,8 @@ struct Io {
     data: Vec<u8>,
     /// Bytes of audio the buffer covers.
     len: usize,
+    /// Where `virtio_snd_pcm_status` goes: the last 8 bytes of the writable part.
+    status_at: usize,
 }
 
 /// Clock of a running stream.
@@ -123,6 +132,8 @@ pub struct Stream {
     pub stats: StreamStats,
     /// `stats.xruns` when the stream was last prepared (or reset).
     prepared_xruns: u64,
+    /// Shortest period and I/O message accepted.
+    min_period: Duration,
 }
 
 /// What a data-path step asks of the device besides completions.
@@ -146,7 +157,13 @@ impl Stream {
             clock: None,
             stats: StreamStats::default(),
             prepared_xruns: 0,
+            min_period: DEFAULT_MIN_PERIOD,
         }
+    }
+
+    /// Refuses periods and I/O messages shorter than `min` (a config policy).
+    pub fn set_min_period(&mut self, min: Duration) {
+        self.min_period = min;
     }
 
     /// Current state.
@@ -217,7 +234,9 @@ impl Stream {
         {
             return code::S_BAD_MSG;
         }
-        if sp.buffer_bytes > MAX_BUFFER_BYTES {
+        if sp.buffer_bytes > MAX_BUFFER_BYTES
+            || bytes_to_duration(u64::from(sp.period_bytes), params.byte_rate()) < self.min_period
+        {
             return code::S_NOT_SUPP;
         }
         let checked = match &self.spec.backend {
@@ -310,10 +329,7 @@ impl Stream {
     pub fn return_all(&mut self, completer: &mut dyn Completer) {
         while let Some(io) = self.queue.pop_front() {
             self.stats.returned += 1;
-            let resp = self.response(&io, None, code::S_OK, 0);
-            if let Err(e) = completer.complete(io.token, &resp) {
-                warn!("stream {}: {e}", self.spec.name);
-            }
+            self.respond(io, None, code::S_OK, 0, completer);
         }
         self.queued_bytes = 0;
     }
@@ -337,11 +353,21 @@ impl Stream {
         self.state = State::Idle;
     }
 
-    /// The bytes of a completion: capture data (or silence) then `virtio_snd_pcm_status`.
-    fn response(&self, io: &Io, captured: Option<&[u8]>, status: u32, latency: u32) -> Vec<u8> {
-        let mut resp = Vec::with_capacity(io.len + 8);
-        // Playback buffers have only the status device-writable.
-        if self.spec.direction() == super::topology::Direction::Input {
+    /// Completes `io`: capture data (or silence, for an admitted capture buffer) then
+    /// `virtio_snd_pcm_status` at the end of its writable part.
+    fn respond(
+        &self,
+        io: Io,
+        captured: Option<&[u8]>,
+        status: u32,
+        latency: u32,
+        completer: &mut dyn Completer,
+    ) {
+        let status = pcm_status(status, latency);
+        // Playback buffers have only the status device-writable; an admitted capture buffer
+        // is at most the negotiated ring buffer, so building it here is bounded by config.
+        let result = if self.spec.direction() == super::topology::Direction::Input {
+            let mut resp = Vec::with_capacity(io.len + status.len());
             match captured {
                 Some(d) => resp.extend_from_slice(d),
                 None => {
@@ -351,9 +377,14 @@ impl Stream {
                     }
                 }
             }
+            resp.extend_from_slice(&status);
+            completer.complete(io.token, &resp)
+        } else {
+            complete_status(completer, io.token, io.status_at, &status)
+        };
+        if let Err(e) = result {
+            warn!("stream {}: {e}", self.spec.name);
         }
-        resp.extend_from_slice(&pcm_status(status, latency));
-        resp
     }
 
     /// Why a buffer of `len` audio bytes cannot be queued now, as a status.
@@ -370,33 +401,46 @@ impl Stream {
         if len == 0
             || len % p.frame_bytes() as usize != 0
             || self.queued_bytes + len > p.buffer_bytes as usize
+            || self.queue.len() >= MAX_QUEUED_BUFFERS
+            || bytes_to_duration(len as u64, p.byte_rate()) < self.min_period
         {
             return Err(code::S_BAD_MSG);
         }
         Ok(())
     }
 
-    /// Queues a playback buffer (`data` after the xfer header) or completes it with an error.
+    /// Queues a playback buffer (`data` after the xfer header; its status goes at
+    /// `status_at` in the writable part) or completes it with an error.
     pub fn queue_playback(
         &mut self,
         token: Token,
         data: Vec<u8>,
+        status_at: usize,
         now: Instant,
         completer: &mut dyn Completer,
     ) {
         let len = data.len();
         if let Err(status) = self.admit(len) {
             self.stats.returned += 1;
-            if let Err(e) = completer.complete(token, &pcm_status(status, 0)) {
+            if let Err(e) = complete_status(completer, token, status_at, &pcm_status(status, 0)) {
                 warn!("stream {}: {e}", self.spec.name);
             }
             return;
         }
-        self.enqueue(Io { token, data, len }, now);
+        self.enqueue(
+            Io {
+                token,
+                data,
+                len,
+                status_at,
+            },
+            now,
+        );
     }
 
     /// Queues a capture buffer with room for `len` audio bytes, or completes it with an
-    /// error (silence and the status, so the status lands where the driver reads it).
+    /// error status at the end of its writable part (nothing else is written: the area
+    /// before it is guest-sized and the driver discards it on an error).
     pub fn queue_capture(
         &mut self,
         token: Token,
@@ -406,12 +450,7 @@ impl Stream {
     ) {
         if let Err(status) = self.admit(len) {
             self.stats.returned += 1;
-            let mut resp = vec![0; len];
-            if let Some((_, p)) = self.params {
-                p.format.fill_silence(&mut resp);
-            }
-            resp.extend_from_slice(&pcm_status(status, 0));
-            if let Err(e) = completer.complete(token, &resp) {
+            if let Err(e) = complete_status(completer, token, len, &pcm_status(status, 0)) {
                 warn!("stream {}: {e}", self.spec.name);
             }
             return;
@@ -421,6 +460,7 @@ impl Stream {
                 token,
                 data: Vec::new(),
                 len,
+                status_at: len,
             },
             now,
         );
@@ -488,11 +528,18 @@ impl Stream {
                 c.done = upto;
                 c.last_deadline = due;
             }
-            self.complete_elapsed(io, gain, completer);
+            self.complete_elapsed(io, due, gain, completer);
         }
     }
 
-    fn complete_elapsed(&mut self, mut io: Io, gain: f64, completer: &mut dyn Completer) {
+    /// Completes `io`, whose time span ended at `due`.
+    fn complete_elapsed(
+        &mut self,
+        mut io: Io,
+        due: Instant,
+        gain: f64,
+        completer: &mut dyn Completer,
+    ) {
         let Some((_, p)) = self.params else {
             return;
         };
@@ -509,7 +556,7 @@ impl Stream {
             }
             StreamBackend::Capture(b) => {
                 let mut buf = vec![0; io.len];
-                match b.read(&mut buf) {
+                match b.read_until(&mut buf, due) {
                     Ok(()) => {
                         p.format.apply_gain(&mut buf, gain);
                         (code::S_OK, b.delay_bytes(), Some(buf))
@@ -523,11 +570,24 @@ impl Stream {
         };
         self.stats.buffers += 1;
         self.stats.bytes += io.len as u64;
-        let resp = self.response(&io, captured.as_deref(), status, latency);
-        if let Err(e) = completer.complete(io.token, &resp) {
-            warn!("stream {}: {e}", self.spec.name);
-        }
+        self.respond(io, captured.as_deref(), status, latency, completer);
     }
+}
+
+/// Returns `token` with `status` at `status_at` of its writable part, the used length
+/// covering it; the bytes before it are left as the driver put them.
+pub fn complete_status(
+    completer: &mut dyn Completer,
+    token: Token,
+    status_at: usize,
+    status: &[u8],
+) -> Result<(), crate::devices::CompleteError> {
+    completer.complete_at(
+        token,
+        status_at,
+        status,
+        status_at.saturating_add(status.len()),
+    )
 }
 
 /// How long `bytes` take at `rate` bytes per second, to the nanosecond.

@@ -50,6 +50,9 @@ pub enum ClockError {
     /// The backend cannot perform this kind of operation at all.
     #[error("{0}")]
     Unsupported(String),
+    /// The clock's sharing policy does not let this agent do that.
+    #[error("{0}")]
+    Denied(String),
     /// The backend failed to reach the hardware.
     #[error("{0}")]
     Io(String),

@@ -1,6 +1,12 @@
 //! One clock tree shared by several guests: enables are reference-counted across guests,
 //! conflicting rate requests are resolved by a per-clock policy, and every guest is told
 //! about rate changes it did not make.
+//!
+//! Reparenting a mux changes the rate every user of the clock sees, so it follows the same
+//! policy: under `owner:<guest>` only the owner may do it; under `highest-wins` (no owner)
+//! only an agent that is the clock's sole user (no other agent holds an enable or a rate
+//! request on it). The rate the policy selects is programmed again afterwards, and a rate
+//! change is announced to every agent like any other.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,6 +17,7 @@ use super::{ClockDesc, ClockError, ClockHw, ClockId};
 use crate::devices::Wake;
 use crate::hw::events::QueuedEvents;
 use crate::status::ClockTable;
+use crate::transport::log_budget::LogBudget;
 
 /// Most events kept per agent before the oldest are dropped (the agent is not reading).
 const MAX_EVENTS: usize = 256;
@@ -80,6 +87,9 @@ struct State {
     votes: Vec<BTreeMap<u32, Vote>>,
     agents: BTreeMap<u32, Agent>,
     queued: QueuedEvents,
+    /// Lines agents can cause (event overflow while another agent requests rates) come
+    /// from many device threads: one budget for the shared tree.
+    log_budget: LogBudget,
 }
 
 /// A clock tree arbitrated between agents (guests), identified by their SCMI agent IDs.
@@ -120,6 +130,7 @@ impl SharedClocks {
                 votes: vec![BTreeMap::new(); n],
                 agents: BTreeMap::new(),
                 queued: queued.clone(),
+                log_budget: LogBudget::default(),
             }),
             queued,
         }
@@ -289,9 +300,56 @@ impl SharedClocks {
         Ok(actual)
     }
 
-    /// Switches `clock`'s mux; the last request wins (muxes have no meaningful merge).
-    pub fn set_parent(&self, clock: ClockId, parent: ClockId) -> Result<(), ClockError> {
-        self.lock().hw.set_parent(clock, parent)
+    /// Switches `clock`'s mux for `agent`, if the clock's policy lets it (see the module
+    /// documentation); then programs the rate the policy selects and announces a change.
+    pub fn set_parent(
+        &self,
+        agent: u32,
+        clock: ClockId,
+        parent: ClockId,
+    ) -> Result<(), ClockError> {
+        let mut s = self.lock();
+        let policy = s
+            .policies
+            .get(clock)
+            .ok_or(ClockError::NoSuchClock(clock))?;
+        let allowed = match policy {
+            RatePolicy::Owner(owner) => s.agents.get(&agent).is_some_and(|a| &a.name == owner),
+            RatePolicy::HighestWins => !s.votes[clock]
+                .iter()
+                .any(|(a, v)| *a != agent && (v.enabled || v.rate.is_some())),
+        };
+        if !allowed {
+            return Err(ClockError::Denied(format!(
+                "clock {clock} is shared: only its owner (or its sole user) may reparent it"
+            )));
+        }
+        let before = s.hw.rate(clock)?;
+        s.hw.set_parent(clock, parent)?;
+        let mut actual = s.hw.rate(clock)?;
+        if let Some(target) = s.resolve(clock).filter(|&t| t != actual) {
+            match s.hw.set_rate(clock, target) {
+                Ok(rate) => actual = rate,
+                Err(e) => {
+                    if s.log_budget.admit("clocks") {
+                        warn!("clock {clock}: cannot restore the policy's rate after reparenting: {e}");
+                    }
+                }
+            }
+        }
+        let mut wake = Vec::new();
+        if actual != before {
+            self.mirror.set_rate(clock, actual, agent);
+            wake = s.push_event(ClockEvent {
+                clock,
+                kind: ClockEventKind::RateChanged,
+                agent,
+                rate: actual,
+            });
+        }
+        drop(s);
+        wake.iter().for_each(|w| w.wake());
+        Ok(())
     }
 
     /// Drops every vote `agent` holds (it reset or went away): clocks only it kept enabled
@@ -374,7 +432,9 @@ impl State {
         let mut wake = Vec::new();
         for (id, a) in self.agents.iter_mut() {
             if a.events.len() >= MAX_EVENTS {
-                warn!("clock events for agent {id} overflow; dropping the oldest");
+                if self.log_budget.admit("clocks") {
+                    warn!("clock events for agent {id} overflow; dropping the oldest");
+                }
                 a.events.pop_front();
             } else {
                 self.queued.add(1);
@@ -472,6 +532,114 @@ mod tests {
             .collect();
         assert_eq!(changed, [200]);
         assert!(!s.enabled_by(1, 0));
+    }
+
+    /// A sim tree whose mux "m" (clock 2, parents a and b) runs at 100 Hz on a and 300 Hz
+    /// on b, as a real mux's rate follows its parent.
+    struct Muxed(SimClockTree);
+
+    impl ClockHw for Muxed {
+        fn kind(&self) -> &'static str {
+            "test"
+        }
+        fn clocks(&self) -> &[ClockDesc] {
+            self.0.clocks()
+        }
+        fn rate(&self, id: ClockId) -> Result<u64, ClockError> {
+            self.0.rate(id)
+        }
+        fn set_rate(&mut self, id: ClockId, rate: u64) -> Result<u64, ClockError> {
+            self.0.set_rate(id, rate)
+        }
+        fn is_enabled(&self, id: ClockId) -> Result<bool, ClockError> {
+            self.0.is_enabled(id)
+        }
+        fn set_enabled(&mut self, id: ClockId, on: bool) -> Result<(), ClockError> {
+            self.0.set_enabled(id, on)
+        }
+        fn parent(&self, id: ClockId) -> Result<Option<ClockId>, ClockError> {
+            self.0.parent(id)
+        }
+        fn set_parent(&mut self, id: ClockId, parent: ClockId) -> Result<(), ClockError> {
+            self.0.set_parent(id, parent)?;
+            self.0.set_rate(id, if parent == 0 { 100 } else { 300 })?;
+            Ok(())
+        }
+    }
+
+    fn muxed() -> SharedClocks {
+        let spec = |name: &str, parents: Vec<ClockId>| SimClockSpec {
+            desc: ClockDesc {
+                name: name.into(),
+                possible_parents: parents,
+                rates: RateSpec::discrete(vec![100, 200, 300]).unwrap(),
+                enable_latency_us: 0,
+            },
+            initial_rate: 100,
+            initial_parent: None,
+            always_on: false,
+        };
+        let hw = SimClockTree::new(vec![
+            spec("a", vec![]),
+            spec("b", vec![]),
+            spec("m", vec![0, 1]),
+        ])
+        .unwrap();
+        let s = SharedClocks::new(Box::new(Muxed(hw)));
+        s.attach(1, "vm0");
+        s.attach(2, "vm1");
+        s
+    }
+
+    #[test]
+    fn only_the_owner_reparents_an_owned_clock() {
+        let s = muxed();
+        s.set_policy(2, "owner:vm1".parse().unwrap()).unwrap();
+        assert!(matches!(s.set_parent(1, 2, 1), Err(ClockError::Denied(_))));
+        assert_eq!(s.parent(2), Ok(None));
+        s.set_parent(2, 2, 1).unwrap();
+        assert_eq!(s.parent(2), Ok(Some(1)));
+    }
+
+    #[test]
+    fn a_shared_clock_is_reparented_only_by_its_sole_user() {
+        let s = muxed();
+        s.set_enabled(1, 2, true).unwrap();
+        s.set_parent(1, 2, 1).unwrap();
+        s.set_enabled(2, 2, true).unwrap();
+        assert!(matches!(s.set_parent(1, 2, 0), Err(ClockError::Denied(_))));
+        assert_eq!(
+            s.parent(2),
+            Ok(Some(1)),
+            "vm1 also uses it: no reparenting under it"
+        );
+        s.release(2);
+        s.set_parent(1, 2, 0).unwrap();
+    }
+
+    #[test]
+    fn reparenting_keeps_the_policys_rate_and_announces_changes() {
+        let s = muxed();
+        assert_eq!(s.request_rate(1, 2, 200), Ok(200));
+        s.take_events(2);
+        // The mux would run at 300 on b; the policy's 200 is programmed again.
+        s.set_parent(1, 2, 1).unwrap();
+        assert_eq!(s.rate(2), Ok(200));
+        assert!(s.take_events(2).is_empty(), "the rate did not change");
+        // With no rate requested, the parent's rate stands and every agent hears of it.
+        let s = muxed();
+        s.set_parent(1, 2, 1).unwrap();
+        assert_eq!(s.rate(2), Ok(300));
+        let ev = s.take_events(2);
+        assert_eq!(
+            ev,
+            [ClockEvent {
+                clock: 2,
+                kind: ClockEventKind::RateChanged,
+                agent: 1,
+                rate: 300
+            }]
+        );
     }
 
     #[test]

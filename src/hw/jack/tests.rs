@@ -147,9 +147,10 @@ fn alsa_card() -> Option<u32> {
     match (0..8).find(|c| alsa::control_path(*c).exists()) {
         Some(c) => Some(c),
         None => {
-            eprintln!(
-                "NOTICE: no /dev/snd/controlC*: skipping the ALSA jack test on this host \
-                 (tests/guest_alsa_aloop.rs runs it against a real kernel in a guest)"
+            crate::harness::skip::skipped(
+                "the host ALSA jack test",
+                "no /dev/snd/controlC* on this host (tests/guest_alsa_aloop.rs runs it \
+                 against a real kernel in a guest)",
             );
             None
         }
@@ -163,7 +164,10 @@ fn alsa_jack_follows_a_user_control_element() {
     let element = match UserElement::add(card, &name) {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("NOTICE: cannot add a user control on card {card} ({e}): skipping");
+            crate::harness::skip::skipped(
+                "alsa_jack_follows_a_user_control_element",
+                &format!("cannot add a user control on card {card} ({e})"),
+            );
             return;
         }
     };

@@ -2,6 +2,7 @@
 //! audio reaches a guest as a virtio-snd capture stream through this slot.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::{PcmCapture, PcmError, PcmParams};
 
@@ -16,6 +17,14 @@ pub trait AudioFeed: Send + Sync {
     /// Fills `buf` with the next frames; returns how many bytes were real audio (the rest of
     /// `buf` is left to the caller to silence).
     fn pull(&self, params: &PcmParams, buf: &mut [u8]) -> usize;
+
+    /// Like [`AudioFeed::pull`] for frames whose capture time ends at `end`, which may lie
+    /// in the past: a feed that changes at known times (a tuner muting while it tunes)
+    /// gives each frame what it carried then, however late the caller runs.
+    fn pull_until(&self, params: &PcmParams, buf: &mut [u8], end: Instant) -> usize {
+        let _ = end;
+        self.pull(params, buf)
+    }
 }
 
 /// A capture stream whose source is an [`AudioFeed`].
@@ -64,6 +73,14 @@ impl PcmCapture for FeedCapture {
     fn read(&mut self, buf: &mut [u8]) -> Result<(), PcmError> {
         let params = self.params.ok_or(PcmError::NotOpen)?;
         let got = self.feed.pull(&params, buf).min(buf.len());
+        params.format.fill_silence(&mut buf[got..]);
+        self.missing_bytes += (buf.len() - got) as u64;
+        Ok(())
+    }
+
+    fn read_until(&mut self, buf: &mut [u8], end: Instant) -> Result<(), PcmError> {
+        let params = self.params.ok_or(PcmError::NotOpen)?;
+        let got = self.feed.pull_until(&params, buf, end).min(buf.len());
         params.format.fill_silence(&mut buf[got..]);
         self.missing_bytes += (buf.len() - got) as u64;
         Ok(())

@@ -150,6 +150,13 @@ pub trait PcmCapture: Send {
     /// source could not supply is silence.
     fn read(&mut self, buf: &mut [u8]) -> Result<(), PcmError>;
 
+    /// Like [`PcmCapture::read`] for a buffer whose time span ends at `end`, which is
+    /// past when the stream's thread runs late; sources that follow events in time use it.
+    fn read_until(&mut self, buf: &mut [u8], end: std::time::Instant) -> Result<(), PcmError> {
+        let _ = end;
+        self.read(buf)
+    }
+
     /// Bytes captured but not yet delivered (the backend's own latency).
     fn delay_bytes(&self) -> u32 {
         0

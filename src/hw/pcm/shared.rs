@@ -1,7 +1,9 @@
 //! Several guests on one output: the policy named in config per output.
 //!
-//! - **Exclusive**: the first guest to START owns the output until it releases its stream;
-//!   any other guest's START fails with [`PcmError::Busy`] (the device answers IO_ERR).
+//! - **Exclusive**: the first guest to START owns the output until it stops or releases its
+//!   stream, or leaves it idle (no samples written) for the output's idle timeout; any other
+//!   guest's START meanwhile fails with [`PcmError::Busy`] (the device answers IO_ERR). So a
+//!   guest that starts and then goes quiet cannot pin the output for the others.
 //! - **Mixed**: every guest writes into its own FIFO; a mixer thread, paced from a monotonic
 //!   clock in output periods, sums one period from every active guest (each scaled by its
 //!   gain, clipped at full scale) and writes it to the output. A guest's audio waits in its
@@ -14,6 +16,10 @@ use std::time::{Duration, Instant};
 use log::warn;
 
 use super::{PcmError, PcmParams, PcmPlayback};
+use crate::transport::log_budget::LogBudget;
+
+/// How long an exclusive owner may leave the output idle unless config says otherwise.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How an output is shared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +36,9 @@ struct Client {
     fifo: VecDeque<u8>,
     open: bool,
     active: bool,
+    /// When the client last started or wrote: an exclusive owner idle past the timeout
+    /// loses the output to the next START.
+    last_active: Instant,
 }
 
 struct State {
@@ -46,9 +55,12 @@ struct State {
 struct Inner {
     name: String,
     policy: OutputPolicy,
+    idle_timeout: Duration,
     params: PcmParams,
     state: Mutex<State>,
     wake: Condvar,
+    /// The mixer thread's lines (a failing output, once per period) have no device budget.
+    log_budget: LogBudget,
 }
 
 impl Inner {
@@ -78,7 +90,9 @@ impl SharedOutput {
             inner: Arc::new(Inner {
                 name: name.into(),
                 policy,
+                idle_timeout: DEFAULT_IDLE_TIMEOUT,
                 params,
+                log_budget: LogBudget::default(),
                 state: Mutex::new(State {
                     output,
                     output_open: false,
@@ -91,6 +105,15 @@ impl SharedOutput {
                 wake: Condvar::new(),
             }),
         }
+    }
+
+    /// Lets another guest's START take an exclusive output whose owner has written nothing
+    /// for `timeout`. Set before any client is made.
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.idle_timeout = timeout;
+        }
+        self
     }
 
     /// A playback backend for `guest`, whose samples are scaled by `gain`.
@@ -107,6 +130,7 @@ impl SharedOutput {
                 fifo: VecDeque::new(),
                 open: false,
                 active: false,
+                last_active: Instant::now(),
             },
         );
         SharedClient {
@@ -199,7 +223,9 @@ fn mixer_thread(inner: Arc<Inner>) {
             p.format.put_sample(&mut out, i, *a);
         }
         if let Err(e) = st.output.write(&out) {
-            warn!("{}: mixer write failed: {e}", inner.name);
+            if inner.log_budget.admit(&inner.name) {
+                warn!("{}: mixer write failed: {e}", inner.name);
+            }
         }
         st.mixed_periods += 1;
     }
@@ -247,18 +273,31 @@ impl PcmPlayback for SharedClient {
     fn start(&mut self) -> Result<(), PcmError> {
         let inner = self.inner.clone();
         let mut st = inner.lock();
+        let now = Instant::now();
         if inner.policy == OutputPolicy::Exclusive {
             match st.owner {
                 Some(owner) if owner != self.id => {
-                    let who = st
-                        .clients
-                        .get(&owner)
-                        .map(|c| c.guest.clone())
-                        .unwrap_or_default();
-                    return Err(PcmError::Busy {
-                        output: inner.name.clone(),
-                        owner: who,
+                    let (who, idle) = st.clients.get(&owner).map_or((String::new(), true), |c| {
+                        (
+                            c.guest.clone(),
+                            now.saturating_duration_since(c.last_active) >= inner.idle_timeout,
+                        )
                     });
+                    if !idle {
+                        return Err(PcmError::Busy {
+                            output: inner.name.clone(),
+                            owner: who,
+                        });
+                    }
+                    // The owner's next write fails (NotOpen): its stream reports IO_ERR.
+                    warn!(
+                        "{}: {who} left the exclusive output idle; {} takes it",
+                        inner.name, self.guest
+                    );
+                    if let Some(c) = st.clients.get_mut(&owner) {
+                        c.active = false;
+                    }
+                    st.owner = Some(self.id);
                 }
                 _ => st.owner = Some(self.id),
             }
@@ -266,6 +305,7 @@ impl PcmPlayback for SharedClient {
         ensure_output_open(&inner, &mut st)?;
         if let Some(c) = st.clients.get_mut(&self.id) {
             c.active = true;
+            c.last_active = now;
         }
         if inner.policy == OutputPolicy::Mixed && !st.mixer_running {
             st.mixer_running = true;
@@ -290,7 +330,13 @@ impl PcmPlayback for SharedClient {
                 if st.owner != Some(self.id) {
                     return Err(PcmError::NotOpen);
                 }
-                let gain = st.clients.get(&self.id).map_or(1.0, |c| c.gain);
+                let gain = match st.clients.get_mut(&self.id) {
+                    Some(c) => {
+                        c.last_active = Instant::now();
+                        c.gain
+                    }
+                    None => 1.0,
+                };
                 let mut buf = data.to_vec();
                 p.format.apply_gain(&mut buf, gain);
                 st.output.write(&buf)
@@ -322,6 +368,10 @@ impl PcmPlayback for SharedClient {
         let mut st = self.inner.lock();
         if let Some(c) = st.clients.get_mut(&self.id) {
             c.active = false;
+        }
+        // A stopped guest plays nothing: the output is free for the next START.
+        if st.owner == Some(self.id) {
+            st.owner = None;
         }
     }
 
@@ -407,6 +457,53 @@ mod tests {
         a.close();
         b.start().unwrap();
         assert_eq!(shared.owner().as_deref(), Some("vm1"));
+    }
+
+    #[test]
+    fn exclusive_output_is_free_after_stop() {
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let shared = SharedOutput::new(
+            "spk",
+            Box::new(Capture(out)),
+            params(),
+            OutputPolicy::Exclusive,
+        )
+        .with_idle_timeout(Duration::from_secs(3600));
+        let mut a = shared.client("vm0", 1.0);
+        let mut b = shared.client("vm1", 1.0);
+        a.open(&params()).unwrap();
+        b.open(&params()).unwrap();
+        a.start().unwrap();
+        assert!(matches!(b.start(), Err(PcmError::Busy { .. })));
+        a.stop();
+        assert_eq!(shared.owner(), None);
+        b.start().unwrap();
+        assert_eq!(shared.owner().as_deref(), Some("vm1"));
+        assert!(matches!(a.start(), Err(PcmError::Busy { .. })));
+    }
+
+    #[test]
+    fn an_idle_exclusive_owner_loses_the_output_to_the_next_start() {
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let shared = SharedOutput::new(
+            "spk",
+            Box::new(Capture(out.clone())),
+            params(),
+            OutputPolicy::Exclusive,
+        )
+        .with_idle_timeout(Duration::from_millis(50));
+        let mut a = shared.client("vm0", 1.0);
+        let mut b = shared.client("vm1", 1.0);
+        a.open(&params()).unwrap();
+        b.open(&params()).unwrap();
+        a.start().unwrap();
+        a.write(&s16(&[1])).unwrap();
+        std::thread::sleep(Duration::from_millis(120));
+        b.start().unwrap();
+        assert_eq!(shared.owner().as_deref(), Some("vm1"));
+        assert!(matches!(a.write(&s16(&[2])), Err(PcmError::NotOpen)));
+        b.write(&s16(&[3])).unwrap();
+        assert_eq!(*out.lock().unwrap(), s16(&[1, 3]));
     }
 
     #[test]

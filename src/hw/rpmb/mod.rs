@@ -9,6 +9,7 @@
 pub mod emmc;
 pub mod file;
 pub mod frames;
+pub mod key_file;
 pub mod memory;
 pub mod ufs;
 
@@ -75,6 +76,9 @@ pub enum StorageError {
     /// The write counter has reached its maximum; no further writes are possible.
     #[error("write counter expired")]
     CounterExpired,
+    /// The guest has used its write budget on a shared part; it may retry later.
+    #[error("write budget on the shared RPMB used up")]
+    WriteBudget,
     /// The block range lies outside the partition or the buffer is not whole blocks.
     #[error("block range {address}+{blocks} outside the {capacity}-block partition")]
     OutOfRange {

@@ -7,8 +7,10 @@
 //! at the station's `tone_hz` on the left channel and, for a stereo station received in
 //! stereo, a tone at 5/4 of it on the right (mono: the same tone on every channel).
 
+use std::collections::VecDeque;
 use std::f64::consts::TAU;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::hw::pcm::feed::AudioFeed;
 use crate::hw::pcm::{PcmParams, SampleFormat};
@@ -57,6 +59,46 @@ struct State {
     volume: u8,
     /// Phase of each tone, in cycles, kept across pulls so the tone is continuous.
     phase: [f64; 2],
+    /// What was audible from when: a capture buffer filled late (its thread got the CPU
+    /// after the buffer's time) still gets what was on air during its time span, as
+    /// a hardware tuner's FIFO would hold it. Stamps never decrease.
+    changes: VecDeque<(Instant, Option<Signature>)>,
+    /// What was audible before the oldest kept change.
+    before: Option<Signature>,
+}
+
+/// Changes kept for late capture buffers: many more than a buffer's span can hold.
+const KEPT_CHANGES: usize = 32;
+
+impl State {
+    fn audible(&self) -> Option<Signature> {
+        if self.muted {
+            None
+        } else {
+            self.on_air
+        }
+    }
+
+    /// Records that what is audible changed at `at` (no earlier than the last change).
+    fn changed(&mut self, at: Instant) {
+        let at = self.changes.back().map_or(at, |(last, _)| at.max(*last));
+        if self.changes.len() == KEPT_CHANGES {
+            if let Some((_, oldest)) = self.changes.pop_front() {
+                self.before = oldest;
+            }
+        }
+        let now = self.audible();
+        self.changes.push_back((at, now));
+    }
+
+    /// What was audible at `t`.
+    fn audible_at(&self, t: Instant) -> Option<Signature> {
+        self.changes
+            .iter()
+            .rev()
+            .find(|(at, _)| *at <= t)
+            .map_or(self.before, |(_, sig)| *sig)
+    }
 }
 
 /// The tuner's audio output (see the module documentation).
@@ -79,6 +121,8 @@ impl TunerAudio {
                 muted: true,
                 volume: 100,
                 phase: [0.0; 2],
+                changes: VecDeque::new(),
+                before: None,
             }),
         }
     }
@@ -92,14 +136,27 @@ impl TunerAudio {
 
     /// Mutes the output (a tune or seek started).
     pub fn mute(&self) {
-        self.lock().muted = true;
+        self.mute_at(Instant::now());
+    }
+
+    /// Mutes the output from `at` on (the time the tuner started tuning).
+    pub fn mute_at(&self, at: Instant) {
+        let mut s = self.lock();
+        s.muted = true;
+        s.changed(at);
     }
 
     /// Puts `on_air` on the output and unmutes it; `None` (no station) stays silent.
     pub fn lock_on(&self, on_air: Option<Signature>) {
+        self.lock_on_at(on_air, Instant::now());
+    }
+
+    /// Like [`TunerAudio::lock_on`], from `at` on (the time the tuner locked).
+    pub fn lock_on_at(&self, on_air: Option<Signature>, at: Instant) {
         let mut s = self.lock();
         s.on_air = on_air;
         s.muted = on_air.is_none();
+        s.changed(at);
     }
 
     /// Sets the output volume, percent (more than 100 counts as 100).
@@ -134,33 +191,52 @@ impl TunerAudio {
         (8000..=192_000).contains(&format.rate) && (1..=8).contains(&format.channels)
     }
 
-    /// Fills `buf` (whole frames of `format`) with the next frames; returns the bytes
-    /// written (all whole frames of `buf`; silence while muted), 0 for a format it cannot
-    /// make.
+    /// Fills `buf` (whole frames of `format`) with the next frames of what is on air now;
+    /// returns the bytes written (all whole frames of `buf`; silence while muted), 0 for a
+    /// format it cannot make.
     pub fn fill(&self, format: &AudioFormat, buf: &mut [u8]) -> usize {
+        self.fill_span(format, buf, None)
+    }
+
+    /// Like [`TunerAudio::fill`] for the frames captured up to `end`: each frame carries
+    /// what was on air at its own time, whenever this is called.
+    pub fn fill_until(&self, format: &AudioFormat, buf: &mut [u8], end: Instant) -> usize {
+        self.fill_span(format, buf, Some(end))
+    }
+
+    fn fill_span(&self, format: &AudioFormat, buf: &mut [u8], end: Option<Instant>) -> usize {
         if !self.can_make(format) {
             return 0;
         }
         let frame = format.frame_bytes();
-        let len = buf.len() / frame * frame;
+        let frames = buf.len() / frame;
+        let len = frames * frame;
         let mut s = self.lock();
-        let sig = if s.muted { None } else { s.on_air };
-        let Some(sig) = sig else {
-            buf[..len].fill(0);
-            return len;
-        };
         let rate = f64::from(format.rate);
+        let frame_time = Duration::from_secs(1) / format.rate;
+        let start = end.map(|e| {
+            let span = frame_time.saturating_mul(u32::try_from(frames).unwrap_or(u32::MAX));
+            e.checked_sub(span).unwrap_or(e)
+        });
         let amplitude = AMPLITUDE * f64::from(s.volume) / 100.0;
-        let step = [sig.left_hz / rate, sig.right_hz / rate];
-        for f in buf[..len].chunks_exact_mut(frame) {
+        let now = s.audible();
+        for (i, f) in buf[..len].chunks_exact_mut(frame).enumerate() {
+            let sig = match start {
+                Some(t0) => s.audible_at(t0 + frame_time * u32::try_from(i).unwrap_or(0)),
+                None => now,
+            };
+            let Some(sig) = sig else {
+                f.fill(0);
+                continue;
+            };
             let left = (amplitude * (TAU * s.phase[0]).sin()) as i16;
             let right = (amplitude * (TAU * s.phase[1]).sin()) as i16;
             for (c, sample) in f.chunks_exact_mut(2).enumerate() {
                 let v = if c == 1 { right } else { left };
                 sample.copy_from_slice(&v.to_le_bytes());
             }
-            for (p, d) in s.phase.iter_mut().zip(step) {
-                *p = (*p + d).fract();
+            for (p, d) in s.phase.iter_mut().zip([sig.left_hz, sig.right_hz]) {
+                *p = (*p + d / rate).fract();
             }
         }
         len
@@ -190,6 +266,17 @@ impl AudioFeed for TunerAudio {
             channels: params.channels,
         };
         self.fill(&format, buf)
+    }
+
+    fn pull_until(&self, params: &PcmParams, buf: &mut [u8], end: Instant) -> usize {
+        if !self.supports(params) {
+            return 0;
+        }
+        let format = AudioFormat {
+            rate: params.rate,
+            channels: params.channels,
+        };
+        self.fill_until(&format, buf, end)
     }
 }
 
@@ -300,6 +387,36 @@ mod tests {
         p.format = SampleFormat::S32;
         assert!(!AudioFeed::supports(&a, &p));
         assert_eq!(AudioFeed::pull(&a, &p, &mut buf), 0);
+    }
+
+    /// A buffer filled late (its thread was starved) still holds what was on air during
+    /// its span: silence from the mute on, the new station from the lock on.
+    #[test]
+    fn a_late_fill_records_what_was_on_air_during_its_span() {
+        let a = TunerAudio::new("fm0");
+        let t0 = Instant::now();
+        a.lock_on_at(Some(Signature::station(500, false)), t0);
+        a.mute_at(t0 + Duration::from_millis(10));
+        a.lock_on_at(
+            Some(Signature::station(700, false)),
+            t0 + Duration::from_millis(50),
+        );
+        // 60 ms at 8 kHz mono, filled only now that everything has happened.
+        let mono = AudioFormat {
+            rate: 8000,
+            channels: 1,
+        };
+        let mut b = vec![0u8; 2 * 480];
+        a.fill_until(&mono, &mut b, t0 + Duration::from_millis(60));
+        let s = &deinterleave(&b, 1)[0];
+        let ms = |from: usize, to: usize| &s[from * 8..to * 8];
+        assert!(ms(0, 10).iter().any(|&v| v != 0), "on air before the mute");
+        assert!(ms(10, 50).iter().all(|&v| v == 0), "silent while tuning");
+        assert!(ms(50, 60).iter().any(|&v| v != 0), "the new station after");
+        // Now-filled frames follow the current state.
+        let mut now = vec![0u8; 200];
+        a.fill(&mono, &mut now);
+        assert!(now.iter().any(|&v| v != 0));
     }
 
     #[test]

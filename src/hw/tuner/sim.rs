@@ -138,12 +138,14 @@ impl SimTuner {
         match self.received(self.freq) {
             Some(i) => {
                 let s = &self.cfg.stations[i];
-                self.audio
-                    .lock_on(Some(Signature::station(s.tone_hz, s.stereo && !self.mono)));
+                self.audio.lock_on_at(
+                    Some(Signature::station(s.tone_hz, s.stereo && !self.mono)),
+                    at,
+                );
                 self.rds_next = self.encoders[i].as_ref().map(|_| at + RDS_GROUP_PERIOD);
             }
             None => {
-                self.audio.lock_on(None);
+                self.audio.lock_on_at(None, at);
                 self.rds_next = None;
             }
         }
@@ -233,7 +235,7 @@ impl Tuner for SimTuner {
         if !self.in_range(khz) {
             return Err(TunerError::OutOfRange(khz));
         }
-        self.audio.mute();
+        self.audio.mute_at(now);
         self.rds_next = None;
         self.pending = Some(Pending {
             target: khz,
@@ -245,7 +247,7 @@ impl Tuner for SimTuner {
 
     fn seek(&mut self, seek: SeekRequest, now: Instant) -> Result<(), TunerError> {
         let (target, visited) = self.seek_target(&seek);
-        self.audio.mute();
+        self.audio.mute_at(now);
         self.rds_next = None;
         self.pending = Some(Pending {
             target,
@@ -275,7 +277,7 @@ impl Tuner for SimTuner {
                 tunable: true,
             }));
         }
-        self.audio.mute();
+        self.audio.mute_at(now);
         self.rds_next = None;
         self.sweep = Some((
             now + self.cfg.seek_dwell * channels + self.cfg.tune_latency,

@@ -8,6 +8,7 @@ use log::warn;
 
 use super::uapi::{self, HwParams, SwParams, XferI};
 use crate::hw::pcm::{PcmCapture, PcmError, PcmParams, PcmPlayback};
+use crate::transport::log_budget::LogBudget;
 
 /// `/dev/snd/pcmC<card>D<device>{p,c}`.
 pub fn node_path(card: u32, device: u32, capture: bool) -> PathBuf {
@@ -27,6 +28,16 @@ struct Node {
     path: PathBuf,
     fd: Option<OwnedFd>,
     params: Option<PcmParams>,
+    /// Xruns and short reads follow the guest's pacing and may come from a feed thread, not
+    /// the device's worker: this PCM's own budget bounds their lines.
+    log_budget: LogBudget,
+}
+
+impl Node {
+    /// Whether one more guest-paced line about this PCM may be logged now.
+    fn admit_line(&self) -> bool {
+        self.log_budget.admit(&self.path.to_string_lossy())
+    }
 }
 
 fn ioctl_ptr<T>(fd: &OwnedFd, req: u32, arg: *mut T) -> std::io::Result<libc::c_int> {
@@ -87,6 +98,7 @@ impl Node {
             path,
             fd: None,
             params: None,
+            log_budget: LogBudget::default(),
         }
     }
 
@@ -146,9 +158,13 @@ impl Node {
     }
 
     fn recover(&self, fd: &OwnedFd) {
-        warn!("{}: xrun; re-preparing", self.path.display());
+        if self.admit_line() {
+            warn!("{}: xrun; re-preparing", self.path.display());
+        }
         if let Err(e) = ioctl_none(fd, uapi::PREPARE) {
-            warn!("{}: PREPARE after xrun: {e}", self.path.display());
+            if self.admit_line() {
+                warn!("{}: PREPARE after xrun: {e}", self.path.display());
+            }
         }
     }
 
@@ -173,11 +189,13 @@ impl Node {
                     self.recover(fd);
                 }
                 Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
-                    warn!(
-                        "{}: codec buffer full, {} bytes dropped",
-                        self.path.display(),
-                        data.len() - done
-                    );
+                    if self.admit_line() {
+                        warn!(
+                            "{}: codec buffer full, {} bytes dropped",
+                            self.path.display(),
+                            data.len() - done
+                        );
+                    }
                     break;
                 }
                 Err(e) => return Err(self.err("WRITEI_FRAMES", e)),
@@ -209,7 +227,9 @@ impl Node {
                     retried = true;
                     self.recover(fd);
                     if let Err(e) = ioctl_none(fd, uapi::START) {
-                        warn!("{}: START after xrun: {e}", self.path.display());
+                        if self.admit_line() {
+                            warn!("{}: START after xrun: {e}", self.path.display());
+                        }
                     }
                 }
                 Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => break,
@@ -381,12 +401,14 @@ impl PcmCapture for AlsaCapture {
             *dst = src;
         }
         if n < buf.len() {
-            warn!(
-                "{}: codec delivered {} of {} bytes; silence fills the rest",
-                self.node.path.display(),
-                n,
-                buf.len()
-            );
+            if self.node.admit_line() {
+                warn!(
+                    "{}: codec delivered {} of {} bytes; silence fills the rest",
+                    self.node.path.display(),
+                    n,
+                    buf.len()
+                );
+            }
             p.format.fill_silence(&mut buf[n..]);
         }
         Ok(())
@@ -414,6 +436,17 @@ impl PcmCapture for AlsaCapture {
 mod tests {
     use super::*;
     use crate::hw::pcm::SampleFormat;
+
+    #[test]
+    fn xrun_lines_are_bounded_per_pcm() {
+        use crate::transport::log_budget::LINES_PER_SECOND;
+        let a = Node::new(node_path(0, 0, false));
+        let b = Node::new(node_path(0, 1, false));
+        let admitted = (0..1000).filter(|_| a.admit_line()).count();
+        // All calls fall in one second, or straddle one boundary.
+        assert!(admitted <= 2 * LINES_PER_SECOND as usize, "{admitted}");
+        assert!(b.admit_line(), "another PCM has its own budget");
+    }
 
     #[test]
     fn node_paths() {

@@ -218,6 +218,58 @@ impl<I: FromIBinder + ?Sized> Ord for Strong<I> {
     }
 }
 
+/// A death notification's callback holder (`binder::DeathRecipient`, binder.rs). It owns a
+/// raw `AIBinder_DeathRecipient`, so only the auto traits libbinder_rs asserts are modelled.
+pub struct DeathRecipient(Handle);
+
+// SAFETY: not a real impl: the model is never run. libbinder_rs declares the same.
+unsafe impl Send for DeathRecipient {}
+
+impl DeathRecipient {
+    /// A recipient that calls `callback` when a binder it is linked to dies.
+    pub fn new<F>(_callback: F) -> DeathRecipient
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        model_only()
+    }
+}
+
+/// Operations on any binder object (`binder::IBinder`, binder.rs), the death links here.
+pub trait IBinder {
+    /// Registers `recipient` for the death of this object's process.
+    fn link_to_death(
+        &mut self,
+        recipient: &mut DeathRecipient,
+    ) -> std::result::Result<(), StatusCode>;
+    /// Removes a registration made with `link_to_death`.
+    fn unlink_to_death(
+        &mut self,
+        recipient: &mut DeathRecipient,
+    ) -> std::result::Result<(), StatusCode>;
+}
+
+impl IBinder for SpIBinder {
+    fn link_to_death(
+        &mut self,
+        _recipient: &mut DeathRecipient,
+    ) -> std::result::Result<(), StatusCode> {
+        model_only()
+    }
+    fn unlink_to_death(
+        &mut self,
+        _recipient: &mut DeathRecipient,
+    ) -> std::result::Result<(), StatusCode> {
+        model_only()
+    }
+}
+
+impl From<StatusCode> for Status {
+    fn from(_code: StatusCode) -> Self {
+        model_only()
+    }
+}
+
 /// Options for a new local binder (`binder::BinderFeatures`). The vendor variant is built with
 /// `cfg(android_vndk)`, which removes `set_requesting_sid`; only the hidden field is left.
 #[derive(Clone, Debug, Default, Eq, PartialEq)]

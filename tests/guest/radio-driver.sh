@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Boots a real Linux guest (x86_64, QEMU TCG, Debian's 6.12 kernel) with our virtio_radio
+# module (guest/linux/virtio-radio, built against that kernel's Debian headers) against a
+# virtio-radio and a virtio-snd vhost-user socket, and runs v4l-utils' v4l2-ctl and rds-ctl
+# and alsa-utils' arecord in it. The QEMU is the one tests/guest/build-qemu-x86.sh builds
+# (release QEMU cannot create a vhost-user device of ID 56).
+#
+#   radio-driver.sh check                      lists what is missing (exit 3 if anything)
+#   radio-driver.sh run RADIO SND WORKDIR      boots the guest twice (the second time by a
+#                                              guest reboot); the report lands in
+#                                              WORKDIR/report.log, the console in
+#                                              WORKDIR/console.log
+#
+# Caches under ${DRIVERVM_CACHE:-~/.cache/drivervm}: guest-x86-6.12-v1 (the kernel, shared
+# with the sound tests) and linux-headers-6.12.95+deb12-v1 (headers + kbuild, extracted).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+KVER=6.12.95+deb12-amd64
+KBASE=6.12.95+deb12
+KPKG="linux-image-$KVER"
+HPKGS=("linux-headers-$KVER" "linux-headers-$KBASE-common" "linux-kbuild-$KBASE")
+DCACHE="${DRIVERVM_CACHE:-$HOME/.cache/drivervm}"
+CACHE="$DCACHE/guest-x86-6.12-v1"
+HCACHE="$DCACHE/linux-headers-$KBASE-v1"
+KDIR="$HCACHE/root/usr/src/linux-headers-$KVER"
+MODULES=(mc videodev soundcore snd snd-timer snd-pcm virtio_snd virtio_blk)
+GUEST_TOOLS=(v4l2-ctl rds-ctl v4l2-compliance arecord)
+
+missing_tools() {
+  local miss=() t
+  bash "$HERE/build-qemu-x86.sh" check >/dev/null 2>&1 ||
+    miss+=("$(bash "$HERE/build-qemu-x86.sh" check 2>&1 | tr '\n' ' ')")
+  [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || miss+=("static /bin/busybox (busybox-static)")
+  for t in v4l2-ctl rds-ctl v4l2-compliance; do
+    command -v "$t" >/dev/null || miss+=("$t (v4l-utils)")
+  done
+  command -v arecord >/dev/null || miss+=("arecord (alsa-utils)")
+  for t in modprobe depmod xz cpio gzip ldd make dpkg base64; do
+    command -v "$t" >/dev/null || miss+=("$t")
+  done
+  # Debian's kernel headers build modules with the compiler the kernel was built with.
+  command -v x86_64-linux-gnu-gcc-12 >/dev/null || miss+=("x86_64-linux-gnu-gcc-12 (gcc-12)")
+  if [ ! -f "$CACHE/root/boot/vmlinuz-$KVER" ] || [ ! -f "$KDIR/.config" ]; then
+    command -v apt-get >/dev/null || miss+=("apt-get (to download $KPKG and headers)")
+  fi
+  printf '%s\n' "${miss[@]+"${miss[@]}"}"
+}
+
+apt_download() {
+  local dir="$1"
+  shift
+  (cd "$dir" && apt-get download "$@" >/dev/null 2>&1) || {
+    apt-get update -qq && (cd "$dir" && apt-get download "$@")
+  }
+}
+
+fetch_kernel() {
+  [ -f "$CACHE/root/boot/vmlinuz-$KVER" ] && return
+  mkdir -p "$CACHE"
+  local tmp
+  tmp="$(mktemp -d "$CACHE/dl.XXXXXX")"
+  apt_download "$tmp" "$KPKG"
+  dpkg -x "$tmp"/*.deb "$tmp/root"
+  depmod -b "$tmp/root" "$KVER"
+  rm -rf "$CACHE/root"
+  mv "$tmp/root" "$CACHE/root"
+  rm -rf "$tmp"
+}
+
+# The headers packages of exactly the guest kernel, unpacked (not installed).
+fetch_headers() {
+  [ -f "$KDIR/.config" ] && return
+  mkdir -p "$HCACHE"
+  local tmp d
+  tmp="$(mktemp -d "$HCACHE/dl.XXXXXX")"
+  apt_download "$tmp" "${HPKGS[@]}"
+  for d in "$tmp"/*.deb; do dpkg -x "$d" "$tmp/root"; done
+  # The arch tree includes the common tree by its installed path; point it at ours.
+  sed -i "s|^include /usr/src/|include $HCACHE/root/usr/src/|" \
+    "$tmp/root/usr/src/linux-headers-$KVER/Makefile"
+  rm -rf "$HCACHE/root"
+  mv "$tmp/root" "$HCACHE/root"
+  rm -rf "$tmp"
+}
+
+# Builds the module in WORKDIR (the source tree stays clean). BTF for modules needs pahole
+# and is only debugging information: it is left out.
+build_module() {
+  local work="$1"
+  rm -rf "$work/mod"
+  cp -r "$REPO/guest/linux/virtio-radio" "$work/mod"
+  nice make -C "$work/mod" KDIR="$KDIR" KMAKEFLAGS="CONFIG_DEBUG_INFO_BTF_MODULES=" \
+    >"$work/module-build.log" 2>&1 || { cat "$work/module-build.log" >&2; exit 1; }
+  if grep -E 'warning:|error:' "$work/module-build.log" >&2; then
+    echo "the module must build without warnings" >&2
+    exit 1
+  fi
+}
+
+copy_with_libs() {
+  local dest="$1" bin="$2"
+  install -D -m 0755 "$bin" "$dest$bin"
+  ldd "$bin" | awk '$2 == "=>" {print $3} $1 ~ /^\// {print $1}' | while read -r lib; do
+    [ -n "$lib" ] && [ -e "$lib" ] && install -D -m 0755 "$(readlink -f "$lib")" "$dest$lib"
+  done
+}
+
+build_initrd() {
+  local work="$1" root m ko t
+  root="$(mktemp -d)"
+  mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,lib/modules,usr/share,usr/bin}
+  install -m 0755 /bin/busybox "$root/bin/busybox"
+  for m in "${MODULES[@]}"; do
+    ko="$(modprobe -d "$CACHE/root" -S "$KVER" --show-depends "$m" | awk '{print $2}' | tail -1)"
+    xz -dc "$ko" > "$root/lib/modules/$m.ko"
+  done
+  install -m 0644 "$work/mod/virtio_radio.ko" "$root/lib/modules/virtio_radio.ko"
+  for t in "${GUEST_TOOLS[@]}"; do copy_with_libs "$root" "$(command -v "$t")"; done
+  cp -a /usr/share/alsa "$root/usr/share/alsa"
+  install -m 0755 "$HERE/radio-driver-init.sh" "$root/init"
+  (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initrd.gz"
+  rm -rf "$root"
+}
+
+run_guest() {
+  local radio="$1" snd="$2" work="$3" qemu
+  qemu="$(bash "$HERE/build-qemu-x86.sh" path)"
+  fetch_kernel
+  fetch_headers
+  build_module "$work"
+  build_initrd "$work"
+  # A one-sector disk tells the guest which boot it is in (the reboot check).
+  head -c 4096 /dev/zero > "$work/boot.img"
+  : > "$work/report.log"
+  # Without -no-reboot, the guest's reboot resets the machine and boots it again; the
+  # second boot powers off.
+  timeout "${GUEST_TIMEOUT:-600}" "$qemu" -M q35 -accel tcg -cpu max -m 512 -smp 2 \
+    -nodefaults -no-user-config -display none \
+    -kernel "$CACHE/root/boot/vmlinuz-$KVER" -initrd "$work/initrd.gz" \
+    -append "console=ttyS0 panic=-1 loglevel=4" \
+    -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem \
+    -chardev socket,id=radio0,path="$radio" \
+    -device vhost-user-device-pci,chardev=radio0,virtio-id=56,num_vqs=2,vq_size=256,config_size=160 \
+    -chardev socket,id=snd0,path="$snd" \
+    -device vhost-user-snd-pci,chardev=snd0,controls=on \
+    -drive file="$work/boot.img",format=raw,if=none,id=boot0 \
+    -device virtio-blk-pci,drive=boot0 \
+    -serial file:"$work/console.log" -serial file:"$work/report.log" \
+    </dev/null
+}
+
+case "${1:-}" in
+  check)
+    m="$(missing_tools)"
+    if [ -n "$m" ]; then printf 'missing: %s\n' "$m"; exit 3; fi
+    ;;
+  run)
+    [ $# -eq 4 ] || { echo "usage: $0 run RADIO_SOCKET SND_SOCKET WORKDIR" >&2; exit 2; }
+    run_guest "$2" "$3" "$4"
+    ;;
+  *)
+    echo "usage: $0 check | run RADIO_SOCKET SND_SOCKET WORKDIR" >&2
+    exit 2
+    ;;
+esac
