@@ -6,7 +6,7 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use drivervm::devices::scmi::base::BaseProtocol;
 use drivervm::devices::scmi::protocol::Dispatcher;
 use drivervm::hw::soc::SocIdentity;
-use drivervm::transport::chain::{parse_chain, write_response};
+use drivervm::transport::chain::{parse_chain, write_response, ChainLimits};
 use virtio_queue::desc::{split::Descriptor, RawDescriptor};
 use virtio_queue::mock::MockSplitQueue;
 use virtio_queue::{Queue, QueueOwnedT};
@@ -52,7 +52,11 @@ fn chain_round_trip(c: &mut Criterion) {
             },
             |mut q| {
                 let chain = q.iter(&mem).unwrap().next().unwrap();
-                let req = parse_chain(chain, 0, 0, 4096).unwrap();
+                let limits = ChainLimits {
+                    max_readable: 4096,
+                    max_writable: 4096,
+                };
+                let req = parse_chain(chain, 0, 0, limits).unwrap();
                 let resp = d.process(&req.data, req.writable_len).unwrap();
                 write_response(&mem, &req.token, &resp).unwrap()
             },

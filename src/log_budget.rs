@@ -34,19 +34,27 @@ impl LogBudget {
     ///
     /// When a new second starts after lines were dropped, logs how many were.
     pub fn admit(&self, id: &str) -> bool {
+        let (admitted, dropped) = self.charge();
+        if dropped > 0 {
+            warn!("{id}: {dropped} more guest errors were not logged (limit {LINES_PER_SECOND}/s)");
+        }
+        admitted
+    }
+
+    /// Charges one line: whether it may be logged, and how many lines were dropped in the
+    /// previous window if this is the first charge of a new one (to be reported, once).
+    pub fn charge(&self) -> (bool, u64) {
         let now = self.epoch.elapsed().as_secs();
+        let mut dropped = 0;
         if self.window.swap(now, Ordering::Relaxed) != now {
             self.used.store(0, Ordering::Relaxed);
-            let dropped = self.suppressed.swap(0, Ordering::Relaxed);
-            if dropped > 0 {
-                warn!("{id}: {dropped} more guest errors were not logged (limit {LINES_PER_SECOND}/s)");
-            }
+            dropped = self.suppressed.swap(0, Ordering::Relaxed);
         }
         if self.used.fetch_add(1, Ordering::Relaxed) < LINES_PER_SECOND {
-            true
+            (true, dropped)
         } else {
             self.suppressed.fetch_add(1, Ordering::Relaxed);
-            false
+            (false, dropped)
         }
     }
 }

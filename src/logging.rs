@@ -1,16 +1,22 @@
-//! Log setup: Android's logd on Android, stderr (env_logger) everywhere else.
+//! Log setup: Android's logd on Android, stderr (env_logger) everywhere else, both behind
+//! [`Budgeted`], which holds what guests can cause to a budget.
 //!
-//! Warnings from the device models are mostly about what a guest sent, so a hostile guest
-//! could flood the log with them; off Android they go through a budget per module
-//! ([`LogBudget`], the transport's guest-error budget), with a count of what was dropped.
-//! On Android, logd rate-limits chatty processes itself.
+//! Nearly everything a device's worker thread logs is caused by its guest (a malformed
+//! chain, a ring fault, a reset, a dependency such as virtio-queue complaining about the
+//! ring), so a hostile guest could flood the log with it. A transport marks the thread it
+//! serves a device on with that device's [`DeviceLog`] ([`enter`]); every record logged
+//! there, at any level and from any crate, is charged to that device's budget, and the
+//! dropped lines are counted and reported once per budget interval. One guest therefore
+//! cannot silence another's lines either. Outside such a scope, warnings from the device
+//! models still go through a budget per module, as a backstop.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use log::{Level, Log, Metadata, Record};
 
-use crate::transport::log_budget::LogBudget;
+use crate::transport::log_budget::{LogBudget, LINES_PER_SECOND};
 
 /// Starts logging at `level` (error..trace); `RUST_LOG` overrides it off Android.
 pub fn init(level: Option<&str>) {
@@ -18,11 +24,14 @@ pub fn init(level: Option<&str>) {
     #[cfg(target_os = "android")]
     {
         let filter = level.parse().unwrap_or(log::LevelFilter::Info);
-        android_logger::init_once(
+        let logger = android_logger::AndroidLogger::new(
             android_logger::Config::default()
                 .with_tag("drivervm")
                 .with_max_level(filter),
         );
+        if log::set_boxed_logger(Box::new(Budgeted::new(logger))).is_ok() {
+            log::set_max_level(filter);
+        }
     }
     #[cfg(not(target_os = "android"))]
     {
@@ -36,12 +45,77 @@ pub fn init(level: Option<&str>) {
             log::set_max_level(max);
         }
     }
+    route_panics();
 }
 
-/// Targets whose warnings a guest can cause.
+/// Sends panic messages through the log (and so through the budget of the device whose
+/// thread panicked) instead of straight to stderr: a guest that can make a device panic
+/// once per reset must not be able to flood the log with panic reports.
+pub fn route_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("unnamed");
+        log::error!(target: "drivervm::panic", "thread {name}: {info}");
+    }));
+}
+
+/// One device's share of the log: its id (for the summary line) and its budget.
+pub struct DeviceLog {
+    id: String,
+    budget: LogBudget,
+}
+
+impl DeviceLog {
+    /// A fresh budget for device `id`.
+    pub fn new(id: &str) -> Arc<Self> {
+        Arc::new(Self {
+            id: id.to_owned(),
+            budget: LogBudget::default(),
+        })
+    }
+
+    /// The device id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<DeviceLog>>> = const { RefCell::new(None) };
+}
+
+/// While alive, what this thread logs is charged to one device (see [`enter`]).
+pub struct Scope {
+    previous: Option<Arc<DeviceLog>>,
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
+    }
+}
+
+/// Charges everything this thread logs to `device` until the returned scope is dropped.
+pub fn enter(device: &Arc<DeviceLog>) -> Scope {
+    let previous = CURRENT
+        .try_with(|c| c.borrow_mut().replace(device.clone()))
+        .ok()
+        .flatten();
+    Scope { previous }
+}
+
+fn current() -> Option<Arc<DeviceLog>> {
+    CURRENT
+        .try_with(|c| c.try_borrow().ok().and_then(|c| c.clone()))
+        .ok()
+        .flatten()
+}
+
+/// Device-model targets whose warnings a guest can cause, budgeted even outside a scope.
 const GUEST_FACING: &str = "drivervm::devices";
 
-/// Passes records to `inner`, holding device-model warnings to a budget per module.
+/// Passes records to `inner`, holding guest-caused ones to a budget per device.
 pub struct Budgeted<L> {
     inner: L,
     budgets: Mutex<HashMap<String, LogBudget>>,
@@ -56,14 +130,40 @@ impl<L: Log> Budgeted<L> {
         }
     }
 
-    fn admit(&self, target: &str) -> bool {
+    fn admit_module(&self, target: &str) -> bool {
         let mut budgets = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
         if !budgets.contains_key(target) {
             budgets.insert(target.to_owned(), LogBudget::default());
         }
-        // The summary of dropped lines is logged from the transport's module, so it is not
-        // itself budgeted here and this lock is not taken again.
-        budgets.get(target).is_none_or(|b| b.admit(target))
+        let Some(budget) = budgets.get(target) else {
+            return true;
+        };
+        let (admitted, dropped) = budget.charge();
+        drop(budgets);
+        self.summarise(target, target, dropped);
+        admitted
+    }
+
+    fn admit_device(&self, device: &DeviceLog, target: &str) -> bool {
+        let (admitted, dropped) = device.budget.charge();
+        self.summarise(target, &device.id, dropped);
+        admitted
+    }
+
+    /// Reports `dropped` lines of `who`, straight to the inner logger (never budgeted).
+    fn summarise(&self, target: &str, who: &str, dropped: u64) {
+        if dropped == 0 {
+            return;
+        }
+        self.inner.log(
+            &Record::builder()
+                .level(Level::Warn)
+                .target(target)
+                .args(format_args!(
+                    "{who}: {dropped} more log lines were not logged (limit {LINES_PER_SECOND}/s)"
+                ))
+                .build(),
+        );
     }
 }
 
@@ -76,13 +176,16 @@ impl<L: Log> Log for Budgeted<L> {
         if !self.inner.enabled(record.metadata()) {
             return;
         }
-        if record.level() == Level::Warn
-            && record.target().starts_with(GUEST_FACING)
-            && !self.admit(record.target())
-        {
-            return;
+        let admitted = match current() {
+            Some(device) => self.admit_device(&device, record.target()),
+            None if record.level() == Level::Warn && record.target().starts_with(GUEST_FACING) => {
+                self.admit_module(record.target())
+            }
+            None => true,
+        };
+        if admitted {
+            self.inner.log(record);
         }
-        self.inner.log(record);
     }
 
     fn flush(&self) {
@@ -91,72 +194,5 @@ impl<L: Log> Log for Budgeted<L> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Arc;
-
-    /// Counts what reaches it, by target and level.
-    #[derive(Clone, Default)]
-    struct Counting(Arc<Mutex<Vec<(String, Level)>>>);
-
-    impl Log for Counting {
-        fn enabled(&self, _: &Metadata<'_>) -> bool {
-            true
-        }
-        fn log(&self, record: &Record<'_>) {
-            self.0
-                .lock()
-                .unwrap()
-                .push((record.target().to_owned(), record.level()));
-        }
-        fn flush(&self) {}
-    }
-
-    fn send(logger: &impl Log, target: &str, level: Level, n: usize) {
-        for _ in 0..n {
-            logger.log(
-                &Record::builder()
-                    .target(target)
-                    .level(level)
-                    .args(format_args!("x"))
-                    .build(),
-            );
-        }
-    }
-
-    #[test]
-    fn device_warnings_are_budgeted_per_module_and_nothing_else_is() {
-        let seen = Counting::default();
-        let logger = Budgeted::new(seen.clone());
-        send(
-            &logger,
-            "drivervm::devices::sound::stream",
-            Level::Warn,
-            100,
-        );
-        send(&logger, "drivervm::devices::scmi::clock", Level::Warn, 100);
-        send(
-            &logger,
-            "drivervm::devices::rpmb::engine",
-            Level::Error,
-            100,
-        );
-        send(&logger, "drivervm::service", Level::Warn, 100);
-        let seen = seen.0.lock().unwrap();
-        let count = |target: &str| seen.iter().filter(|(t, _)| t == target).count();
-        let budget = crate::transport::log_budget::LINES_PER_SECOND as usize;
-        // 100 lines fall in one second, or straddle one boundary.
-        for module in [
-            "drivervm::devices::sound::stream",
-            "drivervm::devices::scmi::clock",
-        ] {
-            assert!(
-                (budget..=2 * budget).contains(&count(module)),
-                "{module}: {}",
-                count(module)
-            );
-        }
-        assert_eq!(count("drivervm::devices::rpmb::engine"), 100, "errors pass");
-        assert_eq!(count("drivervm::service"), 100, "other modules pass");
-    }
-}
+#[path = "logging_tests.rs"]
+mod tests;

@@ -115,7 +115,12 @@ fn status_and_counters_follow_what_the_guest_does() {
 
     // A chain the transport must refuse counts as a request and an error.
     let head = h
-        .add_malformed(CMDQ, Malformed::DescriptorLoop, &version_request(99), 16)
+        .add_malformed(
+            CMDQ,
+            Malformed::WritableBeforeReadable,
+            &version_request(99),
+            16,
+        )
         .unwrap();
     let c = h.wait_for(CMDQ, head, Duration::from_secs(5)).unwrap();
     assert_eq!(c.len, 0);

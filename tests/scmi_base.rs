@@ -161,17 +161,31 @@ fn malformed_chains_are_returned_empty_and_the_device_keeps_serving(t: Transport
             .add_malformed(CMDQ, kind, &req, 64)
             .expect("add malformed");
         h.kick(CMDQ).unwrap();
-        if kind != Malformed::HeadOutOfRange {
-            let c = h
-                .wait_for(CMDQ, head, Duration::from_secs(2))
-                .unwrap_or_else(|e| panic!("{kind:?}: {e}\n{}", svc.log()));
-            assert_eq!(c.len, 0, "{kind:?} must come back with used length 0");
+        if kind.is_ring_fault() {
+            // The ring itself is broken: the device needs a reset and ignores the queue;
+            // the next frontend (next iteration, and below) is served.
+            // Nothing comes back (the log line is in the device's budget, which this
+            // test's rapid reconnects use up; tests/hostile_rings.rs counts it).
+            assert!(
+                h.wait_for(CMDQ, head, Duration::from_millis(300)).is_err(),
+                "{kind:?} was answered"
+            );
+            h.disconnect().unwrap();
+            continue;
         }
+        let c = h
+            .wait_for(CMDQ, head, Duration::from_secs(2))
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}\n{}", svc.log()));
+        assert_eq!(c.len, 0, "{kind:?} must come back with used length 0");
         // The same connection still works afterwards.
         let r = ask(h.as_mut(), 0, 5, &[]);
         assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0001), "{kind:?}");
         h.disconnect().unwrap();
     }
+    let mut h = svc.connect("vm0-scmi", 2, &HarnessOptions::default());
+    let r = ask(h.as_mut(), 0, 5, &[]);
+    assert_eq!((r.status, r.word(0)), (SUCCESS, 0x0002_0001));
+    h.disconnect().unwrap();
     assert!(svc.log().contains("refused"), "refusals are logged");
 }
 

@@ -15,6 +15,7 @@ use vm_memory::{GuestAddress, GuestMemoryBackend};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 use super::driver::Driver;
+use super::hostile::{self, RingAttack};
 use super::malformed::{self, Malformed};
 use super::memory::{GuestMemfd, DEFAULT_MEMORY_SIZE};
 use super::split_ring::{ChainLayout, Completion, RingLayout, Segment, SplitQueue};
@@ -503,6 +504,32 @@ impl Driver for Harness {
         writable_len: u32,
     ) -> Result<u16, Error> {
         Harness::add_malformed(self, queue, kind, request, writable_len)
+    }
+
+    fn add_hostile(
+        &mut self,
+        queue: u16,
+        attack: RingAttack,
+        request: &[u8],
+        writable_len: u32,
+    ) -> Result<u16, Error> {
+        let count = self.queues.len();
+        let q = self
+            .queues
+            .get_mut(usize::from(queue))
+            .ok_or(Error::NoSuchQueue { queue, count })?;
+        let head = hostile::add(&mut q.ring, &mut self.mem, attack, request, writable_len)?;
+        Driver::notify(self, queue)?;
+        Ok(head)
+    }
+
+    fn notify(&mut self, queue: u16) -> Result<(), Error> {
+        let count = self.queues.len();
+        let q = self
+            .queues
+            .get(usize::from(queue))
+            .ok_or(Error::NoSuchQueue { queue, count })?;
+        q.kick.write(1).map_err(os("writing kick eventfd"))
     }
 
     fn kick(&mut self, queue: u16) -> Result<bool, Error> {

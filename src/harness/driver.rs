@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::hostile::RingAttack;
 use super::malformed::Malformed;
 use super::split_ring::{ChainLayout, Completion, Segment};
 use super::Error;
@@ -39,6 +40,20 @@ pub trait Driver: Send {
         request: &[u8],
         writable_len: u32,
     ) -> Result<u16, Error>;
+
+    /// Creates a hostile ring state on `queue` and notifies; returns the head involved (the
+    /// queue size when no chain is).
+    fn add_hostile(
+        &mut self,
+        queue: u16,
+        attack: RingAttack,
+        request: &[u8],
+        writable_len: u32,
+    ) -> Result<u16, Error>;
+
+    /// Notifies the device on `queue` whatever its suppression state says (as a hostile
+    /// driver may).
+    fn notify(&mut self, queue: u16) -> Result<(), Error>;
 
     /// Notifies the device of new buffers on `queue` unless it suppressed notifications;
     /// returns whether a notification was sent.

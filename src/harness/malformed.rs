@@ -38,6 +38,19 @@ pub enum Malformed {
 }
 
 impl Malformed {
+    /// Whether the chain breaks the split ring itself (an indirect table virtio-queue
+    /// refuses, or a head that names no descriptor), so the device must enter "needs reset"
+    /// rather than return it unused and go on.
+    ///
+    /// [`Malformed::DescriptorLoop`] is not: its loop runs back from a writable descriptor
+    /// to a readable one, which the device refuses (wrong direction) before the loop ends.
+    pub fn is_ring_fault(self) -> bool {
+        matches!(
+            self,
+            Malformed::IndirectBadLength | Malformed::IndirectNested | Malformed::HeadOutOfRange
+        )
+    }
+
     /// Every variant, for tests that walk them all.
     pub const ALL: [Malformed; 8] = [
         Malformed::AddressOutsideMemory,

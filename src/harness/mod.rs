@@ -30,6 +30,7 @@
 
 mod connection;
 mod driver;
+pub(crate) mod hostile;
 #[cfg(test)]
 mod interop_tests;
 pub(crate) mod malformed;
@@ -44,6 +45,7 @@ use std::time::Duration;
 
 pub use connection::{Harness, HarnessOptions};
 pub use driver::Driver;
+pub use hostile::{RingAttack, TOO_MANY_DESCRIPTORS};
 pub use malformed::{Malformed, OVERSIZE_LEN};
 pub use memory::{GuestMemfd, DEFAULT_MEMORY_SIZE, GUEST_MEMORY_BASE};
 pub use split_ring::{

@@ -237,6 +237,11 @@ impl SplitQueue {
         self.layout
     }
 
+    /// The available index the driver publishes next.
+    pub fn next_avail(&self) -> u16 {
+        self.next_avail
+    }
+
     /// Chains made available and not yet returned.
     pub fn in_flight(&self) -> usize {
         self.in_flight.iter().filter(|f| f.is_some()).count()

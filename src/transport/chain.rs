@@ -12,7 +12,7 @@ use vm_memory::{Address, Bytes, GuestAddress, GuestMemory, Permissions};
 use crate::devices::{check_placement, CompleteError, Request, Token};
 
 /// Why a chain was refused; the buffer goes back to the driver with a used length of 0.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ChainError {
     /// The chain has no descriptors (head out of range, or an unusable indirect table).
     #[error("empty or unreadable descriptor chain")]
@@ -38,19 +38,67 @@ pub enum ChainError {
         /// The device's limit for this queue.
         max: usize,
     },
+    /// The device-writable part exceeds what the device can ever write on this queue.
+    #[error("device-writable part exceeds {max} bytes")]
+    WritableTooLong {
+        /// The device's limit for this queue.
+        max: usize,
+    },
+    /// The chain has more descriptors than any request of ours needs.
+    #[error("descriptor chain is longer than {max} descriptors")]
+    TooManyDescriptors {
+        /// The limit.
+        max: usize,
+    },
+    /// A descriptor of length zero: it carries nothing and only costs bookkeeping.
+    #[error("zero-length descriptor")]
+    ZeroLength,
 }
 
-/// Validates `chain` and copies out its readable part (at most `max_readable` bytes).
+impl ChainError {
+    /// Whether the chain breaks the split ring itself (virtio 1.x §2.7), so that the device
+    /// cannot trust the ring any more and needs a reset; otherwise only this request is bad
+    /// and the chain is returned unused.
+    pub fn is_ring_fault(&self) -> bool {
+        matches!(self, Self::Empty | Self::Truncated)
+    }
+}
+
+/// Most descriptors accepted in one chain (direct or indirect). The longest legitimate
+/// chain is a sound period scattered over pages: a header, a period of at most 4 MiB
+/// (`sound::stream::MAX_BUFFER_BYTES`) in 4 KiB pages plus one for misalignment, and a
+/// status; anything longer is refused.
+pub const MAX_CHAIN_DESCRIPTORS: usize = 1024 + 3;
+
+/// The limits [`parse_chain`] applies to one queue's chains.
+#[derive(Debug, Clone, Copy)]
+pub struct ChainLimits {
+    /// Most device-readable bytes copied out.
+    pub max_readable: usize,
+    /// Most device-writable bytes honoured.
+    pub max_writable: usize,
+}
+
+/// Validates `chain` against `limits` and copies out its readable part.
+///
+/// The work is bounded by the limits, not by what the chain declares: at most
+/// [`MAX_CHAIN_DESCRIPTORS`] descriptors are read and at most `max_readable` bytes copied,
+/// and a chain whose writable part exceeds `max_writable` is refused at the descriptor that
+/// crosses it.
 pub fn parse_chain<M>(
     chain: DescriptorChain<M>,
     queue: u16,
     generation: u64,
-    max_readable: usize,
+    limits: ChainLimits,
 ) -> Result<Request, ChainError>
 where
     M: Deref + Clone,
     M::Target: GuestMemory,
 {
+    let ChainLimits {
+        max_readable,
+        max_writable,
+    } = limits;
     let mem = chain.memory();
     let head = chain.head_index();
     let mut data = Vec::new();
@@ -58,15 +106,26 @@ where
     let mut writable_len: usize = 0;
     let mut last_has_next = None;
     // Iterating a clone keeps `mem` borrowed from the original chain.
-    for desc in chain.clone() {
+    for (count, desc) in chain.clone().enumerate() {
+        if count == MAX_CHAIN_DESCRIPTORS {
+            return Err(ChainError::TooManyDescriptors {
+                max: MAX_CHAIN_DESCRIPTORS,
+            });
+        }
         last_has_next = Some(desc.has_next());
         let (addr, len) = (desc.addr(), desc.len());
+        if len == 0 {
+            return Err(ChainError::ZeroLength);
+        }
         if desc.is_write_only() {
+            writable_len = writable_len
+                .checked_add(len as usize)
+                .filter(|&total| total <= max_writable)
+                .ok_or(ChainError::WritableTooLong { max: max_writable })?;
             // Written only when the device completes: check the whole range now.
             if !mem.check_range(addr, len as usize, Permissions::Write) {
                 return Err(ChainError::OutOfRange { addr: addr.0, len });
             }
-            writable_len = writable_len.saturating_add(len as usize);
             writable.push((addr.0, len));
         } else {
             if !writable.is_empty() {
@@ -178,7 +237,14 @@ mod tests {
         vq.build_desc_chain(&raw).unwrap();
         let mut q: virtio_queue::Queue = vq.create_queue().unwrap();
         let chain = q.iter(&m).unwrap().next().unwrap();
-        parse_chain(chain, 0, 7, max)
+        parse_chain(chain, 0, 7, limits(max))
+    }
+
+    fn limits(max_readable: usize) -> ChainLimits {
+        ChainLimits {
+            max_readable,
+            max_writable: 0x1000,
+        }
     }
 
     #[test]
@@ -195,7 +261,7 @@ mod tests {
         vq.build_desc_chain(&raw).unwrap();
         let mut q: virtio_queue::Queue = vq.create_queue().unwrap();
         let chain = q.iter(&m).unwrap().next().unwrap();
-        let req = parse_chain(chain, 3, 9, 64).unwrap();
+        let req = parse_chain(chain, 3, 9, limits(64)).unwrap();
         assert_eq!(req.data, b"abcdef");
         assert_eq!(req.writable_len, 8);
         assert_eq!(req.token.queue, 3);
@@ -236,5 +302,99 @@ mod tests {
     fn refuses_oversize_readable_part() {
         let r = parse(&[(0x1000, 0x100, F_NEXT, 1), (0x2000, 0x100, 0, 0)], 0x1ff);
         assert_eq!(r.unwrap_err(), ChainError::TooLong { max: 0x1ff });
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+    use virtio_queue::desc::{split::Descriptor as SplitDescriptor, RawDescriptor};
+    use virtio_queue::mock::MockSplitQueue;
+    use virtio_queue::QueueOwnedT;
+    use vm_memory::GuestMemoryMmap;
+
+    const F_NEXT: u16 = 1;
+    const F_WRITE: u16 = 2;
+    const F_INDIRECT: u16 = 4;
+
+    fn mem() -> GuestMemoryMmap {
+        GuestMemoryMmap::from_ranges(&[(GuestAddress(0), 0x40000)]).unwrap()
+    }
+
+    fn parse_in(
+        m: &GuestMemoryMmap,
+        descs: &[RawDescriptor],
+        max_writable: usize,
+    ) -> Result<Request, ChainError> {
+        let vq = MockSplitQueue::new(m, 16);
+        vq.build_desc_chain(descs).unwrap();
+        let mut q: virtio_queue::Queue = vq.create_queue().unwrap();
+        let chain = q.iter(m).unwrap().next().unwrap();
+        let limits = ChainLimits {
+            max_readable: 4096,
+            max_writable,
+        };
+        parse_chain(chain, 0, 1, limits)
+    }
+
+    fn d(addr: u64, len: u32, flags: u16, next: u16) -> RawDescriptor {
+        RawDescriptor::from(SplitDescriptor::new(addr, len, flags, next))
+    }
+
+    #[test]
+    fn overlapping_writable_buffers_are_refused_at_the_cap() {
+        let m = mem();
+        // Four writable descriptors over the same 0x10000 bytes: 256 KiB declared.
+        let descs: Vec<_> = (0..4u16)
+            .map(|i| {
+                d(
+                    0x1000,
+                    0x10000,
+                    F_WRITE | if i < 3 { F_NEXT } else { 0 },
+                    i + 1,
+                )
+            })
+            .collect();
+        assert_eq!(
+            parse_in(&m, &descs, 0x18000).unwrap_err(),
+            ChainError::WritableTooLong { max: 0x18000 }
+        );
+        assert_eq!(parse_in(&m, &descs, 0x40000).unwrap().writable_len, 0x40000);
+    }
+
+    #[test]
+    fn zero_length_descriptors_are_refused() {
+        let m = mem();
+        let descs = [d(0x1000, 0, F_NEXT, 1), d(0x2000, 8, F_WRITE, 0)];
+        assert_eq!(
+            parse_in(&m, &descs, 64).unwrap_err(),
+            ChainError::ZeroLength
+        );
+    }
+
+    #[test]
+    fn chains_longer_than_the_cap_are_refused() {
+        let m = mem();
+        // An indirect table of one descriptor more than the cap, each one byte readable.
+        let n = MAX_CHAIN_DESCRIPTORS + 1;
+        let table = 0x8000u64;
+        for i in 0..n {
+            let last = i + 1 == n;
+            let desc = SplitDescriptor::new(
+                0x1000,
+                1,
+                if last { 0 } else { F_NEXT },
+                if last { 0 } else { (i + 1) as u16 },
+            );
+            m.write_obj(desc, GuestAddress(table + 16 * i as u64))
+                .unwrap();
+        }
+        let descs = [d(table, (16 * n) as u32, F_INDIRECT, 0)];
+        assert_eq!(
+            parse_in(&m, &descs, 64).unwrap_err(),
+            ChainError::TooManyDescriptors {
+                max: MAX_CHAIN_DESCRIPTORS
+            }
+        );
     }
 }

@@ -1,10 +1,13 @@
 //! Transports: put a [`crate::devices::VirtioDevice`] in front of a guest.
 
 pub mod chain;
+pub mod contain;
 pub mod gunyah;
 // The guest-caused log budget is a leaf (hardware backends use it too).
 pub use crate::log_budget;
 pub mod poll;
+pub mod ring_fuzz;
+pub mod ring_guard;
 pub mod rings;
 pub mod rpmb_dev_socket;
 pub mod socket;

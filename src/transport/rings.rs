@@ -6,19 +6,21 @@
 //! vhost-user call eventfd per queue, one Gunyah irqfd per device); [`Rings`] is that
 //! difference, and [`process_queue`] / [`poll_device`] are the rest, written once.
 
+use std::num::Wrapping;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use log::{debug, warn};
+use log::{debug, error, warn};
 
 use super::log_budget::LogBudget;
 use super::poll::{AdaptivePoll, POLL_SHARE};
-use virtio_queue::{Queue, QueueT};
+use virtio_queue::{Queue, QueueOwnedT, QueueT};
 use vm_memory::GuestMemoryMmap;
 
-use super::chain::{parse_chain, write_response, write_response_at};
-use crate::devices::{CompleteError, Completer, Token, VirtioDevice};
-use crate::status::DeviceState;
+use super::chain::{parse_chain, write_response, write_response_at, ChainError, ChainLimits};
+use super::ring_guard::{RingFault, RingGuard};
+use crate::devices::{CompleteError, Completer, Request, Token, VirtioDevice};
+use crate::status::{DeviceState, LinkState};
 
 /// The queues of one device as a transport holds them.
 pub trait Rings {
@@ -47,6 +49,8 @@ pub trait Rings {
 /// Completes buffers on a [`Rings`], dropping tokens from an earlier generation.
 pub struct RingCompleter<'a, R: Rings + ?Sized> {
     rings: &'a mut R,
+    /// Heads in flight: only those go back on the used ring, each once.
+    guard: &'a mut RingGuard,
     mem: &'a GuestMemoryMmap,
     generation: u64,
     id: &'a str,
@@ -58,9 +62,10 @@ pub struct RingCompleter<'a, R: Rings + ?Sized> {
 
 impl<'a, R: Rings + ?Sized> RingCompleter<'a, R> {
     /// A completer for the current session of the device.
-    pub fn new(rings: &'a mut R, s: &Session<'a>) -> Self {
+    pub fn new(rings: &'a mut R, guard: &'a mut RingGuard, s: &Session<'a>) -> Self {
         Self {
             rings,
+            guard,
             mem: s.mem,
             generation: s.generation,
             id: s.id,
@@ -70,6 +75,16 @@ impl<'a, R: Rings + ?Sized> RingCompleter<'a, R> {
     }
 
     fn add_used(&mut self, queue: u16, head: u16, len: u32) -> Result<(), CompleteError> {
+        // A head the driver does not think the device holds would corrupt its used ring
+        // (returned twice, or never made available); a fault stops all ring writes.
+        if self.guard.fault().is_some() {
+            return Err(CompleteError::Queue("device needs reset".into()));
+        }
+        if !self.guard.release_head(queue, head) {
+            return Err(CompleteError::Queue(format!(
+                "head {head} is not in flight"
+            )));
+        }
         self.rings
             .add_used(queue, head, len)
             .map_err(CompleteError::Queue)?;
@@ -193,21 +208,33 @@ pub struct Session<'a> {
     pub status: &'a DeviceState,
 }
 
-/// Hands every chain available on `queue` to `device`, refusing malformed ones with a used
+/// Hands the chains available on `queue` to `device`, refusing malformed ones with a used
 /// length of 0, and interrupts the driver for what was completed.
+///
+/// A split-ring violation ([`RingFault`]) puts the device in "needs reset" instead: it is
+/// logged once, the device model is reset (dropping what it held, releasing shared
+/// hardware), its status says why, and neither this nor any queue of the device is touched
+/// again until the transport clears `guard` on the driver's reset or a new frontend.
 pub fn process_queue<R: Rings + ?Sized>(
     s: &Session<'_>,
     rings: &mut R,
+    guard: &mut RingGuard,
     device: &mut dyn VirtioDevice,
     queue: u16,
     poll: &mut AdaptivePoll,
 ) {
+    if guard.fault().is_some() {
+        return;
+    }
     poll.woken();
     // Polling is off in some deployments; they pay no clock reads for it.
     let entered = poll.enabled().then(Instant::now);
-    let max = device.max_request_len(queue);
+    let limits = ChainLimits {
+        max_readable: device.max_request_len(queue),
+        max_writable: device.max_writable_len(queue),
+    };
     let id = s.id;
-    let mut completer = RingCompleter::new(rings, s);
+    let mut completer = RingCompleter::new(rings, guard, s);
     // Counted locally and published before each interrupt: one atomic add per counter per
     // interrupt, however many chains the batch held.
     let mut counted = Counted::default();
@@ -218,12 +245,18 @@ pub fn process_queue<R: Rings + ?Sized>(
                 warn!("{id}: queue {queue}: {e}");
             }
         }
+        let mut taken = Ok(());
+        let guard = &mut *completer.guard;
         let ran = completer.rings.with_queue(queue, &mut |q| {
-            while let Some(chain) = q.pop_descriptor_chain(s.mem) {
-                let head = chain.head_index();
-                batch.push((head, parse_chain(chain, queue, s.generation, max)));
-            }
+            taken = take_chains(q, s, guard, queue, limits, &mut batch);
         });
+        if let Err(fault) = taken {
+            // The chains taken before the fault are dropped with the device's state.
+            batch.clear();
+            counted.publish(s.status, queue);
+            enter_needs_reset(s, completer.guard, device, queue, fault);
+            return;
+        }
         if !ran {
             break;
         }
@@ -288,6 +321,94 @@ pub fn process_queue<R: Rings + ?Sized>(
     completer.signal();
 }
 
+/// A chain taken off the available ring: its head and what parsing it gave.
+type Taken = (u16, Result<Request, ChainError>);
+
+/// Takes the chains the driver made available on `q`, at most the queue size (one pass),
+/// marking each head in flight; fails on the first split-ring violation.
+///
+/// virtio-queue's `pop_descriptor_chain` is not used: it logs every refusal of the ring at
+/// error level and returns nothing, so a driver that sets `avail.idx` too far ahead made the
+/// device retry (and log) forever.
+fn take_chains(
+    q: &mut Queue,
+    s: &Session<'_>,
+    guard: &mut RingGuard,
+    queue: u16,
+    limits: ChainLimits,
+    batch: &mut Vec<Taken>,
+) -> Result<(), RingFault> {
+    if !q.ready() {
+        return Ok(());
+    }
+    let size = q.size();
+    let avail = q
+        .avail_idx(s.mem, Ordering::Acquire)
+        .map_err(|e| RingFault::AvailUnreadable(e.to_string()))?;
+    let ahead = (avail - Wrapping(q.next_avail())).0;
+    if ahead > size {
+        return Err(RingFault::AvailTooFarAhead {
+            avail: avail.0,
+            ahead,
+            size,
+        });
+    }
+    if ahead == 0 {
+        return Ok(());
+    }
+    let iter = match q.iter(s.mem) {
+        Ok(iter) => iter,
+        Err(virtio_queue::Error::QueueNotReady) => return Ok(()),
+        Err(e) => return Err(RingFault::AvailUnreadable(e.to_string())),
+    };
+    let mut count = 0;
+    for chain in iter.take(usize::from(ahead)) {
+        count += 1;
+        let head = chain.head_index();
+        if head >= size {
+            return Err(RingFault::HeadOutOfRange { head, size });
+        }
+        if !guard.take_head(queue, head, size) {
+            return Err(RingFault::Resubmitted { head });
+        }
+        match parse_chain(chain, queue, s.generation, limits) {
+            Err(source) if source.is_ring_fault() => {
+                return Err(RingFault::BadChain { head, source })
+            }
+            parsed => batch.push((head, parsed)),
+        }
+    }
+    if count < ahead {
+        return Err(RingFault::AvailUnreadable(format!(
+            "{count} of {ahead} entries could be read"
+        )));
+    }
+    Ok(())
+}
+
+/// Puts the device in "needs reset" for `fault` on `queue` (see [`process_queue`]).
+pub fn enter_needs_reset(
+    s: &Session<'_>,
+    guard: &mut RingGuard,
+    device: &mut dyn VirtioDevice,
+    queue: u16,
+    fault: RingFault,
+) {
+    let line = format!("queue {queue}: {fault}");
+    if !guard.set_fault(queue, fault) {
+        return;
+    }
+    error!(
+        "{}: {line}; device needs reset: its queues are ignored until the driver resets it",
+        s.id
+    );
+    // What the device held (tokens, votes on shared hardware) goes now, not at the reset the
+    // driver may never send.
+    device.reset();
+    s.status.record_error(format!("needs reset: {line}"));
+    s.status.set_link(LinkState::Failed);
+}
+
 /// A queue's work not yet added to its live counters.
 #[derive(Default)]
 struct Counted {
@@ -321,10 +442,14 @@ fn has_available<R: Rings + ?Sized>(rings: &mut R, mem: &GuestMemoryMmap, queue:
 pub fn poll_device<R: Rings + ?Sized>(
     s: &Session<'_>,
     rings: &mut R,
+    guard: &mut RingGuard,
     device: &mut dyn VirtioDevice,
     now: Instant,
 ) -> Option<Instant> {
-    let mut completer = RingCompleter::new(rings, s);
+    if guard.fault().is_some() {
+        return None;
+    }
+    let mut completer = RingCompleter::new(rings, guard, s);
     let next = device.poll(now, &mut completer);
     completer.signal();
     next

@@ -15,6 +15,7 @@ use crate::devices::{Completer, Request, VirtioDevice, Wake};
 use crate::status::DeviceState;
 use crate::transport::log_budget::LogBudget;
 use crate::transport::poll::{AdaptivePoll, POLL_SHARE};
+use crate::transport::ring_guard::RingGuard;
 
 const F_WRITE: u16 = 2;
 
@@ -141,13 +142,14 @@ fn serve_endless() -> (Counting, Duration, u64) {
     };
     let mut poll = AdaptivePoll::new(Duration::from_secs(3600));
     let mut device = Counting::default();
+    let mut guard = RingGuard::new(1);
     // First wake-up: the window is still closed; it opens on the next gap.
-    process_queue(&session, &mut rings, &mut device, 0, &mut poll);
+    process_queue(&session, &mut rings, &mut guard, &mut device, 0, &mut poll);
     std::thread::sleep(Duration::from_millis(1));
-    process_queue(&session, &mut rings, &mut device, 0, &mut poll);
+    process_queue(&session, &mut rings, &mut guard, &mut device, 0, &mut poll);
     assert!(!poll.window().is_zero(), "polling is on");
     let start = Instant::now();
-    process_queue(&session, &mut rings, &mut device, 0, &mut poll);
+    process_queue(&session, &mut rings, &mut guard, &mut device, 0, &mut poll);
     let took = start.elapsed();
     let counted = status.snapshot().queues[0].requests;
     (device, took, counted)

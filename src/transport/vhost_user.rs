@@ -26,11 +26,14 @@ use vmm_sys_util::event::{
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 use vmm_sys_util::timerfd::TimerFd;
 
+use super::contain;
 use super::log_budget::LogBudget;
 use super::poll::AdaptivePoll;
+use super::ring_guard::RingGuard;
 use super::rings::{poll_device, process_queue, Rings, Session};
 use super::wake::{arm_timer, EventWaker};
 use crate::devices::VirtioDevice;
+use crate::logging::{self, DeviceLog};
 use crate::status::{DeviceState, LinkState};
 
 type Memory = GuestMemoryAtomic<GuestMemoryMmap>;
@@ -65,6 +68,10 @@ pub struct VhostUserDevice {
     status: Arc<DeviceState>,
     /// Busy-polling state per queue.
     polls: Vec<AdaptivePoll>,
+    /// In-flight heads and the ring fault (needs reset) of the current driver.
+    guard: RingGuard,
+    /// Every line logged while serving this device is charged to its budget.
+    log: Arc<DeviceLog>,
     /// Whether this frontend was told its configuration space is too small (once).
     config_warned: AtomicBool,
 }
@@ -84,7 +91,6 @@ impl VhostUserDevice {
             timer_deadline: None,
             log_budget: LogBudget::default(),
             num_queues,
-            id,
             guest,
             device: Mutex::new(device),
             mem: GuestMemoryAtomic::new(GuestMemoryMmap::new()),
@@ -95,6 +101,9 @@ impl VhostUserDevice {
             timer: crate::transport::wake::device_timer()?,
             orphaned_exit_fds: Mutex::new(Vec::new()),
             polls: vec![AdaptivePoll::default(); usize::from(num_queues)],
+            guard: RingGuard::new(usize::from(num_queues)),
+            log: DeviceLog::new(&id),
+            id,
             config_warned: AtomicBool::new(false),
         })
     }
@@ -145,7 +154,8 @@ impl VhostUserDevice {
     fn reset(&mut self) {
         self.generation += 1;
         self.activated = false;
-        self.dev().reset();
+        self.guard.clear();
+        self.reset_model();
         self.event_idx = false;
         self.config_warned.store(false, Ordering::Relaxed);
         if let Err(e) = self.timer.clear() {
@@ -153,6 +163,14 @@ impl VhostUserDevice {
         }
         self.timer_deadline = None;
         self.mem = GuestMemoryAtomic::new(GuestMemoryMmap::new());
+    }
+
+    /// Resets the device model; a panic in its reset leaves it in needs reset (it is reset
+    /// again before its next driver).
+    fn reset_model(&mut self) {
+        if let Err(p) = contain::run(|| self.dev().reset()) {
+            self.contain_panic(0, p.as_ref());
+        }
     }
 
     /// Closes the exit-event fds of a connection whose daemon has been dropped.
@@ -189,6 +207,7 @@ impl VhostUserDevice {
         process_queue(
             &session,
             &mut VringSet(vrings),
+            &mut self.guard,
             device.as_mut(),
             queue,
             poll,
@@ -211,7 +230,13 @@ impl VhostUserDevice {
             Err(poisoned) => poisoned.into_inner(),
         };
         let now = Instant::now();
-        let next = poll_device(&session, &mut VringSet(vrings), device.as_mut(), now);
+        let next = poll_device(
+            &session,
+            &mut VringSet(vrings),
+            &mut self.guard,
+            device.as_mut(),
+            now,
+        );
         if next == self.timer_deadline {
             return;
         }
@@ -330,6 +355,7 @@ impl VhostUserBackendMut for VhostUserDevice {
     }
 
     fn acked_features(&mut self, features: u64) {
+        let _scope = logging::enter(&self.log);
         info!("{}: driver acknowledged features {features:#x}", self.id);
         // vhost-user carries no DRIVER_OK without the STATUS protocol feature; VMMs send
         // SET_FEATURES when the guest driver sets DRIVER_OK (QEMU's vhost_dev_start, crosvm's
@@ -341,17 +367,22 @@ impl VhostUserBackendMut for VhostUserDevice {
         // restarted rings, never as RESET_DEVICE. Buffers held from the old rings belong to
         // memory the guest has since freed: drop them (new generation) and start the device
         // model afresh, as the guest expects after its reset.
+        // This is also how a device in needs-reset (a ring fault or a panic) comes back
+        // for a guest driver that resets it: its in-flight heads and fault go too.
         if self.activated {
             info!(
                 "{}: driver re-initialised the device: resetting it",
                 self.id
             );
             self.generation += 1;
-            self.dev().reset();
+            self.guard.clear();
+            self.reset_model();
         }
         self.activated = true;
         let waker = self.waker.clone();
-        self.dev().activate(features, waker);
+        if let Err(p) = contain::run(|| self.dev().activate(features, waker)) {
+            self.contain_panic(0, p.as_ref());
+        }
     }
 
     fn protocol_features(&self) -> VhostUserProtocolFeatures {
@@ -366,6 +397,7 @@ impl VhostUserBackendMut for VhostUserDevice {
     }
 
     fn reset_device(&mut self) {
+        let _scope = logging::enter(&self.log);
         info!("{}: reset requested by the frontend", self.id);
         self.reset();
     }
@@ -386,7 +418,10 @@ impl VhostUserBackendMut for VhostUserDevice {
     }
 
     fn set_config(&mut self, offset: u32, buf: &[u8]) -> std::io::Result<()> {
-        self.dev().write_config(offset as usize, buf);
+        let _scope = logging::enter(&self.log);
+        if let Err(p) = contain::run(|| self.dev().write_config(offset as usize, buf)) {
+            self.contain_panic(0, p.as_ref());
+        }
         Ok(())
     }
 
@@ -412,7 +447,25 @@ impl VhostUserBackendMut for VhostUserDevice {
         _thread_id: usize,
     ) -> std::io::Result<()> {
         // Guest misbehaviour is logged and answered on the rings; returning Err here would
-        // stop the worker thread, so this never fails.
+        // stop the worker thread, so this never fails. A panic is contained here, inside the
+        // crate's lock on this backend, so the lock is not poisoned (the crate unwraps it on
+        // every frontend request) and the next frontend finds the device reset.
+        let _scope = logging::enter(&self.log);
+        if let Err(p) = contain::run(|| self.handle(device_event, vrings)) {
+            let queue = if device_event < self.num_queues {
+                device_event
+            } else {
+                0
+            };
+            self.contain_panic(queue, p.as_ref());
+        }
+        Ok(())
+    }
+}
+
+impl VhostUserDevice {
+    /// One event of the worker thread: a kick, the waker or the timer.
+    fn handle(&mut self, device_event: u16, vrings: &[VringRwLock]) {
         // The field, not the device: every event passes here, and asking the device locks it.
         if device_event < self.num_queues {
             self.process_queue(device_event, vrings);
@@ -426,12 +479,31 @@ impl VhostUserBackendMut for VhostUserDevice {
             warn!("{}: unexpected event {device_event}", self.id);
         }
         self.poll_device(vrings);
-        Ok(())
+    }
+
+    /// Resets the device after a panic while handling `queue` and puts it in needs reset.
+    fn contain_panic(&mut self, queue: u16, payload: &(dyn std::any::Any + Send)) {
+        self.generation += 1;
+        let device = match self.device.get_mut() {
+            Ok(d) => d,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        contain::after_panic(
+            &self.id,
+            &self.status,
+            &mut self.guard,
+            device.as_mut(),
+            queue,
+            payload,
+        );
     }
 }
 
 /// Serves `device` on `listener` until the process exits, one frontend at a time.
 pub fn serve(device: VhostUserDevice, listener: UnixListener) {
+    // The accept loop's lines (a frontend connected, left, broke the protocol) are the
+    // VMM's doing, not the guest's, and stay outside the device's budget: they are few per
+    // connection, and tools and tests read them.
     let id = device.id.clone();
     let guest = device.guest.clone();
     let status = device.status.clone();

@@ -370,6 +370,7 @@ fn spawn_label(
     let io = dev
         .io_handle()
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "not bound to a node"))?;
+    let dev_log = dev.log().clone();
     let control = Arc::new(EventFd::new(EFD_NONBLOCK)?);
     let (tx, rx) = mpsc::channel();
     let worker_control = control.clone();
@@ -377,9 +378,11 @@ fn spawn_label(
         .name(id.clone())
         .spawn(move || run_worker(dev, &worker_control, &rx))?;
     let events_id = id.clone();
+    let log = dev_log;
     let events = std::thread::Builder::new()
         .name(format!("{id}-ev"))
         .spawn(move || {
+            let _scope = crate::logging::enter(&log);
             let end = run_events(&events_id, label, io.as_ref(), &control, &tx, &seen);
             let _ = ended.send(());
             end
@@ -444,6 +447,7 @@ fn run_events(
 }
 
 fn run_worker(mut dev: LabelDevice, control: &EventFd, rx: &Receiver<Control>) -> LabelDevice {
+    let _scope = crate::logging::enter(dev.log());
     let id = dev.id().to_owned();
     let epoll = match watch(&dev, control) {
         Ok(e) => e,
@@ -463,15 +467,23 @@ fn run_worker(mut dev: LabelDevice, control: &EventFd, rx: &Receiver<Control>) -
             }
         };
         for ev in &events[..n] {
+            // A panic costs the device its driver (reset, needs reset), never the thread:
+            // the device's shared-hardware holds are released and the next driver is served.
+            let contained =
+                |dev: &mut LabelDevice, queue: u16, f: &mut dyn FnMut(&mut LabelDevice)| {
+                    if let Err(p) = crate::transport::contain::run(|| f(dev)) {
+                        dev.contain_panic(queue, p.as_ref());
+                    }
+                };
             match ev.data() {
-                TOKEN_WAKER => dev.woken(),
-                TOKEN_TIMER => dev.timer_expired(),
+                TOKEN_WAKER => contained(&mut dev, 0, &mut |d| d.woken()),
+                TOKEN_TIMER => contained(&mut dev, 0, &mut |d| d.timer_expired()),
                 TOKEN_CONTROL => {
                     let _ = control.read();
                     loop {
                         match rx.try_recv() {
                             Ok(Control::Event(e, done)) => {
-                                dev.handle_event(e);
+                                contained(&mut dev, 0, &mut |d| d.handle_event(e));
                                 let _ = done.send(());
                             }
                             Ok(Control::Stop) | Err(mpsc::TryRecvError::Disconnected) => {
@@ -481,7 +493,10 @@ fn run_worker(mut dev: LabelDevice, control: &EventFd, rx: &Receiver<Control>) -
                         }
                     }
                 }
-                q => dev.kicked(q as u16),
+                q => {
+                    let queue = q as u16;
+                    contained(&mut dev, queue, &mut |d| d.kicked(queue));
+                }
             }
         }
     }

@@ -21,9 +21,12 @@ pub use probe::Found;
 use super::io::{BackendEvent, DeviceLabel, EventSet, GunyahBackendIo};
 use super::GunyahError;
 use crate::devices::VirtioDevice;
+use crate::logging::DeviceLog;
 use crate::status::{DeviceState, LinkState};
+use crate::transport::contain;
 use crate::transport::log_budget::LogBudget;
 use crate::transport::poll::AdaptivePoll;
+use crate::transport::ring_guard::RingGuard;
 use crate::transport::rings::{poll_device, process_queue, OwnedRings, Session};
 use crate::transport::wake::{arm_timer, device_timer, EventWaker};
 
@@ -88,6 +91,10 @@ pub struct LabelDevice {
     status: Arc<DeviceState>,
     /// Busy-polling state per queue.
     polls: Vec<AdaptivePoll>,
+    /// In-flight heads and the ring fault (needs reset) of the current driver.
+    guard: RingGuard,
+    /// Every line logged while serving this device is charged to its budget.
+    log: Arc<DeviceLog>,
     /// A DRIVER_FAILED was logged since the last reset (one line per driver).
     failed_logged: bool,
     /// The "driver already running" report was given since the last reset.
@@ -128,6 +135,8 @@ impl LabelDevice {
         Ok(Self {
             status,
             log_budget: LogBudget::default(),
+            guard: RingGuard::new(kicks_len),
+            log: DeviceLog::new(&id),
             id,
             label,
             io: None,
@@ -164,6 +173,25 @@ impl LabelDevice {
     /// The device id (for logs and thread names).
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The budget every line logged for this device is charged to.
+    pub fn log(&self) -> &Arc<DeviceLog> {
+        &self.log
+    }
+
+    /// Resets the device after a panic while handling an event (of `queue`, if a kick) and
+    /// puts it in needs reset until the driver resets it or goes away.
+    pub fn contain_panic(&mut self, queue: u16, payload: &(dyn std::any::Any + Send)) {
+        self.generation += 1;
+        contain::after_panic(
+            &self.id,
+            &self.status,
+            &mut self.guard,
+            self.device.as_mut(),
+            queue,
+            payload,
+        );
     }
 
     /// The label served.
@@ -275,7 +303,10 @@ impl LabelDevice {
     fn teardown(&mut self) {
         self.status.set_link(LinkState::Listening);
         self.generation += 1;
-        self.device.reset();
+        self.guard.clear();
+        if let Err(p) = contain::run(|| self.device.reset()) {
+            self.contain_panic(0, p.as_ref());
+        }
         self.queues.clear();
         self.event_idx = false;
         if let Err(e) = self.timer.clear() {
@@ -344,6 +375,7 @@ impl LabelDevice {
             log_budget,
             status,
             polls,
+            guard,
             ..
         } = self;
         let Some(poll) = polls.get_mut(usize::from(queue)) else {
@@ -362,7 +394,7 @@ impl LabelDevice {
             mem,
             signal: |_| irqfd.write(1),
         };
-        process_queue(&session, &mut rings, device.as_mut(), queue, poll);
+        process_queue(&session, &mut rings, guard, device.as_mut(), queue, poll);
     }
 
     /// Lets the device do timed work and re-arms the timer for its next deadline.
@@ -379,6 +411,7 @@ impl LabelDevice {
             timer_deadline,
             log_budget,
             status,
+            guard,
             ..
         } = self;
         let session = Session {
@@ -395,7 +428,7 @@ impl LabelDevice {
             signal: |_| irqfd.write(1),
         };
         let now = Instant::now();
-        let next = poll_device(&session, &mut rings, device.as_mut(), now);
+        let next = poll_device(&session, &mut rings, guard, device.as_mut(), now);
         if next == *timer_deadline {
             return;
         }

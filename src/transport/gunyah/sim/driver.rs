@@ -16,6 +16,7 @@ use std::time::Duration;
 use super::super::io::QueueInfo;
 use super::frontend::SimFrontend;
 use super::SimNode;
+use crate::harness::hostile::{self, RingAttack};
 use crate::harness::malformed::{self, Malformed};
 use crate::harness::split_ring::{ChainLayout, Completion, Segment, SplitQueue};
 use crate::harness::{
@@ -271,6 +272,26 @@ impl Driver for SimDriver {
         let head = malformed::add(&mut q.ring, &mut lock(&mem), kind, request, writable_len)?;
         self.kick(queue)?;
         Ok(head)
+    }
+
+    fn add_hostile(
+        &mut self,
+        queue: u16,
+        attack: RingAttack,
+        request: &[u8],
+        writable_len: u32,
+    ) -> Result<u16, Error> {
+        let mem = self.mem.clone();
+        let q = self.queue_mut(queue)?;
+        let head = hostile::add(&mut q.ring, &mut lock(&mem), attack, request, writable_len)?;
+        self.notify(queue)?;
+        Ok(head)
+    }
+
+    fn notify(&mut self, queue: u16) -> Result<(), Error> {
+        self.fe
+            .notify(u32::from(queue))
+            .map_err(os("writing QueueNotify"))
     }
 
     fn kick(&mut self, queue: u16) -> Result<bool, Error> {
