@@ -6,6 +6,7 @@ pub mod gunyah;
 // The guest-caused log budget is a leaf (hardware backends use it too).
 pub use crate::log_budget;
 pub mod poll;
+#[cfg(any(test, feature = "harness"))]
 pub mod ring_fuzz;
 pub mod ring_guard;
 pub mod rings;

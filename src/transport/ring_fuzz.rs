@@ -20,6 +20,9 @@ use crate::devices::rpmb::device::RpmbDevice;
 use crate::devices::rpmb::engine::{EngineLimits, RpmbEngine};
 use crate::devices::{VirtioDevice, Wake};
 use crate::hw::rpmb::memory::MemoryRpmb;
+use crate::kind::DeviceKind;
+use crate::service::kind::{BuildContext, Built, Phase, Served};
+use crate::service::registry;
 use crate::status::DeviceState;
 
 /// Guest memory the driver controls: rings and buffers.
@@ -43,11 +46,29 @@ impl Wake for NoWake {
 pub fn devices() -> Vec<Box<dyn VirtioDevice>> {
     let mut out: Vec<Box<dyn VirtioDevice>> = Vec::new();
     if let Ok(config) = crate::config::parse(crate::config::DEFAULT_CONFIG_TEXT, "default") {
-        if let Ok(platform) = crate::platform::ScmiPlatform::build(&config) {
-            for (guest, device) in config.devices() {
-                // RPMB devices are built below, on memory instead of an image file.
-                if let Ok(d) = crate::service::build_device(&config, &platform, guest, device) {
-                    out.push(d);
+        // Built through the registry as the service builds them, phase by phase; RPMB
+        // devices are built below, on memory instead of an image file.
+        let dir = std::env::temp_dir();
+        let mut cx = BuildContext::new(&config, &dir, &dir);
+        for phase in Phase::ORDER {
+            for guest in &config.guests {
+                for device in &guest.devices {
+                    if device.kind() == DeviceKind::Rpmb {
+                        continue;
+                    }
+                    let Some(kind) = registry::find(device.kind()) else {
+                        continue;
+                    };
+                    if kind.phase() != phase {
+                        continue;
+                    }
+                    if let Ok(Built {
+                        served: Served::Virtio(d),
+                        ..
+                    }) = kind.build(&mut cx, guest, device)
+                    {
+                        out.push(d);
+                    }
                 }
             }
         }
