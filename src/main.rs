@@ -153,7 +153,12 @@ fn start_control(
     let mut handles = Vec::new();
     if control::RPC_AVAILABLE {
         let path = cfg.service.control_socket_path(runtime_dir);
-        handles.push(control::serve_unix(&path, group, &root)?);
+        handles.push(control::serve_unix(
+            &path,
+            group,
+            cfg.service.control_uids.clone(),
+            &root,
+        )?);
         info!(
             "control: vendor.drivervm.IDriverVm on unix:{}",
             path.display()

@@ -28,8 +28,9 @@ pub use kinds::{implemented, Backend, DeviceKind};
 pub use radio::{RadioConfig, RadioTuner};
 pub use runtime_dir::{resolve_runtime_dir, resolve_state_dir};
 pub use schema::{
-    Config, DeviceConfig, DeviceSpec, GuestConfig, GuestPolicy, RpmbConfig, RpmbInterface,
-    RpmbStorageConfig, RpmbStoreConfig, ServiceConfig, SocConfig, TransportConfig, VsockControl,
+    Config, DeviceConfig, DeviceSpec, GuestConfig, GuestPolicy, PeerAllowlist, RpmbConfig,
+    RpmbInterface, RpmbStorageConfig, RpmbStoreConfig, ServiceConfig, SocConfig, TransportConfig,
+    VsockControl,
 };
 pub use scmi::{ClockConfig, Grant, ScmiGrants, ScmiPlatformConfig, LINUX_CLOCK_ROOT};
 pub use sound::{

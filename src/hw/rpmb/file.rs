@@ -209,7 +209,7 @@ impl FileRpmb {
                 "capacity of {capacity_blocks} blocks is outside 1..={MAX_BLOCKS}"
             )));
         }
-        if path.exists() {
+        if std::fs::symlink_metadata(path).is_ok() {
             return Err(StorageError::Io(std::io::Error::new(
                 std::io::ErrorKind::AlreadyExists,
                 format!("{} already exists", path.display()),
@@ -254,7 +254,17 @@ impl FileRpmb {
 
     /// Opens an existing image, replaying a durable but uncommitted write if there is one.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
-        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        // Never through a symlink: one planted at the image path would have the service
+        // write (and keep a key in) whatever file it points to.
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|e| {
+                let e = super::refuse_symlink(e);
+                std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+            })?;
         let file = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
             StorageError::Io(std::io::Error::new(
                 std::io::ErrorKind::WouldBlock,
@@ -278,7 +288,7 @@ impl FileRpmb {
 
     /// Opens `path` if it exists (its capacity must be `capacity_blocks`), else creates it.
     pub fn open_or_create(path: &Path, capacity_blocks: u32) -> Result<Self, StorageError> {
-        if !path.exists() {
+        if std::fs::symlink_metadata(path).is_err() {
             return Self::create(path, capacity_blocks);
         }
         let this = Self::open(path)?;
@@ -609,6 +619,30 @@ mod tests {
             Mac::finalize(ours).into_bytes(),
             Mac::finalize(theirs).into_bytes()
         );
+    }
+
+    #[test]
+    fn a_symlink_at_the_image_path_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("victim");
+        std::fs::write(&target, b"precious").unwrap();
+        let path = image(&dir);
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        for result in [
+            FileRpmb::open(&path),
+            FileRpmb::open_or_create(&path, 1024),
+            FileRpmb::create(&path, 1024),
+        ] {
+            assert!(result.is_err());
+        }
+        let e = FileRpmb::open(&path).unwrap_err().to_string();
+        assert!(e.contains("symbolic link"), "{e}");
+        // Dangling: still not followed into creating the target.
+        std::fs::remove_file(&target).unwrap();
+        assert!(FileRpmb::open_or_create(&path, 1024).is_err());
+        assert!(!target.exists());
+        std::fs::write(&target, b"precious").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"precious");
     }
 
     #[test]

@@ -10,6 +10,18 @@ pub mod emmc;
 pub mod file;
 pub mod frames;
 pub mod key_file;
+
+/// Names the reason when an `O_NOFOLLOW` open met a symlink (ELOOP says "too many levels").
+pub(crate) fn refuse_symlink(e: std::io::Error) -> std::io::Error {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        std::io::Error::new(
+            e.kind(),
+            "is a symbolic link (refused: state files are opened without following links)",
+        )
+    } else {
+        e
+    }
+}
 pub mod memory;
 pub mod ufs;
 
