@@ -145,9 +145,9 @@ fn start_control(
     let root = driver_vm.binder();
     let group = match cfg.service.control_group() {
         None => None,
-        Some(name) => match nix::unistd::Group::from_name(name) {
-            Ok(Some(g)) => Some(g.gid),
-            _ => anyhow::bail!("control group \"{name}\": no such group"),
+        Some(name) => match service::group_id(name) {
+            Ok(gid) => Some(gid),
+            Err(_) => anyhow::bail!("control group \"{name}\": no such group"),
         },
     };
     let mut handles = Vec::new();

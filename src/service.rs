@@ -149,7 +149,7 @@ pub fn prepare_runtime_dir(
 }
 
 /// A group by name or number.
-fn group_id(name: &str) -> Result<Gid, ServiceError> {
+pub fn group_id(name: &str) -> Result<Gid, ServiceError> {
     match Group::from_name(name) {
         Ok(Some(g)) => Ok(g.gid),
         _ => name

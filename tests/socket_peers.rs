@@ -138,9 +138,7 @@ fn an_admitted_peer_is_served_through_the_handoff_and_reconnects() {
         .filter(|n| n.starts_with(".dvm"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
-    assert!(svc
-        .log()
-        .contains(&format!("frontend connected for guest vm0 (pid ")));
+    assert!(svc.log().contains("frontend connected for guest vm0 (pid "));
 }
 
 /// Forks a child that becomes `uid`/`gid` and connects to `path`; its errno (0: connected).
@@ -256,5 +254,52 @@ kind = "scmi"
     for s in SOCKETS {
         let meta = std::fs::metadata(svc.socket(s)).unwrap();
         assert_eq!((meta.gid(), meta.mode() & 0o777), (gid, 0o660), "{s}");
+    }
+}
+
+#[test]
+fn an_rpmb_dev_socket_checks_its_peers_too() {
+    let config = |uid: u32| {
+        format!(
+            r#"
+[[guest]]
+name = "vm0"
+[[guest.device]]
+kind = "rpmb"
+transport = {{ rpmb-dev = {{ socket = "vm0-rpmb.sock" }} }}
+rpmb = {{ image = "vm0.img", capacity_blocks = 512 }}
+peer_uids = [{uid}]
+"#
+        )
+    };
+    let svc = Service::start(&config(me().wrapping_add(1)), &["vm0-rpmb.sock"]);
+    let mut s = UnixStream::connect(svc.socket("vm0-rpmb.sock")).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // res_count 1, cmd_count 1 and a frame would follow: never read.
+    match s.write_all(&[1, 0, 1, 0]) {
+        Err(e) => assert_eq!(e.kind(), ErrorKind::BrokenPipe),
+        Ok(()) => {
+            let got = s.read(&mut [0u8; 8]);
+            assert!(
+                matches!(&got, Err(e) if e.kind() == ErrorKind::ConnectionReset),
+                "{got:?}\n{}",
+                svc.log()
+            );
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !svc.log().contains("vm0-rpmb: refused an rpmb_dev client") {
+        assert!(Instant::now() < deadline, "{}", svc.log());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!svc.log().contains("rpmb_dev client connected"));
+    drop(svc);
+
+    let svc = Service::start(&config(me()), &["vm0-rpmb.sock"]);
+    let _s = UnixStream::connect(svc.socket("vm0-rpmb.sock")).expect("connect");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !svc.log().contains("vm0-rpmb: rpmb_dev client connected") {
+        assert!(Instant::now() < deadline, "{}", svc.log());
+        std::thread::sleep(Duration::from_millis(10));
     }
 }

@@ -9,6 +9,7 @@ mod gunyah;
 mod radio;
 mod rpmb;
 mod schema_keys;
+mod sockets;
 mod sound;
 
 /// The kind-specific settings, for assertions.

@@ -130,9 +130,9 @@ impl PrivateDir {
             OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::empty(),
         ) {
-            // SAFETY: open(2) just returned this descriptor and nothing else owns it.
             Ok(raw) => Ok(Self {
                 path,
+                // SAFETY: open(2) just returned this descriptor and nothing else owns it.
                 fd: unsafe { std::os::fd::FromRawFd::from_raw_fd(raw) },
             }),
             Err(e) => {
@@ -195,12 +195,11 @@ pub fn bind(path: &Path, access: SocketAccess) -> Result<UnixListener, SocketErr
     .map_err(errno_err(path, "open the socket's directory"))?;
     // SAFETY: open(2) just returned this descriptor and nothing else owns it.
     let parent_fd: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(parent_fd) };
-    let existed = matches!(probe(path)?, Existing::Stale);
+    if let Existing::Stale = probe(path)? {
+        log::info!("{}: replacing stale socket", path.display());
+    }
     renameat(dirfd, TEMP_NAME, Some(parent_fd.as_raw_fd()), name)
         .map_err(errno_err(path, "move the socket into place"))?;
-    if existed {
-        log::info!("{}: replaced a stale socket", path.display());
-    }
     Ok(listener)
 }
 
