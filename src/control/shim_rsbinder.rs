@@ -157,7 +157,7 @@ impl Drop for RpcHandle {
         self.accept.take();
         self.server.stop_accepting();
         if let Some(path) = &self.socket {
-            if let Err(e) = std::fs::remove_file(path) {
+            if let Err(e) = crate::transport::socket::remove(path) {
                 warn!("{}: cannot remove control socket: {e}", path.display());
             }
         }
