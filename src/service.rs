@@ -372,6 +372,16 @@ impl Placed {
         match &dev.transport {
             TransportConfig::VhostUser { socket } | TransportConfig::RpmbDev { socket } => {
                 let path = runtime_dir.join(socket);
+                // A socket outside the runtime dir lives in a directory that was not
+                // checked yet; whoever can write it could swap the socket.
+                if let Some(parent) = path.parent().filter(|p| *p != runtime_dir) {
+                    dirs::check_existing(
+                        "socket dir",
+                        parent,
+                        &[nix::unistd::geteuid()],
+                        config.service.allow_shared_dirs,
+                    )?;
+                }
                 let access = guest_access(guest, service_group)?;
                 let listener =
                     socket::bind(&path, access).map_err(|source| ServiceError::Socket {

@@ -162,3 +162,29 @@ fn sockets_are_born_with_their_final_mode_and_leave_no_temporary_names() {
     let dir_mode = std::fs::metadata(&svc.runtime_dir).unwrap().mode() & 0o777;
     assert_eq!(dir_mode & 0o022, 0, "runtime dir {dir_mode:o}");
 }
+
+#[test]
+fn a_socket_configured_in_a_world_writable_dir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let config = format!(
+        r#"
+[[guest]]
+name = "vm0"
+[[guest.device]]
+kind = "scmi"
+transport = {{ vhost-user = {{ socket = "{}" }} }}
+"#,
+        shared.join("vm0.sock").display()
+    );
+    let (code, err) = start_fails(dir.path(), &config);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("socket dir") && err.contains("world-writable"),
+        "{err}"
+    );
+    assert!(err.contains("service.allow_shared_dirs"), "{err}");
+    assert!(!shared.join("vm0.sock").exists());
+}

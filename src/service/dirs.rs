@@ -52,18 +52,33 @@ pub fn prepare(
     allow_shared: bool,
 ) -> Result<(), DirError> {
     use std::os::unix::fs::DirBuilderExt;
-    let unusable = |why: String| DirError::Unusable {
-        what,
-        path: dir.to_owned(),
-        why,
-    };
     if std::fs::symlink_metadata(dir).is_err() {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(mode)
             .create(dir)
-            .map_err(|e| unusable(format!("cannot create: {e}")))?;
+            .map_err(|e| DirError::Unusable {
+                what,
+                path: dir.to_owned(),
+                why: format!("cannot create: {e}"),
+            })?;
     }
+    check_existing(what, dir, owners, allow_shared)
+}
+
+/// [`prepare`] for a directory that must already exist (the parent of a socket configured
+/// outside the runtime dir).
+pub fn check_existing(
+    what: &'static str,
+    dir: &Path,
+    owners: &[Uid],
+    allow_shared: bool,
+) -> Result<(), DirError> {
+    let unusable = |why: String| DirError::Unusable {
+        what,
+        path: dir.to_owned(),
+        why,
+    };
     let fd = open(
         dir,
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
