@@ -107,9 +107,10 @@ impl Relay {
             (daemon.try_clone()?, frontend.try_clone()?, "out"),
         ] {
             let name = format!("{id}-relay-{dir}");
+            let who = id.to_owned();
             let spawned = std::thread::Builder::new()
                 .name(name)
-                .spawn(move || forward(&from, &to));
+                .spawn(move || forward(&who, &from, &to));
             match spawned {
                 Ok(t) => threads.push(t),
                 Err(e) => {
@@ -138,16 +139,28 @@ impl Relay {
 
 /// Moves whole messages from `from` to `to` until either side ends, then shuts both down
 /// so the other direction, the daemon and the frontend all see the end.
-fn forward(from: &UnixStream, to: &UnixStream) {
+fn forward(id: &str, from: &UnixStream, to: &UnixStream) {
     let mut buf = vec![0u8; HEADER + MAX_BODY];
     let mut fds: Vec<OwnedFd> = Vec::new();
-    while let Ok(Some(len)) = read_message(from, &mut buf, &mut fds) {
-        let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
-        if send_all(to, &buf[..len], &raw).is_err() {
-            break;
+    loop {
+        match read_message(from, &mut buf, &mut fds) {
+            Ok(Some(len)) => {
+                let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+                if send_all(to, &buf[..len], &raw).is_err() {
+                    break;
+                }
+                // Ours are closed; the receiver got its own copies.
+                fds.clear();
+            }
+            Ok(None) => break,
+            // Once per connection at most: the connection ends here. A reset is the
+            // other side going away, not news.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => {
+                log::warn!("{id}: ending the frontend connection: {e}");
+                break;
+            }
         }
-        // Ours are closed; the receiver got its own copies.
-        fds.clear();
     }
     let _ = from.shutdown(std::net::Shutdown::Both);
     let _ = to.shutdown(std::net::Shutdown::Both);
