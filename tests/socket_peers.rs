@@ -303,3 +303,32 @@ peer_uids = [{uid}]
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+#[test]
+fn a_hostile_admitted_frontend_ends_only_its_own_connection() {
+    let svc = Service::start(&config(&format!("[{}]", me())), &SOCKETS);
+    // A header announcing a body larger than any vhost-user message: the relay reads no
+    // further and ends the connection.
+    let mut s = UnixStream::connect(svc.socket(SOCKETS[0])).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut m = GET_FEATURES;
+    m[8..12].copy_from_slice(&0x0100_0000u32.to_le_bytes());
+    s.write_all(&m).unwrap();
+    let mut rest = Vec::new();
+    let ended = s.read_to_end(&mut rest);
+    assert!(
+        ended.is_ok() || matches!(&ended, Err(e) if e.kind() == ErrorKind::ConnectionReset),
+        "{ended:?}"
+    );
+    assert!(rest.is_empty(), "no reply to a malformed message");
+    // The next frontend is served at once.
+    let mut h = svc.connect(SOCKETS[0], &HarnessOptions::default());
+    version_ok(&mut h, 3);
+    h.disconnect().unwrap();
+    assert!(
+        svc.log()
+            .contains("vm0-scmi: ending the frontend connection"),
+        "{}",
+        svc.log()
+    );
+}
