@@ -142,7 +142,7 @@ pub fn prepare_runtime_dir(
         "runtime dir",
         dir,
         mode,
-        &[nix::unistd::geteuid()],
+        &dirs::service_owners(),
         allow_shared,
     )?;
     Ok(())
@@ -378,7 +378,7 @@ impl Placed {
                     dirs::check_existing(
                         "socket dir",
                         parent,
-                        &[nix::unistd::geteuid()],
+                        &dirs::service_owners(),
                         config.service.allow_shared_dirs,
                     )?;
                 }

@@ -16,6 +16,12 @@ use nix::unistd::Uid;
 /// The config key that turns the ownership and mode checks off.
 pub const ALLOW_KEY: &str = "service.allow_shared_dirs";
 
+/// The users a runtime, state or socket dir may belong to: the service's own (effective)
+/// user. A configured unprivileged service user the process drops to belongs here too.
+pub fn service_owners() -> Vec<Uid> {
+    vec![nix::unistd::geteuid()]
+}
+
 /// Why a directory is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum DirError {

@@ -175,7 +175,7 @@ pub fn prepare_state_dir(
         "state dir",
         dir,
         0o700,
-        &[nix::unistd::geteuid()],
+        &crate::service::dirs::service_owners(),
         allow_shared,
     )
 }
