@@ -119,11 +119,11 @@ check "rust_defaults: modules are vendor modules" \
     props_ok "$ROOT/Android.bp" drivervm_defaults '    vendor: true,'
 check "prebuilt_etc drivervm.toml installs to /vendor/etc/drivervm" \
     props_ok "$ROOT/Android.bp" drivervm.toml '    vendor: true,' \
-    '    src: "etc/drivervm.toml",' '    sub_dir: "drivervm",'
+    '    src: "etc/android/drivervm.toml",' '    sub_dir: "drivervm",'
 
 # Every file a module names exists. Files other streams of work own are reported, not
 # failed, while they are not yet in the tree.
-owned_elsewhere=" src/bin/drivervmctl.rs etc/drivervm.toml "
+owned_elsewhere=" src/bin/drivervmctl.rs "
 refs=$(grep -ohE '"(src|etc|vintf)/[^"*]+"' "$ROOT/Android.bp" | tr -d '"' | sort -u)
 for ref in $refs; do
     if [ -e "$ROOT/$ref" ]; then pass "Android.bp reference exists: $ref"
@@ -306,6 +306,14 @@ check "label: /dev/bsg/0:0:0:49476 (UFS RPMB W-LUN only)" \
     bash -c "$(declare -f label_of expect_label); expect_label /dev/bsg/0:0:0:49476 '$SE/ufs_rpmb/file_contexts' drivervm_ufs_rpmb_device && expect_label /dev/bsg/0:0:0:0 '$SE/ufs_rpmb/file_contexts'"
 check "label: sockets dir is drivervm_socket (the more specific of two matches)" \
     expect_label /data/vendor/drivervm/sockets/snd0.sock "$FC" drivervm_data_file drivervm_socket
+# The installed config's directories carry the labels the domain's rules are written for
+# (tests/android_config.rs checks them against the .rc).
+ACFG="$ROOT/etc/android/drivervm.toml"
+cfg_dir() { sed -nE "s|^$1 = \"([^\"]+)\"$|\1|p" "$ACFG"; }
+check "label: the Android config's runtime_dir holds drivervm_socket files" \
+    expect_label "$(cfg_dir runtime_dir)/vm0-scmi.sock" "$FC" drivervm_data_file drivervm_socket
+check "label: the Android config's state_dir holds drivervm_data_file files" \
+    expect_label "$(cfg_dir state_dir)/vm0-rpmb.img" "$FC" drivervm_data_file
 
 # ---------------------------------------------------------------- (c) VINTF and init
 for xml in "$ROOT"/vintf/*.xml; do
