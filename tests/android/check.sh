@@ -349,6 +349,11 @@ rc_service=$(awk '$1 == "service" {print $3}' "$RC")
 check ".rc starts the binary sepolicy labels drivervm_exec" \
     agree "$(label_of "$rc_service" "$FC")" "drivervm_exec "
 check ".rc binary is where Android.bp installs it (/vendor/bin/hw)" agree "$rc_service" /vendor/bin/hw/drivervm
+# drivervmctl installs to /vendor/bin (no relative_install_path), where its exec type is.
+ctl_text=$(bp_module_text "$ROOT/Android.bp" drivervmctl)
+ctl_path="/vendor/bin/$(sed -nE 's/^    relative_install_path: "([^"]+)",$/\1\//p' <<<"$ctl_text")drivervmctl"
+check "drivervmctl's install path ($ctl_path) is labelled drivervmctl_exec" \
+    expect_label "$ctl_path" "$FC" drivervmctl_exec
 rc_field() { awk -v k="$1" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }' "$RC"; }
 check ".rc class hal" agree "$(rc_field class)" hal
 check ".rc user is a dedicated non-root vendor AID" \
