@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use log::info;
-use nix::unistd::{Gid, Group, Uid, User};
+use nix::unistd::{Gid, Uid, User};
 
 use crate::config::{Config, DeviceConfig, DeviceKind, GuestConfig, TransportConfig};
 use crate::service::kind::{BuildContext, Built, Phase, Served};
@@ -32,9 +32,9 @@ pub enum ServiceError {
     /// The runtime or state dir is unusable or others could write it.
     #[error(transparent)]
     Dir(#[from] dirs::DirError),
-    /// `service.socket_group` names no group.
-    #[error("socket group \"{0}\": no such group")]
-    NoSuchGroup(String),
+    /// `service.socket_group` or a guest's `socket_group` names no group.
+    #[error(transparent)]
+    Group(#[from] crate::config::GroupError),
     /// A guest's `socket_user` names no user.
     #[error("{key} \"{name}\": no such user")]
     NoSuchUser {
@@ -148,24 +148,14 @@ pub fn prepare_runtime_dir(
     Ok(())
 }
 
-/// A group by name or number.
-pub fn group_id(name: &str) -> Result<Gid, ServiceError> {
-    match Group::from_name(name) {
-        Ok(Some(g)) => Ok(g.gid),
-        _ => name
-            .parse::<u32>()
-            .map(Gid::from_raw)
-            .map_err(|_| ServiceError::NoSuchGroup(name.to_string())),
-    }
-}
-
 fn socket_group(config: &Config) -> Result<Option<Gid>, ServiceError> {
-    config
-        .service
-        .socket_group
-        .as_deref()
-        .map(group_id)
-        .transpose()
+    let Some(name) = &config.service.socket_group else {
+        return Ok(None);
+    };
+    Ok(Some(crate::config::resolve_group(
+        "service.socket_group",
+        name,
+    )?))
 }
 
 /// Who may open `guest`'s device sockets: its own socket_user and socket_group, else
@@ -188,7 +178,7 @@ fn guest_access(
         }),
     };
     let group = match &guest.socket_group {
-        Some(name) => Some(group_id(name)?),
+        Some(name) => Some(crate::config::resolve_group("guest socket_group", name)?),
         None => service_group,
     };
     Ok(SocketAccess { owner, group })
