@@ -148,6 +148,7 @@ fn transport_name(t: iface::TransportKind::TransportKind) -> String {
     match t {
         T::VHOST_USER => "vhost-user".into(),
         T::GUNYAH => "gunyah".into(),
+        T::RPMB_DEV => "rpmb-dev".into(),
         other => format!("unknown({})", other.0),
     }
 }
@@ -254,9 +255,18 @@ fn status(svc: &dyn IDriverVm, as_json: bool) -> Result<(), Failure> {
 
 fn device(svc: &dyn IDriverVm, id: &str, as_json: bool) -> Result<(), Failure> {
     let d = svc.r#getDevice(id)?;
-    let detail = DetailView::fetch(svc, &d);
+    let version = svc.r#getInterfaceVersion()?;
+    if version < detail::GET_DETAIL_VERSION {
+        // stderr, so that --json output stays one object.
+        eprintln!(
+            "drivervmctl: note: the service speaks vendor.drivervm V{version}, which has no \
+             getDetail; reading the detail through the V1 per-kind getters"
+        );
+    }
+    let detail = DetailView::fetch(svc, &d, version);
     if as_json {
         let mut v = device_json(&d);
+        v["interface_version"] = json!(version);
         v["detail"] = detail.json();
         println!("{v}");
         return Ok(());
