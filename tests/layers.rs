@@ -139,3 +139,106 @@ fn the_scanner_sees_single_grouped_and_inline_paths() {
     let names: Vec<String> = named_modules(text).into_iter().map(|(_, m)| m).collect();
     assert_eq!(names, ["hw", "status", "devices", "config"]);
 }
+
+/// The one place each kind of unit-test file may be declared from, or why `path` breaks the
+/// convention (README, Layout): `foo_tests.rs` from `foo.rs` as `#[path = "foo_tests.rs"]
+/// mod tests;`, `tests.rs` from the folder's `mod.rs` as `mod tests;`, `<folder>/tests/x.rs`
+/// from `<folder>/tests.rs` as `mod x;`.
+fn test_file_declared(path: &Path) -> Result<(), String> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let declares = |file: PathBuf, lines: &[String]| -> Result<(), String> {
+        let text = fs::read_to_string(&file)
+            .map_err(|e| format!("expected to be declared in {}: {e}", file.display()))?;
+        let code: Vec<&str> = text.lines().map(str::trim).collect();
+        let found = code
+            .windows(lines.len())
+            .any(|w| w.iter().zip(lines).all(|(a, b)| a == b));
+        if found {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} does not declare it as `{}`",
+                file.display(),
+                lines.join(" ")
+            ))
+        }
+    };
+    if dir.file_name().is_some_and(|d| d == "tests") {
+        let stem = name.trim_end_matches(".rs");
+        let parent = dir.with_extension("rs");
+        return declares(parent, &[format!("mod {stem};")]);
+    }
+    if name == "tests.rs" {
+        return declares(dir.join("mod.rs"), &["mod tests;".to_owned()]);
+    }
+    if let Some(stem) = name.strip_suffix("_tests.rs") {
+        return declares(
+            dir.join(format!("{stem}.rs")),
+            &[format!("#[path = \"{name}\"]"), "mod tests;".to_owned()],
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn unit_test_files_follow_the_one_convention() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for f in files.iter().filter(|f| is_test_file(f)) {
+        checked += 1;
+        if let Err(why) = test_file_declared(f) {
+            wrong.push(format!(
+                "{}: {why}",
+                f.strip_prefix(&root).unwrap_or(f).display()
+            ));
+        }
+    }
+    // No test module file reached another way (`mod foo_tests;`, a test file under a path
+    // that is not its module's).
+    for f in &files {
+        let text = fs::read_to_string(f).expect("readable source file");
+        for (n, line) in text.lines().enumerate() {
+            let l = line.trim();
+            if l.starts_with("mod ") && l.ends_with("_tests;") {
+                wrong.push(format!(
+                    "{}:{}: `{l}` (a test file is `mod tests;`)",
+                    f.strip_prefix(&root).unwrap_or(f).display(),
+                    n + 1
+                ));
+            }
+        }
+    }
+    assert!(
+        checked > 20,
+        "only {checked} test files found under {root:?}"
+    );
+    assert!(
+        wrong.is_empty(),
+        "test files off the convention:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn the_convention_check_refuses_a_misplaced_test_file() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    fs::write(d.join("foo.rs"), "#[cfg(test)]\nmod foo_tests;\n").expect("write");
+    fs::write(d.join("foo_tests.rs"), "").expect("write");
+    assert!(test_file_declared(&d.join("foo_tests.rs")).is_err());
+    fs::write(
+        d.join("foo.rs"),
+        "#[cfg(test)]\n#[path = \"foo_tests.rs\"]\nmod tests;\n",
+    )
+    .expect("write");
+    assert_eq!(test_file_declared(&d.join("foo_tests.rs")), Ok(()));
+    fs::write(d.join("tests.rs"), "").expect("write");
+    assert!(
+        test_file_declared(&d.join("tests.rs")).is_err(),
+        "no mod.rs"
+    );
+}
