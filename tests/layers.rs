@@ -242,3 +242,95 @@ fn the_convention_check_refuses_a_misplaced_test_file() {
         "no mod.rs"
     );
 }
+
+/// The device kinds as their names appear in code (`DeviceKind::Scmi`, `scmi::`, `"rpmb"`,
+/// `SoundConfig`, `RadioKind`, ...).
+const KINDS: [&str; 4] = ["scmi", "rpmb", "sound", "radio"];
+
+/// Issue 15's target: production files outside the kinds' own folders and the registry that
+/// name every kind. Not reached yet; see docs/adding-a-device.md.
+const TARGET_FILES_NAMING_EVERY_KIND: usize = 2;
+
+/// Where the count stands; lower it as files stop naming every kind, never raise it.
+const FILES_NAMING_EVERY_KIND_TODAY: usize = 13;
+
+/// Whether `rel` (relative to src/) belongs to one kind or is the registry: the kind's folder
+/// under devices/ or hw/, its config/<kind>.rs (or folder), its service/<kind>.rs.
+fn is_kind_own_or_registry(rel: &Path) -> bool {
+    let parts: Vec<&str> = rel.iter().filter_map(|c| c.to_str()).collect();
+    let own = |s: &str| KINDS.iter().any(|k| s == *k || s == format!("{k}.rs"));
+    match parts.as_slice() {
+        ["service", "registry.rs"] => true,
+        ["devices" | "hw" | "config" | "service", k, ..] => own(k),
+        _ => false,
+    }
+}
+
+/// The production code of `text`: comments dropped, and nothing from `#[cfg(test)]` on.
+fn production_code(text: &str, comment: &str) -> String {
+    let mut code = String::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with("#[cfg(test)]") {
+            break;
+        }
+        code.push_str(line.split(comment).next().unwrap_or(""));
+        code.push('\n');
+    }
+    code.to_ascii_lowercase()
+}
+
+fn names_every_kind(code: &str) -> bool {
+    KINDS.iter().all(|k| code.contains(k))
+}
+
+#[test]
+fn files_naming_every_kind_do_not_grow() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    files.push(root.join("config/default.toml"));
+    let mut naming = Vec::new();
+    for f in files.iter().filter(|f| !is_test_file(f)) {
+        let rel = f.strip_prefix(&root).unwrap_or(f);
+        if is_kind_own_or_registry(rel) {
+            continue;
+        }
+        let text = fs::read_to_string(f).expect("readable source file");
+        let comment = if f.extension().is_some_and(|e| e == "toml") {
+            "#"
+        } else {
+            "//"
+        };
+        if names_every_kind(&production_code(&text, comment)) {
+            naming.push(rel.display().to_string());
+        }
+    }
+    naming.sort();
+    eprintln!(
+        "{} files name every kind (target {TARGET_FILES_NAMING_EVERY_KIND}):\n  {}",
+        naming.len(),
+        naming.join("\n  ")
+    );
+    assert!(
+        naming.len() <= FILES_NAMING_EVERY_KIND_TODAY,
+        "{} files now name every kind, more than the {FILES_NAMING_EVERY_KIND_TODAY} \
+         recorded: a kind's knowledge belongs in its own folders and the registry\n  {}",
+        naming.len(),
+        naming.join("\n  ")
+    );
+}
+
+#[test]
+fn the_kind_count_sees_code_and_not_comments_or_tests() {
+    let all = "use a::{Scmi, Rpmb};\nlet s = SoundKind;\nmod radio;\n";
+    assert!(names_every_kind(&production_code(all, "//")));
+    let commented = "use a::{Scmi, Rpmb};\nlet s = SoundKind; // radio\n";
+    assert!(!names_every_kind(&production_code(commented, "//")));
+    let in_tests = "use a::{Scmi, Rpmb, Sound};\n#[cfg(test)]\nmod radio;\n";
+    assert!(!names_every_kind(&production_code(in_tests, "//")));
+    assert!(is_kind_own_or_registry(Path::new("devices/rpmb/engine.rs")));
+    assert!(is_kind_own_or_registry(Path::new("config/sound.rs")));
+    assert!(is_kind_own_or_registry(Path::new("service/registry.rs")));
+    assert!(!is_kind_own_or_registry(Path::new("config/validate.rs")));
+    assert!(!is_kind_own_or_registry(Path::new("devices/mod.rs")));
+}
