@@ -24,6 +24,8 @@ pub fn kind(k: DeviceKind) -> iface::DeviceKind::DeviceKind {
         DeviceKind::Rpmb => K::RPMB,
         DeviceKind::Sound => K::SOUND,
         DeviceKind::Radio => K::RADIO,
+        // No value of its own; DeviceStatus.kindName names it.
+        DeviceKind::Extra(_) => K(-1),
     }
 }
 
@@ -90,6 +92,7 @@ pub fn device_status(s: DeviceSnapshot) -> iface::DeviceStatus::DeviceStatus {
             })
             .collect(),
         r#lastError: s.last_error,
+        r#kindName: s.kind.map(|k| k.name().to_owned()).unwrap_or_default(),
     }
 }
 
