@@ -87,6 +87,16 @@ impl ServiceConfig {
             .as_deref()
             .or(self.socket_group.as_deref())
     }
+
+    /// The control socket's group with the key that sets it: `control_group`, else the
+    /// `socket_group` it defaults to.
+    pub fn control_group_setting(&self) -> Option<(&'static str, &str)> {
+        match (&self.control_group, &self.socket_group) {
+            (Some(g), _) => Some(("service.control_group", g.as_str())),
+            (None, Some(g)) => Some(("service.socket_group", g.as_str())),
+            (None, None) => None,
+        }
+    }
 }
 
 /// `service.control_vsock_*`: RPC binder over vsock for the host VM.

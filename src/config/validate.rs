@@ -162,6 +162,13 @@ impl Validator<'_> {
                 ),
             ));
         }
+        // All digits is a numeric gid (Android's AIDs); one that no gid_t can hold is a typo.
+        if group.bytes().all(|b| b.is_ascii_digit()) && super::numeric_gid(group).is_none() {
+            return Err(self.err(
+                key,
+                format!("{group} is not a gid (expected 0 to 4294967294)"),
+            ));
+        }
         Ok(())
     }
 

@@ -77,6 +77,11 @@ pub fn same_listener(a: &Strong<dyn IDriverVmListener>, b: &Strong<dyn IDriverVm
     a.as_binder() == b.as_binder()
 }
 
+/// Whether `status` says the binder's process is already gone.
+pub fn is_dead(status: &Status) -> bool {
+    status.transaction_error() == binder::StatusCode::DEAD_OBJECT
+}
+
 /// A registered death notification; dropping it unregisters it.
 pub struct DeathWatch {
     binder: SpIBinder,
