@@ -45,6 +45,8 @@ struct Args {
 const EXIT_CONFIG: u8 = 2;
 
 fn load(args: &Args) -> Result<Config, config::ConfigError> {
+    // Kinds the registry adds must be known before a config names them.
+    service::registry::register_kinds();
     match &args.config {
         Some(path) => config::load(path),
         None => config::embedded_default(),

@@ -215,6 +215,8 @@ pub enum DeviceSpec {
     Sound(super::sound::SoundConfig),
     /// virtio-radio: the tuner and region.
     Radio(super::radio::RadioConfig),
+    /// A kind the service registry adds: no settings of its own.
+    Extra(DeviceKind),
 }
 
 impl DeviceSpec {
@@ -225,6 +227,7 @@ impl DeviceSpec {
             Self::Rpmb(_) => DeviceKind::Rpmb,
             Self::Sound(_) => DeviceKind::Sound,
             Self::Radio(_) => DeviceKind::Radio,
+            Self::Extra(k) => *k,
         }
     }
 }

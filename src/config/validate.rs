@@ -458,7 +458,7 @@ impl Validator<'_> {
                 format!(
                     "unknown device kind \"{}\" (expected one of: {})",
                     raw.kind.escape_debug(),
-                    name_list(&DeviceKind::ALL, DeviceKind::name)
+                    name_list(&DeviceKind::known().collect::<Vec<_>>(), DeviceKind::name)
                 ),
             )
         })?;
@@ -567,6 +567,7 @@ impl Validator<'_> {
             transport: raw.transport,
             spec: match kind {
                 DeviceKind::Scmi => Some(DeviceSpec::Scmi(grants)),
+                DeviceKind::Extra(_) => Some(DeviceSpec::Extra(kind)),
                 _ => sound.or(radio),
             },
             rpmb: raw.rpmb,

@@ -1,5 +1,5 @@
 //! The Soong build's binder: AOSP libbinder_rs (kernel binder through servicemanager) and the
-//! `vendor.drivervm-V1-rust` crate the `aidl_interface` generates. Twin of
+//! `vendor.drivervm-V2-rust` crate the `aidl_interface` generates. Twin of
 //! `shim_rsbinder.rs`; `contract.rs` pins the signatures both export.
 //!
 //! Cargo's own build never compiles this file; `tests/soong_shim` type-checks it against a

@@ -99,11 +99,11 @@ props_ok() { # props_ok FILE MODULE LINE... : every LINE appears in the module's
         has_line "$text" "$line" || { echo "module $module lacks: $line"; return 1; }
     done
 }
-check "aidl_interface: vintf, vendor_available, rust backend, frozen V1" \
+check "aidl_interface: vintf, vendor_available, rust backend, frozen V1 and V2" \
     props_ok "$ROOT/aidl/Android.bp" vendor.drivervm \
     '    stability: "vintf",' '    vendor_available: true,' '    frozen: true,' \
     '    srcs: ["vendor/drivervm/*.aidl"],' '            version: "1",' \
-    '            imports: [],'
+    '            version: "2",' '            imports: [],'
 rust_enabled() {
     bp_module_text "$ROOT/aidl/Android.bp" vendor.drivervm |
         awk '/^        rust: \{$/ { r = 1; next } r && /^        \}/ { r = 0 }
@@ -114,7 +114,7 @@ check "rust_binary drivervm: vendor, hw/, init_rc, vintf fragment, config" \
     props_ok "$ROOT/Android.bp" drivervm '    defaults: ["drivervm_defaults"],' \
     '    relative_install_path: "hw",' '    init_rc: ["etc/drivervm.rc"],' \
     '    vintf_fragments: ["vintf/drivervm.xml"],' '    required: ["drivervm.toml"],' \
-    '    srcs: ["src/main.rs"],' '        "vendor.drivervm-V1-rust",'
+    '    srcs: ["src/main.rs"],' '        "vendor.drivervm-V2-rust",'
 check "rust_defaults: modules are vendor modules" \
     props_ok "$ROOT/Android.bp" drivervm_defaults '    vendor: true,'
 check "prebuilt_etc drivervm.toml installs to /vendor/etc/drivervm" \
@@ -414,7 +414,7 @@ normalize() { # normalize FILE: one token line per declaration, comparable acros
             -e "s/\\b$pkg\\.//g" -e 's/[[:space:]]+/ /g' -e 's/ *([][{}();,=]) */\1/g' -e 's/ *@/ @/g' -e 's/^ +//' |
         awk -v name="$name" '{
             # annotations before the declaration keyword, sorted; oneway moved onto methods
-            match($0, /(parcelable|enum|(oneway )?interface) /); head = substr($0, 1, RSTART - 1)
+            match($0, /(parcelable|union|enum|(oneway )?interface) /); head = substr($0, 1, RSTART - 1)
             body = substr($0, RSTART); n = split(head, ann, " ")
             for (i = 2; i <= n; i++) for (j = i; j > 1 && ann[j - 1] > ann[j]; j--) {
                 t = ann[j]; ann[j] = ann[j - 1]; ann[j - 1] = t }
