@@ -37,7 +37,7 @@ missing_tools() {
 
 build_base() {
   [ -f "$BASE" ] && return
-  local root
+  local root tmp
   root="$(mktemp -d)"
   mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,data,lib/modules,usr/share}
   install -m 0755 /bin/busybox "$root/bin/busybox"
@@ -45,8 +45,11 @@ build_base() {
   for t in "${GUEST_TOOLS[@]}"; do copy_with_libs "$root" "$(command -v "$t")"; done
   # alsa-lib reads its configuration from here even for hw: devices.
   cp -a /usr/share/alsa "$root/usr/share/alsa"
-  pack_initrd "$root" "$BASE.tmp"
-  mv "$BASE.tmp" "$BASE"
+  # Tests run in parallel: each packs its own copy and renames it into place, so none
+  # reads a half-written base or loses its file to another's rename.
+  tmp="$(mktemp "$BASE.XXXXXX")"
+  pack_initrd "$root" "$tmp"
+  mv -f "$tmp" "$BASE"
   rm -rf "$root"
 }
 
