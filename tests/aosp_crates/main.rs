@@ -53,17 +53,27 @@ enum Failure {
 
 /// Runs the whole check on the tree at `root`; the names of the modules it compiled.
 fn soong_check(root: &Path) -> Result<Vec<String>, Failure> {
+    soong_check_with(root, &table())
+}
+
+/// [`soong_check`] against `table` instead of the recorded one.
+fn soong_check_with(root: &Path, table: &Table) -> Result<Vec<String>, Failure> {
     let tree = soong::read(root).map_err(|e| Failure::Rules(vec![e]))?;
-    let table = table();
-    let violations = workspace::rule_violations(&tree, &table);
+    let violations = workspace::rule_violations(&tree, table);
     if !violations.is_empty() {
         return Err(Failure::Rules(violations));
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let tag = tag();
-    workspace::write(dir.path(), &tag, &tree, &table, &repo())
+    workspace::write(dir.path(), &tag, &tree, table, &repo())
         .map_err(|e| Failure::Rules(vec![e]))?;
     workspace::check(dir.path(), &tag).map_err(Failure::Compile)?;
+    // Cargo unifies features across the graph; Soong builds each AOSP crate one way.
+    let extra =
+        workspace::extra_features(dir.path(), table).map_err(|e| Failure::Rules(vec![e]))?;
+    if !extra.is_empty() {
+        return Err(Failure::Rules(extra));
+    }
     Ok(tree.rust.iter().map(|m| m.name.clone()).collect())
 }
 
@@ -132,12 +142,14 @@ fn soong_modules_compile_against_aosp_crates() {
 
 #[test]
 fn a_crate_missing_from_rustlibs_fails_to_compile() {
-    // drivervmctl prints JSON with serde_json; without libserde_json Soong has no such crate.
+    // The device reads its config with serde_json: without libserde_json in libdrivervm's
+    // rustlibs (the first list naming it), Soong has no such crate.
     let tmp = tree_copy();
     mutate(tmp.path(), "Android.bp", "        \"libserde_json\",\n", "");
     match soong_check(tmp.path()) {
         Err(Failure::Compile(e)) => {
             assert!(e.contains("serde_json"), "{e}");
+            assert!(e.contains("soong-libdrivervm-"), "the library is what fails: {e}");
             assert!(
                 e.contains("E0432") || e.contains("E0433"),
                 "unresolved crate: {e}"
@@ -223,6 +235,26 @@ fn a_both_arch_library_over_first_arch_crates_is_refused() {
             "{v:?}"
         ),
         other => panic!("expected a rule failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_feature_aosp_does_not_build_is_refused() {
+    // Were AOSP's vm-memory built without backend-mmap, vhost (which needs it) would not
+    // build there; Cargo would quietly turn it on.
+    let mut t = table();
+    let vm = t
+        .entries
+        .get_mut("libvm_memory_android")
+        .expect("vm-memory recorded");
+    vm.features.retain(|f| f != "backend-mmap");
+    match soong_check_with(&repo(), &t) {
+        Err(Failure::Rules(v)) => assert!(
+            v.iter()
+                .any(|l| l.contains("feature \"backend-mmap\" is on in the Cargo graph")),
+            "{v:?}"
+        ),
+        other => panic!("expected a feature failure, got {other:?}"),
     }
 }
 

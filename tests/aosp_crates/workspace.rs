@@ -313,3 +313,78 @@ pub fn check(dir: &Path, tag: &str) -> Result<(), String> {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 }
+
+/// Features Cargo's resolution turned on in an AOSP crate beyond what AOSP builds it with
+/// (another crate of the graph asking for more), which Soong would not provide.
+pub fn extra_features(dir: &Path, table: &Table) -> Result<Vec<String>, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--color",
+            "never",
+            "--manifest-path",
+        ])
+        .arg(dir.join("Cargo.toml"))
+        .output()
+        .map_err(|e| format!("run cargo metadata: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: {e}"))?;
+    let packages = meta["packages"].as_array().cloned().unwrap_or_default();
+    let nodes = meta["resolve"]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut extra = Vec::new();
+    for e in table.entries.values().filter(|e| e.model.is_none()) {
+        let Some(version) = &e.version else { continue };
+        let Some(pkg) = packages
+            .iter()
+            .find(|p| p["name"] == e.krate.as_str() && p["version"] == version.as_str())
+        else {
+            continue;
+        };
+        let Some(node) = nodes.iter().find(|n| n["id"] == pkg["id"]) else {
+            continue;
+        };
+        // What AOSP's list turns on, following the crate's own feature table.
+        let table_of = &pkg["features"];
+        let mut allowed: BTreeSet<String> = BTreeSet::new();
+        let mut todo: Vec<String> = e.features.clone();
+        while let Some(f) = todo.pop() {
+            if !allowed.insert(f.clone()) {
+                continue;
+            }
+            for implied in table_of[&f].as_array().into_iter().flatten() {
+                if let Some(name) = implied.as_str() {
+                    if !name.contains('/') && !name.starts_with("dep:") {
+                        todo.push(name.to_owned());
+                    }
+                }
+            }
+        }
+        for f in node["features"].as_array().into_iter().flatten() {
+            if let Some(f) = f.as_str() {
+                // A feature that only names features AOSP turns on anyway (thiserror's
+                // `default = ["std"]`) changes nothing.
+                let same = table_of[f].as_array().is_some_and(|implied| {
+                    implied
+                        .iter()
+                        .all(|i| i.as_str().is_some_and(|n| allowed.contains(n)))
+                });
+                if !allowed.contains(f) && !same {
+                    extra.push(format!(
+                        "{} {}: feature {f:?} is on in the Cargo graph but not in AOSP's {}",
+                        e.krate, version, e.module
+                    ));
+                }
+            }
+        }
+    }
+    Ok(extra)
+}
