@@ -149,7 +149,10 @@ fn a_crate_missing_from_rustlibs_fails_to_compile() {
     match soong_check(tmp.path()) {
         Err(Failure::Compile(e)) => {
             assert!(e.contains("serde_json"), "{e}");
-            assert!(e.contains("soong-libdrivervm-"), "the library is what fails: {e}");
+            assert!(
+                e.contains("soong-libdrivervm-"),
+                "the library is what fails: {e}"
+            );
             assert!(
                 e.contains("E0432") || e.contains("E0433"),
                 "unresolved crate: {e}"
@@ -215,6 +218,24 @@ fn a_crate_with_restricted_visibility_is_refused() {
                 "{v:?}"
             )
         }
+        other => panic!("expected a rule failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_crate_that_is_not_vendor_available_is_refused() {
+    // As if AOSP built libnix for the platform only: the rule, against a changed table.
+    let mut t = table();
+    t.entries
+        .get_mut("libnix")
+        .expect("nix recorded")
+        .vendor_available = false;
+    match soong_check_with(&repo(), &t) {
+        Err(Failure::Rules(v)) => assert!(
+            v.iter()
+                .any(|l| l.contains("libnix is not vendor_available")),
+            "{v:?}"
+        ),
         other => panic!("expected a rule failure, got {other:?}"),
     }
 }
