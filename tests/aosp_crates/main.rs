@@ -65,9 +65,9 @@ fn soong_check_with(root: &Path, table: &Table) -> Result<Vec<String>, Failure> 
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let tag = tag();
-    workspace::write(dir.path(), &tag, &tree, table, &repo())
+    let members = workspace::write(dir.path(), &tag, &tree, table, &repo())
         .map_err(|e| Failure::Rules(vec![e]))?;
-    workspace::check(dir.path(), &tag).map_err(Failure::Compile)?;
+    workspace::check(dir.path(), &tag, &members).map_err(Failure::Compile)?;
     // Cargo unifies features across the graph; Soong builds each AOSP crate one way.
     let extra =
         workspace::extra_features(dir.path(), table).map_err(|e| Failure::Rules(vec![e]))?;

@@ -115,7 +115,13 @@ fn build_rs(cfgs: &[String]) -> String {
 }
 
 /// Writes the workspace for `tree` into `dir`; `repo` is where model paths are relative to.
-pub fn write(dir: &Path, tag: &str, tree: &Tree, table: &Table, repo: &Path) -> Result<(), String> {
+pub fn write(
+    dir: &Path,
+    tag: &str,
+    tree: &Tree,
+    table: &Table,
+    repo: &Path,
+) -> Result<Vec<String>, String> {
     let mut members = Vec::new();
     let mut aidl_crates = BTreeSet::new();
     for m in &tree.rust {
@@ -227,7 +233,8 @@ pub fn write(dir: &Path, tag: &str, tree: &Tree, table: &Table, repo: &Path) -> 
          [workspace]\nresolver = \"2\"\nmembers = {}\n",
         toml_list(&members)
     );
-    fs::write(dir.join("Cargo.toml"), ws).map_err(|e| e.to_string())
+    fs::write(dir.join("Cargo.toml"), ws).map_err(|e| e.to_string())?;
+    Ok(members)
 }
 
 /// The generated crate's surface for the frozen AIDL in `api`.
@@ -276,7 +283,7 @@ pub fn cache_dir() -> PathBuf {
 
 /// `cargo check` of the workspace in `dir`, warnings denied in our crates; `Err` holds
 /// the diagnostics.
-pub fn check(dir: &Path, tag: &str) -> Result<(), String> {
+pub fn check(dir: &Path, tag: &str, members: &[String]) -> Result<(), String> {
     let cache = cache_dir();
     fs::create_dir_all(&cache).map_err(|e| e.to_string())?;
     // The lock file of an earlier run keeps the resolution (and so the build) reusable.
@@ -307,6 +314,17 @@ pub fn check(dir: &Path, tag: &str) -> Result<(), String> {
             let _ = fs::rename(&tmp, &lock);
         }
     }
+    // Our crates' outputs differ each run (the tree is a fresh copy); only the registry
+    // crates are worth keeping, so the cache does not grow with every run.
+    let mut clean = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    clean
+        .args(["clean", "--quiet", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", cache.join("target"));
+    for m in members {
+        clean.args(["-p", m]);
+    }
+    let _ = clean.output();
     if out.status.success() {
         Ok(())
     } else {
