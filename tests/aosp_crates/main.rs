@@ -241,6 +241,29 @@ fn a_crate_that_is_not_vendor_available_is_refused() {
 }
 
 #[test]
+fn a_device_only_crate_is_refused_for_a_host_tool() {
+    // libandroid_logger has no host variant: the build-time converter cannot link it.
+    let tmp = tree_copy();
+    mutate(
+        tmp.path(),
+        "Android.bp",
+        "        \"libtoml\",\n",
+        "        \"libandroid_logger\",\n        \"libtoml\",\n",
+    );
+    match soong_check(tmp.path()) {
+        Err(Failure::Rules(v)) => {
+            assert!(
+                v.iter()
+                    .any(|l| l
+                        == "drivervm-config-json: libandroid_logger has no host variant in AOSP"),
+                "{v:?}"
+            )
+        }
+        other => panic!("expected a rule failure, got {other:?}"),
+    }
+}
+
+#[test]
 fn a_both_arch_library_over_first_arch_crates_is_refused() {
     let tmp = tree_copy();
     mutate(

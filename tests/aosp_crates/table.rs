@@ -26,6 +26,7 @@ pub struct Entry {
     pub features: Vec<String>,
     pub vendor_available: bool,
     pub host_only: bool,
+    pub host_supported: bool,
     pub visibility: Visibility,
     pub multilib: String,
     pub source: String,
@@ -109,6 +110,9 @@ impl Table {
         let Some(e) = self.entries.get(lib) else {
             return Some(self.unknown(lib));
         };
+        if !e.host_supported {
+            return Some(format!("{lib} has no host variant in AOSP"));
+        }
         if let Visibility::List(list) = &e.visibility {
             return Some(format!("{lib} is visible only to {}", list.join(", ")));
         }
