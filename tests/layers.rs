@@ -3,8 +3,8 @@
 //! higher layer.
 //!
 //! Order, lowest first: the leaves (`kind`, `wake`, `generation`, `log_budget`, `nix_compat`),
-//! `hw`, `status`, `devices`, `config`; everything else (transport, platform, service, control, harness, logging, the
-//! registry) sits above. Test code is exempt: a test may drive a lower layer through a higher
+//! `hw`, `status`, `devices`, `config`; everything else (transport, platform, service,
+//! control, harness, logging, the registry) sits above. Test code is exempt: a test may drive a lower layer through a higher
 //! one (an RPMB engine feeding an eMMC frame test), which is not a dependency of the product.
 //! Test code is a `tests.rs` or `*_tests.rs` file, a file under a `tests/` folder, or the rest
 //! of a file from its `#[cfg(test)]` line on (the house style puts inline tests last).
