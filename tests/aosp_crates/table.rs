@@ -30,7 +30,7 @@ pub struct Entry {
     pub visibility: Visibility,
     pub multilib: String,
     pub source: String,
-    /// A path (repo-relative) to a model crate used instead of a crates.io package.
+    /// A path (repo-relative) to a model crate used instead of a registry package.
     pub model: Option<String>,
 }
 
