@@ -7,10 +7,10 @@
 //! record that the superblock does not yet cover, so an acknowledged write is never lost and
 //! a torn one is either finished (its journal record is whole) or never happened.
 
+use super::crypto::sha256;
 use super::MAX_WRITE_BLOCKS;
 use super::{check_range, RpmbKey, RpmbMac, RpmbStorage, StorageError, BLOCK_SIZE, MAX_BLOCKS};
 use nix::fcntl::{Flock, FlockArg};
-use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -65,16 +65,14 @@ impl Superblock {
         if let Some(key) = &self.key {
             b[32..64].copy_from_slice(key.expose());
         }
-        let sum = Sha256::digest(&b[..SLOT_CHECKED]);
+        let sum = sha256(&[&b[..SLOT_CHECKED]]);
         b[SLOT_CHECKED..].copy_from_slice(&sum);
         b
     }
 
     /// Decodes a slot; `None` if it is torn, blank or from another format.
     fn decode(b: &[u8; SLOT_SIZE]) -> Option<Self> {
-        if &b[0..8] != SUPERBLOCK_MAGIC
-            || Sha256::digest(&b[..SLOT_CHECKED])[..] != b[SLOT_CHECKED..]
-        {
+        if &b[0..8] != SUPERBLOCK_MAGIC || sha256(&[&b[..SLOT_CHECKED]])[..] != b[SLOT_CHECKED..] {
             return None;
         }
         if le_u32(&b[8..12]) != FORMAT_VERSION {
@@ -134,10 +132,7 @@ impl JournalHeader {
 }
 
 fn journal_checksum(header: &[u8], data: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(header);
-    h.update(data);
-    h.finalize().into()
+    sha256(&[header, data])
 }
 
 fn le_u32(b: &[u8]) -> u32 {
@@ -547,7 +542,7 @@ impl RpmbStorage for FileRpmb {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hmac::Mac;
+    use crate::devices::rpmb::test_hmac::hmac_sha256;
 
     const KEY: [u8; 32] = [0x5a; 32];
 
@@ -611,14 +606,9 @@ mod tests {
             Err(StorageError::KeyAlreadyProgrammed)
         ));
         // The stored key is the programmed one: its MAC matches a MAC keyed independently.
-        let mut theirs = RpmbMac::new_from_slice(&KEY).unwrap();
         let mut ours = f.keyed_mac().unwrap();
-        Mac::update(&mut ours, b"abc");
-        Mac::update(&mut theirs, b"abc");
-        assert_eq!(
-            Mac::finalize(ours).into_bytes(),
-            Mac::finalize(theirs).into_bytes()
-        );
+        ours.update(b"abc");
+        assert_eq!(ours.finalize(), hmac_sha256(&KEY, b"abc"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! Backends: [`file::FileRpmb`] (crash-safe image file, persistent) and
 //! [`memory::MemoryRpmb`] (volatile, for tests and throwaway guests).
 
+pub mod crypto;
 pub mod emmc;
 pub mod file;
 pub mod frames;
@@ -25,9 +26,6 @@ pub(crate) fn refuse_symlink(e: std::io::Error) -> std::io::Error {
 pub mod memory;
 pub mod ufs;
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
 /// Bytes in one RPMB block.
 pub const BLOCK_SIZE: usize = 256;
 /// Most blocks an RPMB partition can hold: addresses are 16 bits (16 MiB).
@@ -35,8 +33,7 @@ pub const MAX_BLOCKS: u32 = 1 << 16;
 /// Most blocks one authenticated write may carry (the virtio `max_wr_cnt` field is a u8).
 pub const MAX_WRITE_BLOCKS: u16 = 255;
 
-/// HMAC-SHA256 keyed with an RPMB authentication key.
-pub type RpmbMac = Hmac<Sha256>;
+pub use crypto::RpmbMac;
 
 /// The 256-bit RPMB authentication key. Never printed: `Debug` is redacted.
 #[derive(Clone, PartialEq, Eq)]
@@ -50,11 +47,7 @@ impl RpmbKey {
 
     /// A MAC instance keyed with this key.
     pub(crate) fn mac(&self) -> RpmbMac {
-        // HMAC accepts keys of any length, so this cannot fail for 32 bytes.
-        match RpmbMac::new_from_slice(&self.0) {
-            Ok(mac) => mac,
-            Err(_) => unreachable!("HMAC-SHA256 accepts 32-byte keys"),
-        }
+        RpmbMac::new(&self.0)
     }
 
     /// The raw bytes, for backends that persist the key.
