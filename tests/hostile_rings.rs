@@ -522,3 +522,30 @@ attacks!(
     huge_writable_part => Attack::Ring(RingAttack::HugeWritable),
     kick_flood => Attack::KickFlood,
 );
+
+/// A vhost-user device in needs reset comes back when its guest driver resets it and starts
+/// again on the same connection (QEMU stops and restarts the rings and sends SET_FEATURES
+/// again), twice: its kicks, unwatched while it was faulted, are watched again each time.
+#[test]
+fn vhost_user_driver_restart_clears_a_fault() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let svc = support::Service::start(TWO_GUESTS, &["vm0-scmi.sock", "vm1-scmi.sock"]);
+    let mut h = svc.connect("vm0-scmi.sock", &HarnessOptions::default());
+    version_ok(&mut h, 1);
+    for round in 0..2u16 {
+        let before = fault_lines(&svc.log());
+        h.add_hostile(CMDQ, RingAttack::AvailIndexAhead, &[], 0)
+            .expect("attack");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while fault_lines(&svc.log()) == before {
+            assert!(Instant::now() < deadline, "no fault\n{}", svc.log());
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        for _ in 0..10 {
+            h.notify(CMDQ).expect("kick");
+        }
+        h.restart_device().expect("restart");
+        version_ok(&mut h, 10 + round);
+    }
+    h.disconnect().unwrap();
+}

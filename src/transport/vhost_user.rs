@@ -472,7 +472,11 @@ impl VhostUserBackendMut for VhostUserDevice {
             };
             self.contain_panic(queue, p.as_ref());
         }
-        if self.guard.fault().is_some() && self.unwatched.is_empty() {
+        // Again on every kick that still arrives: the crate watches a ring's kick again
+        // when the frontend enables the ring, which it may do without resetting the device.
+        if self.guard.fault().is_some()
+            && (self.unwatched.is_empty() || device_event < self.num_queues)
+        {
             self.unwatch_kicks(vrings);
         }
         Ok(())
@@ -513,11 +517,13 @@ impl VhostUserDevice {
                 let _ = epoll_ctl(epoll, libc::EPOLL_CTL_DEL, kick.as_raw_fd(), 0);
             }
         }
+        if self.unwatched.is_empty() {
+            debug!(
+                "{}: kicks no longer watched until the driver resets the device",
+                self.id
+            );
+        }
         self.unwatched = vrings.to_vec();
-        debug!(
-            "{}: kicks no longer watched until the driver resets the device",
-            self.id
-        );
     }
 
     /// Watches again the kicks [`Self::unwatch_kicks`] took out, for the rings the crate
