@@ -1,7 +1,8 @@
 //! What hostile rings cost the device: refusing a chain whose writable part is far over the
 //! queue's cap (four overlapping 4 MiB writable descriptors), entering "needs reset" on a
-//! ring fault, and a kick on a device already in "needs reset". Served through
-//! `process_queue` to the SCMI device, as a transport serves it.
+//! ring fault, a kick on a device already in "needs reset" (which the transports no longer
+//! even deliver), and a kick with nothing new on a live device (a kick flood). Served
+//! through `process_queue` to the SCMI device, as a transport serves it.
 
 use std::time::Duration;
 
@@ -9,13 +10,13 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use drivervm::devices::VirtioDevice;
 use drivervm::status::DeviceState;
 use drivervm::transport::log_budget::LogBudget;
-use drivervm::transport::poll::AdaptivePoll;
+use drivervm::transport::poll::{AdaptivePoll, DEFAULT_POLL_MAX};
 use drivervm::transport::ring_fuzz::devices;
 use drivervm::transport::ring_guard::RingGuard;
 use drivervm::transport::rings::{process_queue, OwnedRings, Session};
 use virtio_queue::desc::{split::Descriptor, RawDescriptor};
 use virtio_queue::mock::MockSplitQueue;
-use virtio_queue::Queue;
+use virtio_queue::{Queue, QueueT};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 const F_NEXT: u16 = 1;
@@ -30,13 +31,25 @@ fn scmi() -> Box<dyn VirtioDevice> {
 }
 
 fn serve(mem: &GuestMemoryMmap, q: Queue, guard: &mut RingGuard, dev: &mut dyn VirtioDevice) {
+    let mut poll = AdaptivePoll::new(Duration::ZERO);
+    serve_with(mem, q, guard, dev, false, &mut poll);
+}
+
+fn serve_with(
+    mem: &GuestMemoryMmap,
+    q: Queue,
+    guard: &mut RingGuard,
+    dev: &mut dyn VirtioDevice,
+    event_idx: bool,
+    poll: &mut AdaptivePoll,
+) {
     let status = DeviceState::detached("bench", dev.device_type(), 2);
     let budget = LogBudget::default();
     let s = Session {
         id: "bench",
         mem,
         generation: 0,
-        event_idx: false,
+        event_idx,
         log_budget: &budget,
         status: &status,
     };
@@ -46,8 +59,29 @@ fn serve(mem: &GuestMemoryMmap, q: Queue, guard: &mut RingGuard, dev: &mut dyn V
         mem,
         signal: |_| Ok(()),
     };
-    let mut poll = AdaptivePoll::new(Duration::ZERO);
-    process_queue(&s, &mut rings, guard, dev, 0, &mut poll);
+    process_queue(&s, &mut rings, guard, dev, 0, poll);
+}
+
+/// A kick flood on a live device: each wake-up finds nothing new. EVENT_IDX and polling
+/// as deployed (default window), the polling state kept from kick to kick as a worker
+/// keeps it.
+fn bare_kick(c: &mut Criterion) {
+    let mem = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0), MEM)]).unwrap();
+    let mut dev = scmi();
+    let mut guard = RingGuard::new(2);
+    let mut poll = AdaptivePoll::new(DEFAULT_POLL_MAX);
+    c.bench_function("kick with nothing new on a live device (polling on)", |b| {
+        b.iter_batched(
+            || {
+                let vq = MockSplitQueue::new(&mem, 64);
+                let mut q: Queue = vq.create_queue().unwrap();
+                q.set_event_idx(true);
+                q
+            },
+            |q| serve_with(&mem, q, &mut guard, dev.as_mut(), true, &mut poll),
+            BatchSize::SmallInput,
+        )
+    });
 }
 
 fn oversized_writable(c: &mut Criterion) {
@@ -113,5 +147,5 @@ fn avail_too_far_ahead(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, oversized_writable, avail_too_far_ahead);
+criterion_group!(benches, oversized_writable, avail_too_far_ahead, bare_kick);
 criterion_main!(benches);

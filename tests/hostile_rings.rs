@@ -4,18 +4,32 @@
 //! and log barely grew, the attacked device is idle again, a new frontend of it is served,
 //! and the benign load never stalled.
 //!
-//! Latency ratios (p99 during the attack against p99 before) are printed, not asserted:
-//! on a loaded 2-core machine they are noise; docs/perf.md records measured figures. The
-//! assertion is that no benign request stalls (takes longer than `STALL`).
+//! What an attack costs is asserted where it does not depend on the host's load: the
+//! attacked device's worker, once the device is in needs reset, does not wake for the
+//! guest's kicks at all (CPU time and wake-ups of its threads from /proc). The neighbour's
+//! latency is measured in interleaved windows of equal length, [`ROUNDS`] times: one with
+//! the attacker connected and idle, one with it attacking; the median over rounds of the
+//! ratio of their p99s is printed (docs/perf.md records it). It is asserted only against a
+//! stall ([`STALL`]): on a shared 2-core machine a compiler preempting the neighbour for a
+//! few milliseconds moves a p99 of a few hundred microseconds more than any attack does.
+//!
+//! The kick flood's attacker thread runs at SCHED_IDLE: a real attacker spins on its own
+//! vCPU, so here it only gets CPU that neither the neighbour's driver nor the service
+//! wants. (The other attacks cost the attacker next to nothing.) The service's threads
+//! keep their priority, so whatever work an attack makes them do is still charged to the
+//! neighbour.
 
 mod support;
 
+use std::collections::BTreeMap;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use drivervm::harness::{Driver, HarnessOptions, Malformed, RingAttack};
 use support::scmi::{command, Response, SUCCESS};
+use support::tasks::{self, TaskStat};
 use support::transport::{Served, Transport};
 use support::TWO_GUESTS;
 
@@ -26,6 +40,20 @@ const MAX_LOG_GROWTH: usize = 64 * 1024;
 /// CPU the attacked side may use in the second after it settled (clock ticks, usually
 /// 100 Hz): idle, with room for a busy machine's accounting noise.
 const IDLE_TICKS: u64 = 20;
+/// Attack rounds per test, each a quiet window and an attack window.
+const ROUNDS: usize = 4;
+/// Length of each window.
+const WINDOW: Duration = Duration::from_millis(300);
+/// Kicks sent to the attacked device after each attack.
+const KICKS: u32 = 1000;
+/// Pause between those kicks (the sleep lasts longer: timer slack).
+const KICK_GAP: Duration = Duration::from_micros(20);
+/// How long the kicks after an attack are watched for work they cause.
+const AFTER_KICKS: Duration = Duration::from_millis(100);
+/// Worker CPU a kick with nothing new may cost a live device, on average: one look at the
+/// ring takes a few microseconds in a debug build; this leaves room for a loaded host and
+/// still fails a worker that spins or loops per kick.
+const MAX_CPU_PER_KICK: Duration = Duration::from_micros(200);
 
 /// One at a time: the Gunyah service runs in this process, whose memory and CPU are
 /// measured.
@@ -63,6 +91,15 @@ fn p99(mut v: Vec<Duration>) -> Duration {
     v.get(v.len().saturating_sub(1).min(v.len() * 99 / 100))
         .copied()
         .unwrap_or_default()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }
 
 /// What is measured about the attacked side: a process, or threads of this process.
@@ -117,53 +154,131 @@ fn target(svc: &Served) -> Target {
     }
 }
 
-fn run(t: Transport, attack: Attack) {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let svc = Served::start(t, TWO_GUESTS);
-    let opts = HarnessOptions::default();
-    let mut warm = svc.connect("vm0-scmi", 2, &opts);
-    version_ok(warm.as_mut(), 1);
-    warm.disconnect().unwrap();
+/// The process whose threads serve the devices.
+fn service_pid(svc: &Served) -> String {
+    match svc {
+        Served::VhostUser(s) => s.pid().to_string(),
+        Served::Gunyah(_) => "self".into(),
+    }
+}
 
-    // The benign neighbour: its latency before the attack.
-    let mut benign = svc.connect("vm1-scmi", 2, &opts);
-    let before: Vec<Duration> = (0..200).map(|i| version_ok(benign.as_mut(), i)).collect();
-    let base_p99 = p99(before);
-
-    let probe = target(&svc);
-    let rss_before = probe.rss_kib();
-    let log_before = svc.log().len();
-
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut lat = Vec::new();
-            let mut token = 0u16;
-            while !stop.load(Ordering::Relaxed) {
-                token = token.wrapping_add(1);
-                lat.push(version_ok(benign.as_mut(), token));
+/// The threads that work on vm0's device: over Gunyah its worker and event threads; over
+/// vhost-user its accept and frontend threads and every vring worker but the neighbour's
+/// `benign` one (the crate names every device's worker alike, and starts the next
+/// connection's as soon as the previous one ends; a thread not yet running still has its
+/// parent's name).
+fn attacked_threads(t: Transport, now: &BTreeMap<u32, TaskStat>, benign: u32) -> Vec<u32> {
+    now.iter()
+        .filter(|(tid, s)| match t {
+            Transport::VhostUser => {
+                (s.name == "vring_worker" && **tid != benign) || s.name == "vm0-scmi"
             }
-            (benign, lat)
+            Transport::Gunyah => s.name.starts_with("vm0-scmi"),
         })
-    };
+        .map(|(tid, _)| *tid)
+        .collect()
+}
 
-    let mut h = svc.connect("vm0-scmi", 2, &opts);
+/// The vring worker that did the most between two snapshots: the one serving a load.
+fn busiest_worker(before: &BTreeMap<u32, TaskStat>, after: &BTreeMap<u32, TaskStat>) -> u32 {
+    tasks::used(before, after)
+        .into_iter()
+        .filter(|(_, s)| s.name == "vring_worker")
+        .max_by_key(|(_, s)| s.run_ns)
+        .map_or(0, |(tid, _)| tid)
+}
+
+/// Lowers the calling thread to SCHED_IDLE: it runs only on CPU nothing else wants.
+fn run_as_guest_vcpu() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: sched_setscheduler on the calling thread (pid 0) with a valid sched_param.
+    let r = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+    if r != 0 {
+        eprintln!(
+            "note: SCHED_IDLE refused ({}); the attacker competes for CPU",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// What one round's attack cost the attacked device after the attack itself.
+struct Cost {
+    /// Kicks sent.
+    kicks: u32,
+    /// Requests sent meanwhile (each kicks too, and is answered).
+    requests: u32,
+    /// CPU time and wake-ups of the attacked device's threads over those kicks.
+    attacked: TaskStat,
+    /// Per thread, for the report.
+    detail: String,
+}
+
+/// Number of "device needs reset" lines for vm0 in `log`.
+fn fault_lines(log: &str) -> usize {
+    log.lines()
+        .filter(|l| l.contains("vm0-scmi") && l.contains("device needs reset"))
+        .count()
+}
+
+/// Waits until threads `tids` of `pid` are asleep and stay so for a while.
+fn settle(pid: &str, tids: &[u32]) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let look = || {
+        let now = tasks::snapshot(pid);
+        tids.iter().map(|t| now.get(t).cloned()).collect::<Vec<_>>()
+    };
+    let mut last = look();
+    loop {
+        std::thread::sleep(Duration::from_millis(20));
+        let now = look();
+        if now == last || Instant::now() > deadline {
+            return;
+        }
+        last = now;
+    }
+}
+
+/// Attacks through `h` once; then kicks the attacked device [`KICKS`] times and returns
+/// what those kicks cost the device's `threads`.
+fn attack_once(
+    svc: &Served,
+    h: &mut dyn Driver,
+    attack: Attack,
+    threads: &[u32],
+    faults_before: usize,
+) -> Cost {
+    let pid = service_pid(svc);
     let req = command(0x10, 0, 7, &[]);
+    let mut flood_kicks = 0;
+    let mut requests = 0;
+    let flood_start = tasks::snapshot(&pid);
     let head = match attack {
         Attack::Ring(a) => Some(h.add_hostile(CMDQ, a, &req, 64).expect("attack")),
         Attack::Chain(m) => Some(h.add_malformed(CMDQ, m, &req, 64).expect("attack")),
         Attack::KickFlood => {
-            let until = Instant::now() + Duration::from_secs(1);
-            let mut token = 100u16;
-            while Instant::now() < until {
-                for _ in 0..100 {
-                    h.notify(CMDQ).expect("kick");
-                }
-                // Interleaved real work: the device keeps serving through the flood.
-                token = token.wrapping_add(1);
-                version_ok(h.as_mut(), token);
-            }
+            // The one attack that burns the attacker's CPU: on its own vCPU, in a real VM.
+            let flood = std::thread::scope(|s| {
+                s.spawn(|| {
+                    run_as_guest_vcpu();
+                    let (mut kicks, mut requests) = (0, 0);
+                    let until = Instant::now() + WINDOW - AFTER_KICKS;
+                    let mut token = 100u16;
+                    while Instant::now() < until {
+                        for _ in 0..100 {
+                            h.notify(CMDQ).expect("kick");
+                        }
+                        kicks += 100;
+                        // Interleaved real work: the device keeps serving through the flood.
+                        token = token.wrapping_add(1);
+                        version_ok(h, token);
+                        requests += 1;
+                    }
+                    (kicks, requests)
+                })
+                .join()
+                .expect("flood")
+            });
+            (flood_kicks, requests) = flood;
             None
         }
     };
@@ -173,24 +288,174 @@ fn run(t: Transport, attack: Attack) {
             .wait_for(CMDQ, head, Duration::from_secs(5))
             .unwrap_or_else(|e| panic!("{attack:?}: {e}\n{}", svc.log()));
         assert_eq!(c.len, 0, "{attack:?} comes back unused");
-        version_ok(h.as_mut(), 8);
+        version_ok(h, 8);
     }
-    // Keep kicking a faulted device: it must not do anything about it.
-    for _ in 0..1000 {
+    if attack.is_ring_fault() {
+        // The kicks below must all reach a device already in needs reset, whose worker is
+        // done with the fault.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while fault_lines(&svc.log()) <= faults_before {
+            assert!(
+                Instant::now() < deadline,
+                "{attack:?}: no fault logged\n{}",
+                svc.log()
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        settle(&pid, threads);
+    }
+    let start = if matches!(attack, Attack::KickFlood) {
+        flood_start
+    } else {
+        tasks::snapshot(&pid)
+    };
+    // Paced like a guest that kicks in a loop with a little work between kicks, so that
+    // kicks do not merge in the eventfd: each could wake the worker.
+    for _ in 0..KICKS {
         let _ = h.notify(CMDQ);
+        std::thread::sleep(KICK_GAP);
     }
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(AFTER_KICKS);
+    let used = tasks::used(&start, &tasks::snapshot(&pid));
+    Cost {
+        kicks: KICKS + flood_kicks,
+        requests,
+        attacked: tasks::total(&used, |tid, _| threads.contains(&tid)),
+        detail: tasks::describe(&used),
+    }
+}
+
+fn run(t: Transport, attack: Attack) {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let svc = Served::start(t, TWO_GUESTS);
+    let pid = service_pid(&svc);
+    let opts = HarnessOptions::default();
+    let mut warm = svc.connect("vm0-scmi", 2, &opts);
+    version_ok(warm.as_mut(), 1);
+    warm.disconnect().unwrap();
+
+    // The benign neighbour, warmed up.
+    let mut benign = svc.connect("vm1-scmi", 2, &opts);
+    let warming = tasks::snapshot(&pid);
+    for i in 0..200 {
+        version_ok(benign.as_mut(), i);
+    }
+    let benign_worker = busiest_worker(&warming, &tasks::snapshot(&pid));
+
+    let probe = target(&svc);
+    let rss_before = probe.rss_kib();
+    let log_before = svc.log().len();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            .name("benign".into())
+            .spawn(move || {
+                let mut lat = Vec::new();
+                let mut token = 0u16;
+                while !stop.load(Ordering::Relaxed) {
+                    token = token.wrapping_add(1);
+                    let at = Instant::now();
+                    lat.push((at, version_ok(benign.as_mut(), token)));
+                }
+                (benign, lat)
+            })
+            .expect("spawn the benign load")
+    };
+
+    let mut windows: Vec<(Range<Instant>, Range<Instant>)> = Vec::new();
+    let mut costs = Vec::new();
+    for _ in 0..ROUNDS {
+        let mut h = svc.connect("vm0-scmi", 2, &opts);
+        let threads = attacked_threads(t, &tasks::snapshot(&pid), benign_worker);
+        assert!(!threads.is_empty(), "no thread serves vm0\n{}", svc.log());
+        // Connecting is not the attack: let it settle outside both windows.
+        std::thread::sleep(Duration::from_millis(50));
+        let quiet = Instant::now();
+        std::thread::sleep(WINDOW);
+        let attacking = Instant::now();
+        let faults_before = fault_lines(&svc.log());
+        let cost = attack_once(&svc, h.as_mut(), attack, &threads, faults_before);
+        std::thread::sleep((attacking + WINDOW).saturating_duration_since(Instant::now()));
+        windows.push((quiet..attacking, attacking..Instant::now()));
+        costs.push(cost);
+        h.disconnect().unwrap();
+    }
     stop.store(true, Ordering::Relaxed);
-    let (mut benign, during) = load.join().expect("benign load");
-    let worst = during.iter().max().copied().unwrap_or_default();
+    let (mut benign, samples) = load.join().expect("benign load");
+
+    let in_window = |w: &Range<Instant>| -> Vec<Duration> {
+        samples
+            .iter()
+            .filter(|(at, _)| w.contains(at))
+            .map(|(_, took)| *took)
+            .collect()
+    };
+    let mut ratios = Vec::new();
+    for (i, ((q, a), cost)) in windows.iter().zip(&costs).enumerate() {
+        let (quiet, attacked) = (in_window(q), in_window(a));
+        let (pq, pa) = (p99(quiet.clone()), p99(attacked.clone()));
+        let ratio = pa.as_secs_f64() / pq.as_secs_f64().max(1e-9);
+        ratios.push(ratio);
+        eprintln!(
+            "{t:?} {attack:?} round {i}: benign p99 {pq:?} quiet ({} requests), {pa:?} attacked \
+             ({} requests): {ratio:.2}x; attacked device's threads over {} kicks: {:?} CPU, {} wake-ups \
+             [{}]",
+            quiet.len(),
+            attacked.len(),
+            cost.kicks,
+            Duration::from_nanos(cost.attacked.run_ns),
+            cost.attacked.wakeups,
+            cost.detail,
+        );
+    }
+    let worst = samples.iter().map(|(_, d)| *d).max().unwrap_or_default();
     eprintln!(
-        "{t:?} {attack:?}: benign p99 {:?} before, {:?} during ({} requests), worst {worst:?}",
-        base_p99,
-        p99(during.clone()),
-        during.len()
+        "{t:?} {attack:?}: median p99 ratio {:.2}x over {ROUNDS} rounds, worst request {worst:?}",
+        median(ratios.clone())
     );
     assert!(worst < STALL, "{attack:?}: a benign request took {worst:?}");
-    h.disconnect().unwrap();
+    for c in &costs {
+        if attack.is_ring_fault() {
+            // In needs reset the device no longer watches its kicks: not one wake-up.
+            assert_eq!(
+                c.attacked.wakeups, 0,
+                "{attack:?}: the faulted device woke for kicks [{}]",
+                c.detail
+            );
+        } else {
+            // A live device looks at its ring once per kick at most (kicks that arrive
+            // together wake it once), and never spins for a kick that brought nothing.
+            assert!(
+                c.attacked.wakeups <= u64::from(c.kicks + c.requests) + 50,
+                "{attack:?}: {} wake-ups for {} kicks [{}]",
+                c.attacked.wakeups,
+                c.kicks,
+                c.detail
+            );
+            let per_kick = Duration::from_nanos(c.attacked.run_ns / u64::from(c.kicks.max(1)));
+            assert!(
+                per_kick < MAX_CPU_PER_KICK,
+                "{attack:?}: {per_kick:?} of the device's CPU per kick [{}]",
+                c.detail
+            );
+        }
+    }
+    let ratio = median(ratios);
+    match std::env::var("DRIVERVM_HOSTILE_RATIO_MAX") {
+        Ok(max) => {
+            let max: f64 = max.parse().expect("DRIVERVM_HOSTILE_RATIO_MAX is a number");
+            assert!(
+                ratio <= max,
+                "{attack:?}: the neighbour's p99 grew {ratio:.2}x under attack (max {max})"
+            );
+        }
+        Err(_) => eprintln!(
+            "{t:?} {attack:?}: p99 ratio not asserted (a busy host decides it); set \
+             DRIVERVM_HOSTILE_RATIO_MAX=2 on a quiet machine to assert the target"
+        ),
+    }
 
     // Idle again: nothing spins on the attacked device's behalf.
     std::thread::sleep(Duration::from_secs(1));
@@ -211,11 +476,8 @@ fn run(t: Transport, attack: Attack) {
         "{attack:?}: log grew {log_grew} bytes"
     );
     if attack.is_ring_fault() {
-        let lines = log[log_before.min(log.len())..]
-            .lines()
-            .filter(|l| l.contains("vm0-scmi") && l.contains("device needs reset"))
-            .count();
-        assert_eq!(lines, 1, "{attack:?}: one line per fault\n{log}");
+        let lines = fault_lines(&log[log_before.min(log.len())..]);
+        assert_eq!(lines, ROUNDS, "{attack:?}: one line per fault\n{log}");
     }
 
     // The attacked device serves its next frontend; the neighbour never noticed.
@@ -260,3 +522,30 @@ attacks!(
     huge_writable_part => Attack::Ring(RingAttack::HugeWritable),
     kick_flood => Attack::KickFlood,
 );
+
+/// A vhost-user device in needs reset comes back when its guest driver resets it and starts
+/// again on the same connection (QEMU stops and restarts the rings and sends SET_FEATURES
+/// again), twice: its kicks, unwatched while it was faulted, are watched again each time.
+#[test]
+fn vhost_user_driver_restart_clears_a_fault() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let svc = support::Service::start(TWO_GUESTS, &["vm0-scmi.sock", "vm1-scmi.sock"]);
+    let mut h = svc.connect("vm0-scmi.sock", &HarnessOptions::default());
+    version_ok(&mut h, 1);
+    for round in 0..2u16 {
+        let before = fault_lines(&svc.log());
+        h.add_hostile(CMDQ, RingAttack::AvailIndexAhead, &[], 0)
+            .expect("attack");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while fault_lines(&svc.log()) == before {
+            assert!(Instant::now() < deadline, "no fault\n{}", svc.log());
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        for _ in 0..10 {
+            h.notify(CMDQ).expect("kick");
+        }
+        h.restart_device().expect("restart");
+        version_ok(&mut h, 10 + round);
+    }
+    h.disconnect().unwrap();
+}

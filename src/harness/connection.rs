@@ -170,50 +170,16 @@ impl Harness {
         frontend
             .set_mem_table(&[info])
             .map_err(step("SET_MEM_TABLE"))?;
-        // vhost-user ring addresses are in the frontend's address space, not guest-physical.
-        let to_vmm = |gpa: u64| info.userspace_addr + (gpa - info.guest_phys_addr);
-
         let event_idx = acked & (1 << VIRTIO_RING_F_EVENT_IDX) != 0;
         let mut queues = Vec::with_capacity(num_queues);
         for index in 0..num_queues {
-            let qi = u16::try_from(index).map_err(|_| Error::TooManyQueues {
-                wanted: num_queues,
-                max: u64::from(u16::MAX),
-            })?;
-            let ring = SplitQueue::new(qi, &mut mem, options.queue_size, event_idx)?;
-            let layout = ring.layout();
-            let kick = EventFd::new(EFD_NONBLOCK).map_err(os("eventfd"))?;
-            let call = EventFd::new(EFD_NONBLOCK).map_err(os("eventfd"))?;
-            frontend
-                .set_vring_num(index, layout.size)
-                .map_err(step("SET_VRING_NUM"))?;
-            let addrs = VringConfigData {
-                queue_max_size: layout.size,
-                queue_size: layout.size,
-                flags: 0,
-                desc_table_addr: to_vmm(layout.desc_table),
-                used_ring_addr: to_vmm(layout.used_ring),
-                avail_ring_addr: to_vmm(layout.avail_ring),
-                log_addr: None,
-            };
-            frontend
-                .set_vring_addr(index, &addrs)
-                .map_err(step("SET_VRING_ADDR"))?;
-            frontend
-                .set_vring_base(index, 0)
-                .map_err(step("SET_VRING_BASE"))?;
-            frontend
-                .set_vring_call(index, &call)
-                .map_err(step("SET_VRING_CALL"))?;
-            frontend
-                .set_vring_kick(index, &kick)
-                .map_err(step("SET_VRING_KICK"))?;
-            queues.push(Queue {
-                ring,
-                kick,
-                call,
-                stash: Vec::new(),
-            });
+            queues.push(start_queue(
+                &mut frontend,
+                &mut mem,
+                index,
+                options.queue_size,
+                event_idx,
+            )?);
         }
         if acked & VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits() != 0 {
             // With protocol features negotiated rings start disabled.
@@ -449,6 +415,35 @@ impl Harness {
         Ok(())
     }
 
+    /// What a VMM sends when the guest driver resets the device and starts it again on the
+    /// same connection (QEMU's vhost_dev_stop and vhost_dev_start): every queue stopped
+    /// (GET_VRING_BASE), SET_FEATURES again, then fresh rings set up and enabled as at
+    /// connect. Buffers in flight are forgotten.
+    pub fn restart_device(&mut self) -> Result<(), Error> {
+        for index in 0..self.queues.len() {
+            self.frontend
+                .get_vring_base(index)
+                .map_err(step("GET_VRING_BASE"))?;
+        }
+        self.frontend
+            .set_features(self.acked_features)
+            .map_err(step("SET_FEATURES"))?;
+        let event_idx = self.acked_features & (1 << VIRTIO_RING_F_EVENT_IDX) != 0;
+        for index in 0..self.queues.len() {
+            let size = self.queues[index].ring.layout().size;
+            self.queues[index] =
+                start_queue(&mut self.frontend, &mut self.mem, index, size, event_idx)?;
+        }
+        if self.acked_features & VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits() != 0 {
+            for index in 0..self.queues.len() {
+                self.frontend
+                    .set_vring_enable(index, true)
+                    .map_err(step("SET_VRING_ENABLE"))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Stops every queue (GET_VRING_BASE, as a VMM does before tearing down) and closes the
     /// session.
     pub fn disconnect(self) -> Result<(), Error> {
@@ -468,6 +463,63 @@ impl Harness {
         let _ =
             nix::sys::socket::shutdown(self.frontend.as_raw_fd(), nix::sys::socket::Shutdown::Both);
     }
+}
+
+/// Allocates queue `index`'s ring (`size` entries) in `mem` and sets it up on the backend:
+/// NUM, ADDR, BASE 0, CALL and KICK with fresh eventfds.
+fn start_queue(
+    frontend: &mut Frontend,
+    mem: &mut GuestMemfd,
+    index: usize,
+    size: u16,
+    event_idx: bool,
+) -> Result<Queue, Error> {
+    let region = mem
+        .memory()
+        .find_region(GuestAddress(mem.base()))
+        .ok_or_else(|| Error::Memory("guest memory has no region".into()))?;
+    let info = VhostUserMemoryRegionInfo::from_guest_region(region)
+        .map_err(step("describing guest memory"))?;
+    // vhost-user ring addresses are in the frontend's address space, not guest-physical.
+    let to_vmm = |gpa: u64| info.userspace_addr + (gpa - info.guest_phys_addr);
+    let qi = u16::try_from(index).map_err(|_| Error::TooManyQueues {
+        wanted: index + 1,
+        max: u64::from(u16::MAX),
+    })?;
+    let ring = SplitQueue::new(qi, mem, size, event_idx)?;
+    let layout = ring.layout();
+    let kick = EventFd::new(EFD_NONBLOCK).map_err(os("eventfd"))?;
+    let call = EventFd::new(EFD_NONBLOCK).map_err(os("eventfd"))?;
+    frontend
+        .set_vring_num(index, layout.size)
+        .map_err(step("SET_VRING_NUM"))?;
+    let addrs = VringConfigData {
+        queue_max_size: layout.size,
+        queue_size: layout.size,
+        flags: 0,
+        desc_table_addr: to_vmm(layout.desc_table),
+        used_ring_addr: to_vmm(layout.used_ring),
+        avail_ring_addr: to_vmm(layout.avail_ring),
+        log_addr: None,
+    };
+    frontend
+        .set_vring_addr(index, &addrs)
+        .map_err(step("SET_VRING_ADDR"))?;
+    frontend
+        .set_vring_base(index, 0)
+        .map_err(step("SET_VRING_BASE"))?;
+    frontend
+        .set_vring_call(index, &call)
+        .map_err(step("SET_VRING_CALL"))?;
+    frontend
+        .set_vring_kick(index, &kick)
+        .map_err(step("SET_VRING_KICK"))?;
+    Ok(Queue {
+        ring,
+        kick,
+        call,
+        stash: Vec::new(),
+    })
 }
 
 impl Driver for Harness {

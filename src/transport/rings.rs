@@ -226,7 +226,11 @@ pub fn process_queue<R: Rings + ?Sized>(
     if guard.fault().is_some() {
         return;
     }
-    poll.woken();
+    // Polling follows work, never bare kicks: a driver may notify as often as it likes with
+    // nothing new, and each such wake-up must cost one look at the ring, not a spin. So the
+    // window is sized only by wake-ups that brought chains, and a pass that found none goes
+    // straight back to waiting.
+    let mut woken = false;
     // Polling is off in some deployments; they pay no clock reads for it.
     let entered = poll.enabled().then(Instant::now);
     let limits = ChainLimits {
@@ -259,6 +263,11 @@ pub fn process_queue<R: Rings + ?Sized>(
         }
         if !ran {
             break;
+        }
+        let found = !batch.is_empty();
+        if found && !woken {
+            woken = true;
+            poll.woken();
         }
         for (head, parsed) in batch.drain(..) {
             counted.requests += 1;
@@ -299,7 +308,7 @@ pub fn process_queue<R: Rings + ?Sized>(
         // queues (their kicks wait in it meanwhile).
         let rings = &mut *completer.rings;
         let share_left = entered.map_or(Duration::ZERO, |t| POLL_SHARE.saturating_sub(t.elapsed()));
-        if poll.spin(share_left, || has_available(rings, s.mem, queue)) {
+        if found && poll.spin(share_left, || has_available(rings, s.mem, queue)) {
             // Work the device finishes on its own (delayed responses, other threads'
             // completions, deadlines) is otherwise served after each batch by the event
             // loop, which is not running while the queue polls.

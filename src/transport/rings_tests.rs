@@ -182,3 +182,83 @@ fn the_device_is_polled_while_its_queue_is() {
         device.handled
     );
 }
+
+/// Counts how often the queue is looked at.
+struct Looked<R> {
+    inner: R,
+    looks: u64,
+}
+
+impl<R: Rings> Rings for Looked<R> {
+    fn count(&self) -> usize {
+        self.inner.count()
+    }
+    fn with_queue(&mut self, queue: u16, f: &mut dyn FnMut(&mut Queue)) -> bool {
+        self.looks += 1;
+        self.inner.with_queue(queue, f)
+    }
+    fn add_used(&mut self, queue: u16, head: u16, len: u32) -> Result<(), String> {
+        self.inner.add_used(queue, head, len)
+    }
+    fn enable_notification(&mut self, queue: u16) -> Result<bool, String> {
+        self.inner.enable_notification(queue)
+    }
+    fn disable_notification(&mut self, queue: u16) -> Result<(), String> {
+        self.inner.disable_notification(queue)
+    }
+    fn needs_notification(&mut self, queue: u16) -> Result<bool, String> {
+        self.inner.needs_notification(queue)
+    }
+    fn signal(&mut self, queue: u16) -> std::io::Result<()> {
+        self.inner.signal(queue)
+    }
+}
+
+#[test]
+fn kicks_with_nothing_new_neither_spin_nor_open_the_polling_window() {
+    let mem = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), 0x20_0000)]).unwrap();
+    let vq = MockSplitQueue::new(&mem, 16);
+    let descs = [
+        RawDescriptor::from(SplitDescriptor::new(0x10_0000, 4, 0, 0)),
+        RawDescriptor::from(SplitDescriptor::new(0x10_1000, 4, F_WRITE, 0)),
+    ];
+    vq.build_desc_chain(&descs).unwrap();
+    let mut queue: Queue = vq.create_queue().unwrap();
+    queue.set_event_idx(true);
+    let mut queues = [Some(queue)];
+    let mut rings = Looked {
+        inner: OwnedRings {
+            queues: &mut queues,
+            mem: &mem,
+            signal: |_| Ok(()),
+        },
+        looks: 0,
+    };
+    let status = DeviceState::detached("counting", 0xfff2, 1);
+    let budget = LogBudget::default();
+    let session = Session {
+        id: "counting",
+        mem: &mem,
+        generation: 0,
+        event_idx: true,
+        log_budget: &budget,
+        status: &status,
+    };
+    // A window that, once open, would spin for the whole of the queue's share.
+    let mut poll = AdaptivePoll::new(Duration::from_secs(3600));
+    let mut device = Counting::default();
+    let mut guard = RingGuard::new(1);
+    // The one real request: served, then polling gives up (the window is still closed).
+    process_queue(&session, &mut rings, &mut guard, &mut device, 0, &mut poll);
+    assert_eq!(device.handled, 1);
+    // A flood of kicks with nothing new, closely spaced (what would grow the window).
+    for _ in 0..200 {
+        rings.looks = 0;
+        process_queue(&session, &mut rings, &mut guard, &mut device, 0, &mut poll);
+        // One look to take chains; with EVENT_IDX, one more as notifications are enabled
+        // again (`enable_notification` reads the ring); none for polling.
+        assert!(rings.looks <= 2, "{} looks at the ring", rings.looks);
+        assert!(poll.window().is_zero(), "kicks opened the polling window");
+    }
+    assert_eq!(device.handled, 1);
+}

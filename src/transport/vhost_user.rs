@@ -8,17 +8,17 @@
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use log::{error, info, warn};
+use log::{debug, error, info, warn};
 use vhost::vhost_user::message::{VhostUserProtocolFeatures, VhostUserVirtioFeatures};
 use vhost::vhost_user::Listener;
 use vhost_user_backend::{VhostUserBackendMut, VhostUserDaemon, VringRwLock, VringT};
 use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
 use virtio_bindings::virtio_ring::{VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC};
-use virtio_queue::Queue;
+use virtio_queue::{Queue, QueueT};
 use vm_memory::{GuestAddressSpace, GuestMemoryAtomic, GuestMemoryMmap};
 use vmm_sys_util::epoll::EventSet;
 use vmm_sys_util::event::{
@@ -78,6 +78,12 @@ pub struct VhostUserDevice {
     log: Arc<DeviceLog>,
     /// Whether this frontend was told its configuration space is too small (once).
     config_warned: AtomicBool,
+    /// The epoll instance of the current connection's vring worker (-1 between
+    /// connections), where the crate watches the kick eventfds.
+    worker_epoll: AtomicI32,
+    /// The vrings whose kicks were taken out of the worker's epoll after a fault, so that
+    /// they can be watched again when the driver starts the device again.
+    unwatched: Vec<VringRwLock>,
 }
 
 impl VhostUserDevice {
@@ -109,6 +115,8 @@ impl VhostUserDevice {
             log: DeviceLog::new(&id),
             id,
             config_warned: AtomicBool::new(false),
+            worker_epoll: AtomicI32::new(-1),
+            unwatched: Vec::new(),
         })
     }
 
@@ -159,6 +167,10 @@ impl VhostUserDevice {
         self.generation += 1;
         self.activated = false;
         self.guard.clear();
+        // The crate disables every vring on RESET_DEVICE (their kicks leave the epoll) and
+        // watches them again when the frontend enables them; at the end of a connection the
+        // epoll is gone.
+        self.unwatched.clear();
         self.reset_model();
         self.event_idx = false;
         self.config_warned.store(false, Ordering::Relaxed);
@@ -380,6 +392,7 @@ impl VhostUserBackendMut for VhostUserDevice {
             );
             self.generation += 1;
             self.guard.clear();
+            self.rewatch_kicks();
             self.reset_model();
         }
         self.activated = true;
@@ -463,6 +476,13 @@ impl VhostUserBackendMut for VhostUserDevice {
             };
             self.contain_panic(queue, p.as_ref());
         }
+        // Again on every kick that still arrives: the crate watches a ring's kick again
+        // when the frontend enables the ring, which it may do without resetting the device.
+        if self.guard.fault().is_some()
+            && (self.unwatched.is_empty() || device_event < self.num_queues)
+        {
+            self.unwatch_kicks(vrings);
+        }
         Ok(())
     }
 }
@@ -483,6 +503,51 @@ impl VhostUserDevice {
             warn!("{}: unexpected event {device_event}", self.id);
         }
         self.poll_device(vrings);
+    }
+
+    /// Stops the worker waking for kicks of a device in needs reset: it would only look at
+    /// the fault and go back to sleep, once per kick, for as long as the guest kicks. The
+    /// kicks are watched again when the driver starts the device again (the crate does so
+    /// itself for RESET_DEVICE, a ring enabled again or a new kick eventfd; see
+    /// [`Self::rewatch_kicks`] for a second SET_FEATURES).
+    fn unwatch_kicks(&mut self, vrings: &[VringRwLock]) {
+        let epoll = self.worker_epoll.load(Ordering::Relaxed);
+        if epoll < 0 {
+            return;
+        }
+        for vring in vrings {
+            if let Some(kick) = vring.get_ref().get_kick() {
+                // ENOENT: not watched (a ring not started or disabled); nothing to do.
+                let _ = epoll_ctl(epoll, libc::EPOLL_CTL_DEL, kick.as_raw_fd(), 0);
+            }
+        }
+        if self.unwatched.is_empty() {
+            debug!(
+                "{}: kicks no longer watched until the driver resets the device",
+                self.id
+            );
+        }
+        self.unwatched = vrings.to_vec();
+    }
+
+    /// Watches again the kicks [`Self::unwatch_kicks`] took out, for the rings the crate
+    /// would watch (started and enabled), under the crate's event numbers (queue index).
+    fn rewatch_kicks(&mut self) {
+        let epoll = self.worker_epoll.load(Ordering::Relaxed);
+        for (index, vring) in std::mem::take(&mut self.unwatched).iter().enumerate() {
+            let state = vring.get_ref();
+            let Some(kick) = state.get_kick() else {
+                continue;
+            };
+            if epoll < 0 || !state.get_queue().ready() || !state.is_enabled() {
+                continue;
+            }
+            match epoll_ctl(epoll, libc::EPOLL_CTL_ADD, kick.as_raw_fd(), index as u64) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                Err(e) => warn!("{}: cannot watch the kicks of queue {index}: {e}", self.id),
+            }
+        }
     }
 
     /// Resets the device after a panic while handling `queue` and puts it in needs reset.
@@ -519,6 +584,22 @@ pub enum Gate {
         /// A directory only the service can write (the socket's own).
         dir: PathBuf,
     },
+}
+
+/// `epoll_ctl(2)` for a readable fd (the crate's worker epoll is only reachable by its fd).
+fn epoll_ctl(epoll: RawFd, op: libc::c_int, fd: RawFd, data: u64) -> std::io::Result<()> {
+    let mut event = libc::epoll_event {
+        events: libc::EPOLLIN as u32,
+        u64: data,
+    };
+    // SAFETY: plain syscall on fds owned elsewhere and open for the duration of the call
+    // (the worker's epoll while its connection is served, a kick the vring holds); `event`
+    // is a valid epoll_event the kernel only reads.
+    let r = unsafe { libc::epoll_ctl(epoll, op, fd, &mut event) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Serves `device` on `listener` until the process exits, one frontend at a time.
@@ -563,6 +644,7 @@ pub fn serve_gated(device: VhostUserDevice, listener: UnixListener, gate: Gate) 
             Ok(d) => d,
             Err(poisoned) => poisoned.into_inner(),
         };
+        dev.worker_epoll.store(-1, Ordering::Relaxed);
         dev.reset();
         dev.reclaim_exit_fds();
         status.set_link(LinkState::Listening);
@@ -630,6 +712,8 @@ fn serve_one(
         let handler = handlers
             .first()
             .ok_or_else(|| Failure::Setup("no vring worker".to_owned()))?;
+        dev.worker_epoll
+            .store(handler.as_raw_fd(), Ordering::Relaxed);
         for (fd, event, what) in [
             (
                 dev.waker.0.as_raw_fd(),

@@ -12,6 +12,7 @@ pub mod readme;
 pub mod rpmb;
 pub mod scmi;
 pub mod sound_guest;
+pub mod tasks;
 pub mod transport;
 
 use std::io::Read;

@@ -457,6 +457,10 @@ fn run_worker(mut dev: LabelDevice, control: &EventFd, rx: &Receiver<Control>) -
         }
     };
     let mut events = vec![EpollEvent::default(); dev.kicks().len() + 3];
+    // Whether the kicks are in the epoll set: not while the device is in needs reset, where
+    // each would only wake the worker to look at the fault, for as long as the guest kicks.
+    // The reset that ends it arrives as a node event, on the control fd.
+    let mut kicks_watched = true;
     loop {
         let n = match epoll.wait(-1, &mut events) {
             Ok(n) => n,
@@ -499,7 +503,30 @@ fn run_worker(mut dev: LabelDevice, control: &EventFd, rx: &Receiver<Control>) -
                 }
             }
         }
+        if dev.needs_reset() == kicks_watched {
+            kicks_watched = !kicks_watched;
+            if let Err(e) = watch_kicks(&epoll, &dev, kicks_watched) {
+                warn!("{id}: cannot change which kicks are watched: {e}");
+            }
+        }
     }
+}
+
+/// Adds the device's kick eventfds to `epoll`, or removes them.
+fn watch_kicks(epoll: &Epoll, dev: &LabelDevice, watched: bool) -> io::Result<()> {
+    for (q, kick) in dev.kicks().iter().enumerate() {
+        let op = if watched {
+            ControlOperation::Add
+        } else {
+            ControlOperation::Delete
+        };
+        epoll.ctl(
+            op,
+            kick.as_raw_fd(),
+            EpollEvent::new(EpollSet::IN, q as u64),
+        )?;
+    }
+    Ok(())
 }
 
 fn watch(dev: &LabelDevice, control: &EventFd) -> io::Result<Epoll> {
@@ -511,9 +538,7 @@ fn watch(dev: &LabelDevice, control: &EventFd) -> io::Result<Epoll> {
             EpollEvent::new(EpollSet::IN, token),
         )
     };
-    for (q, kick) in dev.kicks().iter().enumerate() {
-        add(kick.as_raw_fd(), q as u64)?;
-    }
+    watch_kicks(&epoll, dev, true)?;
     add(dev.waker_fd().as_raw_fd(), TOKEN_WAKER)?;
     add(dev.timer().as_raw_fd(), TOKEN_TIMER)?;
     add(control.as_raw_fd(), TOKEN_CONTROL)?;

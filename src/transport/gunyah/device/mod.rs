@@ -194,6 +194,11 @@ impl LabelDevice {
         );
     }
 
+    /// Whether the device is in needs reset (a ring fault or a panic) for its current driver.
+    pub fn needs_reset(&self) -> bool {
+        self.guard.fault().is_some()
+    }
+
     /// The label served.
     pub fn label(&self) -> DeviceLabel {
         self.label

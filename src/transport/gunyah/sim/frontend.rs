@@ -262,15 +262,14 @@ impl SimFrontend {
     /// bit, which reaches the backend's ioeventfd after the DRIVER_OK ack and is parked
     /// before it.
     pub fn notify(&self, queue: u32) -> io::Result<()> {
-        self.regs(|f, s| {
+        self.shared.with_label_quiet(self.label, |f, s| {
             if !s.booted {
                 return Err(invalid("the device is not set up in the frontend VM"));
             }
             let bit = 1u32
                 .checked_shl(queue)
                 .ok_or_else(|| invalid("queue index"))?;
-            s.interrupt(f, EventSet::NEW_BUFFER, bit);
-            Ok(())
+            Ok(((), s.interrupt(f, EventSet::NEW_BUFFER, bit)))
         })
     }
 

@@ -122,10 +122,12 @@ impl LabelState {
     /// drivers' `vdev_interrupt` takes it: a notification after the ack goes to the
     /// ioeventfds at once (0xBC: its bits replace the parked ones, which are lost), anything
     /// else is parked and wakes the waiter.
-    pub fn interrupt(&mut self, flavour: Flavour, event: EventSet, data: u32) {
+    ///
+    /// Returns whether an event was parked (only then is there a waiter to wake).
+    pub fn interrupt(&mut self, flavour: Flavour, event: EventSet, data: u32) -> bool {
         if !self.booted {
             // No interrupt handler outside gh_virtio_mmio_init .. gh_virtio_mmio_exit.
-            return;
+            return false;
         }
         if event == EventSet::NEW_BUFFER && self.ack_driver_ok {
             if flavour == Flavour::DeviceNode {
@@ -134,11 +136,12 @@ impl LabelState {
                 self.pending_data |= data;
             }
             self.signal_queues();
-            return;
+            return false;
         }
         self.pending |= event;
         self.pending_data |= data;
         self.event_available = true;
+        true
     }
 
     /// `signal_vqs`: each pending queue bit with an ioeventfd is signalled and cleared.
@@ -347,6 +350,32 @@ impl Shared {
         drop(st);
         self.changed.notify_all();
         r
+    }
+
+    /// Runs `f` on label `label`'s state; wakes every waiter only if `f` says something they
+    /// may wait for changed. A notification that goes straight to an ioeventfd does not
+    /// wake the backend's GH_WAIT_FOR_EVENT in the kernel either.
+    pub fn with_label_quiet<R>(
+        &self,
+        label: u32,
+        f: impl FnOnce(Flavour, &mut LabelState) -> io::Result<(R, bool)>,
+    ) -> io::Result<R> {
+        let mut st = self.lock();
+        if st.closed {
+            return Err(closed_error());
+        }
+        let flavour = st.flavour;
+        let l = st
+            .labels
+            .get_mut(&label)
+            .ok_or_else(|| invalid("no such label"))?;
+        let r = f(flavour, l);
+        drop(st);
+        let (r, wake) = r?;
+        if wake {
+            self.changed.notify_all();
+        }
+        Ok(r)
     }
 
     /// Waits until `ready` returns `Some` (checked under the lock), the node closes, or
