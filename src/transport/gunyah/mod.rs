@@ -26,7 +26,8 @@ mod window;
 
 pub use device::{transport_features, Found, LabelDevice};
 pub use io::{
-    BackendEvent, DeviceLabel, EventSet, FeatureWord, GunyahBackendIo, QueueInfo, SharedWindow,
+    BackendEvent, DeviceLabel, EventSet, FeatureWord, GunyahBackendIo, Numbering, QueueInfo,
+    SharedWindow,
 };
 pub use node::BackendNode;
 pub use serve::{start_node, start_node_with, NodeDevice, NodeTiming, OpenNode};
