@@ -119,9 +119,13 @@ impl Service {
 /// opens the device node, tests hand out simulated nodes.
 pub type NodeOpener = Arc<dyn Fn(&Path) -> std::io::Result<Arc<dyn GunyahBackendIo>> + Send + Sync>;
 
-/// Opens the real `/dev/gh_virtio_backend_<vm>` node.
+/// Opens the real `/dev/gh_virtio_backend_<vm>` node, or takes over the inherited VM fd a
+/// `vm_fd` config names as `/proc/self/fd/<n>`.
 pub fn open_backend_node(path: &Path) -> std::io::Result<Arc<dyn GunyahBackendIo>> {
-    Ok(Arc::new(BackendNode::open(path)?))
+    match gunyah::vm_fd_of(path) {
+        Some(n) => Ok(Arc::new(gunyah::VmFdBackend::take_inherited(n)?)),
+        None => Ok(Arc::new(BackendNode::open(path)?)),
+    }
 }
 
 /// Creates `dir` (0700, or 0750 when sockets are shared with a group) and checks it is usable.
@@ -343,6 +347,7 @@ impl Placed {
                 node,
                 label,
                 window_base,
+                ..
             } => {
                 let label = DeviceLabel::new(*label).map_err(|e| ServiceError::Os {
                     device: dev.id.clone(),

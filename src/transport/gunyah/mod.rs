@@ -22,6 +22,7 @@ mod node;
 mod serve;
 #[cfg(any(test, feature = "harness"))]
 pub mod sim;
+mod vm_fd;
 mod window;
 
 pub use device::{transport_features, Found, LabelDevice};
@@ -31,6 +32,7 @@ pub use io::{
 };
 pub use node::BackendNode;
 pub use serve::{start_node, start_node_with, NodeDevice, NodeTiming, OpenNode};
+pub use vm_fd::{vm_fd_node, vm_fd_of, VmFdBackend, VM_FD_DIR};
 pub use window::{map_window, WindowError};
 
 /// Why a node or one of its devices could not be set up.
