@@ -332,3 +332,34 @@ fn a_0xb2_vm_fd_serves_one_run_and_the_next_runs_new_fd_is_served_by_a_new_start
         .collect::<Vec<_>>();
     assert!(errors.is_empty(), "false errors: {errors:#?}");
 }
+
+/// drivervm restarted while a VM-fd guest runs, the launcher handing the same fd over
+/// again: the 0xB2 driver kept the first drivervm's config and fds, so the new one cannot
+/// publish; it says so once, with what to do, instead of serving a dead device.
+#[test]
+fn a_restart_on_a_running_0xb2_vm_fd_is_refused_with_what_to_do() {
+    let node = SimNode::with_flavour(Flavour::VmFd, SIM_WINDOW_BASE, WINDOW, &[1]).unwrap();
+    node.boot_vm(Duration::from_secs(5)).unwrap();
+    let _svc = serve(&node, "b2restart", &[1]);
+    let mut d = SimDriver::attach(&node, 1, 1, &opts(Duration::from_secs(5))).unwrap();
+    assert_eq!(d.request(0, &[1, 2], 4).unwrap(), [2, 1]);
+    node.kill_backend();
+    let devices = vec![NodeDevice {
+        id: "b2again1".into(),
+        label: DeviceLabel::new(1).unwrap(),
+        device: Box::new(Echo),
+        status: None,
+        poll_max: DEFAULT_POLL_MAX,
+    }];
+    let e = start_node_with(
+        "b2again",
+        Box::new(node.opener()),
+        SIM_WINDOW_BASE,
+        devices,
+        quick(),
+    )
+    .expect_err("a second drivervm on a running VM fd cannot publish")
+    .to_string();
+    assert!(e.contains("EBUSY") || e.contains("busy"), "{e}");
+    assert!(e.contains("restart the guest VM"), "{e}");
+}

@@ -66,6 +66,19 @@ pub enum GunyahError {
         /// What the kernel said.
         source: std::io::Error,
     },
+    /// A 0xB2 VM fd already carries an earlier drivervm's registrations (EBUSY), which its
+    /// driver keeps until the VM is destroyed.
+    #[error(
+        "{node}: {source}: a drivervm before this one published on this VM fd, and the 0xB2 \
+         driver keeps what it registered until the VM is destroyed; restart the guest VM (its \
+         launcher creates a new VM fd) to serve these devices"
+    )]
+    VmFdTaken {
+        /// The VM fd, as `/proc/self/fd/<n>`.
+        node: String,
+        /// The refused request.
+        source: Box<GunyahError>,
+    },
     /// An OS resource (eventfd, timerfd, thread) could not be created.
     #[error("device {device}: {what}: {source}")]
     Os {

@@ -370,6 +370,21 @@ fn publish_when_booted(
     }
 }
 
+/// On a 0xB2 VM fd, EBUSY while publishing means an earlier backend's registrations:
+/// say so, and what to do.
+fn explain(node: &str, io: &dyn GunyahBackendIo, e: GunyahError) -> GunyahError {
+    let busy = matches!(&e, GunyahError::Request { source, .. }
+        if source.raw_os_error() == Some(libc::EBUSY));
+    if busy && io.numbering() == super::io::Numbering::VmFd {
+        GunyahError::VmFdTaken {
+            node: node.to_owned(),
+            source: Box::new(e),
+        }
+    } else {
+        e
+    }
+}
+
 /// One open of the node: map, publish, SET_APP_READY, spawn. On failure the devices are
 /// handed back, unbound.
 fn session(
@@ -412,7 +427,7 @@ fn session(
         for l in &mut labels {
             l.unbind();
         }
-        return Err((e, labels));
+        return Err((explain(node, io.as_ref(), e), labels));
     }
     let found: Vec<Found> = labels.iter_mut().map(|l| l.probe(node)).collect();
     let guest_found = found.iter().any(|f| *f != Found::NoGuest);
