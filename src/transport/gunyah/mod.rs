@@ -13,8 +13,11 @@
 //! and wait for the next; DRIVER_FAILED, which the kernel reports late and only with a
 //! notification, is logged and left to the driver's next reset.
 //!
+//! On a secure-VM-loader VM fd ([`VmFdBackend`], numbering 0xB2) publication waits until
+//! the VM's devices exist, and the fd serves one run of its VM.
+//!
 //! The requests sit behind [`GunyahBackendIo`]: [`BackendNode`] issues them on a real node,
-//! [`sim::SimBackend`] plays the frontend VM in-process for tests.
+//! [`VmFdBackend`] on a VM fd, [`sim::SimBackend`] plays the frontend VM in-process for tests.
 
 mod device;
 mod io;
