@@ -123,9 +123,13 @@ impl Service {
 /// opens the device node, tests hand out simulated nodes.
 pub type NodeOpener = Arc<dyn Fn(&Path) -> std::io::Result<Arc<dyn GunyahBackendIo>> + Send + Sync>;
 
-/// Opens the real `/dev/gh_virtio_backend_<vm>` node.
+/// Opens the real `/dev/gh_virtio_backend_<vm>` node, or takes over the inherited VM fd a
+/// `vm_fd` config names as `/proc/self/fd/<n>`.
 pub fn open_backend_node(path: &Path) -> std::io::Result<Arc<dyn GunyahBackendIo>> {
-    Ok(Arc::new(BackendNode::open(path)?))
+    match gunyah::vm_fd_of(path) {
+        Some(n) => Ok(Arc::new(gunyah::VmFdBackend::take_inherited(n)?)),
+        None => Ok(Arc::new(BackendNode::open(path)?)),
+    }
 }
 
 /// Creates `dir` and checks that it is usable and that nobody but the service can write it,
@@ -402,6 +406,7 @@ impl Placed {
                 node,
                 label,
                 window_base,
+                ..
             } => {
                 let label = DeviceLabel::new(*label).map_err(|e| ServiceError::Os {
                     device: dev.id.clone(),

@@ -256,3 +256,110 @@ fn the_newer_0xb2_drivers_reset_is_survived_driver_after_driver() {
         Box::new(d).disconnect().unwrap();
     }
 }
+
+/// The secure-VM-loader (0xB2) VM fd, guest VM set up first: drivervm publishes at once
+/// and the guest's driver is served.
+#[test]
+fn a_0xb2_vm_fd_whose_vm_is_set_up_first_is_published_at_once_and_served() {
+    let node = SimNode::with_flavour(Flavour::VmFd, SIM_WINDOW_BASE, WINDOW, &[1]).unwrap();
+    node.boot_vm(Duration::from_secs(5)).unwrap();
+    let _svc = serve(&node, "b2first", &[1]);
+    logged("b2first1", &["published on label 1"]);
+    let mut d = SimDriver::attach(&node, 1, 1, &opts(Duration::from_secs(5))).unwrap();
+    assert_eq!(d.request(0, &[1, 2, 3], 4).unwrap(), [3, 2, 1]);
+    assert_eq!(count("b2first", &["waiting"]), 0);
+}
+
+/// drivervm started before the VM's loader set the VM up: publishing then would be refused
+/// by the 0xB2 driver (and lost), so nothing is published and no error is logged until the
+/// VM's devices exist; then everything is published and the guest's driver is served.
+#[test]
+fn drivervm_started_before_the_0xb2_vm_is_set_up_publishes_only_after_it() {
+    let node = SimNode::with_flavour(Flavour::VmFd, SIM_WINDOW_BASE, WINDOW, &[1, 2]).unwrap();
+    let _svc = serve(&node, "b2early", &[1, 2]);
+    logged("b2early", &["do not exist yet"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(count("b2early", &["published"]), 0);
+    assert_eq!(
+        node.frontend(1, Duration::from_secs(1))
+            .device_features()
+            .unwrap(),
+        0
+    );
+    node.boot_vm(Duration::from_secs(5)).unwrap();
+    logged("b2early1", &["published on label 1"]);
+    logged("b2early2", &["published on label 2"]);
+    for l in [1, 2] {
+        let mut d = SimDriver::attach(&node, l, 1, &opts(Duration::from_secs(5))).unwrap();
+        assert_eq!(d.request(0, &[l as u8, 9], 4).unwrap(), [9, l as u8]);
+    }
+    let errors = logs::lines_with("b2early")
+        .lines()
+        .filter(|l| l.starts_with("ERROR") || l.starts_with("WARN"))
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    assert!(errors.is_empty(), "false errors: {errors:#?}");
+}
+
+/// The restart story of a VM fd: it serves one run of its VM. At the guest's exit drivervm
+/// stops serving it without an error and lets go of the fd (so the loader can destroy the
+/// VM); the VM's next run is a new VM fd, served by drivervm started again with it.
+#[test]
+fn a_0xb2_vm_fd_serves_one_run_and_the_next_runs_new_fd_is_served_by_a_new_start() {
+    let first = SimNode::with_flavour(Flavour::VmFd, SIM_WINDOW_BASE, WINDOW, &[1]).unwrap();
+    first.boot_vm(Duration::from_secs(5)).unwrap();
+    let svc = serve(&first, "b2run", &[1]);
+    let mut d = SimDriver::attach(&first, 1, 1, &opts(Duration::from_secs(5))).unwrap();
+    assert_eq!(d.request(0, &[4, 5], 4).unwrap(), [5, 4]);
+    first.exit_vm(Duration::from_secs(5)).unwrap();
+    logged("b2run", &["serves one run of its VM"]);
+    until("the supervisor to end", || svc.is_finished());
+    svc.join().unwrap();
+    // The fd was let go of: nobody holds the (exclusive) simulated node any more.
+    drop(first.open().expect("the transport still holds the VM fd"));
+    drop(d);
+    drop(first);
+
+    let next = SimNode::with_flavour(Flavour::VmFd, SIM_WINDOW_BASE, WINDOW, &[1]).unwrap();
+    next.boot_vm(Duration::from_secs(5)).unwrap();
+    let _svc = serve(&next, "b2next", &[1]);
+    let mut d = SimDriver::attach(&next, 1, 1, &opts(Duration::from_secs(5))).unwrap();
+    assert_eq!(d.request(0, &[6, 7], 4).unwrap(), [7, 6]);
+    let errors = logs::lines_with("b2run")
+        .lines()
+        .filter(|l| l.starts_with("ERROR"))
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    assert!(errors.is_empty(), "false errors: {errors:#?}");
+}
+
+/// drivervm restarted while a VM-fd guest runs, the launcher handing the same fd over
+/// again: the 0xB2 driver kept the first drivervm's config and fds, so the new one cannot
+/// publish; it says so once, with what to do, instead of serving a dead device.
+#[test]
+fn a_restart_on_a_running_0xb2_vm_fd_is_refused_with_what_to_do() {
+    let node = SimNode::with_flavour(Flavour::VmFd, SIM_WINDOW_BASE, WINDOW, &[1]).unwrap();
+    node.boot_vm(Duration::from_secs(5)).unwrap();
+    let _svc = serve(&node, "b2restart", &[1]);
+    let mut d = SimDriver::attach(&node, 1, 1, &opts(Duration::from_secs(5))).unwrap();
+    assert_eq!(d.request(0, &[1, 2], 4).unwrap(), [2, 1]);
+    node.kill_backend();
+    let devices = vec![NodeDevice {
+        id: "b2again1".into(),
+        label: DeviceLabel::new(1).unwrap(),
+        device: Box::new(Echo),
+        status: None,
+        poll_max: DEFAULT_POLL_MAX,
+    }];
+    let e = start_node_with(
+        "b2again",
+        Box::new(node.opener()),
+        SIM_WINDOW_BASE,
+        devices,
+        quick(),
+    )
+    .expect_err("a second drivervm on a running VM fd cannot publish")
+    .to_string();
+    assert!(e.contains("EBUSY") || e.contains("busy"), "{e}");
+    assert!(e.contains("restart the guest VM"), "{e}");
+}

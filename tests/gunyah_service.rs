@@ -79,3 +79,31 @@ fn a_node_that_is_not_a_backend_node_is_refused_by_the_kernel() {
         "{err}"
     );
 }
+
+/// A secure-VM-loader VM fd: `--check-config` prints it as one, and a daemon that did not
+/// inherit the descriptor stops, naming it and the kernel's answer.
+#[test]
+fn a_vm_fd_is_printed_and_a_descriptor_not_inherited_stops_the_daemon_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "[[guest]]\nname = \"tvm\"\n[[guest.device]]\nkind = \"scmi\"\n\
+                  transport = { gunyah = { vm_fd = 987, label = 1, \
+                  window_base = 0x80000000 } }\n";
+    std::fs::write(dir.path().join("c.toml"), config).unwrap();
+    let (status, out, err) = run_drivervm(&["--config", "c.toml", "--check-config"], dir.path());
+    assert!(status.success(), "{err}");
+    assert_eq!(
+        out.lines().last(),
+        Some(
+            "tvm-scmi\ttvm\tscmi\tVM fd 987 (0xB2, secure-VM loader; published once the VM is \
+             set up) label 1 window 0x80000000"
+        ),
+        "{out}"
+    );
+    let (status, _, err) =
+        run_drivervm(&["--config", "c.toml", "--runtime-dir", "run"], dir.path());
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("/proc/self/fd/987: opening the node: Bad file descriptor"),
+        "{err}"
+    );
+}

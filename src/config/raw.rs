@@ -132,11 +132,13 @@ pub(super) struct RawVhostUser {
     pub socket: Option<PathBuf>,
 }
 
-/// `transport.gunyah`: every key is required (no value is safe to guess).
+/// `transport.gunyah`: every key is required (no value is safe to guess), and exactly one
+/// of `node` (a 0xBC device node) and `vm_fd` (an inherited 0xB2 VM fd).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawGunyah {
-    pub node: PathBuf,
+    pub node: Option<PathBuf>,
+    pub vm_fd: Option<RawInt>,
     pub label: RawInt,
     pub window_base: RawInt,
 }

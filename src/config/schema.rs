@@ -243,8 +243,12 @@ pub enum TransportConfig {
     /// A label on a Gunyah virtio-backend node, serving a virtio-mmio device to the VM the
     /// node belongs to over its shared window.
     Gunyah {
-        /// The backend node, e.g. `/dev/gh_virtio_backend_ivi` (absolute).
+        /// The backend node, e.g. `/dev/gh_virtio_backend_ivi` (absolute); for a VM fd,
+        /// `/proc/self/fd/<vm_fd>`.
         node: PathBuf,
+        /// The inherited secure-VM-loader VM fd (0xB2 numbering) served instead of a
+        /// device node.
+        vm_fd: Option<u32>,
         /// The device's label on the node (`qcom,label` in the device tree), nonzero.
         label: u32,
         /// Guest-physical address (in the frontend VM) where the shared window starts,
@@ -277,9 +281,19 @@ impl TransportConfig {
                 format!("{} (rpmb_dev)", runtime_dir.join(socket).display())
             }
             Self::Gunyah {
+                vm_fd: Some(fd),
+                label,
+                window_base,
+                ..
+            } => format!(
+                "VM fd {fd} (0xB2, secure-VM loader; published once the VM is set up) label \
+                 {label} window {window_base:#x}"
+            ),
+            Self::Gunyah {
                 node,
                 label,
                 window_base,
+                ..
             } => format!("{} label {label} window {window_base:#x}", node.display()),
         }
     }
@@ -307,6 +321,7 @@ mod tests {
         );
         let gunyah = TransportConfig::Gunyah {
             node: "/dev/gh_virtio_backend_ivi".into(),
+            vm_fd: None,
             label: 3,
             window_base: 0x8000_0000,
         };

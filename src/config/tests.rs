@@ -253,11 +253,12 @@ fn example_parses_to_what_its_comments_say() {
         }
     );
     let names: Vec<_> = c.guests.iter().map(|g| g.name.as_str()).collect();
-    assert_eq!(names, ["ivi", "cluster", "hmi"]);
+    assert_eq!(names, ["ivi", "cluster", "hmi", "trustedvm"]);
     assert_eq!(
         c.guests[2].devices[0].transport,
         TransportConfig::Gunyah {
             node: "/dev/gh_virtio_backend_hmi".into(),
+            vm_fd: None,
             label: 1,
             window_base: 0x9c00_0000,
         }

@@ -575,14 +575,63 @@ impl Validator<'_> {
     }
 
     fn gunyah(&self, place: &str, raw: RawGunyah) -> Result<TransportConfig, ConfigError> {
-        let shown = shown_path(&raw.node);
-        if has_nul(&raw.node) {
+        let (node, vm_fd) = match (raw.node, raw.vm_fd) {
+            (Some(_), Some(_)) => {
+                return Err(self.err(
+                    place,
+                    "gunyah node and vm_fd are both set (give node for a 0xBC device node, or \
+                     vm_fd for a secure-VM-loader VM fd, not both)"
+                        .to_owned(),
+                ))
+            }
+            (None, None) => {
+                return Err(self.err(
+                    place,
+                    "gunyah needs node (a 0xBC device node such as \
+                     /dev/gh_virtio_backend_<vm>) or vm_fd (an inherited secure-VM-loader VM \
+                     fd)"
+                    .to_owned(),
+                ))
+            }
+            (Some(node), None) => (node, None),
+            (None, Some(RawInt(n))) => {
+                let fd = u32::try_from(n)
+                    .ok()
+                    .filter(|&f| f >= 3 && i32::try_from(f).is_ok())
+                    .ok_or_else(|| {
+                        self.err(
+                            place,
+                            format!(
+                                "gunyah vm_fd {n} is out of range (expected the number of a \
+                                 descriptor drivervm inherits, 3 to {}; 0 to 2 are stdin, \
+                                 stdout and stderr)",
+                                i32::MAX
+                            ),
+                        )
+                    })?;
+                (
+                    PathBuf::from(crate::transport::gunyah::vm_fd_node(fd)),
+                    Some(fd),
+                )
+            }
+        };
+        let shown = shown_path(&node);
+        if vm_fd.is_none() && crate::transport::gunyah::vm_fd_of(&node).is_some() {
+            return Err(self.err(
+                place,
+                format!(
+                    "gunyah node \"{shown}\" is a descriptor, not a device node (give an \
+                     inherited VM fd as vm_fd)"
+                ),
+            ));
+        }
+        if has_nul(&node) {
             return Err(self.err(
                 place,
                 format!("gunyah node \"{shown}\" contains a NUL byte"),
             ));
         }
-        if !raw.node.is_absolute() || raw.node.file_name().is_none() {
+        if !node.is_absolute() || node.file_name().is_none() {
             return Err(self.err(
                 place,
                 format!(
@@ -619,7 +668,8 @@ impl Validator<'_> {
                 )
             })?;
         Ok(TransportConfig::Gunyah {
-            node: raw.node,
+            node,
+            vm_fd,
             label,
             window_base,
         })
@@ -676,6 +726,7 @@ impl Validator<'_> {
                         node,
                         label,
                         window_base,
+                        ..
                     } => {
                         let shown = shown_path(node);
                         if let Some(owner) = labels.get(&(node.clone(), *label)) {

@@ -7,7 +7,7 @@ use std::io;
 use std::os::fd::BorrowedFd;
 
 pub use gunyah_bindings::virtio_backend::{
-    BackendEvent, DeviceLabel, EventSet, FeatureWord, QueueInfo,
+    BackendEvent, DeviceLabel, EventSet, FeatureWord, Numbering, QueueInfo,
 };
 
 /// The memory window shared with the frontend VM: an fd to map and its exact size.
@@ -52,4 +52,15 @@ pub trait GunyahBackendIo: Send + Sync {
     fn ack_driver_ok(&self, l: DeviceLabel) -> io::Result<()>;
     /// `GH_ACK_RESET`: the device finished the reset the driver asked for.
     fn ack_reset(&self, l: DeviceLabel) -> io::Result<()>;
+    /// Which driver answers: the 0xBC device node (reopened and republished after each
+    /// guest exit) or a 0xB2 VM fd (one run of one VM, published only once it booted).
+    fn numbering(&self) -> Numbering {
+        Numbering::DeviceNode
+    }
+    /// Whether what is published now reaches the guest's devices. The 0xBC driver keeps it
+    /// until the guest boots, so always; the 0xB2 drivers push it to the hypervisor at once,
+    /// which works only once the VM's virtio-mmio resources exist (see `VmFdBackend`).
+    fn vm_resources_ready(&self) -> io::Result<bool> {
+        Ok(true)
+    }
 }

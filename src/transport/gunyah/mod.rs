@@ -13,8 +13,11 @@
 //! and wait for the next; DRIVER_FAILED, which the kernel reports late and only with a
 //! notification, is logged and left to the driver's next reset.
 //!
+//! On a secure-VM-loader VM fd ([`VmFdBackend`], numbering 0xB2) publication waits until
+//! the VM's devices exist, and the fd serves one run of its VM.
+//!
 //! The requests sit behind [`GunyahBackendIo`]: [`BackendNode`] issues them on a real node,
-//! [`sim::SimBackend`] plays the frontend VM in-process for tests.
+//! [`VmFdBackend`] on a VM fd, [`sim::SimBackend`] plays the frontend VM in-process for tests.
 
 mod device;
 mod io;
@@ -22,14 +25,17 @@ mod node;
 mod serve;
 #[cfg(any(test, feature = "harness"))]
 pub mod sim;
+mod vm_fd;
 mod window;
 
 pub use device::{transport_features, Found, LabelDevice};
 pub use io::{
-    BackendEvent, DeviceLabel, EventSet, FeatureWord, GunyahBackendIo, QueueInfo, SharedWindow,
+    BackendEvent, DeviceLabel, EventSet, FeatureWord, GunyahBackendIo, Numbering, QueueInfo,
+    SharedWindow,
 };
 pub use node::BackendNode;
 pub use serve::{start_node, start_node_with, NodeDevice, NodeTiming, OpenNode};
+pub use vm_fd::{vm_fd_node, vm_fd_of, VmFdBackend, VM_FD_DIR};
 pub use window::{map_window, WindowError};
 
 /// Why a node or one of its devices could not be set up.
@@ -62,6 +68,19 @@ pub enum GunyahError {
         what: &'static str,
         /// What the kernel said.
         source: std::io::Error,
+    },
+    /// A 0xB2 VM fd already carries an earlier drivervm's registrations (EBUSY), which its
+    /// driver keeps until the VM is destroyed.
+    #[error(
+        "{node}: {source}: a drivervm before this one published on this VM fd, and the 0xB2 \
+         driver keeps what it registered until the VM is destroyed; restart the guest VM (its \
+         launcher creates a new VM fd) to serve these devices"
+    )]
+    VmFdTaken {
+        /// The VM fd, as `/proc/self/fd/<n>`.
+        node: String,
+        /// The refused request.
+        source: Box<GunyahError>,
     },
     /// An OS resource (eventfd, timerfd, thread) could not be created.
     #[error("device {device}: {what}: {source}")]

@@ -159,11 +159,32 @@ pub fn start_node_with(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let running = session(node, &open, window_base, labels).map_err(|(e, _)| e)?;
+    let io = open().map_err(|source| GunyahError::Node {
+        node: node.to_owned(),
+        what: "opening the node",
+        source,
+    })?;
+    let ready = io
+        .vm_resources_ready()
+        .map_err(|source| GunyahError::Node {
+            node: node.to_owned(),
+            what: "asking whether the guest VM's devices exist",
+            source,
+        })?;
+    let first = if ready {
+        Start::Running(session(node, io, window_base, labels).map_err(|(e, _)| e)?)
+    } else {
+        info!(
+            "{node}: the guest VM's devices do not exist yet (its loader has not set it up); \
+             publishing once they do, which the VM's launcher must wait for before starting \
+             its vCPUs (see docs/gunyah.md)"
+        );
+        Start::Awaiting(io, labels)
+    };
     let name = node.to_owned();
     std::thread::Builder::new()
         .name(format!("gunyah-{}", short(node)))
-        .spawn(move || supervise(&name, &open, window_base, timing, running))
+        .spawn(move || supervise(&name, &open, window_base, timing, first))
         .map_err(|source| GunyahError::Node {
             node: node.to_owned(),
             what: "spawning the supervisor thread",
@@ -176,30 +197,66 @@ fn short(node: &str) -> &str {
     node.rsplit('/').next().unwrap_or(node)
 }
 
+/// How the supervisor begins: serving, or (0xB2) waiting for the guest VM's devices.
+enum Start {
+    Running(Session),
+    Awaiting(Arc<dyn GunyahBackendIo>, Vec<LabelDevice>),
+}
+
+/// How often a 0xB2 VM fd is asked whether the VM's devices exist yet.
+const VM_RESOURCES_POLL: Duration = Duration::from_millis(100);
+
 /// Waits for each session to end and starts the next, until the node cannot be opened.
-fn supervise(
-    node: &str,
-    open: &OpenNode,
-    window_base: u64,
-    timing: NodeTiming,
-    mut current: Session,
-) {
+/// A 0xB2 VM fd serves one run of its VM: after the guest's exit the supervisor ends, and
+/// its fd is closed so that the VM's loader can tear the VM down.
+fn supervise(node: &str, open: &OpenNode, window_base: u64, timing: NodeTiming, first: Start) {
+    let mut current = match first {
+        Start::Running(s) => s,
+        Start::Awaiting(io, labels) => match publish_when_booted(node, io, window_base, labels) {
+            Some(s) => s,
+            None => return,
+        },
+    };
     loop {
         current.watch(node, timing);
         let Session { io, running, .. } = current;
+        let numbering = io.numbering();
         drop(io);
         let (mut labels, ends) = join(running);
         for l in &mut labels {
             l.unbind();
         }
         if ends.contains(&End::AppExit) {
+            if numbering == super::io::Numbering::VmFd {
+                info!(
+                    "{node}: the guest VM exited; a VM fd serves one run of its VM, so its \
+                     devices are no longer served and the fd is closed. The VM's next run has \
+                     a new VM fd: its launcher must start drivervm again with it"
+                );
+                return;
+            }
             info!("{node}: frontend VM or backend module exited; reopening the node");
         } else {
             warn!("{node}: every device stopped on errors; reopening the node");
             std::thread::sleep(REOPEN_BACKOFF);
         }
         current = loop {
-            match session(node, open, window_base, labels) {
+            let opened = open().map_err(|source| GunyahError::Node {
+                node: node.to_owned(),
+                what: "opening the node",
+                source,
+            });
+            let attempt = match opened {
+                Ok(io) if io.numbering() == super::io::Numbering::VmFd => {
+                    match publish_when_booted(node, io, window_base, labels) {
+                        Some(s) => break s,
+                        None => return,
+                    }
+                }
+                Ok(io) => session(node, io, window_base, labels),
+                Err(e) => Err((e, labels)),
+            };
+            match attempt {
                 Ok(r) => break r,
                 Err((e, back)) => {
                     labels = back;
@@ -231,7 +288,10 @@ impl Session {
                 Err(RecvTimeoutError::Disconnected) => return,
                 Err(RecvTimeoutError::Timeout) => {
                     next = Instant::now() + timing.reassert_ready;
-                    if self.seen.load(Ordering::Relaxed) {
+                    // The 0xB2 drivers have neither the handshake nor the boot deadline.
+                    if self.seen.load(Ordering::Relaxed)
+                        || self.io.numbering() == super::io::Numbering::VmFd
+                    {
                         continue;
                     }
                     if let Err(e) = self.io.set_app_ready() {
@@ -281,11 +341,55 @@ fn join(running: Vec<Running>) -> (Vec<LabelDevice>, Vec<End>) {
     (labels, ends)
 }
 
+/// 0xB2: waits until the VM's virtio-mmio devices exist (what is published before is
+/// refused by the driver, or would be lost), then publishes and serves. `None` when the fd
+/// fails or the first publication does (logged): a VM fd is not reopened.
+fn publish_when_booted(
+    node: &str,
+    io: Arc<dyn GunyahBackendIo>,
+    window_base: u64,
+    labels: Vec<LabelDevice>,
+) -> Option<Session> {
+    loop {
+        match io.vm_resources_ready() {
+            Ok(true) => break,
+            Ok(false) => std::thread::sleep(VM_RESOURCES_POLL),
+            Err(e) => {
+                error!("{node}: asking whether the guest VM's devices exist: {e}; no longer serving it");
+                return None;
+            }
+        }
+    }
+    info!("{node}: the guest VM's devices exist; publishing");
+    match session(node, io, window_base, labels) {
+        Ok(s) => Some(s),
+        Err((e, _)) => {
+            error!("{e}; no longer serving {node}");
+            None
+        }
+    }
+}
+
+/// On a 0xB2 VM fd, EBUSY while publishing means an earlier backend's registrations:
+/// say so, and what to do.
+fn explain(node: &str, io: &dyn GunyahBackendIo, e: GunyahError) -> GunyahError {
+    let busy = matches!(&e, GunyahError::Request { source, .. }
+        if source.raw_os_error() == Some(libc::EBUSY));
+    if busy && io.numbering() == super::io::Numbering::VmFd {
+        GunyahError::VmFdTaken {
+            node: node.to_owned(),
+            source: Box::new(e),
+        }
+    } else {
+        e
+    }
+}
+
 /// One open of the node: map, publish, SET_APP_READY, spawn. On failure the devices are
 /// handed back, unbound.
 fn session(
     node: &str,
-    open: &OpenNode,
+    io: Arc<dyn GunyahBackendIo>,
     window_base: u64,
     mut labels: Vec<LabelDevice>,
 ) -> Result<Session, (GunyahError, Vec<LabelDevice>)> {
@@ -295,10 +399,6 @@ fn session(
             what,
             source,
         }
-    };
-    let io = match open().map_err(node_err("opening the node")) {
-        Ok(io) => io,
-        Err(e) => return Err((e, labels)),
     };
     let published = (|| {
         let window = io
@@ -327,12 +427,12 @@ fn session(
         for l in &mut labels {
             l.unbind();
         }
-        return Err((e, labels));
+        return Err((explain(node, io.as_ref(), e), labels));
     }
     let found: Vec<Found> = labels.iter_mut().map(|l| l.probe(node)).collect();
     let guest_found = found.iter().any(|f| *f != Found::NoGuest);
     let seen = Arc::new(AtomicBool::new(false));
-    if !guest_found {
+    if !guest_found && io.numbering() == super::io::Numbering::DeviceNode {
         info!(
             "{node}: ready for the guest VM. A guest VM booting now, or waiting at boot for \
              drivervm (its kernel waits at most 60 s), gets these devices; one that started \

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use gunyah_bindings::virtio_backend::VirtioEvent;
 
 use super::super::io::{
-    BackendEvent, DeviceLabel, FeatureWord, GunyahBackendIo, QueueInfo, SharedWindow,
+    BackendEvent, DeviceLabel, FeatureWord, GunyahBackendIo, Numbering, QueueInfo, SharedWindow,
 };
 use super::state::{invalid, Flavour, LabelState, NodeState, Shared, CONFIG_PAGE};
 
@@ -200,6 +200,25 @@ impl GunyahBackendIo for SimBackend {
             s.irqfd = Some(file);
             Ok(())
         })
+    }
+
+    fn numbering(&self) -> Numbering {
+        match self.shared.lock().flavour {
+            Flavour::DeviceNode => Numbering::DeviceNode,
+            Flavour::VmFd | Flavour::VmFdResetDrops => Numbering::VmFd,
+        }
+    }
+
+    /// 0xB2: `GH_VM_GET_FW_NAME` answers a nonempty name (see `NodeState::fw_named`).
+    fn vm_resources_ready(&self) -> io::Result<bool> {
+        let st = self.shared.lock();
+        if st.closed {
+            return Err(super::state::closed_error());
+        }
+        if st.epoch != self.epoch {
+            return Err(dead());
+        }
+        Ok(st.flavour == Flavour::DeviceNode || st.fw_named)
     }
 
     fn set_app_ready(&self) -> io::Result<()> {

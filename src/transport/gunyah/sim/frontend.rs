@@ -76,6 +76,9 @@ pub(super) fn boot(shared: &Shared, timeout: Duration) -> io::Result<()> {
         }
         l.booted = true;
     }
+    if flavour.pushes_at_once() {
+        st.fw_named = true;
+    }
     st.vm = VmPhase::Running;
     drop(st);
     shared.notify();

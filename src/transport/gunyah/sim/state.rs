@@ -281,6 +281,10 @@ pub struct NodeState {
     pub vm: VmPhase,
     /// Simulated time (only [`super::SimNode::advance`] moves it).
     pub clock: Duration,
+    /// 0xB2: the VM fd's `fw_name` is set. The loader writes it only once
+    /// `GH_VM_SET_FW_NAME` loaded the VM and populated its resources (which is when
+    /// `gh_virtio_mmio_init` runs), and clears it only when the VM is destroyed.
+    pub fw_named: bool,
 }
 
 /// The node's state and the condition every waiter sleeps on.
@@ -315,6 +319,7 @@ impl Shared {
             closed: false,
             vm: VmPhase::Off,
             clock: Duration::ZERO,
+            fw_named: false,
         };
         Self {
             state: Mutex::new(state),

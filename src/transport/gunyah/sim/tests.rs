@@ -201,13 +201,22 @@ fn b2_pushes_at_once_needs_the_vm_first_and_has_no_app_ready() {
     einval(b.set_device_config(label(1), &[0; 4]));
     let e = b.set_app_ready().unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::Unsupported);
+    // What was refused is lost: the frontend sees no features and no config.
+    assert_eq!(fe.device_features().unwrap(), 0);
+    // GH_VM_GET_FW_NAME is still empty: the VM's devices do not exist yet.
+    assert!(!b.vm_resources_ready().unwrap());
+    assert_eq!(b.numbering(), super::super::Numbering::VmFd);
     node.boot_vm(T).unwrap();
+    assert!(b.vm_resources_ready().unwrap());
     publish(b.as_ref(), 1, 1, &[7; 8]);
     assert_eq!(fe.device_features().unwrap(), 0x1_0000_0010);
     assert_eq!(fe.config(0, 8).unwrap(), [7; 8]);
     // Sixteen queues.
     b.set_queue_num_max(label(1), 15, 8).unwrap();
     einval(b.set_queue_num_max(label(1), 16, 8));
+    // The name stays set after the VM's exit, until the VM is destroyed.
+    node.exit_vm(T).unwrap();
+    assert!(b.vm_resources_ready().unwrap());
 }
 
 #[test]

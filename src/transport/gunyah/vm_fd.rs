@@ -1,0 +1,214 @@
+//! A secure-VM-loader VM fd (numbering 0xB2): [`GunyahBackendIo`] on the fd the VM's
+//! launcher got from `GH_CREATE_VM` on the loader's `/dev/gunyah` and handed to drivervm.
+//!
+//! What the loader does with it (`CodeLinaro-mirror/le_platform_vendor_qcom-opensource_gunyah-drivers`
+//! @ `0a15e3e0904e6e4376a63abf66e58135c18f79eb`, read only):
+//! - `gh_vm_ioctl` (`gh_main.c`) passes every request it does not know to
+//!   `gh_virtio_backend_ioctl(vm->fw_name, ...)`, which finds the backend devices by the
+//!   VM's firmware name: with no name set, every request fails with EINVAL;
+//! - `gh_vm_ioctl_set_fw_name` (`gh_secure_vm_loader.c`) writes the name only after
+//!   loading the VM, which runs `gh_vm_configure` and so `gh_rm_populate_hyp_res`, which
+//!   calls `gh_virtio_mmio_init` for each virtio-mmio device (its capability and config
+//!   page). A nonempty `GH_VM_GET_FW_NAME` therefore says that the devices exist and that
+//!   what is published now reaches the hypervisor; the VM itself runs only from its
+//!   launcher's first `GH_VCPU_RUN`. Nothing wakes a waiter when that happens, so the
+//!   transport asks again periodically;
+//! - the VM is destroyed when the last reference to the fd goes, so drivervm closes its
+//!   copy once the guest exited.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+use std::sync::Mutex;
+
+use gunyah_bindings::secure_vm_loader::get_fw_name;
+use gunyah_bindings::virtio_backend::{BackendFd, FdAction, Numbering};
+
+use super::io::{BackendEvent, DeviceLabel, FeatureWord, GunyahBackendIo, QueueInfo, SharedWindow};
+
+/// Where the config names a VM fd: `/proc/self/fd/<n>`, the node name used in logs and
+/// for the per-node rules.
+pub const VM_FD_DIR: &str = "/proc/self/fd";
+
+/// Descriptor numbers already taken over: each is owned (and closed) once.
+static TAKEN: Mutex<BTreeSet<RawFd>> = Mutex::new(BTreeSet::new());
+
+/// The node name of VM fd `n`.
+pub fn vm_fd_node(n: u32) -> String {
+    format!("{VM_FD_DIR}/{n}")
+}
+
+/// The descriptor number of a node named by [`vm_fd_node`], if it is one.
+pub fn vm_fd_of(node: &Path) -> Option<RawFd> {
+    let rest = node.strip_prefix(VM_FD_DIR).ok()?.to_str()?;
+    if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    rest.parse().ok()
+}
+
+/// An inherited VM fd, owned by the transport from its first open on.
+#[derive(Debug)]
+pub struct VmFdBackend {
+    number: RawFd,
+    fd: OwnedFd,
+}
+
+impl VmFdBackend {
+    /// Takes over inherited descriptor `n` (marked close-on-exec). A number is taken once:
+    /// a VM fd serves one run of its VM and is closed after it, so asking again fails with
+    /// `NotFound` (the node is gone). `EBADF` when nothing was inherited as `n`.
+    pub fn take_inherited(n: RawFd) -> io::Result<Self> {
+        let mut taken = match TAKEN.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if taken.contains(&n) {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("VM fd {n} served its VM's run and was closed"),
+            ));
+        }
+        // SAFETY: F_GETFD reads descriptor flags; an unopened number fails with EBADF.
+        let flags = unsafe { libc::fcntl(n, libc::F_GETFD) };
+        if flags < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: F_SETFD on the descriptor just checked, with its flags plus FD_CLOEXEC.
+        if unsafe { libc::fcntl(n, libc::F_SETFD, flags | libc::FD_CLOEXEC) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        taken.insert(n);
+        // SAFETY: `n` is open (checked above) and recorded in TAKEN, so this is the one
+        // owner this process creates for it; nothing else in drivervm uses inherited fds.
+        let fd = unsafe { OwnedFd::from_raw_fd(n) };
+        Ok(Self { number: n, fd })
+    }
+
+    /// The descriptor number it was inherited as.
+    pub fn number(&self) -> RawFd {
+        self.number
+    }
+
+    fn be(&self) -> BackendFd<'_> {
+        BackendFd::new(self.fd.as_fd(), Numbering::VmFd)
+    }
+}
+
+impl GunyahBackendIo for VmFdBackend {
+    fn shared_memory_size(&self) -> io::Result<u64> {
+        self.be().shared_memory_size()
+    }
+
+    fn map_shared_window(&self) -> io::Result<SharedWindow> {
+        // `gh_vm_mmap` maps the window through the same fd.
+        let size = self.shared_memory_size()?;
+        Ok(SharedWindow {
+            file: File::from(self.fd.try_clone()?),
+            size,
+        })
+    }
+
+    fn set_device_features(&self, l: DeviceLabel, w: FeatureWord, bits: u32) -> io::Result<()> {
+        self.be().set_device_features(l, w, bits)
+    }
+
+    fn set_queue_num_max(&self, l: DeviceLabel, queue: u32, max: u32) -> io::Result<()> {
+        self.be().set_queue_num_max(l, queue, max)
+    }
+
+    fn set_device_config(&self, l: DeviceLabel, data: &[u8]) -> io::Result<()> {
+        self.be().set_device_config_data(l, data)
+    }
+
+    fn get_driver_config(&self, l: DeviceLabel, buf: &mut [u8]) -> io::Result<()> {
+        self.be().get_driver_config_data(l, buf)
+    }
+
+    fn register_ioeventfd(
+        &self,
+        l: DeviceLabel,
+        queue: u32,
+        efd: BorrowedFd<'_>,
+    ) -> io::Result<()> {
+        self.be().ioeventfd(l, queue, efd, FdAction::Assign)
+    }
+
+    fn register_irqfd(&self, l: DeviceLabel, efd: BorrowedFd<'_>) -> io::Result<()> {
+        self.be().irqfd(l, efd, FdAction::Assign)
+    }
+
+    fn set_app_ready(&self) -> io::Result<()> {
+        // Refused by the bindings without a syscall: the 0xB2 numbering has no such request.
+        self.be().set_app_ready()
+    }
+
+    fn wait_for_event(&self, l: DeviceLabel) -> io::Result<BackendEvent> {
+        self.be().wait_for_event(l)
+    }
+
+    fn get_driver_features(&self, l: DeviceLabel, w: FeatureWord) -> io::Result<u32> {
+        self.be().get_driver_features(l, w)
+    }
+
+    fn get_queue_info(&self, l: DeviceLabel, queue: u32) -> io::Result<QueueInfo> {
+        self.be().get_queue_info(l, queue)
+    }
+
+    fn ack_driver_ok(&self, l: DeviceLabel) -> io::Result<()> {
+        self.be().ack_driver_ok(l)
+    }
+
+    fn ack_reset(&self, l: DeviceLabel) -> io::Result<()> {
+        self.be().ack_reset(l)
+    }
+
+    fn numbering(&self) -> Numbering {
+        Numbering::VmFd
+    }
+
+    fn vm_resources_ready(&self) -> io::Result<bool> {
+        Ok(!get_fw_name(self.fd.as_fd())?.as_bytes().is_empty())
+    }
+}
+
+impl AsRawFd for VmFdBackend {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::IntoRawFd;
+
+    #[test]
+    fn node_names_round_trip_and_other_paths_are_not_vm_fds() {
+        assert_eq!(vm_fd_node(3), "/proc/self/fd/3");
+        assert_eq!(vm_fd_of(Path::new("/proc/self/fd/3")), Some(3));
+        assert_eq!(vm_fd_of(Path::new("/proc/self/fd/")), None);
+        assert_eq!(vm_fd_of(Path::new("/proc/self/fd/3x")), None);
+        assert_eq!(vm_fd_of(Path::new("/dev/gh_virtio_backend_ivi")), None);
+    }
+
+    #[test]
+    fn an_inherited_fd_is_taken_once_and_a_missing_one_is_ebadf() {
+        let n = File::open("/dev/null").unwrap().into_raw_fd();
+        let b = VmFdBackend::take_inherited(n).unwrap();
+        assert_eq!(b.number(), n);
+        assert_eq!(b.numbering(), Numbering::VmFd);
+        // /dev/null is no VM fd: the kernel's answer is reported, nothing panics.
+        assert_eq!(
+            b.vm_resources_ready().err().and_then(|e| e.raw_os_error()),
+            Some(libc::ENOTTY)
+        );
+        drop(b);
+        let again = VmFdBackend::take_inherited(n).unwrap_err();
+        assert_eq!(again.kind(), io::ErrorKind::NotFound);
+        let missing = VmFdBackend::take_inherited(i32::MAX - 7).unwrap_err();
+        assert_eq!(missing.raw_os_error(), Some(libc::EBADF));
+    }
+}
