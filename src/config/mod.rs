@@ -7,10 +7,12 @@
 mod error;
 mod group;
 mod int;
+mod kind_config;
 mod kinds;
 mod radio;
 mod raw;
 mod raw_scmi;
+mod registry;
 mod rpmb;
 mod runtime_dir;
 mod schema;

@@ -14,8 +14,12 @@ use crate::devices::radio::constants::{
 use crate::devices::radio::wire::Band;
 use crate::hw::tuner::sim::SimStation;
 
+use super::error::ConfigError;
+use super::kind_config::{KindConfig, TableInput};
 use super::kinds::Backend;
+use super::raw::RawDevice;
 use super::raw::RawInt;
+use super::schema::DeviceSpec;
 
 /// `[guest.device.radio]` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -341,4 +345,34 @@ pub(super) fn validate(
         snd_jack_id,
         tuner,
     })
+}
+
+/// The radio kind's config entry: its `[guest.device.radio]` table.
+pub(super) struct RadioTable;
+
+impl KindConfig for RadioTable {
+    fn backends(&self) -> &'static [Backend] {
+        &[Backend::Sim, Backend::V4l2]
+    }
+
+    fn table(
+        &self,
+        input: &TableInput<'_>,
+        raw: &mut RawDevice,
+    ) -> Result<(Backend, DeviceSpec), ConfigError> {
+        let place = input.place;
+        let e = |key: &str, reason: String| input.v.err(format!("{place} {key}"), reason);
+        let radio = validate(raw.radio.take().unwrap_or_default(), input.backend, &e)?;
+        Ok((input.backend, DeviceSpec::Radio(radio)))
+    }
+
+    fn refuse(&self, input: &TableInput<'_>, raw: &mut RawDevice) -> Result<(), ConfigError> {
+        if raw.radio.is_some() {
+            return Err(input.v.err(
+                format!("{} radio", input.place),
+                format!("a {} device takes no radio settings", input.kind.name()),
+            ));
+        }
+        Ok(())
+    }
 }

@@ -8,8 +8,11 @@ use serde::Deserialize;
 use crate::hw::pcm::SampleFormat;
 
 use super::error::ConfigError;
+use super::kind_config::{KindConfig, TableInput};
 use super::kinds::Backend;
+use super::raw::RawDevice;
 use super::raw::RawInt;
+use super::schema::DeviceSpec;
 
 /// `[[output]]` as written.
 #[derive(Debug, Deserialize)]
@@ -750,4 +753,48 @@ fn stream(
             1_000_000,
         )?,
     })
+}
+
+/// The sound kind's config entry: its jacks, streams and controls.
+pub(super) struct SoundTable;
+
+impl KindConfig for SoundTable {
+    fn backends(&self) -> &'static [Backend] {
+        &[Backend::Sim, Backend::Alsa]
+    }
+
+    fn table(
+        &self,
+        input: &TableInput<'_>,
+        raw: &mut RawDevice,
+    ) -> Result<(Backend, DeviceSpec), ConfigError> {
+        let p = Place {
+            file: input.v.file(),
+            place: input.place.to_owned(),
+        };
+        let sound = device(
+            &p,
+            input.backend,
+            raw.jack.take(),
+            raw.stream.take(),
+            raw.controls.take().unwrap_or(false),
+            &input.sections.outputs,
+        )?;
+        Ok((input.backend, DeviceSpec::Sound(sound)))
+    }
+
+    fn refuse(&self, input: &TableInput<'_>, raw: &mut RawDevice) -> Result<(), ConfigError> {
+        if raw.jack.is_some() || raw.stream.is_some() {
+            return Err(input.v.err(
+                input.place,
+                "jack and stream tables apply to sound devices only",
+            ));
+        }
+        if raw.controls.is_some() {
+            return Err(input
+                .v
+                .err(input.place, "controls applies to sound devices only"));
+        }
+        Ok(())
+    }
 }
