@@ -24,7 +24,7 @@ use super::schema::DeviceSpec;
 /// `[guest.device.radio]` as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawRadio {
+pub(in crate::config) struct RawRadio {
     pub device_id: Option<RawInt>,
     pub deemphasis_us: Option<RawInt>,
     pub signal_threshold: Option<RawInt>,
@@ -42,7 +42,7 @@ pub(super) struct RawRadio {
 /// One `[[guest.device.radio.band]]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawBand {
+pub(in crate::config) struct RawBand {
     pub kind: String,
     pub low_khz: RawInt,
     pub high_khz: RawInt,
@@ -53,7 +53,7 @@ pub(super) struct RawBand {
 /// One `[[guest.device.radio.station]]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawStation {
+pub(in crate::config) struct RawStation {
     pub frequency_khz: RawInt,
     pub pi: Option<RawInt>,
     pub ps: Option<String>,
@@ -138,7 +138,7 @@ pub const DEFAULT_AUDIO_FEED: &str = "fm0";
 pub const DEFAULT_V4L2_DEVICE: &str = "/dev/radio0";
 
 /// Validates one radio table; `err(key, reason)` builds errors placed at the device.
-pub(super) fn validate(
+pub(in crate::config) fn validate(
     raw: RawRadio,
     backend: Backend,
     err: &dyn Fn(&str, String) -> super::ConfigError,
@@ -348,7 +348,7 @@ pub(super) fn validate(
 }
 
 /// The radio kind's config entry: its `[guest.device.radio]` table.
-pub(super) struct RadioTable;
+pub(in crate::config) struct RadioTable;
 
 impl KindConfig for RadioTable {
     fn backends(&self) -> &'static [Backend] {

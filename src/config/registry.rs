@@ -3,15 +3,62 @@
 //! sits below the service and cannot call it). A kind with keys of its own adds its line
 //! here and in the service registry.
 
+// What the kinds' modules below name as `super::`.
+use super::{error, int, kind_config, kinds, raw, raw_scmi, schema, validate, ConfigError};
+
 use super::kind_config::{KindConfig, SettingsLess};
 use super::kinds::DeviceKind;
 
+#[path = "radio.rs"]
+pub(super) mod radio;
+#[path = "rpmb.rs"]
+pub(super) mod rpmb;
+#[path = "scmi.rs"]
+pub(super) mod scmi;
+#[path = "sound.rs"]
+pub(super) mod sound;
+
+pub use radio::{RadioConfig, RadioTuner};
+pub use scmi::{ClockConfig, Grant, ScmiGrants, ScmiPlatformConfig, LINUX_CLOCK_ROOT};
+pub use sound::{
+    JackConfig, JackDetect, OutputConfig, OutputSink, SharePolicy, SoundConfig, SoundDirection,
+    StreamConfig, StreamEndpoint,
+};
+
+/// A device's kind with the settings only that kind has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceSpec {
+    /// virtio-scmi: the resources the guest sees.
+    Scmi(ScmiGrants),
+    /// virtio-rpmb (or `rpmb_dev`): storage and presentation.
+    Rpmb(rpmb::RpmbConfig),
+    /// virtio-snd: jacks and streams.
+    Sound(SoundConfig),
+    /// virtio-radio: the tuner and region.
+    Radio(RadioConfig),
+    /// A kind the service registry adds: no settings of its own.
+    Extra(DeviceKind),
+}
+
+impl DeviceSpec {
+    /// The kind these settings belong to.
+    pub fn kind(&self) -> DeviceKind {
+        match self {
+            Self::Scmi(_) => DeviceKind::Scmi,
+            Self::Rpmb(_) => DeviceKind::Rpmb,
+            Self::Sound(_) => DeviceKind::Sound,
+            Self::Radio(_) => DeviceKind::Radio,
+            Self::Extra(k) => *k,
+        }
+    }
+}
+
 /// Every built-in kind's config entry, in the order error messages list kinds.
 pub(super) static KINDS: &[(DeviceKind, &dyn KindConfig)] = &[
-    (DeviceKind::Scmi, &super::scmi::ScmiTable),
-    (DeviceKind::Rpmb, &super::rpmb::RpmbTable),
-    (DeviceKind::Sound, &super::sound::SoundTable),
-    (DeviceKind::Radio, &super::radio::RadioTable),
+    (DeviceKind::Scmi, &scmi::ScmiTable),
+    (DeviceKind::Rpmb, &rpmb::RpmbTable),
+    (DeviceKind::Sound, &sound::SoundTable),
+    (DeviceKind::Radio, &radio::RadioTable),
 ];
 
 /// The entry that validates `kind`: its own, or for a kind the service registry adds, the

@@ -159,7 +159,7 @@ impl Validator<'_> {
     }
 
     /// Validates the `[[rpmb_store]]` tables.
-    pub(super) fn rpmb_stores(
+    pub(in crate::config) fn rpmb_stores(
         &self,
         raw: Vec<RawRpmbStore>,
     ) -> Result<Vec<RpmbStoreConfig>, super::ConfigError> {
@@ -245,7 +245,7 @@ impl Validator<'_> {
 
     /// Validates one rpmb device's options; returns them with the backend that serves it.
     /// `backend` is the device's backend and whether the file named it.
-    pub(super) fn rpmb_device(
+    pub(in crate::config) fn rpmb_device(
         &self,
         place: &str,
         id: &str,
@@ -391,7 +391,7 @@ impl Validator<'_> {
 
     /// Checks what only the whole config shows: image files used once, slots inside their
     /// store and not overlapping.
-    pub(super) fn rpmb_layout(
+    pub(in crate::config) fn rpmb_layout(
         &self,
         guests: &[GuestConfig],
         stores: &[RpmbStoreConfig],
@@ -465,7 +465,7 @@ impl Validator<'_> {
 
 /// The rpmb kind's config entry: its `[guest.device.rpmb]` table, and the `rpmb-dev`
 /// transport only it is served on.
-pub(super) struct RpmbTable;
+pub(in crate::config) struct RpmbTable;
 
 impl KindConfig for RpmbTable {
     fn backends(&self) -> &'static [Backend] {

@@ -112,7 +112,7 @@ pub struct ScmiGrants {
 }
 
 /// Builds config errors naming the file.
-pub(super) struct ScmiValidator<'a> {
+pub(in crate::config) struct ScmiValidator<'a> {
     pub file: &'a str,
 }
 
@@ -643,7 +643,7 @@ fn numbered(text: &str, stem: &str) -> bool {
 }
 
 /// The scmi kind's config entry: its grant lists.
-pub(super) struct ScmiTable;
+pub(in crate::config) struct ScmiTable;
 
 impl KindConfig for ScmiTable {
     fn backends(&self) -> &'static [Backend] {

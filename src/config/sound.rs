@@ -17,7 +17,7 @@ use super::schema::DeviceSpec;
 /// `[[output]]` as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawOutput {
+pub(in crate::config) struct RawOutput {
     pub name: String,
     pub policy: Option<String>,
     pub backend: Option<String>,
@@ -35,7 +35,7 @@ pub(super) struct RawOutput {
 /// `[[guest.device.jack]]` as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawJack {
+pub(in crate::config) struct RawJack {
     pub name: String,
     pub direction: Option<String>,
     pub connected: Option<bool>,
@@ -48,7 +48,7 @@ pub(super) struct RawJack {
 /// `detect = { <kind> = { ... } }`: where a jack's plugged state comes from.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub(super) enum RawJackDetect {
+pub(in crate::config) enum RawJackDetect {
     Alsa(RawAlsaDetect),
     Sim(RawSimDetect),
 }
@@ -56,7 +56,7 @@ pub(super) enum RawJackDetect {
 /// `detect.alsa`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawAlsaDetect {
+pub(in crate::config) struct RawAlsaDetect {
     pub card: Option<RawInt>,
     pub control: String,
 }
@@ -64,14 +64,14 @@ pub(super) struct RawAlsaDetect {
 /// `detect.sim`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawSimDetect {
+pub(in crate::config) struct RawSimDetect {
     pub file: PathBuf,
 }
 
 /// `[[guest.device.stream]]` as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawStream {
+pub(in crate::config) struct RawStream {
     pub name: String,
     pub direction: Option<String>,
     pub formats: Option<Vec<String>>,
@@ -275,7 +275,7 @@ const VIRTIO_RATES: [u32; 14] = [
 ];
 
 /// Builds errors for one place.
-pub(super) struct Place<'a> {
+pub(in crate::config) struct Place<'a> {
     pub file: &'a str,
     pub place: String,
 }
@@ -351,7 +351,10 @@ impl Place<'_> {
 }
 
 /// Validates the `[[output]]` tables.
-pub(super) fn outputs(file: &str, raw: Vec<RawOutput>) -> Result<Vec<OutputConfig>, ConfigError> {
+pub(in crate::config) fn outputs(
+    file: &str,
+    raw: Vec<RawOutput>,
+) -> Result<Vec<OutputConfig>, ConfigError> {
     let mut out: Vec<OutputConfig> = Vec::new();
     for (i, o) in raw.into_iter().enumerate() {
         let p = Place {
@@ -459,7 +462,7 @@ pub(super) fn outputs(file: &str, raw: Vec<RawOutput>) -> Result<Vec<OutputConfi
 }
 
 /// The sound tables of a device, validated; `None` fields mean the device had none.
-pub(super) fn device(
+pub(in crate::config) fn device(
     p: &Place<'_>,
     backend: Backend,
     jacks: Option<Vec<RawJack>>,
@@ -756,7 +759,7 @@ fn stream(
 }
 
 /// The sound kind's config entry: its jacks, streams and controls.
-pub(super) struct SoundTable;
+pub(in crate::config) struct SoundTable;
 
 impl KindConfig for SoundTable {
     fn backends(&self) -> &'static [Backend] {
