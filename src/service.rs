@@ -1,11 +1,7 @@
 //! Wires a validated config to devices and transports, and runs them until told to stop.
 
 pub mod kind;
-pub mod radio;
 pub mod registry;
-pub mod rpmb;
-pub mod scmi;
-pub mod sound;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,7 +13,7 @@ use nix::unistd::Gid;
 
 use crate::config::{Config, DeviceConfig, DeviceKind, GuestConfig, TransportConfig};
 use crate::service::kind::{BuildContext, Built, Phase, Served};
-use crate::service::rpmb::RpmbSetupError;
+use crate::service::registry::rpmb::RpmbSetupError;
 use crate::status::{DeviceState, EventBus, LinkState, Registry, TransportKind};
 use crate::transport::gunyah::{
     self, BackendNode, DeviceLabel, GunyahBackendIo, GunyahError, NodeDevice,

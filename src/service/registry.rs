@@ -3,10 +3,22 @@
 use crate::kind::DeviceKind;
 
 use super::kind::KindService;
-use super::radio::RadioKind;
-use super::rpmb::RpmbKind;
-use super::scmi::ScmiKind;
-use super::sound::SoundKind;
+// What the kinds' modules below name as `super::`.
+use super::{kind, ServiceError};
+
+#[path = "radio.rs"]
+pub mod radio;
+#[path = "rpmb.rs"]
+pub mod rpmb;
+#[path = "scmi.rs"]
+pub mod scmi;
+#[path = "sound.rs"]
+pub mod sound;
+
+use radio::RadioKind;
+use rpmb::RpmbKind;
+use scmi::ScmiKind;
+use sound::SoundKind;
 
 #[cfg(feature = "harness")]
 #[path = "echo/mod.rs"]
