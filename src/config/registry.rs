@@ -53,6 +53,30 @@ impl DeviceSpec {
     }
 }
 
+/// One `[[guest.device]]` as written: the keys every device has, then each kind's own
+/// (one struct refusing unknown keys, so each kind declares its keys here).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDevice {
+    pub kind: String,
+    pub backend: Option<String>,
+    pub transport: Option<raw::RawTransport>,
+    pub clocks: Option<Vec<String>>,
+    pub power_domains: Option<Vec<String>>,
+    pub reset_domains: Option<Vec<String>>,
+    pub perf_domains: Option<Vec<String>>,
+    pub sensors: Option<Vec<String>>,
+    /// Sound devices only.
+    pub jack: Option<Vec<sound::RawJack>>,
+    /// Sound devices only.
+    pub stream: Option<Vec<sound::RawStream>>,
+    /// Sound devices only.
+    pub controls: Option<bool>,
+    /// Radio devices only.
+    pub radio: Option<radio::RawRadio>,
+    pub rpmb: Option<raw::RawRpmb>,
+}
+
 /// Every built-in kind's config entry, in the order error messages list kinds.
 pub(super) static KINDS: &[(DeviceKind, &dyn KindConfig)] = &[
     (DeviceKind::Scmi, &scmi::ScmiTable),
