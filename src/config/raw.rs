@@ -44,6 +44,8 @@ pub(super) struct RawService {
     pub control_vsock_port: Option<RawInt>,
     pub control_vsock_cids: Option<Vec<RawInt>>,
     pub queue_poll_max_us: Option<RawInt>,
+    pub control_uids: Option<Vec<RawInt>>,
+    pub allow_shared_dirs: Option<bool>,
 }
 
 /// `[soc]`.
@@ -72,6 +74,8 @@ pub(super) struct RawSoc {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawGuest {
     pub name: String,
+    pub socket_user: Option<String>,
+    pub socket_group: Option<String>,
     #[serde(default)]
     pub policy: RawPolicy,
     #[serde(default, rename = "device")]

@@ -75,6 +75,10 @@ pub(super) struct RawDevice {
     /// Radio devices only.
     pub radio: Option<radio::RawRadio>,
     pub rpmb: Option<raw::RawRpmb>,
+    /// Socket transports only.
+    pub peer_uids: Option<Vec<raw::RawInt>>,
+    /// Socket transports only.
+    pub peer_gids: Option<Vec<raw::RawInt>>,
 }
 
 /// Every built-in kind's config entry, in the order error messages list kinds.

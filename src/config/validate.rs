@@ -16,8 +16,8 @@ use super::raw::{
 };
 use super::registry;
 use super::schema::{
-    Config, DeviceConfig, GuestConfig, GuestPolicy, ServiceConfig, SocConfig, TransportConfig,
-    VsockControl,
+    Config, DeviceConfig, GuestConfig, GuestPolicy, PeerAllowlist, ServiceConfig, SocConfig,
+    TransportConfig, VsockControl,
 };
 use super::scmi::{ScmiPlatformConfig, ScmiValidator};
 
@@ -145,7 +145,13 @@ impl<'a> Validator<'a> {
                 Some(Duration::from_micros(us))
             }
         };
+        let control_uids = match raw.control_uids {
+            None => Vec::new(),
+            Some(list) => self.id_list("service.control_uids", list)?,
+        };
         Ok(ServiceConfig {
+            control_uids,
+            allow_shared_dirs: raw.allow_shared_dirs.unwrap_or(false),
             queue_poll_max,
             runtime_dir: raw.runtime_dir,
             state_dir: raw.state_dir,
@@ -174,6 +180,40 @@ impl<'a> Validator<'a> {
             return Err(self.err(
                 key,
                 format!("{group} is not a gid (expected 0 to 4294967294)"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A uid or gid allowlist: at least one id, each 0 to 4294967294 (-1 is "no id").
+    fn id_list(&self, key: &str, list: Vec<RawInt>) -> Result<Vec<u32>, ConfigError> {
+        if list.is_empty() {
+            return Err(self.err(
+                key,
+                "empty (omit the key to leave it open; an empty list would admit nobody)",
+            ));
+        }
+        let mut ids = Vec::with_capacity(list.len());
+        for RawInt(id) in list {
+            let id = in_range(id, 0, u32::MAX - 1, "").map_err(|why| self.err(key, why))?;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// A user or group name, or a numeric id.
+    fn owner_name(&self, key: &str, name: &str, what: &str) -> Result<(), ConfigError> {
+        let bad = |c: char| c.is_whitespace() || c == ':' || c == '/' || c == '\0';
+        if name.is_empty() || name.contains(bad) {
+            return Err(self.err(
+                key,
+                format!(
+                    "\"{}\" is not a {what} name or id (expected a non-empty name without \
+                     whitespace, ':' or '/')",
+                    name.escape_debug()
+                ),
             ));
         }
         Ok(())
@@ -279,6 +319,12 @@ impl<'a> Validator<'a> {
             ));
         }
         let name = raw.name;
+        if let Some(user) = &raw.socket_user {
+            self.owner_name(&format!("guest \"{name}\" socket_user"), user, "user")?;
+        }
+        if let Some(group) = &raw.socket_group {
+            self.owner_name(&format!("guest \"{name}\" socket_group"), group, "group")?;
+        }
         let max_request_bytes = int_or(
             raw.policy.max_request_bytes,
             GuestPolicy::default().max_request_bytes,
@@ -309,6 +355,7 @@ impl<'a> Validator<'a> {
                 backend,
                 backend_given,
                 mut raw,
+                peers,
             } = parsed;
             let n = seen.entry(kind).or_default();
             let id = if count.get(&kind).copied().unwrap_or(0) > 1 {
@@ -361,23 +408,32 @@ impl<'a> Validator<'a> {
                 }
             }
             let (backend, spec) = entry.table(&input, &mut raw)?;
+            if !peers.is_open() && matches!(transport, TransportConfig::Gunyah { .. }) {
+                return Err(self.err(
+                    format!("{place} peer_uids"),
+                    "peer allowlists apply to socket transports (a Gunyah node has no peer)",
+                ));
+            }
             devices.push(DeviceConfig {
                 id,
                 backend,
                 transport,
                 spec,
+                peers,
             });
         }
         Ok(GuestConfig {
+            socket_user: raw.socket_user,
+            socket_group: raw.socket_group,
             name,
             policy: GuestPolicy { max_request_bytes },
             devices,
         })
     }
 
-    /// Kind and backend of one device, checked against what this build serves; the
-    /// rest of its table waits for its id and transport.
-    fn device(&self, place: &str, raw: RawDevice) -> Result<ParsedDevice, ConfigError> {
+    /// Kind and backend of one device, checked against what this build serves, and its
+    /// peer allowlist; the rest of its table waits for its id and transport.
+    fn device(&self, place: &str, mut raw: RawDevice) -> Result<ParsedDevice, ConfigError> {
         let kind = DeviceKind::from_name(&raw.kind).ok_or_else(|| {
             self.err(
                 place,
@@ -434,7 +490,18 @@ impl<'a> Validator<'a> {
                 ),
             ));
         }
+        let peers = PeerAllowlist {
+            uids: match raw.peer_uids.take() {
+                Some(l) => self.id_list(&format!("{place} peer_uids"), l)?,
+                None => Vec::new(),
+            },
+            gids: match raw.peer_gids.take() {
+                Some(l) => self.id_list(&format!("{place} peer_gids"), l)?,
+                None => Vec::new(),
+            },
+        };
         Ok(ParsedDevice {
+            peers,
             kind,
             backend,
             backend_given: raw.backend.is_some(),
@@ -590,13 +657,14 @@ impl<'a> Validator<'a> {
     }
 }
 
-/// One device as written, before its id is known: kind and backend checked, the rest (its
-/// transport and its kind's table) as written.
+/// One device as written, before its id is known: kind, backend and peer allowlist checked,
+/// the rest (its transport and its kind's table) as written.
 struct ParsedDevice {
     kind: DeviceKind,
     backend: Backend,
     backend_given: bool,
     raw: RawDevice,
+    peers: PeerAllowlist,
 }
 
 fn valid_guest_name(name: &str) -> bool {
