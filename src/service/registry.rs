@@ -72,4 +72,17 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn config_validates_every_kind_the_service_builds() {
+        // The two halves of the registry agree: a kind built here has a config entry
+        // (config/registry.rs) with a backend this build implements.
+        for k in KINDS {
+            assert!(
+                k.kind().is_available(),
+                "{} has no config entry",
+                k.kind().name()
+            );
+        }
+    }
 }
