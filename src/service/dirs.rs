@@ -6,11 +6,9 @@
 //! So an existing directory must be owned by the service and writable by nobody else,
 //! unless `service.allow_shared_dirs` says the operator accepts that.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{open, OFlag};
-use nix::sys::stat::{fstat, Mode};
 use nix::unistd::Uid;
 
 /// The config key that turns the ownership and mode checks off.
@@ -85,22 +83,19 @@ pub fn check_existing(
         path: dir.to_owned(),
         why,
     };
-    let fd = open(
-        dir,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| match e {
-        nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR => {
-            unusable("is not a directory (a symlink to one is refused too)".into())
+    let dir_file = crate::nix_compat::open_dir_nofollow(dir).map_err(|e| {
+        match e.raw_os_error().map(nix::errno::Errno::from_raw) {
+            Some(nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR) => {
+                unusable("is not a directory (a symlink to one is refused too)".into())
+            }
+            _ => unusable(format!("cannot open: {e}")),
         }
-        e => unusable(format!("cannot open: {}", std::io::Error::from(e))),
     })?;
-    // SAFETY: open(2) just returned this descriptor and nothing else owns it.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let st = fstat(fd.as_raw_fd()).map_err(|e| unusable(format!("cannot stat: {e}")))?;
+    let st = dir_file
+        .metadata()
+        .map_err(|e| unusable(format!("cannot stat: {e}")))?;
     if !allow_shared {
-        check(st.st_uid, st.st_mode, owners).map_err(|why| DirError::Unsafe {
+        check(st.uid(), st.mode(), owners).map_err(|why| DirError::Unsafe {
             what,
             path: dir.to_owned(),
             why,

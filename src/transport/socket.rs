@@ -11,16 +11,17 @@
 //! and a stale socket is replaced in the same step instead of being unlinked first.
 
 use std::io::ErrorKind;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{open, renameat, AtFlags, OFlag};
 use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
-use nix::sys::stat::{fchmodat, FchmodatFlags, Mode};
-use nix::unistd::{fchownat, Gid, Uid};
+use nix::sys::stat::Mode;
+use nix::unistd::{Gid, Uid};
+
+use crate::nix_compat;
 
 /// Why a socket could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -125,19 +126,14 @@ impl PrivateDir {
     fn new(parent: &Path, for_path: &Path) -> Result<Self, SocketError> {
         let path = nix::unistd::mkdtemp(&parent.join(".dvmXXXXXX"))
             .map_err(errno_err(for_path, "create a private directory to bind in"))?;
-        match open(
-            &path,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(raw) => Ok(Self {
+        match crate::nix_compat::open_dir_nofollow(&path) {
+            Ok(file) => Ok(Self {
                 path,
-                // SAFETY: open(2) just returned this descriptor and nothing else owns it.
-                fd: unsafe { std::os::fd::FromRawFd::from_raw_fd(raw) },
+                fd: OwnedFd::from(file),
             }),
             Err(e) => {
                 let _ = std::fs::remove_dir(&path);
-                Err(errno_err(for_path, "open the private directory")(e))
+                Err(io_err(for_path, "open the private directory")(e))
             }
         }
     }
@@ -168,37 +164,20 @@ pub fn bind(path: &Path, access: SocketAccess) -> Result<UnixListener, SocketErr
     let private = PrivateDir::new(parent, path)?;
     let temp = private.path.join(TEMP_NAME);
     let listener = UnixListener::bind(&temp).map_err(io_err(path, "bind"))?;
-    let dirfd = Some(private.fd.as_raw_fd());
+    let dirfd = private.fd.as_fd();
     if access.owner.is_some() || access.group.is_some() {
         // The name is ours alone inside the private directory; no symlink can be there.
-        fchownat(
-            dirfd,
-            TEMP_NAME,
-            access.owner,
-            access.group,
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .map_err(errno_err(path, "set socket owner"))?;
+        nix_compat::fchownat_nofollow(dirfd, TEMP_NAME, access.owner, access.group)
+            .map_err(errno_err(path, "set socket owner"))?;
     }
-    fchmodat(
-        dirfd,
-        TEMP_NAME,
-        access.mode(),
-        FchmodatFlags::FollowSymlink,
-    )
-    .map_err(errno_err(path, "set socket mode"))?;
-    let parent_fd = open(
-        parent,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(errno_err(path, "open the socket's directory"))?;
-    // SAFETY: open(2) just returned this descriptor and nothing else owns it.
-    let parent_fd: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(parent_fd) };
+    nix_compat::fchmodat(dirfd, TEMP_NAME, access.mode())
+        .map_err(errno_err(path, "set socket mode"))?;
+    let parent_dir =
+        nix_compat::open_dir(parent).map_err(io_err(path, "open the socket's directory"))?;
     if let Existing::Stale = probe(path)? {
         log::info!("{}: replacing stale socket", path.display());
     }
-    renameat(dirfd, TEMP_NAME, Some(parent_fd.as_raw_fd()), name)
+    nix_compat::renameat(dirfd, TEMP_NAME, parent_dir.as_fd(), name)
         .map_err(errno_err(path, "move the socket into place"))?;
     Ok(listener)
 }
