@@ -2,11 +2,7 @@
 
 pub mod dirs;
 pub mod kind;
-pub mod radio;
 pub mod registry;
-pub mod rpmb;
-pub mod scmi;
-pub mod sound;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,7 +14,7 @@ use nix::unistd::{Gid, Uid, User};
 
 use crate::config::{Config, DeviceConfig, DeviceKind, GuestConfig, TransportConfig};
 use crate::service::kind::{BuildContext, Built, Phase, Served};
-use crate::service::rpmb::RpmbSetupError;
+use crate::service::registry::rpmb::RpmbSetupError;
 use crate::status::{DeviceState, EventBus, LinkState, Registry, TransportKind};
 use crate::transport::gunyah::{
     self, BackendNode, DeviceLabel, GunyahBackendIo, GunyahError, NodeDevice,

@@ -252,15 +252,17 @@ const KINDS: [&str; 4] = ["scmi", "rpmb", "sound", "radio"];
 const TARGET_FILES_NAMING_EVERY_KIND: usize = 2;
 
 /// Where the count stands; lower it as files stop naming every kind, never raise it.
-const FILES_NAMING_EVERY_KIND_TODAY: usize = 13;
+const FILES_NAMING_EVERY_KIND_TODAY: usize = 7;
 
 /// Whether `rel` (relative to src/) belongs to one kind or is the registry: the kind's folder
-/// under devices/ or hw/, its config/<kind>.rs (or folder), its service/<kind>.rs.
+/// under devices/ or hw/, its config/<kind>.rs (or folder), its service/<kind>.rs. The
+/// registry has two halves, one per layer: service/registry.rs builds the kinds,
+/// config/registry.rs validates their tables (config cannot call the service).
 fn is_kind_own_or_registry(rel: &Path) -> bool {
     let parts: Vec<&str> = rel.iter().filter_map(|c| c.to_str()).collect();
     let own = |s: &str| KINDS.iter().any(|k| s == *k || s == format!("{k}.rs"));
     match parts.as_slice() {
-        ["service", "registry.rs"] => true,
+        ["service" | "config", "registry.rs"] => true,
         ["devices" | "hw" | "config" | "service", k, ..] => own(k),
         _ => false,
     }
@@ -331,6 +333,7 @@ fn the_kind_count_sees_code_and_not_comments_or_tests() {
     assert!(is_kind_own_or_registry(Path::new("devices/rpmb/engine.rs")));
     assert!(is_kind_own_or_registry(Path::new("config/sound.rs")));
     assert!(is_kind_own_or_registry(Path::new("service/registry.rs")));
+    assert!(is_kind_own_or_registry(Path::new("config/registry.rs")));
     assert!(!is_kind_own_or_registry(Path::new("config/validate.rs")));
     assert!(!is_kind_own_or_registry(Path::new("devices/mod.rs")));
 }

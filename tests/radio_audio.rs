@@ -14,7 +14,7 @@ use drivervm::devices::radio::constants::*;
 use drivervm::harness::HarnessOptions;
 use drivervm::hw::tuner::audio::{deinterleave, dominant_hz};
 use drivervm::hw::tuner::{AudioFormat, TunerAudio};
-use drivervm::service::radio::build;
+use drivervm::service::registry::radio::build;
 use support::radio::*;
 use support::transport::{serve_device, DeviceServer, Transport};
 

@@ -2,26 +2,16 @@
 
 pub use crate::kind::DeviceKind;
 
-/// What each kind may be served from; config-level knowledge kept beside the backends.
+/// What each kind may be served from, as its config entry says (`super::registry`).
 impl DeviceKind {
     /// The backends that make sense for this kind, the default first.
     pub fn backends(&self) -> &'static [Backend] {
-        match self {
-            Self::Scmi => &[Backend::Sim, Backend::Linux],
-            Self::Rpmb => &[Backend::File, Backend::Emmc, Backend::Ufs],
-            Self::Sound => &[Backend::Sim, Backend::Alsa],
-            Self::Radio => &[Backend::Sim, Backend::V4l2],
-            // Software only: an extra kind has no hardware class here.
-            Self::Extra(_) => &[Backend::Sim],
-        }
+        super::registry::find(*self).map_or(&[], |k| k.backends())
     }
 
     /// The backend used when a device names none.
     pub fn default_backend(&self) -> Backend {
-        match self {
-            Self::Scmi | Self::Sound | Self::Radio | Self::Extra(_) => Backend::Sim,
-            Self::Rpmb => Backend::File,
-        }
+        self.backends().first().copied().unwrap_or(Backend::Sim)
     }
 
     /// Whether this build implements at least one backend of this kind.
@@ -80,25 +70,10 @@ impl Backend {
     }
 }
 
-/// Whether this build can serve `kind` from `backend`.
-///
-/// The one place that says what is implemented: a device or backend lands by adding its
-/// line here, and validation, the messages and the tests follow.
+/// Whether this build can serve `kind` from `backend`: the kind's config entry says
+/// (`super::registry`), so a device or backend lands in the kind's own file.
 pub fn implemented(kind: DeviceKind, backend: Backend) -> bool {
-    matches!(
-        (kind, backend),
-        (DeviceKind::Scmi, Backend::Sim)
-            | (DeviceKind::Scmi, Backend::Linux)
-            | (DeviceKind::Sound, Backend::Sim)
-            | (DeviceKind::Sound, Backend::Alsa)
-            | (DeviceKind::Radio, Backend::Sim)
-            | (DeviceKind::Radio, Backend::V4l2)
-            | (DeviceKind::Extra(_), Backend::Sim)
-            | (
-                DeviceKind::Rpmb,
-                Backend::File | Backend::Emmc | Backend::Ufs
-            )
-    )
+    super::registry::find(kind).is_some_and(|k| k.implemented(backend))
 }
 
 /// Joins names as error messages list them: `a, b, c`.

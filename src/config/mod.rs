@@ -8,15 +8,13 @@
 mod error;
 mod group;
 mod int;
+mod kind_config;
 mod kinds;
-mod radio;
 mod raw;
 mod raw_scmi;
-mod rpmb;
+mod registry;
 mod runtime_dir;
 mod schema;
-mod scmi;
-mod sound;
 mod syntax;
 mod validate;
 
@@ -28,18 +26,13 @@ use std::path::Path;
 pub use error::ConfigError;
 pub use group::{numeric_gid, resolve_group, GroupError};
 pub use kinds::{implemented, Backend, DeviceKind};
-pub use radio::{RadioConfig, RadioTuner};
 pub use runtime_dir::{resolve_runtime_dir, resolve_state_dir};
 pub use schema::{
-    Config, DeviceConfig, DeviceSpec, GuestConfig, GuestPolicy, PeerAllowlist, RpmbConfig,
-    RpmbInterface, RpmbStorageConfig, RpmbStoreConfig, ServiceConfig, SocConfig, TransportConfig,
-    VsockControl,
+    Config, DeviceConfig, GuestConfig, GuestPolicy, PeerAllowlist, RpmbConfig, RpmbInterface,
+    RpmbStorageConfig, RpmbStoreConfig, ServiceConfig, SocConfig, TransportConfig, VsockControl,
 };
-pub use scmi::{ClockConfig, Grant, ScmiGrants, ScmiPlatformConfig, LINUX_CLOCK_ROOT};
-pub use sound::{
-    JackConfig, JackDetect, OutputConfig, OutputSink, SharePolicy, SoundConfig, SoundDirection,
-    StreamConfig, StreamEndpoint,
-};
+// The kinds' own modules and what they export, declared by the registry.
+pub use registry::*;
 pub use validate::LOG_LEVELS;
 
 /// The embedded default config, as printed by `drivervm --print-default-config`.

@@ -14,13 +14,17 @@ use crate::devices::radio::constants::{
 use crate::devices::radio::wire::Band;
 use crate::hw::tuner::sim::SimStation;
 
+use super::error::ConfigError;
+use super::kind_config::{KindConfig, TableInput};
 use super::kinds::Backend;
+use super::raw::RawDevice;
 use super::raw::RawInt;
+use super::schema::DeviceSpec;
 
 /// `[guest.device.radio]` as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawRadio {
+pub(in crate::config) struct RawRadio {
     pub device_id: Option<RawInt>,
     pub deemphasis_us: Option<RawInt>,
     pub signal_threshold: Option<RawInt>,
@@ -38,7 +42,7 @@ pub(super) struct RawRadio {
 /// One `[[guest.device.radio.band]]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawBand {
+pub(in crate::config) struct RawBand {
     pub kind: String,
     pub low_khz: RawInt,
     pub high_khz: RawInt,
@@ -49,7 +53,7 @@ pub(super) struct RawBand {
 /// One `[[guest.device.radio.station]]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawStation {
+pub(in crate::config) struct RawStation {
     pub frequency_khz: RawInt,
     pub pi: Option<RawInt>,
     pub ps: Option<String>,
@@ -134,7 +138,7 @@ pub const DEFAULT_AUDIO_FEED: &str = "fm0";
 pub const DEFAULT_V4L2_DEVICE: &str = "/dev/radio0";
 
 /// Validates one radio table; `err(key, reason)` builds errors placed at the device.
-pub(super) fn validate(
+pub(in crate::config) fn validate(
     raw: RawRadio,
     backend: Backend,
     err: &dyn Fn(&str, String) -> super::ConfigError,
@@ -341,4 +345,34 @@ pub(super) fn validate(
         snd_jack_id,
         tuner,
     })
+}
+
+/// The radio kind's config entry: its `[guest.device.radio]` table.
+pub(in crate::config) struct RadioTable;
+
+impl KindConfig for RadioTable {
+    fn backends(&self) -> &'static [Backend] {
+        &[Backend::Sim, Backend::V4l2]
+    }
+
+    fn table(
+        &self,
+        input: &TableInput<'_>,
+        raw: &mut RawDevice,
+    ) -> Result<(Backend, DeviceSpec), ConfigError> {
+        let place = input.place;
+        let e = |key: &str, reason: String| input.v.err(format!("{place} {key}"), reason);
+        let radio = validate(raw.radio.take().unwrap_or_default(), input.backend, &e)?;
+        Ok((input.backend, DeviceSpec::Radio(radio)))
+    }
+
+    fn refuse(&self, input: &TableInput<'_>, raw: &mut RawDevice) -> Result<(), ConfigError> {
+        if raw.radio.is_some() {
+            return Err(input.v.err(
+                format!("{} radio", input.place),
+                format!("a {} device takes no radio settings", input.kind.name()),
+            ));
+        }
+        Ok(())
+    }
 }

@@ -89,32 +89,8 @@ pub(super) struct RawPolicy {
     pub max_request_bytes: Option<RawInt>,
 }
 
-/// One `[[guest.device]]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawDevice {
-    pub kind: String,
-    pub backend: Option<String>,
-    pub transport: Option<RawTransport>,
-    pub clocks: Option<Vec<String>>,
-    pub power_domains: Option<Vec<String>>,
-    pub reset_domains: Option<Vec<String>>,
-    pub perf_domains: Option<Vec<String>>,
-    pub sensors: Option<Vec<String>>,
-    /// Sound devices only.
-    pub jack: Option<Vec<super::sound::RawJack>>,
-    /// Sound devices only.
-    pub stream: Option<Vec<super::sound::RawStream>>,
-    /// Sound devices only.
-    pub controls: Option<bool>,
-    /// Radio devices only.
-    pub radio: Option<super::radio::RawRadio>,
-    pub rpmb: Option<RawRpmb>,
-    /// Socket transports only.
-    pub peer_uids: Option<Vec<RawInt>>,
-    /// Socket transports only.
-    pub peer_gids: Option<Vec<RawInt>>,
-}
+/// One `[[guest.device]]`: its common keys and every kind's, declared by the registry.
+pub(super) use super::registry::RawDevice;
 
 /// `transport = { <kind> = { ... } }`: exactly one transport per device.
 #[derive(Debug, Deserialize)]

@@ -8,7 +8,10 @@
 use std::collections::HashMap;
 use std::path::{Component, PathBuf};
 
+use super::error::ConfigError;
+use super::kind_config::{KindConfig, TableInput};
 use super::kinds::{name_list, Backend, DeviceKind};
+use super::raw::RawDevice;
 use super::raw::{RawInt, RawRpmb, RawRpmbStore};
 use super::schema::{DeviceSpec, GuestConfig, TransportConfig};
 use super::validate::Validator;
@@ -156,7 +159,7 @@ impl Validator<'_> {
     }
 
     /// Validates the `[[rpmb_store]]` tables.
-    pub(super) fn rpmb_stores(
+    pub(in crate::config) fn rpmb_stores(
         &self,
         raw: Vec<RawRpmbStore>,
     ) -> Result<Vec<RpmbStoreConfig>, super::ConfigError> {
@@ -242,7 +245,7 @@ impl Validator<'_> {
 
     /// Validates one rpmb device's options; returns them with the backend that serves it.
     /// `backend` is the device's backend and whether the file named it.
-    pub(super) fn rpmb_device(
+    pub(in crate::config) fn rpmb_device(
         &self,
         place: &str,
         id: &str,
@@ -388,7 +391,7 @@ impl Validator<'_> {
 
     /// Checks what only the whole config shows: image files used once, slots inside their
     /// store and not overlapping.
-    pub(super) fn rpmb_layout(
+    pub(in crate::config) fn rpmb_layout(
         &self,
         guests: &[GuestConfig],
         stores: &[RpmbStoreConfig],
@@ -455,6 +458,49 @@ impl Validator<'_> {
                     }
                 }
             }
+        }
+        Ok(())
+    }
+}
+
+/// The rpmb kind's config entry: its `[guest.device.rpmb]` table, and the `rpmb-dev`
+/// transport only it is served on.
+pub(in crate::config) struct RpmbTable;
+
+impl KindConfig for RpmbTable {
+    fn backends(&self) -> &'static [Backend] {
+        &[Backend::File, Backend::Emmc, Backend::Ufs]
+    }
+
+    fn table(
+        &self,
+        input: &TableInput<'_>,
+        raw: &mut RawDevice,
+    ) -> Result<(Backend, DeviceSpec), ConfigError> {
+        let (backend, rpmb) = input.v.rpmb_device(
+            input.place,
+            input.id,
+            (input.backend, input.backend_given),
+            raw.rpmb.take(),
+            input.transport,
+            &input.sections.rpmb_stores,
+        )?;
+        Ok((backend, DeviceSpec::Rpmb(rpmb)))
+    }
+
+    fn refuse(&self, input: &TableInput<'_>, raw: &mut RawDevice) -> Result<(), ConfigError> {
+        let kind = input.kind.name();
+        if raw.rpmb.is_some() {
+            return Err(input.v.err(
+                format!("{} rpmb", input.place),
+                format!("rpmb options on a {kind} device"),
+            ));
+        }
+        if matches!(input.transport, TransportConfig::RpmbDev { .. }) {
+            return Err(input.v.err(
+                format!("{} transport", input.place),
+                format!("rpmb-dev serves rpmb devices, not {kind}"),
+            ));
         }
         Ok(())
     }

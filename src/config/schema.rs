@@ -6,8 +6,9 @@ use std::time::Duration;
 use crate::hw::soc::SocIdentity;
 
 use super::kinds::{Backend, DeviceKind};
+pub use super::registry::DeviceSpec;
 pub use super::rpmb::{RpmbConfig, RpmbInterface, RpmbStorageConfig, RpmbStoreConfig};
-use super::scmi::{ScmiGrants, ScmiPlatformConfig};
+use super::scmi::ScmiPlatformConfig;
 
 /// A validated config: everything the service needs to start its devices.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,34 +202,6 @@ impl DeviceConfig {
     /// Which virtio device.
     pub fn kind(&self) -> DeviceKind {
         self.spec.kind()
-    }
-}
-
-/// A device's kind with the settings only that kind has.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeviceSpec {
-    /// virtio-scmi: the resources the guest sees.
-    Scmi(ScmiGrants),
-    /// virtio-rpmb (or `rpmb_dev`): storage and presentation.
-    Rpmb(RpmbConfig),
-    /// virtio-snd: jacks and streams.
-    Sound(super::sound::SoundConfig),
-    /// virtio-radio: the tuner and region.
-    Radio(super::radio::RadioConfig),
-    /// A kind the service registry adds: no settings of its own.
-    Extra(DeviceKind),
-}
-
-impl DeviceSpec {
-    /// The kind these settings belong to.
-    pub fn kind(&self) -> DeviceKind {
-        match self {
-            Self::Scmi(_) => DeviceKind::Scmi,
-            Self::Rpmb(_) => DeviceKind::Rpmb,
-            Self::Sound(_) => DeviceKind::Sound,
-            Self::Radio(_) => DeviceKind::Radio,
-            Self::Extra(k) => *k,
-        }
     }
 }
 

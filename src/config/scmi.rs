@@ -16,9 +16,11 @@ use crate::hw::sensor_set::SensorSource;
 use crate::hw::sysfs_sensors::SysfsSource;
 
 use super::error::ConfigError;
+use super::kind_config::{KindConfig, TableInput};
 use super::kinds::{Backend, DeviceKind};
 use super::raw::{RawDevice, RawInt, RawSoc};
 use super::raw_scmi::{RawClock, RawOpp, RawPerfDomain, RawSensor};
+use super::schema::DeviceSpec;
 
 /// Where sensors read from sysfs are found unless `soc.linux_sensors.sysfs` says otherwise.
 pub const LINUX_SENSOR_ROOT: &str = crate::hw::sysfs_sensors::DEFAULT_ROOT;
@@ -110,7 +112,7 @@ pub struct ScmiGrants {
 }
 
 /// Builds config errors naming the file.
-pub(super) struct ScmiValidator<'a> {
+pub(in crate::config) struct ScmiValidator<'a> {
     pub file: &'a str,
 }
 
@@ -638,4 +640,45 @@ impl ScmiValidator<'_> {
 fn numbered(text: &str, stem: &str) -> bool {
     text.strip_prefix(stem)
         .is_some_and(|n| !n.is_empty() && n.len() <= 9 && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The scmi kind's config entry: its grant lists.
+pub(in crate::config) struct ScmiTable;
+
+impl KindConfig for ScmiTable {
+    fn backends(&self) -> &'static [Backend] {
+        &[Backend::Sim, Backend::Linux]
+    }
+
+    fn table(
+        &self,
+        input: &TableInput<'_>,
+        raw: &mut RawDevice,
+    ) -> Result<(Backend, DeviceSpec), ConfigError> {
+        let grants = ScmiValidator {
+            file: input.v.file(),
+        }
+        .grants(
+            input.place,
+            DeviceKind::Scmi,
+            input.backend,
+            raw,
+            &input.sections.soc.scmi,
+        )?;
+        Ok((input.backend, DeviceSpec::Scmi(grants)))
+    }
+
+    fn refuse(&self, input: &TableInput<'_>, raw: &mut RawDevice) -> Result<(), ConfigError> {
+        ScmiValidator {
+            file: input.v.file(),
+        }
+        .grants(
+            input.place,
+            input.kind,
+            input.backend,
+            raw,
+            &input.sections.soc.scmi,
+        )
+        .map(drop)
+    }
 }

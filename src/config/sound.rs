@@ -8,13 +8,16 @@ use serde::Deserialize;
 use crate::hw::pcm::SampleFormat;
 
 use super::error::ConfigError;
+use super::kind_config::{KindConfig, TableInput};
 use super::kinds::Backend;
+use super::raw::RawDevice;
 use super::raw::RawInt;
+use super::schema::DeviceSpec;
 
 /// `[[output]]` as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawOutput {
+pub(in crate::config) struct RawOutput {
     pub name: String,
     pub policy: Option<String>,
     pub backend: Option<String>,
@@ -32,7 +35,7 @@ pub(super) struct RawOutput {
 /// `[[guest.device.jack]]` as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawJack {
+pub(in crate::config) struct RawJack {
     pub name: String,
     pub direction: Option<String>,
     pub connected: Option<bool>,
@@ -45,7 +48,7 @@ pub(super) struct RawJack {
 /// `detect = { <kind> = { ... } }`: where a jack's plugged state comes from.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub(super) enum RawJackDetect {
+pub(in crate::config) enum RawJackDetect {
     Alsa(RawAlsaDetect),
     Sim(RawSimDetect),
 }
@@ -53,7 +56,7 @@ pub(super) enum RawJackDetect {
 /// `detect.alsa`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawAlsaDetect {
+pub(in crate::config) struct RawAlsaDetect {
     pub card: Option<RawInt>,
     pub control: String,
 }
@@ -61,14 +64,14 @@ pub(super) struct RawAlsaDetect {
 /// `detect.sim`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawSimDetect {
+pub(in crate::config) struct RawSimDetect {
     pub file: PathBuf,
 }
 
 /// `[[guest.device.stream]]` as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawStream {
+pub(in crate::config) struct RawStream {
     pub name: String,
     pub direction: Option<String>,
     pub formats: Option<Vec<String>>,
@@ -272,7 +275,7 @@ const VIRTIO_RATES: [u32; 14] = [
 ];
 
 /// Builds errors for one place.
-pub(super) struct Place<'a> {
+pub(in crate::config) struct Place<'a> {
     pub file: &'a str,
     pub place: String,
 }
@@ -348,7 +351,10 @@ impl Place<'_> {
 }
 
 /// Validates the `[[output]]` tables.
-pub(super) fn outputs(file: &str, raw: Vec<RawOutput>) -> Result<Vec<OutputConfig>, ConfigError> {
+pub(in crate::config) fn outputs(
+    file: &str,
+    raw: Vec<RawOutput>,
+) -> Result<Vec<OutputConfig>, ConfigError> {
     let mut out: Vec<OutputConfig> = Vec::new();
     for (i, o) in raw.into_iter().enumerate() {
         let p = Place {
@@ -456,7 +462,7 @@ pub(super) fn outputs(file: &str, raw: Vec<RawOutput>) -> Result<Vec<OutputConfi
 }
 
 /// The sound tables of a device, validated; `None` fields mean the device had none.
-pub(super) fn device(
+pub(in crate::config) fn device(
     p: &Place<'_>,
     backend: Backend,
     jacks: Option<Vec<RawJack>>,
@@ -750,4 +756,48 @@ fn stream(
             1_000_000,
         )?,
     })
+}
+
+/// The sound kind's config entry: its jacks, streams and controls.
+pub(in crate::config) struct SoundTable;
+
+impl KindConfig for SoundTable {
+    fn backends(&self) -> &'static [Backend] {
+        &[Backend::Sim, Backend::Alsa]
+    }
+
+    fn table(
+        &self,
+        input: &TableInput<'_>,
+        raw: &mut RawDevice,
+    ) -> Result<(Backend, DeviceSpec), ConfigError> {
+        let p = Place {
+            file: input.v.file(),
+            place: input.place.to_owned(),
+        };
+        let sound = device(
+            &p,
+            input.backend,
+            raw.jack.take(),
+            raw.stream.take(),
+            raw.controls.take().unwrap_or(false),
+            &input.sections.outputs,
+        )?;
+        Ok((input.backend, DeviceSpec::Sound(sound)))
+    }
+
+    fn refuse(&self, input: &TableInput<'_>, raw: &mut RawDevice) -> Result<(), ConfigError> {
+        if raw.jack.is_some() || raw.stream.is_some() {
+            return Err(input.v.err(
+                input.place,
+                "jack and stream tables apply to sound devices only",
+            ));
+        }
+        if raw.controls.is_some() {
+            return Err(input
+                .v
+                .err(input.place, "controls applies to sound devices only"));
+        }
+        Ok(())
+    }
 }

@@ -9,18 +9,17 @@ use crate::hw::soc::{self, SocIdentity};
 
 use super::error::ConfigError;
 use super::int::{in_range, int_or};
+use super::kind_config::TableInput;
 use super::kinds::{implemented, name_list, Backend, DeviceKind};
-use super::radio;
 use super::raw::{
-    RawConfig, RawDevice, RawGuest, RawGunyah, RawInt, RawRpmb, RawService, RawSoc, RawTransport,
+    RawConfig, RawDevice, RawGuest, RawGunyah, RawInt, RawService, RawSoc, RawTransport,
 };
-use super::rpmb::RpmbStoreConfig;
+use super::registry;
 use super::schema::{
-    Config, DeviceConfig, DeviceSpec, GuestConfig, GuestPolicy, PeerAllowlist, ServiceConfig,
-    SocConfig, TransportConfig, VsockControl,
+    Config, DeviceConfig, GuestConfig, GuestPolicy, PeerAllowlist, ServiceConfig, SocConfig,
+    TransportConfig, VsockControl,
 };
 use super::scmi::{ScmiPlatformConfig, ScmiValidator};
-use super::sound::{OutputConfig, Place};
 
 /// Accepted `service.log_level` values, most to least severe.
 pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
@@ -53,9 +52,17 @@ pub(super) fn validate(mut raw: RawConfig, file: &str) -> Result<Config, ConfigE
             "no guests configured (expected at least one [[guest]] table)",
         ));
     }
+    // The sections a device's table may refer to, validated before the guests.
+    let mut config = Config {
+        service,
+        soc,
+        guests: Vec::new(),
+        outputs,
+        rpmb_stores,
+    };
     let mut guests: Vec<GuestConfig> = Vec::with_capacity(raw.guests.len());
     for (i, g) in raw.guests.into_iter().enumerate() {
-        let guest = v.guest(i + 1, g, &soc.scmi, &outputs, &rpmb_stores)?;
+        let guest = v.guest(i + 1, g, &config)?;
         if let Some(j) = guests.iter().position(|o| o.name == guest.name) {
             return Err(v.err(
                 format!("guest {}", i + 1),
@@ -64,15 +71,10 @@ pub(super) fn validate(mut raw: RawConfig, file: &str) -> Result<Config, ConfigE
         }
         guests.push(guest);
     }
-    v.unique_sockets(&service, &guests)?;
-    v.rpmb_layout(&guests, &rpmb_stores)?;
-    Ok(Config {
-        service,
-        soc,
-        guests,
-        outputs,
-        rpmb_stores,
-    })
+    v.unique_sockets(&config.service, &guests)?;
+    v.rpmb_layout(&guests, &config.rpmb_stores)?;
+    config.guests = guests;
+    Ok(config)
 }
 
 /// Carries the file name into every error.
@@ -80,7 +82,12 @@ pub(super) struct Validator<'a> {
     file: &'a str,
 }
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
+    /// The file errors name.
+    pub(super) fn file(&self) -> &'a str {
+        self.file
+    }
+
     pub(super) fn err(&self, place: impl Into<String>, reason: impl Into<String>) -> ConfigError {
         ConfigError::Invalid {
             file: self.file.to_owned(),
@@ -299,9 +306,7 @@ impl Validator<'_> {
         &self,
         number: usize,
         raw: RawGuest,
-        platform: &ScmiPlatformConfig,
-        outputs: &[OutputConfig],
-        stores: &[RpmbStoreConfig],
+        sections: &Config,
     ) -> Result<GuestConfig, ConfigError> {
         if !valid_guest_name(&raw.name) {
             return Err(self.err(
@@ -336,7 +341,7 @@ impl Validator<'_> {
         let mut parsed = Vec::with_capacity(raw.devices.len());
         for (i, d) in raw.devices.into_iter().enumerate() {
             let place = format!("guest \"{name}\" device {}", i + 1);
-            parsed.push((place.clone(), self.device(&place, d, platform, outputs)?));
+            parsed.push((place.clone(), self.device(&place, d)?));
         }
         let mut count: HashMap<DeviceKind, usize> = HashMap::new();
         for (_, d) in &parsed {
@@ -349,9 +354,7 @@ impl Validator<'_> {
                 kind,
                 backend,
                 backend_given,
-                transport,
-                spec,
-                rpmb,
+                mut raw,
                 peers,
             } = parsed;
             let n = seen.entry(kind).or_default();
@@ -361,7 +364,7 @@ impl Validator<'_> {
                 format!("{name}-{}", kind.name())
             };
             *n += 1;
-            let transport = match transport {
+            let transport = match raw.transport.take() {
                 Some(RawTransport::VhostUser(v)) => match v.socket {
                     Some(s) => {
                         self.socket(&place, &s)?;
@@ -385,40 +388,26 @@ impl Validator<'_> {
                     },
                 },
             };
-            let rpmb_dev = matches!(transport, TransportConfig::RpmbDev { .. });
-            let (backend, spec) = match kind {
-                DeviceKind::Rpmb => {
-                    let (b, r) = self.rpmb_device(
-                        &place,
-                        &id,
-                        (backend, backend_given),
-                        rpmb,
-                        &transport,
-                        stores,
-                    )?;
-                    (b, DeviceSpec::Rpmb(r))
-                }
-                _ => {
-                    if rpmb.is_some() {
-                        return Err(self.err(
-                            format!("{place} rpmb"),
-                            format!("rpmb options on a {} device", kind.name()),
-                        ));
-                    }
-                    if rpmb_dev {
-                        return Err(self.err(
-                            format!("{place} transport"),
-                            format!("rpmb-dev serves rpmb devices, not {}", kind.name()),
-                        ));
-                    }
-                    let Some(spec) = spec else {
-                        return Err(
-                            self.err(place, format!("{} device has no settings", kind.name()))
-                        );
-                    };
-                    (backend, spec)
-                }
+            let Some(entry) = registry::find(kind) else {
+                return Err(self.err(place, format!("no config entry for kind {}", kind.name())));
             };
+            let input = TableInput {
+                v: self,
+                place: &place,
+                id: &id,
+                kind,
+                backend,
+                backend_given,
+                transport: &transport,
+                sections,
+            };
+            // Other kinds' keys first: a key in the wrong kind's device is the likelier typo.
+            for (other, c) in registry::KINDS {
+                if *other != kind {
+                    c.refuse(&input, &mut raw)?;
+                }
+            }
+            let (backend, spec) = entry.table(&input, &mut raw)?;
             if !peers.is_open() && matches!(transport, TransportConfig::Gunyah { .. }) {
                 return Err(self.err(
                     format!("{place} peer_uids"),
@@ -442,16 +431,9 @@ impl Validator<'_> {
         })
     }
 
-    /// Kind, backend, the transport as written (if any), the SCMI grants and the radio
-    /// settings of one device.
-    #[allow(clippy::type_complexity)]
-    fn device(
-        &self,
-        place: &str,
-        mut raw: RawDevice,
-        platform: &ScmiPlatformConfig,
-        outputs: &[OutputConfig],
-    ) -> Result<ParsedDevice, ConfigError> {
+    /// Kind and backend of one device, checked against what this build serves, and its
+    /// peer allowlist; the rest of its table waits for its id and transport.
+    fn device(&self, place: &str, mut raw: RawDevice) -> Result<ParsedDevice, ConfigError> {
         let kind = DeviceKind::from_name(&raw.kind).ok_or_else(|| {
             self.err(
                 place,
@@ -508,53 +490,12 @@ impl Validator<'_> {
                 ),
             ));
         }
-        let grants =
-            ScmiValidator { file: self.file }.grants(place, kind, backend, &mut raw, platform)?;
-        let sound = if kind == DeviceKind::Sound {
-            let p = Place {
-                file: self.file,
-                place: place.to_owned(),
-            };
-            Some(DeviceSpec::Sound(super::sound::device(
-                &p,
-                backend,
-                raw.jack,
-                raw.stream,
-                raw.controls.unwrap_or(false),
-                outputs,
-            )?))
-        } else {
-            if raw.jack.is_some() || raw.stream.is_some() {
-                return Err(self.err(place, "jack and stream tables apply to sound devices only"));
-            }
-            if raw.controls.is_some() {
-                return Err(self.err(place, "controls applies to sound devices only"));
-            }
-            None
-        };
-        let radio = match (kind, raw.radio) {
-            (DeviceKind::Radio, r) => {
-                let e = |key: &str, reason: String| self.err(format!("{place} {key}"), reason);
-                Some(DeviceSpec::Radio(radio::validate(
-                    r.unwrap_or_default(),
-                    backend,
-                    &e,
-                )?))
-            }
-            (_, Some(_)) => {
-                return Err(self.err(
-                    format!("{place} radio"),
-                    format!("a {} device takes no radio settings", kind.name()),
-                ))
-            }
-            (_, None) => None,
-        };
         let peers = PeerAllowlist {
-            uids: match raw.peer_uids {
+            uids: match raw.peer_uids.take() {
                 Some(l) => self.id_list(&format!("{place} peer_uids"), l)?,
                 None => Vec::new(),
             },
-            gids: match raw.peer_gids {
+            gids: match raw.peer_gids.take() {
                 Some(l) => self.id_list(&format!("{place} peer_gids"), l)?,
                 None => Vec::new(),
             },
@@ -564,13 +505,7 @@ impl Validator<'_> {
             kind,
             backend,
             backend_given: raw.backend.is_some(),
-            transport: raw.transport,
-            spec: match kind {
-                DeviceKind::Scmi => Some(DeviceSpec::Scmi(grants)),
-                DeviceKind::Extra(_) => Some(DeviceSpec::Extra(kind)),
-                _ => sound.or(radio),
-            },
-            rpmb: raw.rpmb,
+            raw,
         })
     }
 
@@ -773,16 +708,13 @@ impl Validator<'_> {
     }
 }
 
-/// One device as written, before its id is known: kind, backend, the transport (if any),
-/// the SCMI grants, the sound tables, the radio settings and the rpmb options.
+/// One device as written, before its id is known: kind, backend and peer allowlist checked,
+/// the rest (its transport and its kind's table) as written.
 struct ParsedDevice {
     kind: DeviceKind,
     backend: Backend,
     backend_given: bool,
-    transport: Option<RawTransport>,
-    /// The kind's own table, validated; `None` for rpmb, whose settings need the transport.
-    spec: Option<DeviceSpec>,
-    rpmb: Option<RawRpmb>,
+    raw: RawDevice,
     peers: PeerAllowlist,
 }
 
