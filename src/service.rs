@@ -16,6 +16,7 @@ use log::info;
 use nix::unistd::{Gid, Group};
 
 use crate::config::{Config, DeviceConfig, DeviceKind, GuestConfig, TransportConfig};
+use crate::sandbox::{self, Link, Role};
 use crate::service::kind::{BuildContext, Built, Phase, Served};
 use crate::service::rpmb::RpmbSetupError;
 use crate::status::{DeviceState, EventBus, LinkState, Registry, TransportKind};
@@ -413,6 +414,7 @@ fn start_socket_device(
         state,
     } = bound;
     let id = endpoint.device.clone();
+    let role = Role::Device(endpoint.kind, Link::Socket);
     let os_err = |why: String| ServiceError::Os {
         device: id.clone(),
         why,
@@ -423,13 +425,15 @@ fn start_socket_device(
                 .map_err(|e| os_err(format!("cannot create event fds: {e}")))?
                 .with_status(state.clone())
                 .with_poll_max(config.service.queue_poll_max());
-            std::thread::Builder::new()
-                .name(id.clone())
-                .spawn(move || serve_or_fail(backend, listener, &state))
+            std::thread::Builder::new().name(id.clone()).spawn(move || {
+                sandbox::enter(role);
+                serve_or_fail(backend, listener, &state)
+            })
         }
-        Served::OwnSocket(serve) => std::thread::Builder::new()
-            .name(id.clone())
-            .spawn(move || serve(listener)),
+        Served::OwnSocket(serve) => std::thread::Builder::new().name(id.clone()).spawn(move || {
+            sandbox::enter(role);
+            serve(listener)
+        }),
     };
     let thread = spawned.map_err(|e| os_err(format!("cannot spawn thread: {e}")))?;
     log_served(&endpoint);

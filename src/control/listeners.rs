@@ -166,6 +166,7 @@ impl Listeners {
         std::thread::Builder::new()
             .name("control-events".into())
             .spawn(move || {
+                crate::sandbox::enter(crate::sandbox::Role::Control);
                 for event in rx {
                     debug!("control: event {event:?}");
                     me.dispatch(&event);

@@ -235,7 +235,10 @@ impl AcceptLoop {
         let looped = Arc::clone(&slots);
         let thread = std::thread::Builder::new()
             .name("ctl-accept".into())
-            .spawn(move || run(&listener, &server, &looped))?;
+            .spawn(move || {
+                crate::sandbox::enter(crate::sandbox::Role::Control);
+                run(&listener, &server, &looped)
+            })?;
         Ok(AcceptLoop {
             slots,
             thread: Some(thread),

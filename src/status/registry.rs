@@ -57,6 +57,7 @@ impl Registry {
         std::thread::Builder::new()
             .name("status-detail".into())
             .spawn(move || {
+                crate::sandbox::enter(crate::sandbox::Role::Status);
                 let mut seen: Vec<u64> = Vec::new();
                 while bell.take() {
                     let Some(reg) = weak.upgrade() else { return };
