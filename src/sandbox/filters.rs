@@ -83,36 +83,58 @@ fn rules(groups: &[Group]) -> BTreeMap<i64, Vec<SeccompRule>> {
     map
 }
 
-/// `role`'s filter: its groups allowed, everything else trapped.
-pub fn compile(role: Role, pid: u32) -> Result<BpfProgram, SandboxError> {
+/// Whether `groups` let the thread open files.
+fn opens_files(groups: &[Group]) -> bool {
+    groups
+        .iter()
+        .flat_map(|g| g.calls.iter())
+        .any(|c| c.nr == libc::SYS_openat)
+}
+
+/// `role`'s filters, all installed on its threads: its groups allowed and everything else
+/// trapped, plus the refusals (syscalls answered with an error instead: precedence makes
+/// a refusal's ERRNO win over the role filter's ALLOW, and the role filter lists them so
+/// its TRAP does not win over the ERRNO).
+pub fn compile(role: Role, pid: u32) -> Result<Vec<BpfProgram>, SandboxError> {
+    let mut groups = groups(role, pid);
+    let mut out = vec![refuse(&[libc::SYS_clone3], libc::ENOSYS, "clone3")?];
+    if !opens_files(&groups) {
+        groups.push(groups::file_probes());
+        out.push(refuse(&groups::open_calls(), libc::EACCES, "open")?);
+    }
     let filter = SeccompFilter::new(
-        rules(&groups(role, pid)),
+        rules(&groups),
         SeccompAction::Trap,
         SeccompAction::Allow,
         arch()?,
     )
     .map_err(|e| SandboxError::Seccomp(format!("{role}: {e}")))?;
-    filter
-        .try_into()
-        .map_err(|e: seccompiler::BackendError| SandboxError::Seccomp(format!("{role}: {e}")))
+    out.push(
+        filter.try_into().map_err(|e: seccompiler::BackendError| {
+            SandboxError::Seccomp(format!("{role}: {e}"))
+        })?,
+    );
+    Ok(out)
 }
 
-/// The filter installed beside every role's: clone3 fails with ENOSYS (its flags are in
-/// memory a filter cannot inspect, so it cannot be limited to threads), which makes glibc
-/// fall back to clone, whose flags the role filter checks.
-pub fn no_clone3() -> Result<BpfProgram, SandboxError> {
-    let mut rules = BTreeMap::new();
-    rules.insert(libc::SYS_clone3, Vec::new());
+/// A filter answering `calls` with `errno` and allowing everything else (the role filter
+/// decides the rest). clone3 gets ENOSYS: its flags are in memory a filter cannot read,
+/// so it cannot be limited to threads, and glibc falls back to clone, whose flags the role
+/// filter checks. Opens get EACCES in roles that open no file: glibc and std probe files
+/// on their own (malloc reads /sys/devices/system/cpu/online when it adds arenas), and a
+/// refused probe is not an attack.
+fn refuse(calls: &[i64], errno: i32, what: &str) -> Result<BpfProgram, SandboxError> {
+    let rules = calls.iter().map(|nr| (*nr, Vec::new())).collect();
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::Allow,
-        SeccompAction::Errno(libc::ENOSYS as u32),
+        SeccompAction::Errno(errno as u32),
         arch()?,
     )
-    .map_err(|e| SandboxError::Seccomp(format!("clone3: {e}")))?;
+    .map_err(|e| SandboxError::Seccomp(format!("{what}: {e}")))?;
     filter
         .try_into()
-        .map_err(|e: seccompiler::BackendError| SandboxError::Seccomp(format!("clone3: {e}")))
+        .map_err(|e: seccompiler::BackendError| SandboxError::Seccomp(format!("{what}: {e}")))
 }
 
 #[cfg(test)]
@@ -122,10 +144,17 @@ mod tests {
     #[test]
     fn every_role_compiles() {
         for role in Role::all() {
-            let prog = compile(role, 1).unwrap();
-            assert!(!prog.is_empty(), "{role}");
+            let progs = compile(role, 1).unwrap();
+            assert!(progs.iter().all(|p| !p.is_empty()), "{role}");
         }
-        assert!(!no_clone3().unwrap().is_empty());
+        // The control plane opens nothing: its opens are refused, not trapped.
+        assert_eq!(compile(Role::Control, 1).unwrap().len(), 3);
+        assert_eq!(
+            compile(Role::Device(DeviceKind::Scmi, Link::Socket), 1)
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]

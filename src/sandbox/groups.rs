@@ -247,6 +247,30 @@ pub fn files() -> Group {
     }
 }
 
+/// The open syscalls of this architecture.
+pub fn open_calls() -> Vec<i64> {
+    let mut calls = vec![libc::SYS_openat, libc::SYS_openat2];
+    #[cfg(target_arch = "x86_64")]
+    calls.push(libc::SYS_open);
+    calls
+}
+
+/// Opens in roles that open no file: listed so the role filter does not trap them, and
+/// answered EACCES by the refusal filter installed beside it (super::filters).
+pub fn file_probes() -> Group {
+    let mut calls = any![SYS_openat, SYS_openat2];
+    #[cfg(target_arch = "x86_64")]
+    calls.extend(any![SYS_open]);
+    Group {
+        name: "file-probes",
+        why: "refused with EACCES, not trapped: glibc and std open files on their own (malloc \
+              reads /sys/devices/system/cpu/online when it adds an arena, std reads cgroup \
+              files for available_parallelism) from any thread; the refusal filter answers \
+              them and the thread carries on",
+        calls,
+    }
+}
+
 /// Watching a directory for a changed file.
 pub fn inotify() -> Group {
     Group {

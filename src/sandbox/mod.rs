@@ -63,9 +63,8 @@ pub enum SandboxError {
 
 /// What every thread applies to itself once the gate opens.
 struct Plan {
-    /// Each role's filter; `None` when `service.sandbox = false`.
-    filters: Option<HashMap<Role, BpfProgram>>,
-    no_clone3: BpfProgram,
+    /// Each role's filters; `None` when `service.sandbox = false`.
+    filters: Option<HashMap<Role, Vec<BpfProgram>>>,
     landlock: landlock::RulesetCreated,
 }
 
@@ -162,7 +161,6 @@ fn plan(
     let paths = fs_limit::allowed_paths(cfg, runtime_dir, state_dir);
     Ok(Plan {
         filters,
-        no_clone3: filters::no_clone3()?,
         landlock: fs_limit::ruleset(&paths)?,
     })
 }
@@ -215,12 +213,14 @@ fn apply(plan: &Plan, role: Role) -> Result<(), SandboxError> {
     let Some(filters) = &plan.filters else {
         return Ok(());
     };
-    let filter = filters
+    let programs = filters
         .get(&role)
         .ok_or_else(|| SandboxError::Seccomp(format!("no filter for role {role}")))?;
-    seccompiler::apply_filter(&plan.no_clone3)
-        .map_err(|e| SandboxError::Seccomp(format!("{role}: {e}")))?;
-    seccompiler::apply_filter(filter).map_err(|e| SandboxError::Seccomp(format!("{role}: {e}")))
+    for program in programs {
+        seccompiler::apply_filter(program)
+            .map_err(|e| SandboxError::Seccomp(format!("{role}: {e}")))?;
+    }
+    Ok(())
 }
 
 /// The test-only hook: with `DRIVERVM_HARNESS_FORBIDDEN_SYSCALL=<kind>` a device thread of
