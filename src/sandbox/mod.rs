@@ -249,3 +249,48 @@ mod test_hook {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = include_str!("../../docs/sandbox.md");
+
+    /// The text of `### \`name\`` up to the next heading.
+    fn section(name: &str) -> &'static str {
+        let head = format!("### `{name}`");
+        let Some(start) = DOC.find(&head) else {
+            panic!("docs/sandbox.md has no section {head}");
+        };
+        let body = &DOC[start + head.len()..];
+        let end = body.find("\n#").unwrap_or(body.len());
+        &body[..end]
+    }
+
+    #[test]
+    fn docs_list_every_role_and_group() {
+        for role in Role::all() {
+            let row = DOC
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{role}` |")))
+                .unwrap_or_else(|| panic!("docs/sandbox.md has no row for {role}"));
+            let groups = role_groups(role, 1);
+            for g in &groups {
+                assert!(row.contains(&format!("`{}`", g.name)), "{role}: {}", g.name);
+                let text = section(g.name);
+                for call in &g.calls {
+                    assert!(
+                        text.contains(&format!("`{}`", call.name)),
+                        "group {} lacks {} in docs/sandbox.md",
+                        g.name,
+                        call.name
+                    );
+                }
+            }
+            // Every group named in the row is one the filter has (or the refusals).
+            let listed = row.matches('`').count() / 2 - 1;
+            let extra = usize::from(row.contains("`file-probes`"));
+            assert_eq!(listed, groups.len() + extra, "{row}");
+        }
+    }
+}
