@@ -84,6 +84,8 @@ pub fn allowed_paths(cfg: &Config, runtime_dir: &Path, state_dir: &Path) -> Vec<
     {
         out.push(scmi.linux_sensor_root.clone());
     }
+    // rustix's fallback for reading the aux vector on kernels before 6.4 (no PR_GET_AUXV).
+    out.push(PathBuf::from("/proc/self/auxv"));
     // The kernel binder driver, opened by the registration thread after start-up.
     out.push(PathBuf::from(rsbinder::DEFAULT_BINDER_PATH));
     out.push(PathBuf::from(rsbinder::LEGACY_BINDER_PATH));

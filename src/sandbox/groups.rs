@@ -43,6 +43,9 @@ macro_rules! any {
     };
 }
 
+/// `PR_GET_AUXV` (Linux 6.4), which the libc crate defines only for Android.
+const PR_GET_AUXV: u64 = 0x4155_5856;
+
 fn cond(arg: u8, op: Op, value: u64) -> Option<SeccompCondition> {
     SeccompCondition::new(arg, Len::Dword, op, value).ok()
 }
@@ -134,6 +137,8 @@ pub fn runtime(pid: u32) -> Group {
             vec![cond(0, Op::Eq, libc::PR_GET_NAME as u64)],
             // How a thread started by a sandboxed one sees it already is (super::enter).
             vec![cond(0, Op::Eq, libc::PR_GET_SECCOMP as u64)],
+            // rustix reads the aux vector this way on first use (rsbinder's page size).
+            vec![cond(0, Op::Eq, PR_GET_AUXV)],
         ],
     ));
     // The SIGSYS handler re-raises on its own thread; abort() raises SIGABRT.
@@ -155,7 +160,7 @@ pub fn runtime(pid: u32) -> Group {
         name: "runtime",
         why: "the Rust runtime on every thread: allocation (mmap/mprotect without PROT_EXEC), \
               futexes, thread start and exit (clone only with CLONE_THREAD), names \
-              (prctl PR_SET_NAME/PR_GET_NAME/PR_GET_SECCOMP), clocks and sleeps, HashMap seeds (getrandom), and the \
+              (prctl PR_SET_NAME/PR_GET_NAME, and PR_GET_SECCOMP, PR_GET_AUXV queries), clocks and sleeps, HashMap seeds (getrandom), and the \
               SIGSYS handler's own re-raise (tgkill to this process only)",
         calls,
     }
@@ -235,7 +240,7 @@ pub fn files() -> Group {
         SYS_readlinkat,
     ];
     #[cfg(target_arch = "x86_64")]
-    calls.extend(any![SYS_open]);
+    calls.extend(any![SYS_open, SYS_readlink]);
     Group {
         name: "files",
         why: "backends that open files while serving: the Linux clock and sensor backends \
@@ -367,12 +372,15 @@ pub fn reopen() -> Group {
 
 /// Kernel binder: open, map, ioctls.
 pub fn binder() -> Group {
-    let mut calls = any![SYS_openat];
+    // canonicalize (realpath) of the driver path, to find binderfs's features directory.
+    let mut calls = any![SYS_openat, SYS_readlinkat, SYS_getcwd];
+    #[cfg(target_arch = "x86_64")]
+    calls.extend(any![SYS_open, SYS_readlink]);
     calls.push(ioctl(&ioctls::binder()));
     Group {
         name: "binder",
-        why: "opening and mapping the binder driver, registering with servicemanager and \
-              serving transactions on the binder thread pool (binder ioctls by number)",
+        why: "opening and mapping the binder driver (and resolving its path to read \
+              binderfs's feature flags), registering with servicemanager and serving transactions on the binder thread pool (binder ioctls by number)",
         calls,
     }
 }

@@ -223,6 +223,40 @@ fn apply(plan: &Plan, role: Role) -> Result<(), SandboxError> {
     Ok(())
 }
 
+/// What `benches/sandbox_startup.rs` measures: the parts of [`lock_down`] and [`enter`]
+/// that can run more than once in a process (dropping privileges cannot).
+#[cfg(feature = "harness")]
+pub mod bench {
+    use super::*;
+
+    /// A compiled plan: every role's filters and the landlock ruleset.
+    pub struct BenchPlan(Plan);
+
+    /// Builds what [`lock_down`] builds before it drops privileges.
+    pub fn plan(cfg: &Config, runtime_dir: &Path, state_dir: &Path) -> BenchPlan {
+        let id = Identity {
+            uid: nix::unistd::geteuid(),
+            gid: nix::unistd::getegid(),
+            groups: Vec::new(),
+            switch: false,
+            root_without_user: false,
+        };
+        match super::plan(cfg, runtime_dir, state_dir, &id) {
+            Ok(p) => BenchPlan(p),
+            Err(e) => panic!("sandbox plan: {e}"),
+        }
+    }
+
+    /// What a thread does in [`enter`] once the gate is open (the calling thread stays
+    /// sandboxed: call it on a thread made for it). Sets no_new_privs first, as
+    /// [`announce`] does for the daemon.
+    pub fn apply(plan: &BenchPlan, role: Role) {
+        if let Err(e) = identity::no_new_privs().and_then(|()| super::apply(&plan.0, role)) {
+            panic!("sandbox apply: {e}");
+        }
+    }
+}
+
 /// The test-only hook: with `DRIVERVM_HARNESS_FORBIDDEN_SYSCALL=<kind>` a device thread of
 /// that kind makes a syscall no role allows (creating an IPv4 socket) right after its
 /// filter is installed. Built only with the `harness` feature, which the production daemon
