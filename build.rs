@@ -1,16 +1,19 @@
-//! Compiles the vendor.drivervm AIDL into Rust for the Cargo build (`src/control/aidl.rs`
-//! includes it). Soong compiles the same files through its `aidl_interface` instead.
+//! Compiles the vendor.drivervm AIDL into Rust for the Cargo build. Soong compiles the same
+//! files through its `aidl_interface` instead.
 //!
-//! Each interface is stamped with the frozen version and hash, as Soong's
-//! `aidl --version 1 --hash` does, so `getInterfaceVersion`/`getInterfaceHash` answer the same
-//! under both builds.
+//! * `drivervm_aidl.rs` (`src/control` includes it): the sources, which `frozen: true` makes
+//!   equal to the latest frozen version, stamped with that version and its hash as Soong's
+//!   `aidl --version N --hash` does, so `getInterfaceVersion`/`getInterfaceHash` answer the
+//!   same under both builds.
+//! * `drivervm_aidl_v<N>.rs` for every older frozen version, from its snapshot: what a client
+//!   built against that version runs. Only tests include them (a V1 client against this
+//!   service, this drivervmctl against a V1 service).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 const AIDL_DIR: &str = "aidl/vendor/drivervm";
-const FROZEN_VERSION: i32 = 1;
-const FROZEN_HASH: &str = "aidl/aidl_api/vendor.drivervm/1/.hash";
+const API_DIR: &str = "aidl/aidl_api/vendor.drivervm";
 
 fn main() {
     if let Err(e) = generate() {
@@ -20,36 +23,73 @@ fn main() {
     }
 }
 
-fn generate() -> Result<(), String> {
-    println!("cargo:rerun-if-changed={AIDL_DIR}");
-    println!("cargo:rerun-if-changed={FROZEN_HASH}");
-    let hash_text =
-        fs::read_to_string(FROZEN_HASH).map_err(|e| format!("cannot read {FROZEN_HASH}: {e}"))?;
-    // AOSP stamps the last hash listed: the file may accumulate one line per freeze.
-    let hash = hash_text
-        .lines()
+/// The frozen versions under `API_DIR`, ascending.
+fn frozen_versions() -> Result<Vec<i32>, String> {
+    let mut versions: Vec<i32> = fs::read_dir(API_DIR)
+        .map_err(|e| format!("cannot read {API_DIR}: {e}"))?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    versions.sort_unstable();
+    Ok(versions)
+}
+
+/// The hash of frozen `version`: AOSP stamps the last line, as the file may accumulate one
+/// line per freeze.
+fn frozen_hash(version: i32) -> Result<String, String> {
+    let path = format!("{API_DIR}/{version}/.hash");
+    println!("cargo:rerun-if-changed={path}");
+    let text = fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    text.lines()
         .map(str::trim)
         .rfind(|l| !l.is_empty())
-        .ok_or_else(|| format!("{FROZEN_HASH} is empty"))?
-        .to_owned();
-    let mut sources: Vec<PathBuf> = fs::read_dir(AIDL_DIR)
-        .map_err(|e| format!("cannot read {AIDL_DIR}: {e}"))?
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{path} is empty"))
+}
+
+fn aidl_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut sources: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "aidl"))
         .collect();
     sources.sort();
+    Ok(sources)
+}
+
+fn compile(dir: &Path, out: &str, version: i32, hash: &str) -> Result<(), String> {
+    println!("cargo:rerun-if-changed={}", dir.display());
     let out_dir = std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?;
     let mut builder = rsbinder_aidl::Builder::new()
         .dest_dir(Path::new(&out_dir))
-        .output("drivervm_aidl.rs");
-    for src in &sources {
+        .output(out);
+    for src in aidl_files(dir)? {
         println!("cargo:rerun-if-changed={}", src.display());
-        builder = builder
-            .source(src)
-            .version(FROZEN_VERSION)
-            .hash(hash.clone());
+        builder = builder.source(&src).version(version).hash(hash);
     }
     builder
         .generate()
-        .map_err(|e| format!("AIDL compilation failed: {e:?}"))
+        .map_err(|e| format!("AIDL compilation of {} failed: {e:?}", dir.display()))
+}
+
+fn generate() -> Result<(), String> {
+    println!("cargo:rerun-if-changed={API_DIR}");
+    let versions = frozen_versions()?;
+    let (&latest, older) = versions
+        .split_last()
+        .ok_or_else(|| format!("no frozen version under {API_DIR}"))?;
+    compile(
+        Path::new(AIDL_DIR),
+        "drivervm_aidl.rs",
+        latest,
+        &frozen_hash(latest)?,
+    )?;
+    for &v in older {
+        compile(
+            &Path::new(API_DIR).join(format!("{v}/vendor/drivervm")),
+            &format!("drivervm_aidl_v{v}.rs"),
+            v,
+            &frozen_hash(v)?,
+        )?;
+    }
+    Ok(())
 }

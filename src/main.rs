@@ -46,6 +46,8 @@ struct Args {
 const EXIT_CONFIG: u8 = 2;
 
 fn load(args: &Args) -> Result<Config, config::ConfigError> {
+    // Kinds the registry adds must be known before a config names them.
+    service::registry::register_kinds();
     match &args.config {
         Some(path) => config::load(path),
         None => config::embedded_default(),
@@ -79,6 +81,10 @@ fn main() -> ExitCode {
         nix::unistd::geteuid().as_raw(),
     );
     if args.check_config {
+        if let Err(e) = print_service_settings(&cfg, &runtime_dir, &state_dir) {
+            eprintln!("drivervm: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
         for guest in &cfg.guests {
             for dev in &guest.devices {
                 println!(
@@ -176,15 +182,10 @@ fn start_control(
     let driver_vm = control::DriverVm::new(svc.status().clone())
         .context("cannot start the control event thread")?;
     let root = driver_vm.binder();
-    let group = match cfg.service.control_group() {
-        None => None,
-        Some(name) => match nix::unistd::Group::from_name(name) {
-            Ok(Some(g)) => Some(g.gid),
-            _ => anyhow::bail!("control group \"{name}\": no such group"),
-        },
-    };
     let mut handles = Vec::new();
     if control::RPC_AVAILABLE {
+        // Looked up only here: a build without RPC (Soong) never needs the group.
+        let group = control_group(cfg)?;
         let path = cfg.service.control_socket_path(runtime_dir);
         handles.push(control::serve_unix(&path, group, &root)?);
         info!(
@@ -261,4 +262,44 @@ fn log_sandbox(id: &Identity, report: &sandbox::Report) {
         if report.landlock { "on" } else { "off" },
         report.took.as_micros()
     );
+}
+
+/// The control socket's group, resolved; errors name the key that set it.
+fn control_group(cfg: &Config) -> Result<Option<nix::unistd::Gid>, config::GroupError> {
+    cfg.service
+        .control_group_setting()
+        .map(|(key, value)| config::resolve_group(key, value))
+        .transpose()
+}
+
+/// `--check-config`'s service lines, `key<TAB>value`: the directories, groups and control
+/// endpoints the service would use, groups resolved as a start would (so a group that would
+/// stop the service fails the check, naming its key).
+fn print_service_settings(
+    cfg: &Config,
+    runtime_dir: &std::path::Path,
+    state_dir: &std::path::Path,
+) -> Result<(), config::GroupError> {
+    println!("runtime_dir\t{}", runtime_dir.display());
+    println!("state_dir\t{}", state_dir.display());
+    if let Some(name) = &cfg.service.socket_group {
+        let gid = config::resolve_group("service.socket_group", name)?;
+        println!("socket_group\t{gid}");
+    }
+    if control::RPC_AVAILABLE {
+        println!(
+            "control_socket\t{}",
+            cfg.service.control_socket_path(runtime_dir).display()
+        );
+        if let Some(gid) = control_group(cfg)? {
+            println!("control_group\t{gid}");
+        }
+        if let Some(vsock) = &cfg.service.control_vsock {
+            println!("control_vsock_port\t{}", vsock.port);
+        }
+    } else {
+        println!("control_socket\tnot served: this build has no RPC binder");
+    }
+    println!("binder_service\t{}", control::SERVICE_NAME);
+    Ok(())
 }

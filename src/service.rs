@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use log::info;
-use nix::unistd::{Gid, Group};
+use nix::unistd::Gid;
 
 use crate::config::{Config, DeviceConfig, DeviceKind, GuestConfig, TransportConfig};
 use crate::sandbox::{self, Link, Role};
@@ -38,8 +38,8 @@ pub enum ServiceError {
         why: String,
     },
     /// `service.socket_group` names no group.
-    #[error("socket group \"{0}\": no such group")]
-    NoSuchGroup(String),
+    #[error(transparent)]
+    Group(#[from] crate::config::GroupError),
     /// A device's socket could not be created.
     #[error("device {device}: {source}")]
     Socket {
@@ -150,10 +150,10 @@ fn socket_group(config: &Config) -> Result<Option<Gid>, ServiceError> {
     let Some(name) = &config.service.socket_group else {
         return Ok(None);
     };
-    match Group::from_name(name) {
-        Ok(Some(g)) => Ok(Some(g.gid)),
-        _ => Err(ServiceError::NoSuchGroup(name.to_string())),
-    }
+    Ok(Some(crate::config::resolve_group(
+        "service.socket_group",
+        name,
+    )?))
 }
 
 /// Binds every device's socket and publishes every Gunyah device, then starts serving them

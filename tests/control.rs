@@ -541,7 +541,7 @@ fn control_socket_group_is_configurable() {
         support::run_drivervm(&["--config", "c.toml", "--runtime-dir", "run"], dir.path());
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(
-        err.contains("control group \"no-such-group-y\": no such group"),
+        err.contains("service.control_group: no group \"no-such-group-y\""),
         "{err}"
     );
     assert!(

@@ -47,9 +47,11 @@ fn a_missing_node_stops_the_daemon_naming_it() {
     std::fs::write(dir.path().join("c.toml"), config).unwrap();
     let (status, out, err) = run_drivervm(&["--config", "c.toml", "--check-config"], dir.path());
     assert!(status.success(), "{err}");
+    // The service lines (directories, groups, control endpoints) come first.
     assert_eq!(
-        out,
-        "ivi-scmi\tivi\tscmi\t/dev/gh_virtio_backend_nosuchvm label 1 window 0x80000000\n"
+        out.lines().last(),
+        Some("ivi-scmi\tivi\tscmi\t/dev/gh_virtio_backend_nosuchvm label 1 window 0x80000000"),
+        "{out}"
     );
     let (status, _, err) =
         run_drivervm(&["--config", "c.toml", "--runtime-dir", "run"], dir.path());

@@ -56,9 +56,24 @@ fn socket_group_makes_sockets_group_accessible() {
         run_drivervm(&["--config", "c.toml", "--runtime-dir", "run"], dir.path());
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(
-        err.contains("socket group \"no-such-group-x\": no such group"),
+        err.contains("service.socket_group: no group \"no-such-group-x\""),
         "{err}"
     );
+    // The control socket's own group is looked up where the control socket is made, and
+    // the error names its key.
+    let config = format!("[service]\ncontrol_group = \"no-such-group-y\"\n{TWO_GUESTS}");
+    std::fs::write(dir.path().join("c.toml"), config).unwrap();
+    let (status, _, err) =
+        run_drivervm(&["--config", "c.toml", "--runtime-dir", "run"], dir.path());
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("service.control_group: no group \"no-such-group-y\""),
+        "{err}"
+    );
+    // --check-config resolves them as a start would.
+    let (status, _, err) = run_drivervm(&["--config", "c.toml", "--check-config"], dir.path());
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("service.control_group: no group"), "{err}");
 }
 
 #[test]

@@ -89,6 +89,7 @@ fn default_target(config_file: Option<&PathBuf>) -> Result<Target, Failure> {
         // The Soong build speaks kernel binder only.
         return Ok(Target::Binder);
     }
+    drivervm::service::registry::register_kinds();
     let cfg = match config_file {
         Some(path) => config::load(path),
         None => config::embedded_default(),
@@ -136,10 +137,15 @@ fn link_name(l: iface::LinkState::LinkState) -> String {
     }
 }
 
-fn kind_name(k: iface::DeviceKind::DeviceKind) -> String {
-    match control::kind_from_aidl(k) {
+/// The device's kind name: the one the service sends (V2), else the one its enum value
+/// stands for (a V1 service), else the bare value.
+fn kind_name(d: &iface::DeviceStatus::DeviceStatus) -> String {
+    if !d.r#kindName.is_empty() {
+        return d.r#kindName.clone();
+    }
+    match control::kind_from_aidl(d.r#kind) {
         Some(kind) => kind.name().to_owned(),
-        None => format!("unknown({})", k.0),
+        None => format!("unknown({})", d.r#kind.0),
     }
 }
 
@@ -148,6 +154,7 @@ fn transport_name(t: iface::TransportKind::TransportKind) -> String {
     match t {
         T::VHOST_USER => "vhost-user".into(),
         T::GUNYAH => "gunyah".into(),
+        T::RPMB_DEV => "rpmb-dev".into(),
         other => format!("unknown({})", other.0),
     }
 }
@@ -165,7 +172,7 @@ fn totals(d: &iface::DeviceStatus::DeviceStatus) -> (i64, i64, i64) {
 fn device_json(d: &iface::DeviceStatus::DeviceStatus) -> Value {
     json!({
         "id": d.r#id,
-        "kind": kind_name(d.r#kind),
+        "kind": kind_name(d),
         "guest": d.r#guest,
         "transport": transport_name(d.r#transport),
         "endpoint": d.r#endpoint,
@@ -233,7 +240,7 @@ fn status(svc: &dyn IDriverVm, as_json: bool) -> Result<(), Failure> {
             let (r, e, b) = totals(d);
             vec![
                 d.r#id.clone(),
-                kind_name(d.r#kind),
+                kind_name(d),
                 d.r#guest.clone(),
                 link_name(d.r#link),
                 r.to_string(),
@@ -254,16 +261,25 @@ fn status(svc: &dyn IDriverVm, as_json: bool) -> Result<(), Failure> {
 
 fn device(svc: &dyn IDriverVm, id: &str, as_json: bool) -> Result<(), Failure> {
     let d = svc.r#getDevice(id)?;
-    let detail = DetailView::fetch(svc, &d);
+    let version = svc.r#getInterfaceVersion()?;
+    if version < detail::GET_DETAIL_VERSION {
+        // stderr, so that --json output stays one object.
+        eprintln!(
+            "drivervmctl: note: the service speaks vendor.drivervm V{version}, which has no \
+             getDetail; reading the detail through the V1 per-kind getters"
+        );
+    }
+    let detail = DetailView::fetch(svc, &d, version);
     if as_json {
         let mut v = device_json(&d);
+        v["interface_version"] = json!(version);
         v["detail"] = detail.json();
         println!("{v}");
         return Ok(());
     }
     let (r, e, b) = totals(&d);
     println!("device      {}", d.r#id);
-    println!("kind        {}", kind_name(d.r#kind));
+    println!("kind        {}", kind_name(&d));
     println!("guest       {}", d.r#guest);
     println!(
         "transport   {} {}",

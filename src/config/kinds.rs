@@ -11,13 +11,15 @@ impl DeviceKind {
             Self::Rpmb => &[Backend::File, Backend::Emmc, Backend::Ufs],
             Self::Sound => &[Backend::Sim, Backend::Alsa],
             Self::Radio => &[Backend::Sim, Backend::V4l2],
+            // Software only: an extra kind has no hardware class here.
+            Self::Extra(_) => &[Backend::Sim],
         }
     }
 
     /// The backend used when a device names none.
     pub fn default_backend(&self) -> Backend {
         match self {
-            Self::Scmi | Self::Sound | Self::Radio => Backend::Sim,
+            Self::Scmi | Self::Sound | Self::Radio | Self::Extra(_) => Backend::Sim,
             Self::Rpmb => Backend::File,
         }
     }
@@ -91,6 +93,7 @@ pub fn implemented(kind: DeviceKind, backend: Backend) -> bool {
             | (DeviceKind::Sound, Backend::Alsa)
             | (DeviceKind::Radio, Backend::Sim)
             | (DeviceKind::Radio, Backend::V4l2)
+            | (DeviceKind::Extra(_), Backend::Sim)
             | (
                 DeviceKind::Rpmb,
                 Backend::File | Backend::Emmc | Backend::Ufs

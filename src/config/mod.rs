@@ -5,6 +5,7 @@
 //! documents every key.
 
 mod error;
+mod group;
 mod int;
 mod kinds;
 mod radio;
@@ -24,6 +25,7 @@ mod tests;
 use std::path::Path;
 
 pub use error::ConfigError;
+pub use group::{numeric_gid, resolve_group, GroupError};
 pub use kinds::{implemented, Backend, DeviceKind};
 pub use radio::{RadioConfig, RadioTuner};
 pub use runtime_dir::{resolve_runtime_dir, resolve_state_dir};

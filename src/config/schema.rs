@@ -100,6 +100,16 @@ impl ServiceConfig {
             .as_deref()
             .or(self.socket_group.as_deref())
     }
+
+    /// The control socket's group with the key that sets it: `control_group`, else the
+    /// `socket_group` it defaults to.
+    pub fn control_group_setting(&self) -> Option<(&'static str, &str)> {
+        match (&self.control_group, &self.socket_group) {
+            (Some(g), _) => Some(("service.control_group", g.as_str())),
+            (None, Some(g)) => Some(("service.socket_group", g.as_str())),
+            (None, None) => None,
+        }
+    }
 }
 
 /// `service.control_vsock_*`: RPC binder over vsock for the host VM.
@@ -185,6 +195,8 @@ pub enum DeviceSpec {
     Sound(super::sound::SoundConfig),
     /// virtio-radio: the tuner and region.
     Radio(super::radio::RadioConfig),
+    /// A kind the service registry adds: no settings of its own.
+    Extra(DeviceKind),
 }
 
 impl DeviceSpec {
@@ -195,6 +207,7 @@ impl DeviceSpec {
             Self::Rpmb(_) => DeviceKind::Rpmb,
             Self::Sound(_) => DeviceKind::Sound,
             Self::Radio(_) => DeviceKind::Radio,
+            Self::Extra(k) => *k,
         }
     }
 }

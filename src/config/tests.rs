@@ -700,6 +700,11 @@ fn service_keys_are_checked() {
          (expected a non-empty name without whitespace, ':' or '/')"
     );
     assert_eq!(
+        err(&with("control_group = \"4294967295\"")),
+        "etc/x.toml: service.control_group: 4294967295 is not a gid (expected 0 to 4294967294)"
+    );
+    assert!(parse(&with("socket_group = \"1005\""), "x").is_ok());
+    assert_eq!(
         err(&with("runtime_dir = \"\"")),
         "etc/x.toml: service.runtime_dir: must not be empty"
     );

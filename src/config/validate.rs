@@ -189,6 +189,13 @@ impl Validator<'_> {
                 ),
             ));
         }
+        // All digits is a numeric gid (Android's AIDs); one that no gid_t can hold is a typo.
+        if group.bytes().all(|b| b.is_ascii_digit()) && super::numeric_gid(group).is_none() {
+            return Err(self.err(
+                key,
+                format!("{group} is not a gid (expected 0 to 4294967294)"),
+            ));
+        }
         Ok(())
     }
 
@@ -422,7 +429,7 @@ impl Validator<'_> {
                 format!(
                     "unknown device kind \"{}\" (expected one of: {})",
                     raw.kind.escape_debug(),
-                    name_list(&DeviceKind::ALL, DeviceKind::name)
+                    name_list(&DeviceKind::known().collect::<Vec<_>>(), DeviceKind::name)
                 ),
             )
         })?;
@@ -520,6 +527,7 @@ impl Validator<'_> {
             transport: raw.transport,
             spec: match kind {
                 DeviceKind::Scmi => Some(DeviceSpec::Scmi(grants)),
+                DeviceKind::Extra(_) => Some(DeviceSpec::Extra(kind)),
                 _ => sound.or(radio),
             },
             rpmb: raw.rpmb,

@@ -26,6 +26,7 @@ const _: fn(DriverVm) -> Root = shim::new_driver_vm;
 const _: fn(&Listener, &Listener) -> bool = shim::same_listener;
 const _: fn(&Listener, OnDeath) -> Watched = shim::watch_death::<dyn IDriverVmListener>;
 const _: fn(&Root, OnDeath) -> Watched = shim::watch_death::<dyn IDriverVm>;
+const _: fn(&Status) -> bool = shim::is_dead;
 const _: fn(&Path, Option<Gid>, &Root) -> Outcome<RpcHandle> = shim::serve_unix;
 const _: fn(u32, Vec<u32>, &Root) -> Outcome<RpcHandle> = shim::serve_vsock;
 const _: fn() -> bool = shim::kernel_binder_present;

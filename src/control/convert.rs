@@ -4,8 +4,8 @@
 use super::shim::iface;
 use crate::config::DeviceKind;
 use crate::status::{
-    AudioDirection, AudioStreamDetail, AudioStreamState, ClockDetail, DeviceSnapshot, LinkState,
-    RadioBand, RadioDetail, RpmbDetail, TransportKind,
+    AudioDirection, AudioStreamDetail, AudioStreamState, ClockDetail, DeviceDetail, DeviceSnapshot,
+    LinkState, RadioBand, RadioDetail, RpmbDetail, TransportKind,
 };
 
 fn clamp(v: u64) -> i64 {
@@ -24,6 +24,8 @@ pub fn kind(k: DeviceKind) -> iface::DeviceKind::DeviceKind {
         DeviceKind::Rpmb => K::RPMB,
         DeviceKind::Sound => K::SOUND,
         DeviceKind::Radio => K::RADIO,
+        // No value of its own; DeviceStatus.kindName names it.
+        DeviceKind::Extra(_) => K(-1),
     }
 }
 
@@ -62,8 +64,7 @@ fn transport(t: TransportKind) -> iface::TransportKind::TransportKind {
     match t {
         TransportKind::VhostUser => T::VHOST_USER,
         TransportKind::Gunyah => T::GUNYAH,
-        // Interface version 1 has no rpmb_dev value; the endpoint text says "(rpmb_dev)".
-        TransportKind::RpmbDev => T::VHOST_USER,
+        TransportKind::RpmbDev => T::RPMB_DEV,
     }
 }
 
@@ -91,6 +92,7 @@ pub fn device_status(s: DeviceSnapshot) -> iface::DeviceStatus::DeviceStatus {
             })
             .collect(),
         r#lastError: s.last_error,
+        r#kindName: s.kind.map(|k| k.name().to_owned()).unwrap_or_default(),
     }
 }
 
@@ -155,5 +157,20 @@ pub fn stream(s: AudioStreamDetail) -> iface::AudioStream::AudioStream {
         r#rateHz: clamp32(s.rate_hz),
         r#channels: i32::from(s.channels),
         r#xruns: clamp(s.xruns),
+    }
+}
+
+/// A device's detail as the union `getDetail` returns; the arm follows the detail's kind.
+pub fn detail(d: DeviceDetail) -> iface::DeviceDetail::DeviceDetail {
+    use iface::DeviceDetail::DeviceDetail as D;
+    match d {
+        DeviceDetail::Scmi { clocks } => D::Scmi(iface::ScmiDetail::ScmiDetail {
+            r#clocks: clocks.into_iter().map(clock).collect(),
+        }),
+        DeviceDetail::Rpmb(r) => D::Rpmb(rpmb(r)),
+        DeviceDetail::Sound { streams } => D::Sound(iface::SoundDetail::SoundDetail {
+            r#streams: streams.into_iter().map(stream).collect(),
+        }),
+        DeviceDetail::Radio(r) => D::Radio(radio(r)),
     }
 }

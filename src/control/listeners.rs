@@ -77,6 +77,12 @@ impl Listeners {
             }),
         ) {
             Ok(d) => Some(d),
+            // Dead before it could be watched (killed mid-call): registered, it would hold a
+            // slot that no death notification ever frees.
+            Err(e) if shim::is_dead(&e) => {
+                info!("control: a listener's client died while registering; not registered");
+                return Err(e);
+            }
             Err(e) => {
                 debug!(
                     "control: cannot watch a listener's death ({e:?}); dropped on a failed call"

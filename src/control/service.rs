@@ -143,4 +143,11 @@ impl IDriverVm for DriverVm {
         self.listeners.unregister(listener);
         Ok(())
     }
+
+    fn r#getDetail(&self, id: &str) -> BinderResult<iface::DeviceDetail::DeviceDetail> {
+        match self.device(id)?.detail() {
+            Some(d) => Ok(convert::detail(d)),
+            None => Err(unavailable(id)),
+        }
+    }
 }

@@ -1,5 +1,5 @@
 //! The Soong build's binder: AOSP libbinder_rs (kernel binder through servicemanager) and the
-//! `vendor.drivervm-V1-rust` crate the `aidl_interface` generates. Twin of
+//! `vendor.drivervm-V2-rust` crate the `aidl_interface` generates. Twin of
 //! `shim_rsbinder.rs`; `contract.rs` pins the signatures both export.
 //!
 //! Cargo's own build never compiles this file; `tests/soong_shim` type-checks it against a
@@ -75,6 +75,11 @@ pub fn new_listener<L: IDriverVmListener + Sync + 'static>(
 /// Whether two listener handles are the same binder object.
 pub fn same_listener(a: &Strong<dyn IDriverVmListener>, b: &Strong<dyn IDriverVmListener>) -> bool {
     a.as_binder() == b.as_binder()
+}
+
+/// Whether `status` says the binder's process is already gone.
+pub fn is_dead(status: &Status) -> bool {
+    status.transaction_error() == binder::StatusCode::DEAD_OBJECT
 }
 
 /// A registered death notification; dropping it unregisters it.

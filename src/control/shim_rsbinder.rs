@@ -102,6 +102,11 @@ impl rsbinder::DeathRecipient for Recipient {
     }
 }
 
+/// Whether `status` says the binder's process (or RPC session) is already gone.
+pub fn is_dead(status: &Status) -> bool {
+    status.transaction_error() == rsbinder::StatusCode::DeadObject
+}
+
 /// A registered death notification; dropping it unregisters it.
 pub struct DeathWatch {
     binder: rsbinder::SIBinder,
@@ -453,3 +458,18 @@ pub fn describe_status(status: &Status) -> (Option<i32>, String) {
 
 /// Whether this build can serve and reach RPC binder endpoints.
 pub const RPC_AVAILABLE: bool = true;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_dead_object_status_reads_as_dead() {
+        assert!(is_dead(&Status::from(rsbinder::StatusCode::DeadObject)));
+        // A local listener cannot be watched: kept, not refused.
+        assert!(!is_dead(&Status::from(
+            rsbinder::StatusCode::InvalidOperation
+        )));
+        assert!(!is_dead(&service_specific(4, "full")));
+    }
+}

@@ -179,6 +179,36 @@ fn queries_answer_from_live_state_and_refuse_with_the_aidl_codes() {
     );
 }
 
+#[test]
+fn get_detail_answers_every_kind_with_the_arm_of_its_kind() {
+    use iface::DeviceDetail::DeviceDetail as D;
+    let (reg, clocks, cell) = registry();
+    let svc = DriverVm::new(reg).unwrap();
+    clocks.set_rate(1, 12_000_000, 1);
+    match svc.r#getDetail("vm0-scmi").unwrap() {
+        D::Scmi(s) => {
+            let c: Vec<_> = s.r#clocks.iter().map(|c| (c.r#id, c.r#rateHz)).collect();
+            assert_eq!(c, [(0, 12_000_000)], "the agent's own numbering");
+        }
+        other => panic!("scmi answered {other:?}"),
+    }
+    cell.update(9, true);
+    match svc.r#getDetail("vm0-rpmb").unwrap() {
+        D::Rpmb(r) => assert_eq!((r.r#writeCounter, r.r#keyProgrammed), (9, true)),
+        other => panic!("rpmb answered {other:?}"),
+    }
+    // The same numbers as the V1 getter a V1 client uses.
+    assert_eq!(svc.r#getRpmbInfo("vm0-rpmb").unwrap().r#writeCounter, 9);
+    assert_eq!(
+        code(svc.r#getDetail("vm0-radio").unwrap_err()),
+        idv::ERROR_BACKEND_UNAVAILABLE
+    );
+    assert_eq!(
+        code(svc.r#getDetail("nope").unwrap_err()),
+        idv::ERROR_UNKNOWN_DEVICE
+    );
+}
+
 struct Quiet;
 impl Interface for Quiet {}
 impl IDriverVmListener for Quiet {

@@ -31,14 +31,14 @@
 mod connection;
 mod driver;
 pub(crate) mod hostile;
-#[cfg(test)]
-mod interop_tests;
 pub(crate) mod malformed;
 mod memory;
 pub(crate) mod poll;
 mod raw_writable;
 pub mod skip;
 pub(crate) mod split_ring;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 use std::time::Duration;

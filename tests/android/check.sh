@@ -99,11 +99,11 @@ props_ok() { # props_ok FILE MODULE LINE... : every LINE appears in the module's
         has_line "$text" "$line" || { echo "module $module lacks: $line"; return 1; }
     done
 }
-check "aidl_interface: vintf, vendor_available, rust backend, frozen V1" \
+check "aidl_interface: vintf, vendor_available, rust backend, frozen V1 and V2" \
     props_ok "$ROOT/aidl/Android.bp" vendor.drivervm \
     '    stability: "vintf",' '    vendor_available: true,' '    frozen: true,' \
     '    srcs: ["vendor/drivervm/*.aidl"],' '            version: "1",' \
-    '            imports: [],'
+    '            version: "2",' '            imports: [],'
 rust_enabled() {
     bp_module_text "$ROOT/aidl/Android.bp" vendor.drivervm |
         awk '/^        rust: \{$/ { r = 1; next } r && /^        \}/ { r = 0 }
@@ -114,16 +114,16 @@ check "rust_binary drivervm: vendor, hw/, init_rc, vintf fragment, config" \
     props_ok "$ROOT/Android.bp" drivervm '    defaults: ["drivervm_defaults"],' \
     '    relative_install_path: "hw",' '    init_rc: ["etc/drivervm.rc"],' \
     '    vintf_fragments: ["vintf/drivervm.xml"],' '    required: ["drivervm.toml"],' \
-    '    srcs: ["src/main.rs"],' '        "vendor.drivervm-V1-rust",'
+    '    srcs: ["src/main.rs"],' '        "vendor.drivervm-V2-rust",'
 check "rust_defaults: modules are vendor modules" \
     props_ok "$ROOT/Android.bp" drivervm_defaults '    vendor: true,'
 check "prebuilt_etc drivervm.toml installs to /vendor/etc/drivervm" \
     props_ok "$ROOT/Android.bp" drivervm.toml '    vendor: true,' \
-    '    src: "etc/drivervm.toml",' '    sub_dir: "drivervm",'
+    '    src: "etc/android/drivervm.toml",' '    sub_dir: "drivervm",'
 
 # Every file a module names exists. Files other streams of work own are reported, not
 # failed, while they are not yet in the tree.
-owned_elsewhere=" src/bin/drivervmctl.rs etc/drivervm.toml "
+owned_elsewhere=" src/bin/drivervmctl.rs "
 refs=$(grep -ohE '"(src|etc|vintf)/[^"*]+"' "$ROOT/Android.bp" | tr -d '"' | sort -u)
 for ref in $refs; do
     if [ -e "$ROOT/$ref" ]; then pass "Android.bp reference exists: $ref"
@@ -144,7 +144,8 @@ done
 
 # ---------------------------------------------------------------- (b) sepolicy
 # build_policy OUT VARIANT BOARD_API DEBUGFS_RESTRICTED POLICY_DIR [EXTRA_DIR...]
-# Concatenates in AOSP's order and compiles with checkpolicy (MLS, policy version 30).
+# Concatenates in AOSP's order and compiles with checkpolicy (MLS, policy version 30), as a
+# full-Treble device.
 build_policy() {
     local out=$1 variant=$2 api=$3 restricted=$4 dir
     shift 4
@@ -154,7 +155,7 @@ build_policy() {
         [ -f "$dir/genfs_contexts" ] && genfs+=("$dir/genfs_contexts")
     done
     m4 --fatal-warnings -D target_build_variant="$variant" -D target_board_api_level="$api" \
-        -D target_enforce_debugfs_restriction="$restricted" -s \
+        -D target_enforce_debugfs_restriction="$restricted" -D target_full_treble=true -s \
         "$STUB/security_classes" "$STUB/initial_sids" "$STUB/access_vectors" "$STUB/mls" \
         "$STUB/global_macros" "$STUB/te_macros" "$STUB/ioctl_defines" \
         "$STUB/platform.te" "$STUB/neverallows.te" "${te[@]}" \
@@ -162,9 +163,11 @@ build_policy() {
         checkpolicy -M -c 30 -o "$out.bin" "$out.conf"
 }
 SE="$ROOT/sepolicy"
-OPT=("$SE/debugfs_clk" "$SE/ufs_rpmb")
+OPT=("$SE/debugfs_clk" "$SE/ufs_rpmb" "$SE/rpc")
 check "sepolicy compiles: user, board API 202404, debugfs restricted" \
     build_policy "$WORK/p1" user 202404 true "$SE"
+check "sepolicy compiles: userdebug, board API 202504, base policy only" \
+    build_policy "$WORK/p0" userdebug 202504 true "$SE"
 check "sepolicy compiles: user, board API 202504, with optional dirs" \
     build_policy "$WORK/p2" user 202504 true "$SE" "${OPT[@]}"
 check "sepolicy compiles: userdebug, board API 202504, no debugfs restriction, optional dirs" \
@@ -179,8 +182,16 @@ check "user build: no sys_rawio and no debugfs_clk rules for drivervm" \
     conf_lacks "$WORK/p2.conf" '^\s*allow drivervm (self:.*sys_rawio|debugfs_clk:)'
 check "userdebug without debugfs restriction: debugfs_clk and sys_rawio rules present" \
     bash -c "grep -qE '^\s*allow drivervm debugfs_clk:file' '$WORK/p3.conf' && grep -qE '^\s*allow drivervm self:.*sys_rawio' '$WORK/p3.conf'"
-check "board API 202504 marks drivervm an unconstrained vsock user; 202404 does not" \
-    bash -c "grep -q '^typeattribute drivervm unconstrained_vsock_violators' '$WORK/p2.conf' && ! grep -q '^typeattribute drivervm unconstrained_vsock_violators' '$WORK/p1.conf'"
+check "with sepolicy/rpc at board API 202504 drivervm is an unconstrained vsock user" \
+    grep -q '^typeattribute drivervm unconstrained_vsock_violators' "$WORK/p2.conf"
+check "sepolicy/rpc at board API 202404 does not name the 202504 attribute" \
+    conf_lacks "$WORK/p4.conf" '^typeattribute drivervm unconstrained_vsock_violators'
+check "without sepolicy/rpc: no vsock or generic socket rule, no vsock attribute" \
+    conf_lacks "$WORK/p0.conf" '(^\s*allow drivervm self:(\{[^}]*\b)?(vsock_)?socket\b|^typeattribute drivervm unconstrained_vsock_violators)'
+check "userdebug: shell may run drivervmctl (drivervmctl_exec)" \
+    conf_has "$WORK/p3.conf" '^\s*allow shell drivervmctl_exec:file'
+check "user build: shell gets nothing of drivervm's" \
+    conf_lacks "$WORK/p2.conf" '^\s*allow shell drivervm'
 
 # Deliberately broken copies must fail, each for its stated reason.
 must_fail() { # must_fail DESCRIPTION EXPECTED_ERROR_REGEX BUILD_ARGS...
@@ -194,7 +205,7 @@ must_fail() { # must_fail DESCRIPTION EXPECTED_ERROR_REGEX BUILD_ARGS...
         sed 's/^/    /' "$WORK/out" | head -20
     fi
 }
-mkdir -p "$WORK/typo" "$WORK/rawio" "$WORK/debugfs"
+mkdir -p "$WORK/typo" "$WORK/rawio" "$WORK/debugfs" "$WORK/vendorfile" "$WORK/coreexec"
 cp "$SE"/*.te "$WORK/typo/"
 sed -i 's/allow drivervm drivervm_radio_device:chr_file/allow drivervm drivervm_radio_devce:chr_file/' "$WORK/typo/drivervm.te"
 if grep -q drivervm_radio_devce "$WORK/typo/drivervm.te"; then
@@ -214,6 +225,19 @@ if grep -q '^    allow drivervm debugfs_clk:file' "$WORK/debugfs/drivervm_debugf
     must_fail "unguarded debugfs access violates the debugfs-restriction neverallow" \
         'neverallow.*violated' "$WORK/debugfs" user 202504 true "$WORK/debugfs"
 else fail "debugfs mutation applied"; fi
+
+# The full-Treble rules bite: drivervmctl left at the default vendor_file label cannot be
+# run from shell, and no core domain but shell may execute drivervmctl_exec.
+cp "$SE"/*.te "$WORK/vendorfile/"
+sed -i 's/allow shell drivervmctl_exec:file rx_file_perms;/allow shell vendor_file:file rx_file_perms;/' "$WORK/vendorfile/shell.te"
+if grep -q 'allow shell vendor_file:file' "$WORK/vendorfile/shell.te"; then
+    must_fail "shell executing vendor_file violates the full-Treble vendor_file neverallow" \
+        'neverallow.*violated' "$WORK/vendorfile" userdebug 202504 true "$WORK/vendorfile"
+else fail "vendor_file mutation applied"; fi
+cp "$SE"/*.te "$WORK/coreexec/"
+echo 'allow servicemanager drivervmctl_exec:file { execute execute_no_trans };' >>"$WORK/coreexec/shell.te"
+must_fail "a core domain other than shell executing drivervmctl violates the vendor-exec neverallows" \
+    'neverallow.*violated' "$WORK/coreexec" userdebug 202504 true "$WORK/coreexec"
 
 # Policy hygiene: no permissive domains, no rules granted to every domain.
 check "no permissive statements in sepolicy/" bash -c "! grep -rnE '^\s*permissive\b' '$SE'"
@@ -271,6 +295,8 @@ expect_label() { # expect_label PATH FILE TYPE...
 }
 FC="$SE/file_contexts"
 check "label: /vendor/bin/hw/drivervm" expect_label /vendor/bin/hw/drivervm "$FC" drivervm_exec
+check "label: /vendor/bin/drivervmctl (its own exec type, not vendor_file)" \
+    expect_label /vendor/bin/drivervmctl "$FC" drivervmctl_exec
 check "label: /vendor/etc/drivervm/drivervm.toml" expect_label /vendor/etc/drivervm/drivervm.toml "$FC" drivervm_vendor_config_file
 check "label: /dev/mmcblk0rpmb (and not /dev/mmcblk0)" \
     bash -c "$(declare -f label_of expect_label); expect_label /dev/mmcblk0rpmb '$FC' drivervm_rpmb_device && expect_label /dev/mmcblk0 '$FC'"
@@ -280,6 +306,14 @@ check "label: /dev/bsg/0:0:0:49476 (UFS RPMB W-LUN only)" \
     bash -c "$(declare -f label_of expect_label); expect_label /dev/bsg/0:0:0:49476 '$SE/ufs_rpmb/file_contexts' drivervm_ufs_rpmb_device && expect_label /dev/bsg/0:0:0:0 '$SE/ufs_rpmb/file_contexts'"
 check "label: sockets dir is drivervm_socket (the more specific of two matches)" \
     expect_label /data/vendor/drivervm/sockets/snd0.sock "$FC" drivervm_data_file drivervm_socket
+# The installed config's directories carry the labels the domain's rules are written for
+# (tests/android_config.rs checks them against the .rc).
+ACFG="$ROOT/etc/android/drivervm.toml"
+cfg_dir() { sed -nE "s|^$1 = \"([^\"]+)\"$|\1|p" "$ACFG"; }
+check "label: the Android config's runtime_dir holds drivervm_socket files" \
+    expect_label "$(cfg_dir runtime_dir)/vm0-scmi.sock" "$FC" drivervm_data_file drivervm_socket
+check "label: the Android config's state_dir holds drivervm_data_file files" \
+    expect_label "$(cfg_dir state_dir)/vm0-rpmb.img" "$FC" drivervm_data_file
 
 # ---------------------------------------------------------------- (c) VINTF and init
 for xml in "$ROOT"/vintf/*.xml; do
@@ -315,6 +349,11 @@ rc_service=$(awk '$1 == "service" {print $3}' "$RC")
 check ".rc starts the binary sepolicy labels drivervm_exec" \
     agree "$(label_of "$rc_service" "$FC")" "drivervm_exec "
 check ".rc binary is where Android.bp installs it (/vendor/bin/hw)" agree "$rc_service" /vendor/bin/hw/drivervm
+# drivervmctl installs to /vendor/bin (no relative_install_path), where its exec type is.
+ctl_text=$(bp_module_text "$ROOT/Android.bp" drivervmctl)
+ctl_path="/vendor/bin/$(sed -nE 's/^    relative_install_path: "([^"]+)",$/\1\//p' <<<"$ctl_text")drivervmctl"
+check "drivervmctl's install path ($ctl_path) is labelled drivervmctl_exec" \
+    expect_label "$ctl_path" "$FC" drivervmctl_exec
 rc_field() { awk -v k="$1" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }' "$RC"; }
 check ".rc class hal" agree "$(rc_field class)" hal
 check ".rc user is a dedicated non-root vendor AID" \
@@ -375,7 +414,7 @@ normalize() { # normalize FILE: one token line per declaration, comparable acros
             -e "s/\\b$pkg\\.//g" -e 's/[[:space:]]+/ /g' -e 's/ *([][{}();,=]) */\1/g' -e 's/ *@/ @/g' -e 's/^ +//' |
         awk -v name="$name" '{
             # annotations before the declaration keyword, sorted; oneway moved onto methods
-            match($0, /(parcelable|enum|(oneway )?interface) /); head = substr($0, 1, RSTART - 1)
+            match($0, /(parcelable|union|enum|(oneway )?interface) /); head = substr($0, 1, RSTART - 1)
             body = substr($0, RSTART); n = split(head, ann, " ")
             for (i = 2; i <= n; i++) for (j = i; j > 1 && ann[j - 1] > ann[j]; j--) {
                 t = ann[j]; ann[j] = ann[j - 1]; ann[j - 1] = t }

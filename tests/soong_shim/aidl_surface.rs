@@ -1,10 +1,11 @@
 //! The public surface of the crate Soong's `aidl_interface` generates for the Rust backend
-//! (`vendor.drivervm-V1-rust`, crate `vendor_drivervm`), written from the frozen AIDL.
+//! (`vendor.drivervm-V<N>-rust`, crate `vendor_drivervm`), written from a frozen AIDL version.
 //!
 //! Debian's `aidl` (Android 10) has no Rust backend and AOSP's cannot be built here, so this
 //! emits only what callers and implementers of the generated code see: one module per type
-//! holding the interface trait with `BnX::new_binder`, the parcelable struct, or the int-backed
-//! enum newtype, plus constants, `VERSION` and `HASH`. Type mapping follows system/tools/aidl
+//! holding the interface trait with `BnX::new_binder`, the parcelable struct, the union enum
+//! (one variant per field, its name capitalized), or the int-backed enum newtype, plus
+//! constants, `VERSION` and `HASH`. Type mapping follows system/tools/aidl
 //! `aidl_to_rust.cpp` (`RustNameOf`, `ArgumentStorageMode`) for the subset our AIDL uses;
 //! anything outside that subset is an error, never a guess. Bodies diverge: the crate is only
 //! type-checked, against the libbinder_rs model in tests/android/libbinder-model.
@@ -30,6 +31,8 @@ pub enum Body {
     Enum(String, Vec<(String, i64)>),
     /// A parcelable's fields.
     Parcelable(Vec<Field>),
+    /// A union's fields, one of which is set.
+    Union(Vec<Field>),
     /// An interface's int constants and methods.
     Interface {
         /// `const int NAME = value;`
@@ -264,7 +267,7 @@ pub fn parse(src: &str) -> Result<Decl, String> {
             }
             Body::Enum(backing, values)
         }
-        "parcelable" => {
+        "parcelable" | "union" => {
             let mut fields = Vec::new();
             while !p.eat(&Tok::Punct('}')) {
                 let ty = p.type_ref()?;
@@ -275,7 +278,14 @@ pub fn parse(src: &str) -> Result<Decl, String> {
                 p.punct(';')?;
                 fields.push(Field { ty, name });
             }
-            Body::Parcelable(fields)
+            if kind == "union" {
+                if fields.is_empty() {
+                    return Err(format!("union {name} has no fields"));
+                }
+                Body::Union(fields)
+            } else {
+                Body::Parcelable(fields)
+            }
         }
         "interface" => {
             let mut constants = Vec::new();
@@ -349,6 +359,7 @@ enum Mode {
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
     Enum,
+    /// A parcelable or a union: stored and passed alike.
     Parcelable,
     Interface,
 }
@@ -445,7 +456,7 @@ fn backing(aidl: &str) -> Result<&'static str, String> {
     }
 }
 
-/// Writes `lib.rs` of the modelled `vendor.drivervm-V1-rust` crate for `decls`, all in one
+/// Writes `lib.rs` of the modelled `vendor.drivervm-V<version>-rust` crate for `decls`, all in one
 /// package, stamped with `version` and `hash` as `aidl --version --hash` does.
 pub fn emit(decls: &[Decl], version: i32, hash: &str) -> Result<String, String> {
     let package = &decls.first().ok_or("no AIDL declarations")?.package;
@@ -457,7 +468,7 @@ pub fn emit(decls: &[Decl], version: i32, hash: &str) -> Result<String, String> 
         .map(|d| {
             let k = match d.body {
                 Body::Enum(..) => Kind::Enum,
-                Body::Parcelable(_) => Kind::Parcelable,
+                Body::Parcelable(_) | Body::Union(_) => Kind::Parcelable,
                 Body::Interface { .. } => Kind::Interface,
             };
             (d.name.as_str(), k)
@@ -512,6 +523,22 @@ pub fn emit(decls: &[Decl], version: i32, hash: &str) -> Result<String, String> 
                 let _ = writeln!(w, "#[derive(Debug)]\npub struct {n} {{");
                 for f in fields {
                     let _ = writeln!(w, "  pub r#{}: {},", f.name, e.rust(&f.ty, Mode::Field)?);
+                }
+                let _ = writeln!(
+                    w,
+                    "}}\nimpl Default for {n} {{ fn default() -> Self {{ crate::model_only() }} }}"
+                );
+            }
+            Body::Union(fields) => {
+                // generate_rust.cpp: `pub enum U { Field(T), .. }`, the field name with its
+                // first letter upper-cased.
+                let _ = writeln!(w, "#[derive(Debug)]\npub enum {n} {{");
+                for f in fields {
+                    let mut variant = f.name.clone();
+                    if let Some(first) = variant.get_mut(..1) {
+                        first.make_ascii_uppercase();
+                    }
+                    let _ = writeln!(w, "  {variant}({}),", e.rust(&f.ty, Mode::Field)?);
                 }
                 let _ = writeln!(
                     w,

@@ -6,10 +6,12 @@
 //! `cargo_pkg_version` Android.bp gives, warnings denied, linked against
 //! * `binder` = tests/android/libbinder-model, a signature-level model of AOSP libbinder_rs, and
 //! * `vendor_drivervm` = the generated crate's surface, emitted by `aidl_surface` from the
-//!   frozen aidl_api/vendor.drivervm/1 the `-V1-rust` crate is built from,
+//!   latest frozen aidl_api/vendor.drivervm/<N> the `-V<N>-rust` crate is built from,
 //!
 //! then runs `cargo check --offline` on it. Mutation cases prove the check can fail: an
 //! rsbinder-flavoured call in the Soong shim, and an AIDL method the service does not implement.
+//! Version 1 stays covered: its surface is still emitted, and every V1 method and type keeps
+//! its Rust signature in the latest version (what a V1 client compiled against).
 
 mod aidl_surface;
 
@@ -17,8 +19,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const FROZEN_VERSION: i32 = 1;
-const FROZEN_DIR: &str = "aidl/aidl_api/vendor.drivervm/1";
+/// The version Android.bp's modules link (`vendor.drivervm-V2-rust`): the latest frozen one.
+const FROZEN_VERSION: i32 = 2;
+const API_DIR: &str = "aidl/aidl_api/vendor.drivervm";
 
 fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
@@ -35,9 +38,13 @@ fn write(path: &Path, text: &str) {
     fs::write(path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
 
-/// The frozen AIDL files, sorted, as (file name, text).
-fn frozen_aidl() -> Vec<(String, String)> {
-    let dir = repo(FROZEN_DIR).join("vendor/drivervm");
+fn frozen_dir(version: i32) -> PathBuf {
+    repo(API_DIR).join(version.to_string())
+}
+
+/// Frozen `version`'s AIDL files, sorted, as (file name, text).
+fn frozen_aidl_of(version: i32) -> Vec<(String, String)> {
+    let dir = frozen_dir(version).join("vendor/drivervm");
     let mut files: Vec<(String, String)> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.expect("dir entry").path())
@@ -55,8 +62,17 @@ fn frozen_aidl() -> Vec<(String, String)> {
     files
 }
 
+/// The latest frozen version's AIDL files.
+fn frozen_aidl() -> Vec<(String, String)> {
+    frozen_aidl_of(FROZEN_VERSION)
+}
+
 fn frozen_hash() -> String {
-    let text = read(&repo(FROZEN_DIR).join(".hash"));
+    frozen_hash_of(FROZEN_VERSION)
+}
+
+fn frozen_hash_of(version: i32) -> String {
+    let text = read(&frozen_dir(version).join(".hash"));
     text.lines()
         .rfind(|l| !l.trim().is_empty())
         .expect(".hash has a line")
@@ -300,7 +316,7 @@ fn aidl_surface_follows_the_aidl_to_rust_mapping() {
         .iter()
         .map(|(name, text)| aidl_surface::parse(text).unwrap_or_else(|e| panic!("{name}: {e}")))
         .collect();
-    assert_eq!(decls.len(), 16);
+    assert_eq!(decls.len(), 19);
     let lib = aidl_surface::emit(&decls, FROZEN_VERSION, &frozen_hash()).expect("emit");
     for want in [
         // `in String` is `&str`; an `in` interface is `&Strong<dyn _>`; arrays return `Vec`.
@@ -317,15 +333,21 @@ fn aidl_surface_follows_the_aidl_to_rust_mapping() {
         "pub const DRIVER_OK: Self = Self(2);",
         "pub const r#ERROR_TOO_MANY_LISTENERS: i32 = 4;",
         "pub fn new_binder<T: IDriverVmListener + Sync + Send + 'static>(inner: T, features: binder::BinderFeatures) -> binder::Strong<dyn IDriverVmListener>",
-        "pub const VERSION: i32 = 1;",
+        "pub const VERSION: i32 = 2;",
+        // A union is an enum with one variant per field, capitalized.
+        "pub enum DeviceDetail {",
+        "  Scmi(crate::aidl::vendor::drivervm::ScmiDetail::ScmiDetail),",
+        "  Radio(crate::aidl::vendor::drivervm::RadioInfo::RadioInfo),",
+        "fn r#getDetail(&self, _arg_id: &str) -> binder::Result<crate::aidl::vendor::drivervm::DeviceDetail::DeviceDetail>;",
+        "pub const RPMB_DEV: Self = Self(2);",
     ] {
         assert!(lib.contains(want), "missing {want:?} in:\n{lib}");
     }
     assert!(lib.contains(&format!("pub const HASH: &str = \"{}\";", frozen_hash())));
     assert_eq!(
         lib.matches("fn r#").count(),
-        9 + 2,
-        "IDriverVm's 9 methods, the listener's 2"
+        10 + 2,
+        "IDriverVm's 10 methods, the listener's 2"
     );
 }
 
@@ -341,9 +363,10 @@ fn aidl_surface_refuses_what_it_does_not_model() {
             "generic type List<...> is not modelled",
         ),
         (
-            "package p; union U { int a; }",
-            "union declarations are not modelled",
+            "package p; union U { int a = 3; }",
+            "default values are not modelled",
         ),
+        ("package p; union U { }", "union U has no fields"),
         (
             "package p; parcelable P { int a = 3; }",
             "default values are not modelled",
@@ -355,4 +378,64 @@ fn aidl_surface_refuses_what_it_does_not_model() {
     let d = aidl_surface::parse("package p; parcelable P { IBinder b; }").expect("parses");
     let err = aidl_surface::emit(&[d], 1, "h").expect_err("IBinder is not modelled");
     assert!(err.contains("type IBinder is not modelled"), "{err}");
+}
+
+/// The `fn r#...;` lines and `pub ...` items of frozen `version`'s surface.
+fn surface_items(version: i32) -> Vec<String> {
+    let decls: Vec<_> = frozen_aidl_of(version)
+        .iter()
+        .map(|(name, text)| aidl_surface::parse(text).unwrap_or_else(|e| panic!("{name}: {e}")))
+        .collect();
+    let lib = aidl_surface::emit(&decls, version, &frozen_hash_of(version))
+        .unwrap_or_else(|e| panic!("V{version} surface: {e}"));
+    // Each item is prefixed with the type (module) it belongs to.
+    let mut module = String::new();
+    let mut items = Vec::new();
+    for l in lib.lines().map(str::trim) {
+        if let Some(m) = l.strip_prefix("pub mod ") {
+            module = m.trim_end_matches(" {").to_owned();
+        } else if (l.starts_with("fn r#") || l.starts_with("pub r#") || l.starts_with("pub const"))
+            && !l.starts_with("pub const VERSION")
+            && !l.starts_with("pub const HASH")
+            // Grows with its enum by design; its values are checked one by one.
+            && !l.starts_with("pub const fn enum_values")
+        {
+            items.push(format!("{module}: {l}"));
+        }
+    }
+    items
+}
+
+#[test]
+fn every_v1_item_keeps_its_rust_signature_in_the_latest_version() {
+    // What a client built against V1 calls and reads must exist unchanged, or the V1 crate's
+    // users would not compile against (nor, on the wire, understand) the latest service.
+    let v1 = surface_items(1);
+    let latest = surface_items(FROZEN_VERSION);
+    assert!(v1.len() > 40, "too few V1 items to mean anything: {v1:?}");
+    let missing: Vec<_> = v1.iter().filter(|i| !latest.contains(i)).collect();
+    assert!(
+        missing.is_empty(),
+        "V1 items changed or gone in V{FROZEN_VERSION}: {missing:?}"
+    );
+    assert!(
+        latest.len() > v1.len(),
+        "V{FROZEN_VERSION} adds nothing to V1"
+    );
+}
+
+#[test]
+fn the_modelled_version_is_the_latest_frozen_one_and_the_one_android_bp_links() {
+    let latest = fs::read_dir(repo(API_DIR))
+        .expect("aidl_api dir")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .max();
+    assert_eq!(latest, Some(FROZEN_VERSION));
+    let bp = read(&repo("Android.bp"));
+    let linked = format!("\"vendor.drivervm-V{FROZEN_VERSION}-rust\"");
+    assert!(bp.contains(&linked), "Android.bp does not link {linked}");
+    assert!(
+        !bp.contains("vendor.drivervm-V1-rust"),
+        "Android.bp still links V1: the service implements V{FROZEN_VERSION}"
+    );
 }

@@ -40,4 +40,11 @@ parcelable DeviceStatus {
     QueueCounters[] queues;
     /** The last error the device reported; empty if none since it started. */
     String lastError;
+    /**
+     * The kind's name as the configuration writes it ("scmi", ...). Set for every device;
+     * what to show when `kind` is a value this client does not know, including kinds the
+     * service adds without a DeviceKind value of their own (then `kind` is -1). Added in
+     * version 2.
+     */
+    String kindName;
 }

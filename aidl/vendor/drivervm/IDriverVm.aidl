@@ -18,6 +18,7 @@ package vendor.drivervm;
 
 import vendor.drivervm.AudioStream;
 import vendor.drivervm.ClockInfo;
+import vendor.drivervm.DeviceDetail;
 import vendor.drivervm.DeviceStatus;
 import vendor.drivervm.IDriverVmListener;
 import vendor.drivervm.RadioInfo;
@@ -68,4 +69,13 @@ interface IDriverVm {
 
     /** Removes a listener; removing one that is not registered is not an error. */
     void unregisterListener(in IDriverVmListener listener);
+
+    /**
+     * The device's per-kind state, whatever its kind; the arm set matches DeviceStatus.kind.
+     * Supersedes getClocks, getRpmbInfo, getRadioInfo and getAudioStreams, which stay for
+     * version 1 clients. Added in version 2: check getInterfaceVersion() >= 2 first, a version
+     * 1 service answers UNKNOWN_TRANSACTION.
+     * Throws ERROR_UNKNOWN_DEVICE, ERROR_BACKEND_UNAVAILABLE.
+     */
+    DeviceDetail getDetail(in String id);
 }

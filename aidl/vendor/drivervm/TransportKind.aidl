@@ -26,4 +26,10 @@ enum TransportKind {
     VHOST_USER = 0,
     /** The Gunyah virtio-backend interface: shared memory and doorbells, no VMM involved. */
     GUNYAH = 1,
+    /**
+     * Android's rpmb_dev frame protocol on a unix socket (what Trusty's storageproxyd speaks in
+     * virt/sock mode); no virtqueues. Added in version 2: a version 1 service reports these
+     * devices as VHOST_USER.
+     */
+    RPMB_DEV = 2,
 }

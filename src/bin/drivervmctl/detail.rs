@@ -96,33 +96,52 @@ pub fn stream_state_name(s: iface::AudioStreamState::AudioStreamState) -> String
     }
 }
 
+/// The first vendor.drivervm version with `getDetail`.
+pub const GET_DETAIL_VERSION: i32 = 2;
+
 impl DetailView {
-    /// Asks the service for device `d`'s detail; an error becomes [`DetailView::Unavailable`].
-    pub fn fetch(svc: &dyn IDriverVm, d: &iface::DeviceStatus::DeviceStatus) -> Self {
-        use iface::DeviceKind::DeviceKind as K;
-        let id = d.r#id.as_str();
-        let got = match d.r#kind {
-            K::SCMI => svc.r#getClocks(id).map(|c| Self::Clocks {
-                clocks: c.into_iter().map(ClockView::from).collect(),
-            }),
-            K::RPMB => svc.r#getRpmbInfo(id).map(|r| {
-                Self::Rpmb(RpmbView {
-                    capacity_bytes: r.r#capacityBytes,
-                    write_counter: r.r#writeCounter,
-                    key_programmed: r.r#keyProgrammed,
-                })
-            }),
-            K::RADIO => svc
-                .r#getRadioInfo(id)
-                .map(|r| Self::Radio(RadioView::from(r))),
-            K::SOUND => svc.r#getAudioStreams(id).map(|s| Self::Sound {
-                streams: s.into_iter().map(StreamView::from).collect(),
-            }),
-            _ => Ok(Self::None),
+    /// Asks a service speaking interface `version` for device `d`'s detail: one `getDetail`
+    /// from V2 on, the per-kind getters of V1 before. An error becomes
+    /// [`DetailView::Unavailable`].
+    pub fn fetch(svc: &dyn IDriverVm, d: &iface::DeviceStatus::DeviceStatus, version: i32) -> Self {
+        let got = if version >= GET_DETAIL_VERSION {
+            svc.r#getDetail(&d.r#id).map(Self::from)
+        } else {
+            Self::fetch_v1(svc, d)
         };
         got.unwrap_or_else(|s: Status| Self::Unavailable {
             unavailable: control::describe_status(&s).1,
         })
+    }
+
+    /// The V1 way: the getter of the device's kind.
+    fn fetch_v1(
+        svc: &dyn IDriverVm,
+        d: &iface::DeviceStatus::DeviceStatus,
+    ) -> Result<Self, Status> {
+        use iface::DeviceKind::DeviceKind as K;
+        let id = d.r#id.as_str();
+        match d.r#kind {
+            K::SCMI => svc.r#getClocks(id).map(Self::clocks),
+            K::RPMB => svc.r#getRpmbInfo(id).map(|r| Self::Rpmb(RpmbView::from(r))),
+            K::RADIO => svc
+                .r#getRadioInfo(id)
+                .map(|r| Self::Radio(RadioView::from(r))),
+            K::SOUND => svc.r#getAudioStreams(id).map(Self::streams),
+            _ => Ok(Self::None),
+        }
+    }
+
+    fn clocks(c: Vec<iface::ClockInfo::ClockInfo>) -> Self {
+        Self::Clocks {
+            clocks: c.into_iter().map(ClockView::from).collect(),
+        }
+    }
+
+    fn streams(s: Vec<iface::AudioStream::AudioStream>) -> Self {
+        Self::Sound {
+            streams: s.into_iter().map(StreamView::from).collect(),
+        }
     }
 
     /// The view as JSON (`null` for no detail).
@@ -195,6 +214,28 @@ impl DetailView {
                 vec![format!("detail: unavailable ({unavailable})")]
             }
             Self::None => Vec::new(),
+        }
+    }
+}
+
+impl From<iface::DeviceDetail::DeviceDetail> for DetailView {
+    fn from(d: iface::DeviceDetail::DeviceDetail) -> Self {
+        use iface::DeviceDetail::DeviceDetail as D;
+        match d {
+            D::Scmi(s) => Self::clocks(s.r#clocks),
+            D::Rpmb(r) => Self::Rpmb(RpmbView::from(r)),
+            D::Sound(s) => Self::streams(s.r#streams),
+            D::Radio(r) => Self::Radio(RadioView::from(r)),
+        }
+    }
+}
+
+impl From<iface::RpmbInfo::RpmbInfo> for RpmbView {
+    fn from(r: iface::RpmbInfo::RpmbInfo) -> Self {
+        Self {
+            capacity_bytes: r.r#capacityBytes,
+            write_counter: r.r#writeCounter,
+            key_programmed: r.r#keyProgrammed,
         }
     }
 }

@@ -17,4 +17,4 @@ pub use crate::hw::tuner::{charset, rds};
 pub use device::{RadioDevice, RadioSettings};
 
 #[cfg(test)]
-mod spec_sync_tests;
+mod tests;

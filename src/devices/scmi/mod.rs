@@ -225,8 +225,4 @@ impl VirtioDevice for ScmiDevice {
 }
 
 #[cfg(test)]
-mod clock_tests;
-#[cfg(test)]
-mod domain_tests;
-#[cfg(test)]
 mod tests;

@@ -4,6 +4,10 @@ use super::*;
 use crate::devices::CompleteError;
 use crate::devices::Wake;
 
+// Byte-level tests of one protocol each, sharing the helpers below.
+mod clock;
+mod domain;
+
 pub(super) struct Sink(pub(super) Vec<(u16, Vec<u8>)>);
 
 impl Completer for Sink {

@@ -1004,5 +1004,4 @@ fn status_follows_each_stream_transition_and_xrun() {
     assert_eq!(published(&r, 0), (S::Idle, String::new(), 0, 0, 0));
 }
 
-#[path = "hostile_tests.rs"]
 mod hostile;

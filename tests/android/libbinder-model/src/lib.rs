@@ -87,6 +87,11 @@ impl Status {
         model_only()
     }
 
+    /// The transport status of a TRANSACTION_FAILED status (`AStatus_getStatus`), else OK.
+    pub fn transaction_error(&self) -> StatusCode {
+        model_only()
+    }
+
     /// The service-specific error code, 0 when the exception is not SERVICE_SPECIFIC.
     pub fn service_specific_error(&self) -> i32 {
         model_only()

@@ -29,4 +29,5 @@ parcelable DeviceStatus {
   long negotiatedFeatures;
   vendor.drivervm.QueueCounters[] queues;
   String lastError;
+  String kindName;
 }

@@ -29,6 +29,7 @@ interface IDriverVm {
   vendor.drivervm.AudioStream[] getAudioStreams(in String id);
   void registerListener(in vendor.drivervm.IDriverVmListener listener);
   void unregisterListener(in vendor.drivervm.IDriverVmListener listener);
+  vendor.drivervm.DeviceDetail getDetail(in String id);
   const int ERROR_UNKNOWN_DEVICE = 1;
   const int ERROR_WRONG_DEVICE_KIND = 2;
   const int ERROR_BACKEND_UNAVAILABLE = 3;

@@ -22,4 +22,5 @@ package vendor.drivervm;
 enum TransportKind {
   VHOST_USER = 0,
   GUNYAH = 1,
+  RPMB_DEV = 2,
 }

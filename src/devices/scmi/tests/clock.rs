@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use super::clock::{ClockGrant, ClockProtocol};
-use super::protocol::{Call, Protocol};
-use super::tests::{call, call_all, call_sized, words, Sink};
-use super::*;
+use super::{call, call_all, call_sized, words, Sink};
+use crate::devices::scmi::clock::{ClockGrant, ClockProtocol};
+use crate::devices::scmi::protocol::{Call, Protocol};
+use crate::devices::scmi::*;
 use crate::hw::clock::sim::{SimClockSpec, SimClockTree};
 use crate::hw::clock::{ClockDesc, RateSpec, SharedClocks};
 

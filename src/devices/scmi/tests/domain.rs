@@ -4,13 +4,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::grant::Grant;
-use super::perf::PerfProtocol;
-use super::power::PowerProtocol;
-use super::reset::ResetProtocol;
-use super::sensor::SensorProtocol;
-use super::tests::{call_all, words, Sink};
-use super::*;
+use super::{call_all, words, Sink};
+use crate::devices::scmi::grant::Grant;
+use crate::devices::scmi::perf::PerfProtocol;
+use crate::devices::scmi::power::PowerProtocol;
+use crate::devices::scmi::reset::ResetProtocol;
+use crate::devices::scmi::sensor::SensorProtocol;
+use crate::devices::scmi::*;
 use crate::hw::perf::{Opp, PerfDesc, SharedPerf, SimPerf};
 use crate::hw::power::{SharedPower, SimPower};
 use crate::hw::reset::{ResetDesc, SharedResets, SimReset};
