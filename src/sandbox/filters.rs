@@ -35,14 +35,14 @@ pub fn groups(role: Role, pid: u32) -> Vec<Group> {
             // The label threads it restarts inherit this filter and stack their own on it,
             // so it must allow what any of them needs.
             out.extend([groups::files(), groups::gunyah(), groups::reopen()]);
-            for kind in DeviceKind::ALL {
+            for kind in DeviceKind::known() {
                 out.extend(kind_groups(kind));
             }
         }
         Role::GunyahEvents => out.push(groups::gunyah()),
         Role::JackWatch => out.extend([groups::files(), groups::inotify(), groups::alsa_ctl()]),
         Role::TunerWorker => out.push(groups::v4l2()),
-        Role::Control => out.push(groups::sockets()),
+        Role::Control => out.extend([groups::sockets(), groups::binder_calls()]),
         Role::KernelBinder => out.extend([groups::sockets(), groups::binder()]),
         Role::Status => {}
     }
@@ -56,6 +56,8 @@ fn kind_groups(kind: DeviceKind) -> Vec<Group> {
         DeviceKind::Rpmb => vec![groups::rpmb()],
         DeviceKind::Sound => vec![groups::alsa(), groups::inotify()],
         DeviceKind::Radio => vec![groups::v4l2()],
+        // A registry-added kind has no hardware backend: what every device has.
+        DeviceKind::Extra(_) => vec![],
     }
 }
 

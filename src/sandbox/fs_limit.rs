@@ -60,6 +60,8 @@ pub fn allowed_paths(cfg: &Config, runtime_dir: &Path, state_dir: &Path) -> Vec<
                     out.push(device.clone());
                 }
             }
+            // Registry-added kinds name no paths (no hardware backend).
+            DeviceSpec::Extra(_) => {}
         }
     }
     for store in &cfg.rpmb_stores {

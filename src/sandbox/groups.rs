@@ -385,6 +385,17 @@ pub fn binder() -> Group {
     }
 }
 
+/// Binder transactions on the already open driver.
+pub fn binder_calls() -> Group {
+    Group {
+        name: "binder-calls",
+        why: "the event dispatcher calls listeners that registered over kernel binder \
+              (BINDER_WRITE_READ and the other binder ioctls by number, on the driver the \
+              kernel-binder thread opened)",
+        calls: vec![ioctl(&ioctls::binder())],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

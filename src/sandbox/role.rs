@@ -39,10 +39,19 @@ pub enum Role {
 }
 
 impl Role {
-    /// Every role, for the filter table and docs/sandbox.md.
+    /// Every role of the built-in kinds, as docs/sandbox.md lists them.
+    pub fn builtin() -> Vec<Role> {
+        Self::with_kinds(DeviceKind::ALL.into_iter())
+    }
+
+    /// Every role, kinds the registry adds included: what the filter table is built for.
     pub fn all() -> Vec<Role> {
+        Self::with_kinds(DeviceKind::known())
+    }
+
+    fn with_kinds(kinds: impl Iterator<Item = DeviceKind>) -> Vec<Role> {
         let mut out = vec![Role::Main];
-        for kind in DeviceKind::ALL {
+        for kind in kinds {
             out.push(Role::Device(kind, Link::Socket));
             out.push(Role::Device(kind, Link::Gunyah));
         }
