@@ -1,7 +1,8 @@
-//! What the sandbox adds to start-up: building every role's filters and the landlock
-//! ruleset (once, in `lock_down`), and what each thread then does before it serves
-//! (clear its capabilities, enforce landlock, install its filters), against starting a
-//! plain thread. docs/perf.md adds them up for the embedded default config.
+//! What the sandbox adds to start-up: building the landlock ruleset (once, in
+//! `lock_down`, on the main thread), compiling a role's filters (once per role, by its
+//! first thread), and what each thread then does before it serves (clear its
+//! capabilities, enforce landlock, install its filters), against starting a plain thread.
+//! docs/perf.md adds them up for the embedded default config.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use drivervm::kind::DeviceKind;
@@ -22,7 +23,6 @@ fn startup(c: &mut Criterion) {
     c.bench_function("thread: spawn and join (baseline)", |b| {
         b.iter(|| std::thread::spawn(|| ()).join().expect("join"))
     });
-    let device = Role::Device(DeviceKind::Scmi, Link::Socket);
     c.bench_function("thread: spawn, sandbox as device/scmi, join", |b| {
         b.iter(|| {
             std::thread::scope(|s| {

@@ -63,8 +63,12 @@ pub enum SandboxError {
 
 /// What every thread applies to itself once the gate opens.
 struct Plan {
-    /// Each role's filters; `None` when `service.sandbox = false`.
-    filters: Option<HashMap<Role, Vec<BpfProgram>>>,
+    /// Each role's filters, compiled by the first thread of that role (off the main
+    /// thread's path to ready, and only for roles this config has); `None` when
+    /// `service.sandbox = false`.
+    filters: Option<Mutex<HashMap<Role, Arc<Vec<BpfProgram>>>>>,
+    /// This process, for the tgkill rule.
+    pid: u32,
     landlock: landlock::RulesetCreated,
 }
 
@@ -149,18 +153,11 @@ fn plan(
     _id: &Identity,
 ) -> Result<Plan, SandboxError> {
     let pid = std::process::id();
-    let filters = if cfg.service.sandbox() {
-        let mut map = HashMap::new();
-        for role in Role::all() {
-            map.insert(role, filters::compile(role, pid)?);
-        }
-        Some(map)
-    } else {
-        None
-    };
+    let filters = cfg.service.sandbox().then(|| Mutex::new(HashMap::new()));
     let paths = fs_limit::allowed_paths(cfg, runtime_dir, state_dir);
     Ok(Plan {
         filters,
+        pid,
         landlock: fs_limit::ruleset(&paths)?,
     })
 }
@@ -200,6 +197,26 @@ pub fn enter(role: Role) {
     test_hook::forbidden_syscall(role);
 }
 
+/// `role`'s filters, compiled on first use.
+fn role_filters(
+    cache: &Mutex<HashMap<Role, Arc<Vec<BpfProgram>>>>,
+    role: Role,
+    pid: u32,
+) -> Result<Arc<Vec<BpfProgram>>, SandboxError> {
+    let lock = || match cache.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if let Some(p) = lock().get(&role) {
+        return Ok(p.clone());
+    }
+    // Compiled outside the lock: threads of different roles compile in parallel (two of
+    // one role may both compile; the programs are the same).
+    let programs = Arc::new(filters::compile(role, pid)?);
+    lock().insert(role, programs.clone());
+    Ok(programs)
+}
+
 /// Whether the calling thread already runs under a seccomp filter.
 fn already_filtered() -> bool {
     // SAFETY: PR_GET_SECCOMP takes no pointer; every filter allows it.
@@ -213,10 +230,8 @@ fn apply(plan: &Plan, role: Role) -> Result<(), SandboxError> {
     let Some(filters) = &plan.filters else {
         return Ok(());
     };
-    let programs = filters
-        .get(&role)
-        .ok_or_else(|| SandboxError::Seccomp(format!("no filter for role {role}")))?;
-    for program in programs {
+    let programs = role_filters(filters, role, plan.pid)?;
+    for program in programs.iter() {
         seccompiler::apply_filter(program)
             .map_err(|e| SandboxError::Seccomp(format!("{role}: {e}")))?;
     }
@@ -229,7 +244,7 @@ fn apply(plan: &Plan, role: Role) -> Result<(), SandboxError> {
 pub mod bench {
     use super::*;
 
-    /// A compiled plan: every role's filters and the landlock ruleset.
+    /// A plan: the landlock ruleset and an empty filter cache.
     pub struct BenchPlan(Plan);
 
     /// Builds what [`lock_down`] builds before it drops privileges.
@@ -244,6 +259,14 @@ pub mod bench {
         match super::plan(cfg, runtime_dir, state_dir, &id) {
             Ok(p) => BenchPlan(p),
             Err(e) => panic!("sandbox plan: {e}"),
+        }
+    }
+
+    /// Compiles `role`'s filters, as the first thread of a role does.
+    pub fn compile(role: Role) -> usize {
+        match filters::compile(role, std::process::id()) {
+            Ok(p) => p.len(),
+            Err(e) => panic!("sandbox compile: {e}"),
         }
     }
 
