@@ -15,10 +15,16 @@ fn startup(c: &mut Criterion) {
     std::fs::create_dir_all(&run).expect("run dir");
     std::fs::create_dir_all(&state).expect("state dir");
     let cfg = drivervm::config::embedded_default().expect("default config");
-    c.bench_function(
-        "sandbox: plan (16 roles' filters + landlock ruleset)",
-        |b| b.iter(|| bench::plan(&cfg, &run, &state)),
-    );
+    c.bench_function("sandbox: plan (landlock ruleset)", |b| {
+        b.iter(|| bench::plan(&cfg, &run, &state))
+    });
+    let device = Role::Device(DeviceKind::Scmi, Link::Socket);
+    c.bench_function("sandbox: compile the device/scmi filters", |b| {
+        b.iter(|| bench::compile(device))
+    });
+    c.bench_function("sandbox: compile the control filters", |b| {
+        b.iter(|| bench::compile(Role::Control))
+    });
     let plan = bench::plan(&cfg, &run, &state);
     c.bench_function("thread: spawn and join (baseline)", |b| {
         b.iter(|| std::thread::spawn(|| ()).join().expect("join"))

@@ -27,5 +27,6 @@ pub mod platform;
 pub mod sandbox;
 pub mod service;
 pub mod status;
+pub mod thread_role;
 pub mod transport;
 pub mod wake;

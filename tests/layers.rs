@@ -2,7 +2,7 @@
 //! src/hw, src/status, src/devices or src/config names (`crate::<module>`) a module of a
 //! higher layer.
 //!
-//! Order, lowest first: the leaves (`kind`, `wake`, `generation`, `log_budget`), `hw`, `status`, `devices`,
+//! Order, lowest first: the leaves (`kind`, `wake`, `generation`, `log_budget`, `thread_role`), `hw`, `status`, `devices`,
 //! `config`; everything else (transport, platform, service, control, harness, logging, the
 //! registry) sits above. Test code is exempt: a test may drive a lower layer through a higher
 //! one (an RPMB engine feeding an eMMC frame test), which is not a dependency of the product.
@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-const LEAVES: &[&str] = &["kind", "wake", "generation", "log_budget"];
+const LEAVES: &[&str] = &["kind", "wake", "generation", "log_budget", "thread_role"];
 
 /// Each checked layer and the top-level modules it may name besides itself and the leaves.
 const LAYERS: &[(&str, &[&str])] = &[

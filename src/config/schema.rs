@@ -130,6 +130,13 @@ pub struct SocConfig {
     pub scmi: ScmiPlatformConfig,
 }
 
+impl SocConfig {
+    /// The Linux clock and sensor roots the config uses ([`ScmiPlatformConfig::linux_paths`]).
+    pub fn linux_paths(&self, linux_clocks: bool) -> Vec<PathBuf> {
+        self.scmi.linux_paths(linux_clocks)
+    }
+}
+
 /// One `[[guest]]`: a VM and the devices served to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuestConfig {

@@ -172,7 +172,7 @@ impl Listeners {
         std::thread::Builder::new()
             .name("control-events".into())
             .spawn(move || {
-                crate::sandbox::enter(crate::sandbox::Role::Control);
+                crate::thread_role::enter(crate::thread_role::ThreadRole::Control);
                 for event in rx {
                     debug!("control: event {event:?}");
                     me.dispatch(&event);

@@ -236,7 +236,7 @@ impl AcceptLoop {
         let thread = std::thread::Builder::new()
             .name("ctl-accept".into())
             .spawn(move || {
-                crate::sandbox::enter(crate::sandbox::Role::Control);
+                crate::thread_role::enter(crate::thread_role::ThreadRole::Control);
                 run(&listener, &server, &looped)
             })?;
         Ok(AcceptLoop {

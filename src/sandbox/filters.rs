@@ -52,12 +52,12 @@ pub fn groups(role: Role, pid: u32) -> Vec<Group> {
 /// What a device of `kind` needs beyond any device's groups.
 fn kind_groups(kind: DeviceKind) -> Vec<Group> {
     match kind {
-        DeviceKind::Scmi => vec![],
         DeviceKind::Rpmb => vec![groups::rpmb()],
         DeviceKind::Sound => vec![groups::alsa(), groups::inotify()],
         DeviceKind::Radio => vec![groups::v4l2()],
-        // A registry-added kind has no hardware backend: what every device has.
-        DeviceKind::Extra(_) => vec![],
+        // SCMI's Linux backend reads and writes files only (the `files` group), and a
+        // registry-added kind has no hardware backend: what every device has.
+        _ => vec![],
     }
 }
 

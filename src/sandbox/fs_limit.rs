@@ -15,7 +15,6 @@ use crate::config::{
     Backend, Config, DeviceSpec, JackDetect, OutputSink, RadioTuner, RpmbStorageConfig,
     StreamEndpoint, TransportConfig,
 };
-use crate::hw::sensor_set::SensorSource;
 
 /// The newest landlock ABI this code was written against; older kernels get what they
 /// support (best effort), newer ones no more than this.
@@ -31,8 +30,9 @@ pub fn allowed_paths(cfg: &Config, runtime_dir: &Path, state_dir: &Path) -> Vec<
         if let TransportConfig::Gunyah { node, .. } = &dev.transport {
             out.push(node.clone());
         }
+        // Only the clock kind has the `linux` backend.
+        linux_clocks |= dev.backend == Backend::Linux;
         match &dev.spec {
-            DeviceSpec::Scmi(_) => linux_clocks |= dev.backend == Backend::Linux,
             DeviceSpec::Rpmb(r) => {
                 if let RpmbStorageConfig::Image { path } = &r.storage {
                     out.push(state_dir.join(path));
@@ -60,8 +60,9 @@ pub fn allowed_paths(cfg: &Config, runtime_dir: &Path, state_dir: &Path) -> Vec<
                     out.push(device.clone());
                 }
             }
-            // Registry-added kinds name no paths (no hardware backend).
-            DeviceSpec::Extra(_) => {}
+            // The clock kind's paths come from the SoC config below; registry-added kinds
+            // name none (no hardware backend).
+            _ => {}
         }
     }
     for store in &cfg.rpmb_stores {
@@ -75,17 +76,7 @@ pub fn allowed_paths(cfg: &Config, runtime_dir: &Path, state_dir: &Path) -> Vec<
             OutputSink::Null => {}
         }
     }
-    let scmi = &cfg.soc.scmi;
-    if linux_clocks {
-        out.push(scmi.linux_clock_root.clone());
-    }
-    if scmi
-        .sensors
-        .iter()
-        .any(|(_, source)| matches!(source, SensorSource::Sysfs(_)))
-    {
-        out.push(scmi.linux_sensor_root.clone());
-    }
+    out.extend(cfg.soc.linux_paths(linux_clocks));
     // rustix's fallback for reading the aux vector on kernels before 6.4 (no PR_GET_AUXV).
     out.push(PathBuf::from("/proc/self/auxv"));
     // The kernel binder driver, opened by the registration thread after start-up.

@@ -99,7 +99,19 @@ pub fn announce() -> Result<(), SandboxError> {
     sigsys::install_handler()
         .map_err(|e| SandboxError::Seccomp(format!("cannot install the SIGSYS handler: {e}")))?;
     *gate() = Gate::Pending;
+    crate::thread_role::set_hook(enter_thread_role);
     Ok(())
+}
+
+/// [`enter`] for threads that name their role through the `thread_role` leaf.
+fn enter_thread_role(role: crate::thread_role::ThreadRole) {
+    use crate::thread_role::ThreadRole;
+    enter(match role {
+        ThreadRole::JackWatch => Role::JackWatch,
+        ThreadRole::TunerWorker => Role::TunerWorker,
+        ThreadRole::Status => Role::Status,
+        ThreadRole::Control => Role::Control,
+    })
 }
 
 /// What [`lock_down`] did, for the start-up log.

@@ -362,7 +362,7 @@ impl V4l2Tuner {
         std::thread::Builder::new()
             .name("radio-v4l2".into())
             .spawn(move || {
-                crate::sandbox::enter(crate::sandbox::Role::TunerWorker);
+                crate::thread_role::enter(crate::thread_role::ThreadRole::TunerWorker);
                 worker(blocking, job_rx, out_tx, c, w)
             })
             .map_err(os("spawn tuner worker"))?;
