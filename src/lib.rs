@@ -23,6 +23,7 @@ pub mod hw;
 pub mod kind;
 pub mod log_budget;
 pub mod logging;
+pub mod nix_compat;
 pub mod platform;
 pub mod sandbox;
 pub mod service;

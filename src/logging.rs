@@ -21,7 +21,8 @@ use crate::transport::log_budget::{LogBudget, LINES_PER_SECOND};
 /// Starts logging at `level` (error..trace); `RUST_LOG` overrides it off Android.
 pub fn init(level: Option<&str>) {
     let level = level.unwrap_or("info");
-    #[cfg(target_os = "android")]
+    // The Android build (Soong, cfg(soong)) links libandroid_logger whatever the target.
+    #[cfg(any(soong, target_os = "android"))]
     {
         let filter = level.parse().unwrap_or(log::LevelFilter::Info);
         let logger = android_logger::AndroidLogger::new(
@@ -33,7 +34,7 @@ pub fn init(level: Option<&str>) {
             log::set_max_level(filter);
         }
     }
-    #[cfg(not(target_os = "android"))]
+    #[cfg(not(any(soong, target_os = "android")))]
     {
         let env = env_logger::Env::default().default_filter_or(level);
         let logger = env_logger::Builder::from_env(env)

@@ -187,7 +187,12 @@ fn start_control(
         // Looked up only here: a build without RPC (Soong) never needs the group.
         let group = control_group(cfg)?;
         let path = cfg.service.control_socket_path(runtime_dir);
-        handles.push(control::serve_unix(&path, group, &root)?);
+        handles.push(control::serve_unix(
+            &path,
+            group,
+            cfg.service.control_uids.clone(),
+            &root,
+        )?);
         info!(
             "control: vendor.drivervm.IDriverVm on unix:{}",
             path.display()

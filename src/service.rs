@@ -1,5 +1,6 @@
 //! Wires a validated config to devices and transports, and runs them until told to stop.
 
+pub mod dirs;
 pub mod kind;
 pub mod radio;
 pub mod registry;
@@ -13,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use log::info;
-use nix::unistd::Gid;
+use nix::unistd::{Gid, Uid, User};
 
 use crate::config::{Config, DeviceConfig, DeviceKind, GuestConfig, TransportConfig};
 use crate::sandbox::{self, Link, Role};
@@ -23,23 +24,26 @@ use crate::status::{DeviceState, EventBus, LinkState, Registry, TransportKind};
 use crate::transport::gunyah::{
     self, BackendNode, DeviceLabel, GunyahBackendIo, GunyahError, NodeDevice,
 };
-use crate::transport::socket::{self, SocketError};
-use crate::transport::vhost_user::{self, VhostUserDevice};
+use crate::transport::socket::{self, SocketAccess, SocketError};
+use crate::transport::vhost_user::{self, Gate, VhostUserDevice};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
-    /// The runtime directory cannot be created or written.
-    #[error("runtime dir {path}: {why}")]
-    RuntimeDir {
-        /// The directory.
-        path: PathBuf,
-        /// What failed.
-        why: String,
-    },
-    /// `service.socket_group` names no group.
+    /// The runtime or state dir is unusable or others could write it.
+    #[error(transparent)]
+    Dir(#[from] dirs::DirError),
+    /// `service.socket_group` or a guest's `socket_group` names no group.
     #[error(transparent)]
     Group(#[from] crate::config::GroupError),
+    /// A guest's `socket_user` names no user.
+    #[error("{key} \"{name}\": no such user")]
+    NoSuchUser {
+        /// The key that names it.
+        key: String,
+        /// The name given.
+        name: String,
+    },
     /// A device's socket could not be created.
     #[error("device {device}: {source}")]
     Socket {
@@ -109,7 +113,7 @@ impl Service {
     /// Removes every socket so no frontend finds a dead one; call before the process exits.
     pub fn remove_sockets(&self) {
         for socket in self.endpoints.iter().filter_map(|ep| ep.socket.as_ref()) {
-            if let Err(e) = std::fs::remove_file(socket) {
+            if let Err(e) = socket::remove(socket) {
                 log::warn!("{}: cannot remove socket: {e}", socket.display());
             }
         }
@@ -125,25 +129,24 @@ pub fn open_backend_node(path: &Path) -> std::io::Result<Arc<dyn GunyahBackendIo
     Ok(Arc::new(BackendNode::open(path)?))
 }
 
-/// Creates `dir` (0700, or 0750 when sockets are shared with a group) and checks it is usable.
-pub fn prepare_runtime_dir(dir: &Path, shared: bool) -> Result<(), ServiceError> {
-    use std::os::unix::fs::DirBuilderExt;
-    let err = |why: String| ServiceError::RuntimeDir {
-        path: dir.to_owned(),
-        why,
-    };
-    if !dir.is_dir() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(if shared { 0o750 } else { 0o700 })
-            .create(dir)
-            .map_err(|e| err(format!("cannot create: {e}")))?;
-    }
-    nix::unistd::access(
+/// Creates `dir` and checks that it is usable and that nobody but the service can write it,
+/// unless `allow_shared`. Created 0700, or 0711 when sockets are shared with other users or
+/// a group: they must be able to reach the sockets (whose own modes decide who may connect)
+/// and the directory's group is the service's, not theirs.
+pub fn prepare_runtime_dir(
+    dir: &Path,
+    shared: bool,
+    allow_shared: bool,
+) -> Result<(), ServiceError> {
+    let mode = if shared { 0o711 } else { 0o700 };
+    dirs::prepare(
+        "runtime dir",
         dir,
-        nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
-    )
-    .map_err(|e| err(format!("not writable: {}", std::io::Error::from(e))))
+        mode,
+        &dirs::service_owners(),
+        allow_shared,
+    )?;
+    Ok(())
 }
 
 fn socket_group(config: &Config) -> Result<Option<Gid>, ServiceError> {
@@ -154,6 +157,32 @@ fn socket_group(config: &Config) -> Result<Option<Gid>, ServiceError> {
         "service.socket_group",
         name,
     )?))
+}
+
+/// Who may open `guest`'s device sockets: its own socket_user and socket_group, else
+/// `service.socket_group`.
+fn guest_access(
+    guest: &GuestConfig,
+    service_group: Option<Gid>,
+) -> Result<SocketAccess, ServiceError> {
+    let owner = match &guest.socket_user {
+        None => None,
+        Some(name) => Some(match User::from_name(name) {
+            Ok(Some(u)) => u.uid,
+            _ => name
+                .parse::<u32>()
+                .map(Uid::from_raw)
+                .map_err(|_| ServiceError::NoSuchUser {
+                    key: format!("guest \"{}\" socket_user", guest.name),
+                    name: name.clone(),
+                })?,
+        }),
+    };
+    let group = match &guest.socket_group {
+        Some(name) => Some(crate::config::resolve_group("guest socket_group", name)?),
+        None => service_group,
+    };
+    Ok(SocketAccess { owner, group })
 }
 
 /// Binds every device's socket and publishes every Gunyah device, then starts serving them
@@ -201,8 +230,13 @@ pub fn start_full(
 ) -> Result<Service, ServiceError> {
     let group = socket_group(config)?;
     // A group that may use the device or control sockets must be able to reach them.
-    let shared = group.is_some() || config.service.control_group.is_some();
-    prepare_runtime_dir(runtime_dir, shared)?;
+    let shared = group.is_some()
+        || config.service.control_group.is_some()
+        || config
+            .guests
+            .iter()
+            .any(|g| g.socket_user.is_some() || g.socket_group.is_some());
+    prepare_runtime_dir(runtime_dir, shared, config.service.allow_shared_dirs)?;
     let built = build_devices(&mut BuildContext::new(config, runtime_dir, state_dir))?;
     let events = Arc::new(EventBus::new());
     let mut placed = Placed::default();
@@ -267,6 +301,8 @@ struct BoundDevice {
     served: Served,
     listener: std::os::unix::net::UnixListener,
     state: Arc<DeviceState>,
+    /// Who may connect (vhost-user; rpmb_dev checks its own).
+    gate: Gate,
 }
 
 /// A Gunyah node being prepared: its devices and the window base they agree on.
@@ -293,7 +329,7 @@ impl Placed {
         &mut self,
         config: &Config,
         runtime_dir: &Path,
-        group: Option<Gid>,
+        service_group: Option<Gid>,
         guest: &GuestConfig,
         dev: &DeviceConfig,
         built: Built,
@@ -327,17 +363,40 @@ impl Placed {
         match &dev.transport {
             TransportConfig::VhostUser { socket } | TransportConfig::RpmbDev { socket } => {
                 let path = runtime_dir.join(socket);
+                // A socket outside the runtime dir lives in a directory that was not
+                // checked yet; whoever can write it could swap the socket.
+                if let Some(parent) = path.parent().filter(|p| *p != runtime_dir) {
+                    dirs::check_existing(
+                        "socket dir",
+                        parent,
+                        &dirs::service_owners(),
+                        config.service.allow_shared_dirs,
+                    )?;
+                }
+                let access = guest_access(guest, service_group)?;
                 let listener =
-                    socket::bind(&path, group).map_err(|source| ServiceError::Socket {
+                    socket::bind(&path, access).map_err(|source| ServiceError::Socket {
                         device: dev.id.clone(),
                         source,
                     })?;
+                let gate = if dev.peers.is_open() {
+                    Gate::Open
+                } else {
+                    Gate::Peers {
+                        allow: dev.peers.clone(),
+                        dir: match path.parent() {
+                            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+                            _ => PathBuf::from("."),
+                        },
+                    }
+                };
                 endpoint.socket = Some(path);
                 self.bound.push(BoundDevice {
                     endpoint,
                     served: built.served,
                     listener,
                     state,
+                    gate,
                 });
             }
             TransportConfig::Gunyah {
@@ -412,6 +471,7 @@ fn start_socket_device(
         served,
         listener,
         state,
+        gate,
     } = bound;
     let id = endpoint.device.clone();
     let role = Role::Device(endpoint.kind, Link::Socket);
@@ -427,7 +487,7 @@ fn start_socket_device(
                 .with_poll_max(config.service.queue_poll_max());
             std::thread::Builder::new().name(id.clone()).spawn(move || {
                 sandbox::enter(role);
-                serve_or_fail(backend, listener, &state)
+                serve_or_fail(backend, listener, gate, &state)
             })
         }
         Served::OwnSocket(serve) => std::thread::Builder::new().name(id.clone()).spawn(move || {
@@ -456,10 +516,11 @@ fn log_served(ep: &Endpoint) {
 fn serve_or_fail(
     backend: VhostUserDevice,
     listener: std::os::unix::net::UnixListener,
+    gate: Gate,
     state: &DeviceState,
 ) {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        vhost_user::serve(backend, listener)
+        vhost_user::serve_gated(backend, listener, gate)
     }));
     let why = match outcome {
         Ok(()) => "serving thread ended".to_owned(),

@@ -14,8 +14,8 @@ use std::process::Command;
 
 use drivervm::hw::pcm::wav::{header, parse, WavFormat};
 use drivervm::hw::pcm::SampleFormat;
-use support::guest::tools_ready;
-use support::sound_guest::{base64_decode, noise, section, FRAME, SCRIPT};
+use support::guest::{section, tools_ready, GuestRun};
+use support::sound_guest::{base64_decode, noise, FRAME, SCRIPT};
 
 const INIT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/guest/alsa-loop-init.sh");
 const RATE: usize = 48000;
@@ -76,18 +76,12 @@ fn alsa_backend_plays_and_records_through_snd_aloop() {
     wav.extend_from_slice(&source);
     std::fs::write(w.join("in/source.wav"), wav).unwrap();
 
-    let status = Command::new(SCRIPT)
-        .args(["run", "-"])
-        .arg(w)
-        .arg(INIT)
-        .status()
-        .expect("run guest script");
-    let report = std::fs::read_to_string(w.join("report.log"))
-        .unwrap_or_default()
-        .replace('\r', "");
-    let console = std::fs::read_to_string(w.join("console.log")).unwrap_or_default();
-    let ctx = format!("report:\n{report}\nconsole:\n{console}");
-    assert!(status.success(), "guest failed ({status})\n{ctx}");
+    let mut cmd = Command::new(SCRIPT);
+    cmd.args(["run", "-"]).arg(w).arg(INIT);
+    let run = GuestRun::run(cmd, w);
+    let ctx = run.context(None);
+    assert!(run.status.success(), "guest failed ({})\n{ctx}", run.status);
+    let report = run.report.as_str();
     assert!(report.contains("Loopback"), "no snd-aloop card\n{ctx}");
     for step in [
         "play rc=0",
@@ -102,17 +96,17 @@ fn alsa_backend_plays_and_records_through_snd_aloop() {
         );
     }
     // The jack: added off, then amixer's on and off, each seen once and in order.
-    let jack = section(&report, "jack rc=0");
+    let jack = section(report, "jack rc=0");
     let states: Vec<&str> = jack
         .lines()
         .filter_map(|l| l.strip_prefix("jack: "))
         .collect();
     assert_eq!(states, ["added", "initial 0", "1", "0"], "jack\n{ctx}");
-    let heard = parse(&base64_decode(section(&report, "base64 heard"))).expect("heard.wav");
+    let heard = parse(&base64_decode(section(report, "base64 heard"))).expect("heard.wav");
     // AlsaPlayback -> loopback -> arecord: a full second at least, sample-exact.
     carried(&heard.data, &play, RATE * FRAME, "AlsaPlayback");
     // aplay -> loopback -> AlsaCapture.
-    let got = base64_decode(section(&report, "base64 got"));
+    let got = base64_decode(section(report, "base64 got"));
     assert_eq!(got.len(), 144_000 * FRAME, "record length");
     carried(&got, &source, RATE * FRAME, "AlsaCapture");
 }

@@ -15,34 +15,9 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use serde_json::Value;
-use support::guest::tools_ready;
+use support::guest::{json_lines, rc_after, section, tools_ready, GuestRun};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/guest/control-guest.sh");
-
-/// The report section after `=== name`, up to the next `===` line.
-fn section<'a>(report: &'a str, name: &str) -> &'a str {
-    let start = report
-        .find(&format!("=== {name}\n"))
-        .unwrap_or_else(|| panic!("no section {name} in:\n{report}"));
-    let body = &report[start + name.len() + 5..];
-    &body[..body.find("\n===").map_or(body.len(), |e| e + 1)]
-}
-
-/// The exit status printed right after section `name`.
-fn rc_after<'a>(report: &'a str, name: &str) -> &'a str {
-    let start = report.find(&format!("=== {name}\n")).expect("section");
-    let rest = &report[start..];
-    let at = rest.find("=== rc=").expect("rc line") + 7;
-    rest[at..].lines().next().unwrap_or("")
-}
-
-fn json_lines(s: &str) -> Vec<Value> {
-    s.lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
 
 #[test]
 fn status_over_kernel_binder_and_vsock_in_a_linux_guest() {
@@ -55,26 +30,16 @@ fn status_over_kernel_binder_and_vsock_in_a_linux_guest() {
         assert!(bindir.join(b).exists(), "{b} not built");
     }
     let work = tempfile::tempdir().expect("tempdir");
-    let status = Command::new(SCRIPT)
-        .arg("run")
-        .arg(bindir)
-        .arg(work.path())
-        .status()
-        .expect("run the guest");
-    // The serial port writes CRLF line ends.
-    let report = std::fs::read_to_string(work.path().join("report.log"))
-        .unwrap_or_default()
-        .replace("\r\n", "\n");
-    let console = std::fs::read_to_string(work.path().join("console.log")).unwrap_or_default();
+    let mut cmd = Command::new(SCRIPT);
+    cmd.arg("run").arg(bindir).arg(work.path());
+    let run = GuestRun::run(cmd, work.path());
+    run.assert_done(&run.context(None));
+    let report = &run.report;
     assert!(
-        status.success() && report.contains("=== done"),
-        "guest failed ({status}):\n{report}\n--- console\n{console}"
-    );
-    assert!(
-        section(&report, "binder node").contains("/dev/binder"),
+        section(report, "binder node").contains("/dev/binder"),
         "{report}"
     );
-    let log = section(&report, "drivervm log");
+    let log = section(report, "drivervm log");
     assert!(
         log.contains("control: registered vendor.drivervm.IDriverVm/default"),
         "{report}"
@@ -83,39 +48,39 @@ fn status_over_kernel_binder_and_vsock_in_a_linux_guest() {
     for t in ["binder", "vsock:1:5680"] {
         for q in ["status", "status-json", "device", "device-json"] {
             let name = format!("{t} {q}");
-            assert_eq!(rc_after(&report, &name), "0", "{name}:\n{report}");
+            assert_eq!(rc_after(report, &name), "0", "{name}:\n{report}");
         }
-        let text = section(&report, &format!("{t} status"));
+        let text = section(report, &format!("{t} status"));
         assert!(text.starts_with("drivervm "), "{t}:\n{text}");
         for id in ["vm0-scmi", "vm0-sound", "vm0-radio", "vm0-rpmb"] {
             assert!(text.contains(id), "{t}: {id} missing:\n{text}");
         }
-        let v = &json_lines(section(&report, &format!("{t} status-json")))[0];
+        let v = &json_lines(section(report, &format!("{t} status-json")))[0];
         assert_eq!(v["service"]["name"], "drivervm", "{v}");
         assert_eq!(v["devices"].as_array().map(Vec::len), Some(4), "{v}");
-        let dev = section(&report, &format!("{t} device"));
+        let dev = section(report, &format!("{t} device"));
         assert!(dev.contains("device      vm0-scmi"), "{t}:\n{dev}");
         assert!(dev.contains("clocks: "), "{t}:\n{dev}");
-        let v = &json_lines(section(&report, &format!("{t} device-json")))[0];
+        let v = &json_lines(section(report, &format!("{t} device-json")))[0];
         assert_eq!(v["id"], "vm0-rpmb", "{v}");
         assert!(v["detail"]["capacity_bytes"].as_i64() > Some(0), "{v}");
     }
 
     // CID 1 is not on the second instance's allowlist: refused before any RPC byte.
-    assert_eq!(rc_after(&report, "refused"), "1", "{report}");
+    assert_eq!(rc_after(report, "refused"), "1", "{report}");
     assert_eq!(
-        section(&report, "refused").trim(),
+        section(report, "refused").trim(),
         "drivervmctl: cannot connect to vsock:1:5681: closed before the RPC handshake (is this \
          VM's CID in the service's control_vsock_cids?)",
         "{report}"
     );
-    let refusing = section(&report, "refusing log");
+    let refusing = section(report, "refusing log");
     assert!(
         refusing.contains("control: refused vsock peer CID 1: not in service.control_vsock_cids"),
         "{refusing}"
     );
     // The burst's refusals are logged within the budget (10 lines a second).
-    let burst: Vec<u64> = section(&report, "refused-burst")
+    let burst: Vec<u64> = section(report, "refused-burst")
         .split_whitespace()
         .filter_map(|w| w.parse().ok())
         .collect();
@@ -130,7 +95,7 @@ fn status_over_kernel_binder_and_vsock_in_a_linux_guest() {
 
     // A vhost-user frontend came and went while both watchers listened.
     for t in ["binder", "vsock"] {
-        let events = json_lines(section(&report, &format!("watch {t}")));
+        let events = json_lines(section(report, &format!("watch {t}")));
         assert!(
             events
                 .iter()
@@ -141,12 +106,12 @@ fn status_over_kernel_binder_and_vsock_in_a_linux_guest() {
 
     for t in ["binder", "vsock:1:5680", "unix:/tmp/run/control.sock"] {
         let name = format!("bench {t}");
-        assert_eq!(rc_after(&report, &name), "0", "{name}:\n{report}");
-        eprintln!("guest (TCG) {name}: {}", section(&report, &name).trim());
+        assert_eq!(rc_after(report, &name), "0", "{name}:\n{report}");
+        eprintln!("guest (TCG) {name}: {}", section(report, &name).trim());
     }
 
     // Idle: no thread woke, the accept loops of both RPC endpoints included.
-    let idle = section(&report, "idle");
+    let idle = section(report, "idle");
     eprintln!("guest idle wake-ups in 2 s:\n{idle}");
     let woke: Vec<(&str, u64)> = idle
         .lines()
@@ -170,7 +135,7 @@ fn status_over_kernel_binder_and_vsock_in_a_linux_guest() {
     // Killed: each watcher exits 1 with one line, told by the binder.
     for (t, target) in [("binder", "binder"), ("vsock", "vsock:1:5680")] {
         let name = format!("watch {t} died rc=1");
-        let err = section(&report, &name);
+        let err = section(report, &name);
         assert_eq!(
             err.trim(),
             format!("drivervmctl: lost {target}: the service died"),

@@ -16,8 +16,8 @@ use std::process::Command;
 
 use drivervm::hw::pcm::wav::parse;
 use drivervm::hw::pcm::SampleFormat;
-use support::guest::tools_ready;
-use support::sound_guest::{base64_decode, section};
+use support::guest::{section, tools_ready, GuestRun};
+use support::sound_guest::base64_decode;
 use support::Service;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/guest/radio-driver.sh");
@@ -116,38 +116,26 @@ fn linux_guest_drives_the_radio_with_v4l2_tools() {
     let work = tempfile::tempdir().expect("tempdir");
     let w = work.path();
     let svc = Service::start(&config(), &["vm0-radio.sock", "vm0-sound.sock"]);
-    let status = Command::new(SCRIPT)
-        .arg("run")
+    let mut cmd = Command::new(SCRIPT);
+    cmd.arg("run")
         .arg(svc.socket("vm0-radio.sock"))
         .arg(svc.socket("vm0-sound.sock"))
-        .arg(w)
-        .status()
-        .expect("run the guest script");
-    // The guest's serial port turns every \n into \r\n.
-    let report = std::fs::read_to_string(w.join("report.log"))
-        .unwrap_or_default()
-        .replace('\r', "");
-    let console = std::fs::read_to_string(w.join("console.log")).unwrap_or_default();
+        .arg(w);
+    let run = GuestRun::run(cmd, w);
     // For a look at everything the guest printed: RADIO_GUEST_REPORT=path.
     if let Ok(path) = std::env::var("RADIO_GUEST_REPORT") {
-        let _ = std::fs::write(path, &report);
+        let _ = std::fs::write(path, &run.report);
     }
-    let context = format!(
-        "guest report:\n{report}\nconsole:\n{console}\nservice log:\n{}",
-        svc.log()
-    );
-    assert!(status.success(), "guest run failed ({status})\n{context}");
-    assert!(
-        report.contains("=== done"),
-        "guest did not finish\n{context}"
-    );
+    let context = run.context(Some(&svc.log()));
+    run.assert_done(&context);
+    let report = run.report.as_str();
 
     // Bound, registered, and the sound stream it names is the one in the config.
-    let (probe, _) = step(&report, "probe");
+    let (probe, _) = step(report, "probe");
     assert!(probe.contains("/dev/radio0"), "no radio node\n{context}");
     assert!(probe.contains("snd_stream_id 0"), "{probe}\n{context}");
 
-    let (all, rc) = step(&report, "all");
+    let (all, rc) = step(report, "all");
     assert_eq!(rc, 0, "v4l2-ctl --all\n{context}");
     for want in [
         "Driver name      : virtio_radio",
@@ -157,7 +145,7 @@ fn linux_guest_drives_the_radio_with_v4l2_tools() {
     ] {
         assert!(all.contains(want), "--all lacks {want:?}\n{all}");
     }
-    let (bands, rc) = step(&report, "bands");
+    let (bands, rc) = step(report, "bands");
     assert_eq!(rc, 0, "--list-freq-bands\n{context}");
     assert!(
         bands.contains("87.500 MHz - 108.000 MHz") && bands.contains("FM"),
@@ -169,7 +157,7 @@ fn linux_guest_drives_the_radio_with_v4l2_tools() {
     );
 
     // The V4L2 API's own conformance test passes.
-    let (compliance, _) = step(&report, "compliance");
+    let (compliance, _) = step(report, "compliance");
     let total = compliance
         .lines()
         .find(|l| l.starts_with("Total for"))
@@ -178,18 +166,18 @@ fn linux_guest_drives_the_radio_with_v4l2_tools() {
     assert!(total.contains("Failed: 0"), "v4l2-compliance\n{compliance}");
 
     // Tuned to the station on 89.1: its signal (80 %) and stereo.
-    assert_eq!(step(&report, "set-freq").1, 0, "--set-freq\n{context}");
-    let (tuner, rc) = step(&report, "get-tuner");
+    assert_eq!(step(report, "set-freq").1, 0, "--set-freq\n{context}");
+    let (tuner, rc) = step(report, "get-tuner");
     assert_eq!(rc, 0, "--get-tuner\n{context}");
     assert!(tuner.contains("80%"), "signal\n{tuner}");
     assert!(
         tuner.contains("Available subchannels: stereo"),
         "stereo\n{tuner}"
     );
-    assert!(step(&report, "get-freq").0.contains("89.100000 MHz"));
+    assert!(step(report, "get-freq").0.contains("89.100000 MHz"));
 
     // RDS decoded by rds-ctl (libv4l2rds) from the blocks read() delivers.
-    let (rds, _) = step(&report, "rds");
+    let (rds, _) = step(report, "rds");
     assert!(rds.contains("DRIVERVM"), "PS not decoded\n{rds}\n{context}");
     assert!(
         rds.contains("Simulated station one"),
@@ -197,17 +185,17 @@ fn linux_guest_drives_the_radio_with_v4l2_tools() {
     );
     assert!(rds.to_lowercase().contains("c201"), "PI\n{rds}");
     // The device's own decoding, as the standard FM_RX controls and sysfs.
-    let (ctrls, _) = step(&report, "rds-controls");
+    let (ctrls, _) = step(report, "rds-controls");
     assert!(ctrls.contains("DRIVERVM"), "PS control\n{ctrls}");
     assert!(
         ctrls.contains("Simulated station one"),
         "RT control\n{ctrls}"
     );
-    assert!(step(&report, "rds-pi").0.contains("0xc201"));
+    assert!(step(report, "rds-pi").0.contains("0xc201"));
 
     // The station's tone on the capture stream the tuner feeds.
-    assert_eq!(step(&report, "arecord").1, 0, "arecord\n{context}");
-    let wav = parse(&base64_decode(section(&report, "base64 fm"))).expect("fm.wav parses");
+    assert_eq!(step(report, "arecord").1, 0, "arecord\n{context}");
+    let wav = parse(&base64_decode(section(report, "base64 fm"))).expect("fm.wav parses");
     assert_eq!(wav.format.format, SampleFormat::S16);
     assert_eq!(wav.format.channels, 2);
     let rate = f64::from(wav.format.rate);
@@ -225,40 +213,35 @@ fn linux_guest_drives_the_radio_with_v4l2_tools() {
 
     // Hardware seek: upwards to the next stations, on a coarser grid, without wrap, and
     // interrupted.
-    assert_eq!(step(&report, "seek-up").1, 0, "seek\n{context}");
-    assert!(step(&report, "seek-up-freq").0.contains("94.300000 MHz"));
-    assert_eq!(step(&report, "seek-up-2").1, 0);
-    assert!(step(&report, "seek-up-2-freq").0.contains("96.000000 MHz"));
-    assert_eq!(step(&report, "seek-grid").1, 0, "grid seek\n{context}");
+    assert_eq!(step(report, "seek-up").1, 0, "seek\n{context}");
+    assert!(step(report, "seek-up-freq").0.contains("94.300000 MHz"));
+    assert_eq!(step(report, "seek-up-2").1, 0);
+    assert!(step(report, "seek-up-2-freq").0.contains("96.000000 MHz"));
+    assert_eq!(step(report, "seek-grid").1, 0, "grid seek\n{context}");
     assert!(
-        step(&report, "seek-grid-freq").0.contains("89.100000 MHz"),
+        step(report, "seek-grid-freq").0.contains("89.100000 MHz"),
         "a 200 kHz grid skips 96.0\n{context}"
     );
-    let (nowrap, rc) = step(&report, "seek-nowrap");
+    let (nowrap, rc) = step(report, "seek-nowrap");
     assert_ne!(rc, 0, "nothing above 96.0 without wrap\n{nowrap}");
-    assert!(step(&report, "seek-nowrap-freq")
-        .0
-        .contains("96.000000 MHz"));
-    let cancel = section(&report, "seek-cancel");
+    assert!(step(report, "seek-nowrap-freq").0.contains("96.000000 MHz"));
+    let cancel = section(report, "seek-cancel");
     assert!(
         !cancel.contains("seek rc=0") && cancel.contains("96.000000 MHz"),
         "an interrupted seek ends where it started\n{cancel}\n{context}"
     );
 
     // Unload, reload, and a guest reboot.
-    assert_eq!(step(&report, "rmmod").1, 0, "rmmod\n{context}");
-    assert!(step(&report, "after-rmmod").0.contains("No such file"));
-    assert_eq!(step(&report, "reload-set-freq").1, 0, "{context}");
-    assert!(step(&report, "reload-get-tuner").0.contains("60%"));
+    assert_eq!(step(report, "rmmod").1, 0, "rmmod\n{context}");
+    assert!(step(report, "after-rmmod").0.contains("No such file"));
+    assert_eq!(step(report, "reload-set-freq").1, 0, "{context}");
+    assert!(step(report, "reload-get-tuner").0.contains("60%"));
     assert!(report.contains("=== boot 2"), "no second boot\n{context}");
-    assert_eq!(step(&report, "boot2-set-freq").1, 0, "{context}");
-    assert!(step(&report, "boot2-get-tuner").0.contains("60%"));
+    assert_eq!(step(report, "boot2-set-freq").1, 0, "{context}");
+    assert!(step(report, "boot2-get-tuner").0.contains("60%"));
 
     // Times the guest saw, for docs/perf.md (printed, not asserted: TCG on a shared host).
-    eprintln!(
-        "guest timings (centiseconds):\n{}",
-        section(&report, "perf")
-    );
+    eprintln!("guest timings (centiseconds):\n{}", section(report, "perf"));
 }
 
 #[test]

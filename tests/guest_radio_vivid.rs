@@ -12,18 +12,9 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::guest::tools_ready;
+use support::guest::{section, tools_ready, GuestRun};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/guest/radio-vivid.sh");
-
-/// The report section after `=== name`, up to the next `===` line.
-fn section<'a>(report: &'a str, name: &str) -> &'a str {
-    let start = report
-        .find(&format!("=== {name}\n"))
-        .unwrap_or_else(|| panic!("no section {name} in:\n{report}"));
-    let body = &report[start + name.len() + 5..];
-    &body[..body.find("\n===").map_or(body.len(), |e| e + 1)]
-}
 
 #[test]
 fn v4l2_backend_serves_vivid_radio_receiver_in_a_linux_guest() {
@@ -34,27 +25,14 @@ fn v4l2_backend_serves_vivid_radio_receiver_in_a_linux_guest() {
     let bindir = bin.parent().expect("bin dir");
     assert!(bindir.join("drivervm-load").exists());
     let work = tempfile::tempdir().expect("tempdir");
-    let status = Command::new(SCRIPT)
-        .arg("run")
-        .arg(bindir)
-        .arg(work.path())
-        .status()
-        .expect("run the guest");
-    // The serial port writes CRLF line ends.
-    let report = std::fs::read_to_string(work.path().join("report.log"))
-        .unwrap_or_default()
-        .replace("\r\n", "\n");
-    let console = std::fs::read_to_string(work.path().join("console.log")).unwrap_or_default();
-    assert!(
-        status.success() && report.contains("=== done"),
-        "guest failed ({status}):\n{report}\n--- console\n{console}"
-    );
-    assert!(
-        section(&report, "nodes").contains("/dev/radio0"),
-        "{report}"
-    );
+    let mut cmd = Command::new(SCRIPT);
+    cmd.arg("run").arg(bindir).arg(work.path());
+    let run = GuestRun::run(cmd, work.path());
+    run.assert_done(&run.context(None));
+    let report = &run.report;
+    assert!(section(report, "nodes").contains("/dev/radio0"), "{report}");
     for op in ["radio-get-program-info", "radio-seek", "radio-tune"] {
-        let s = section(&report, op);
+        let s = section(report, op);
         assert!(s.contains("(0 errors)"), "{op}:\n{report}");
         assert!(report.contains("=== rc=0"), "{op}:\n{report}");
         // vivid's hardware seek stops on its stations, one per MHz.
@@ -65,7 +43,7 @@ fn v4l2_backend_serves_vivid_radio_receiver_in_a_linux_guest() {
     }
     // After a few seconds tuned, vivid's RDS has been read, decoded and published: PI, PTY
     // and PS valid (bits 0, 1, 2 of rds_fields).
-    let info = section(&report, "radio-get-program-info");
+    let info = section(report, "radio-get-program-info");
     let fields = info
         .split("rds_fields 0x")
         .nth(1)

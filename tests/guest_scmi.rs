@@ -12,8 +12,12 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
+#[path = "support/guest.rs"]
+#[allow(dead_code)] // The SCMI guest uses only the skip handling.
+mod guest;
 #[path = "support/readme.rs"]
 mod readme;
+use guest::ready_or_skip;
 use readme::{vmm_line, README};
 
 const TOOLS: [&str; 6] = [
@@ -210,15 +214,8 @@ impl Guest {
 
 fn boot() -> Option<Guest> {
     let missing = missing_tools();
-    if !missing.is_empty() {
-        let msg = format!("guest_scmi: missing {}", missing.join(", "));
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{msg} (CI=true: the real-guest test must run)");
-        }
-        drivervm::harness::skip::skipped(
-            "the arm64 SCMI guest test",
-            &format!("{msg}; install them to run it"),
-        );
+    let why = (!missing.is_empty()).then(|| format!("missing {}", missing.join(", ")));
+    if !ready_or_skip("the arm64 SCMI guest test", why) {
         return None;
     }
     let work = tempfile::tempdir().expect("tempdir");

@@ -13,9 +13,9 @@ use std::process::Command;
 use drivervm::hw::pcm::tone::ToneCapture;
 use drivervm::hw::pcm::wav::{header, parse, WavFormat};
 use drivervm::hw::pcm::{PcmParams, SampleFormat};
-use support::guest::tools_ready;
+use support::guest::{section, tools_ready, GuestRun};
 use support::readme::{vmm_line, README};
-use support::sound_guest::{base64_decode, noise, section, FRAME, SCRIPT};
+use support::sound_guest::{base64_decode, noise, FRAME, SCRIPT};
 use support::Service;
 
 const RATE: u32 = 48000;
@@ -113,24 +113,15 @@ fn run(controls: bool, vmm_line: Option<&str>) -> Run {
     if let Some(line) = vmm_line {
         cmd.env("VMM_LINE", line).env("XDG_RUNTIME_DIR", &xdg);
     }
-    let status = cmd.status().expect("run guest script");
-    // The guest's serial port turns every \n into \r\n.
-    let report = std::fs::read_to_string(w.join("report.log"))
-        .unwrap_or_default()
-        .replace('\r', "");
-    let console = std::fs::read_to_string(w.join("console.log")).unwrap_or_default();
-    let context = format!(
-        "guest report:\n{report}\nconsole:\n{console}\nservice log:\n{}",
-        svc.log()
-    );
-    assert!(status.success(), "guest run failed ({status})\n{context}");
+    let run = GuestRun::run(cmd, w);
+    let context = run.context(Some(&svc.log()));
+    run.assert_done(&context);
     assert!(
-        report.contains("=== done"),
-        "guest did not finish\n{context}"
+        run.report.contains("VirtIO SoundCard"),
+        "no card\n{context}"
     );
-    assert!(report.contains("VirtIO SoundCard"), "no card\n{context}");
     Run {
-        report,
+        report: run.report,
         context,
         play,
         source,

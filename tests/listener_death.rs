@@ -9,7 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use drivervm::control::iface::{self, IDriverVm::IDriverVm, IDriverVmListener::IDriverVmListener};
-use drivervm::control::{self, BinderResult, Interface, Target, MAX_LISTENERS};
+use drivervm::control::{
+    self, BinderResult, Interface, Target, MAX_LISTENERS, MAX_LISTENERS_PER_PEER,
+};
 use support::{Service, TWO_GUESTS};
 
 const SOCKETS: [&str; 3] = ["vm0-scmi.sock", "vm1-scmi.sock", "control.sock"];
@@ -94,10 +96,12 @@ fn max_listeners_clients_killed_holding_their_slots_leave_every_slot_free() {
     // Death notifications freed them, not failed calls.
     assert!(!svc.log().contains("dropping a listener whose call failed"));
 
-    // Every slot is free again: a further client fills all of them, and the cap still holds.
+    // Every slot is free again. All the dead clients ran as this uid, and one uid may hold
+    // MAX_LISTENERS_PER_PEER listeners: a further client of this uid gets exactly that
+    // many, which it could not if any dead listener were still counted, and the cap holds.
     let conn = control::connect(&Target::Unix(svc.socket("control.sock")), true).expect("connect");
     let mut held = Vec::new();
-    for i in 0..MAX_LISTENERS {
+    for i in 0..MAX_LISTENERS_PER_PEER {
         let l = control::new_listener(Quiet);
         conn.service
             .r#registerListener(&l)

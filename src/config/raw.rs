@@ -48,6 +48,8 @@ pub(super) struct RawService {
     pub group: Option<String>,
     pub supplementary_groups: Option<Vec<String>>,
     pub sandbox: Option<bool>,
+    pub control_uids: Option<Vec<RawInt>>,
+    pub allow_shared_dirs: Option<bool>,
 }
 
 /// `[soc]`.
@@ -76,6 +78,8 @@ pub(super) struct RawSoc {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawGuest {
     pub name: String,
+    pub socket_user: Option<String>,
+    pub socket_group: Option<String>,
     #[serde(default)]
     pub policy: RawPolicy,
     #[serde(default, rename = "device")]
@@ -110,6 +114,10 @@ pub(super) struct RawDevice {
     /// Radio devices only.
     pub radio: Option<super::radio::RawRadio>,
     pub rpmb: Option<RawRpmb>,
+    /// Socket transports only.
+    pub peer_uids: Option<Vec<RawInt>>,
+    /// Socket transports only.
+    pub peer_gids: Option<Vec<RawInt>>,
 }
 
 /// `transport = { <kind> = { ... } }`: exactly one transport per device.

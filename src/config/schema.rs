@@ -62,6 +62,11 @@ pub struct ServiceConfig {
     pub supplementary_groups: Vec<String>,
     /// `false` turns the seccomp filters off (debugging); `None` is on.
     pub sandbox: Option<bool>,
+    /// Uids allowed on the control socket (checked with SO_PEERCRED); empty: anyone the
+    /// socket's mode lets in.
+    pub control_uids: Vec<u32>,
+    /// Accept a runtime or state dir that others can write (`service.allow_shared_dirs`).
+    pub allow_shared_dirs: bool,
 }
 
 impl ServiceConfig {
@@ -142,6 +147,10 @@ impl SocConfig {
 pub struct GuestConfig {
     /// `[a-z0-9_-]{1,32}`, unique among guests.
     pub name: String,
+    /// Owner of this guest's device sockets (a user name or uid), instead of the service.
+    pub socket_user: Option<String>,
+    /// Group of this guest's device sockets (mode 0660), instead of `service.socket_group`.
+    pub socket_group: Option<String>,
     /// Limits applied to this guest's requests.
     pub policy: GuestPolicy,
     /// The guest's devices, in file order; never empty.
@@ -182,6 +191,30 @@ pub struct DeviceConfig {
     pub transport: TransportConfig,
     /// The kind and its own settings.
     pub spec: DeviceSpec,
+    /// Who may connect to the device's socket; open when empty.
+    pub peers: PeerAllowlist,
+}
+
+/// `peer_uids` / `peer_gids` of a device: the frontends (by SO_PEERCRED) allowed on its
+/// socket. A peer is admitted when its uid or its (primary) gid is listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerAllowlist {
+    /// Allowed peer uids.
+    pub uids: Vec<u32>,
+    /// Allowed peer gids.
+    pub gids: Vec<u32>,
+}
+
+impl PeerAllowlist {
+    /// Whether any peer may connect (nothing is listed).
+    pub fn is_open(&self) -> bool {
+        self.uids.is_empty() && self.gids.is_empty()
+    }
+
+    /// Whether a peer with these credentials may connect.
+    pub fn admits(&self, uid: u32, gid: u32) -> bool {
+        self.is_open() || self.uids.contains(&uid) || self.gids.contains(&gid)
+    }
 }
 
 impl DeviceConfig {

@@ -1,13 +1,18 @@
-//! TOML text to the raw structs; syntax, type and unknown-key errors located by line, column
+//! Config text to the raw structs; syntax, type and unknown-key errors located by line, column
 //! and key path.
+//!
+//! TOML is the authoring format. The Android build reads JSON instead (AOSP's `libtoml` is
+//! host only): the build converts the TOML with `drivervm-config-json`, and the same raw
+//! structs, with the same unknown-key and type checks, read either.
 
 use serde_path_to_error::{Path, Segment};
 
 use super::error::ConfigError;
 use super::raw::RawConfig;
 
-/// Deserializes `text`; errors name `origin`.
-pub(super) fn deserialize(text: &str, origin: &str) -> Result<RawConfig, ConfigError> {
+/// Deserializes TOML `text`; errors name `origin`.
+#[cfg(not(soong))]
+pub(super) fn deserialize_toml(text: &str, origin: &str) -> Result<RawConfig, ConfigError> {
     serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|e| {
         let key = key_path(e.path());
         let inner = e.into_inner();
@@ -16,6 +21,32 @@ pub(super) fn deserialize(text: &str, origin: &str) -> Result<RawConfig, ConfigE
             position: inner.span().map(|span| line_column(text, span.start)),
             key,
             message: one_line(inner.message()),
+        }
+    })
+}
+
+/// Deserializes JSON `text` (the form the Android build installs); errors name `origin`.
+pub(super) fn deserialize_json(text: &str, origin: &str) -> Result<RawConfig, ConfigError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let raw = serde_path_to_error::deserialize(&mut de).and_then(|raw| {
+        // Trailing text after the document is an error too, located like the others.
+        de.end().map(|()| raw).map_err(|e| {
+            serde_path_to_error::Error::new(serde_path_to_error::Track::new().path(), e)
+        })
+    });
+    raw.map_err(|e| {
+        let key = key_path(e.path());
+        let inner = e.into_inner();
+        let position = (inner.line() > 0).then(|| (inner.line(), inner.column()));
+        // serde_json appends " at line L column C" to its message; the position is kept apart.
+        let text = inner.to_string();
+        let suffix = format!(" at line {} column {}", inner.line(), inner.column());
+        let message = text.strip_suffix(&suffix).unwrap_or(&text);
+        ConfigError::Syntax {
+            file: origin.to_owned(),
+            position,
+            key,
+            message: one_line(message),
         }
     })
 }
@@ -55,7 +86,8 @@ fn one_line(message: &str) -> String {
         .join("; ")
 }
 
-/// 1-based line and column (in characters) of byte `offset` in `text`.
+/// 1-based line and column (in characters) of byte `offset` in `text` (TOML reports bytes).
+#[cfg(not(soong))]
 pub(super) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let mut offset = offset.min(text.len());
     // A span may in principle end inside a multi-byte character; step back to a boundary.

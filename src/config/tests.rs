@@ -9,6 +9,7 @@ mod gunyah;
 mod radio;
 mod rpmb;
 mod schema_keys;
+mod sockets;
 mod sound;
 
 /// The kind-specific settings, for assertions.
@@ -57,6 +58,7 @@ fn sound_default() -> DeviceConfig {
         min_period_us: crate::config::sound::DEFAULT_MIN_PERIOD_US,
     };
     DeviceConfig {
+        peers: Default::default(),
         id: "vm0-sound".into(),
         backend: Backend::Sim,
         transport: TransportConfig::VhostUser {
@@ -118,6 +120,7 @@ fn scmi(id: &str, socket: &str) -> DeviceConfig {
             socket: PathBuf::from(socket),
         },
         spec: DeviceSpec::Scmi(ScmiGrants::default()),
+        peers: Default::default(),
     }
 }
 
@@ -137,6 +140,7 @@ fn rpmb_image(id: &str, image: &str, capacity_blocks: u32) -> DeviceConfig {
             max_rd_cnt: 2,
             interface: RpmbInterface::VirtioRpmb,
         }),
+        peers: Default::default(),
     }
 }
 
@@ -173,11 +177,14 @@ fn embedded_default_is_one_guest_with_scmi_sound_and_radio_on_sim() {
             },
             guests: vec![GuestConfig {
                 name: "vm0".into(),
+                socket_user: None,
+                socket_group: None,
                 policy: GuestPolicy {
                     max_request_bytes: 65536
                 },
                 devices: vec![
                     DeviceConfig {
+                        peers: Default::default(),
                         spec: DeviceSpec::Scmi(grants.clone()),
                         ..scmi("vm0-scmi", "vm0-scmi.sock")
                     },
@@ -232,6 +239,8 @@ fn example_parses_to_what_its_comments_say() {
             group: Some("drivervm".into()),
             supplementary_groups: vec!["audio".into()],
             sandbox: Some(true),
+            control_uids: vec![0, 1000],
+            allow_shared_dirs: false,
         }
     );
     assert_eq!(
@@ -257,6 +266,21 @@ fn example_parses_to_what_its_comments_say() {
             window_base: 0x9c00_0000,
         }
     );
+    assert_eq!(
+        (
+            c.guests[0].socket_user.as_deref(),
+            c.guests[0].socket_group.as_deref()
+        ),
+        (Some("crosvm-ivi"), Some("crosvm-ivi"))
+    );
+    assert_eq!(
+        c.guests[0].devices[0].peers,
+        crate::config::PeerAllowlist {
+            uids: vec![1000],
+            gids: vec![36]
+        }
+    );
+    assert!(c.guests[0].devices[1].peers.is_open());
     let ids: Vec<_> = c.guests[0].devices.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(
         ids,
@@ -293,6 +317,10 @@ fn example_parses_to_what_its_comments_say() {
     assert_eq!(
         c.guests[0].devices[0],
         DeviceConfig {
+            peers: crate::config::PeerAllowlist {
+                uids: vec![1000],
+                gids: vec![36],
+            },
             spec: DeviceSpec::Scmi(grants.clone()),
             ..scmi("ivi-scmi", "ivi-scmi.sock")
         }
@@ -329,6 +357,7 @@ fn example_parses_to_what_its_comments_say() {
     assert_eq!(
         c.guests[1].devices[1],
         DeviceConfig {
+            peers: Default::default(),
             id: "cluster-rpmb".into(),
             backend: Backend::File,
             transport: TransportConfig::RpmbDev {
@@ -736,14 +765,14 @@ fn unknown_keys_name_line_column_and_key() {
     assert_eq!(
         err(&ivi(&["kind = \"scmi\"\nbakend = \"sim\""])),
         "etc/x.toml: line 5, column 1, at guest 1 device 1 bakend: unknown field `bakend`, \
-         expected one of `kind`, `backend`, `transport`, `clocks`, `power_domains`, `reset_domains`, `perf_domains`, `sensors`, `jack`, `stream`, `controls`, `radio`, `rpmb`"
+         expected one of `kind`, `backend`, `transport`, `clocks`, `power_domains`, `reset_domains`, `perf_domains`, `sensors`, `jack`, `stream`, `controls`, `radio`, `rpmb`, `peer_uids`, `peer_gids`"
     );
     assert_eq!(
         err("[service]\nlog_level = \"info\"\nsocket = \"x\"\n"),
         "etc/x.toml: line 3, column 1, at service.socket: unknown field `socket`, \
          expected one of `runtime_dir`, `state_dir`, `socket_group`, `log_level`, `control_socket`, \
          `control_group`, `control_vsock_port`, `control_vsock_cids`, `queue_poll_max_us`, \
-         `user`, `group`, `supplementary_groups`, `sandbox`"
+         `user`, `group`, `supplementary_groups`, `sandbox`, `control_uids`, `allow_shared_dirs`"
     );
     assert_eq!(
         err("[servic]\n"),

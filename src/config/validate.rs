@@ -16,8 +16,8 @@ use super::raw::{
 };
 use super::rpmb::RpmbStoreConfig;
 use super::schema::{
-    Config, DeviceConfig, DeviceSpec, GuestConfig, GuestPolicy, ServiceConfig, SocConfig,
-    TransportConfig, VsockControl,
+    Config, DeviceConfig, DeviceSpec, GuestConfig, GuestPolicy, PeerAllowlist, ServiceConfig,
+    SocConfig, TransportConfig, VsockControl,
 };
 use super::scmi::{ScmiPlatformConfig, ScmiValidator};
 use super::sound::{OutputConfig, Place};
@@ -146,7 +146,13 @@ impl Validator<'_> {
                 Some(Duration::from_micros(us))
             }
         };
+        let control_uids = match raw.control_uids {
+            None => Vec::new(),
+            Some(list) => self.id_list("service.control_uids", list)?,
+        };
         Ok(ServiceConfig {
+            control_uids,
+            allow_shared_dirs: raw.allow_shared_dirs.unwrap_or(false),
             queue_poll_max,
             runtime_dir: raw.runtime_dir,
             state_dir: raw.state_dir,
@@ -194,6 +200,40 @@ impl Validator<'_> {
             return Err(self.err(
                 key,
                 format!("{group} is not a gid (expected 0 to 4294967294)"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A uid or gid allowlist: at least one id, each 0 to 4294967294 (-1 is "no id").
+    fn id_list(&self, key: &str, list: Vec<RawInt>) -> Result<Vec<u32>, ConfigError> {
+        if list.is_empty() {
+            return Err(self.err(
+                key,
+                "empty (omit the key to leave it open; an empty list would admit nobody)",
+            ));
+        }
+        let mut ids = Vec::with_capacity(list.len());
+        for RawInt(id) in list {
+            let id = in_range(id, 0, u32::MAX - 1, "").map_err(|why| self.err(key, why))?;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// A user or group name, or a numeric id.
+    fn owner_name(&self, key: &str, name: &str, what: &str) -> Result<(), ConfigError> {
+        let bad = |c: char| c.is_whitespace() || c == ':' || c == '/' || c == '\0';
+        if name.is_empty() || name.contains(bad) {
+            return Err(self.err(
+                key,
+                format!(
+                    "\"{}\" is not a {what} name or id (expected a non-empty name without \
+                     whitespace, ':' or '/')",
+                    name.escape_debug()
+                ),
             ));
         }
         Ok(())
@@ -301,6 +341,12 @@ impl Validator<'_> {
             ));
         }
         let name = raw.name;
+        if let Some(user) = &raw.socket_user {
+            self.owner_name(&format!("guest \"{name}\" socket_user"), user, "user")?;
+        }
+        if let Some(group) = &raw.socket_group {
+            self.owner_name(&format!("guest \"{name}\" socket_group"), group, "group")?;
+        }
         let max_request_bytes = int_or(
             raw.policy.max_request_bytes,
             GuestPolicy::default().max_request_bytes,
@@ -333,6 +379,7 @@ impl Validator<'_> {
                 transport,
                 spec,
                 rpmb,
+                peers,
             } = parsed;
             let n = seen.entry(kind).or_default();
             let id = if count.get(&kind).copied().unwrap_or(0) > 1 {
@@ -399,14 +446,23 @@ impl Validator<'_> {
                     (backend, spec)
                 }
             };
+            if !peers.is_open() && matches!(transport, TransportConfig::Gunyah { .. }) {
+                return Err(self.err(
+                    format!("{place} peer_uids"),
+                    "peer allowlists apply to socket transports (a Gunyah node has no peer)",
+                ));
+            }
             devices.push(DeviceConfig {
                 id,
                 backend,
                 transport,
                 spec,
+                peers,
             });
         }
         Ok(GuestConfig {
+            socket_user: raw.socket_user,
+            socket_group: raw.socket_group,
             name,
             policy: GuestPolicy { max_request_bytes },
             devices,
@@ -520,7 +576,18 @@ impl Validator<'_> {
             }
             (_, None) => None,
         };
+        let peers = PeerAllowlist {
+            uids: match raw.peer_uids {
+                Some(l) => self.id_list(&format!("{place} peer_uids"), l)?,
+                None => Vec::new(),
+            },
+            gids: match raw.peer_gids {
+                Some(l) => self.id_list(&format!("{place} peer_gids"), l)?,
+                None => Vec::new(),
+            },
+        };
         Ok(ParsedDevice {
+            peers,
             kind,
             backend,
             backend_given: raw.backend.is_some(),
@@ -692,6 +759,7 @@ struct ParsedDevice {
     /// The kind's own table, validated; `None` for rpmb, whose settings need the transport.
     spec: Option<DeviceSpec>,
     rpmb: Option<RawRpmb>,
+    peers: PeerAllowlist,
 }
 
 fn valid_guest_name(name: &str) -> bool {

@@ -18,6 +18,10 @@ use iface::IDriverVmListener::IDriverVmListener;
 /// Most listeners held at once; more are refused with ERROR_TOO_MANY_LISTENERS.
 pub const MAX_LISTENERS: usize = 32;
 
+/// Most listeners one peer (a uid, a vsock CID) may hold, so one client cannot take every
+/// slot; more are refused with ERROR_TOO_MANY_LISTENERS.
+pub const MAX_LISTENERS_PER_PEER: usize = 8;
+
 /// One registered listener.
 struct Entry {
     listener: Strong<dyn IDriverVmListener>,
@@ -26,6 +30,32 @@ struct Entry {
     /// `None` when the client's death cannot be watched (a listener in this process); such a
     /// listener goes when a call to it fails.
     _death: Option<shim::DeathWatch>,
+    /// Who registered it (`uid N`, `cid N`); `None` for a caller in this process.
+    peer: Option<String>,
+}
+
+/// Refuses one more listener when the list, or `peer`'s share of it, is full.
+fn check_caps(list: &[Entry], peer: Option<&str>) -> Result<(), Status> {
+    if list.len() >= MAX_LISTENERS {
+        return Err(shim::service_specific(
+            iface::IDriverVm::ERROR_TOO_MANY_LISTENERS,
+            &format!("already {MAX_LISTENERS} listeners"),
+        ));
+    }
+    if let Some(peer) = peer {
+        if list
+            .iter()
+            .filter(|e| e.peer.as_deref() == Some(peer))
+            .count()
+            >= MAX_LISTENERS_PER_PEER
+        {
+            return Err(shim::service_specific(
+                iface::IDriverVm::ERROR_TOO_MANY_LISTENERS,
+                &format!("already {MAX_LISTENERS_PER_PEER} listeners from {peer}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The registered listeners.
@@ -48,6 +78,8 @@ impl Listeners {
         self: &Arc<Self>,
         listener: &Strong<dyn IDriverVmListener>,
     ) -> Result<(), Status> {
+        // Asked here, on the binder thread serving the call.
+        let peer = shim::calling_peer();
         let id = {
             let mut list = self.lock();
             if list
@@ -57,12 +89,7 @@ impl Listeners {
             {
                 return Ok(());
             }
-            if list.1.len() >= MAX_LISTENERS {
-                return Err(shim::service_specific(
-                    iface::IDriverVm::ERROR_TOO_MANY_LISTENERS,
-                    &format!("already {MAX_LISTENERS} listeners"),
-                ));
-            }
+            check_caps(&list.1, peer.as_deref())?;
             list.0 += 1;
             list.0
         };
@@ -98,16 +125,12 @@ impl Listeners {
         {
             return Ok(());
         }
-        if list.1.len() >= MAX_LISTENERS {
-            return Err(shim::service_specific(
-                iface::IDriverVm::ERROR_TOO_MANY_LISTENERS,
-                &format!("already {MAX_LISTENERS} listeners"),
-            ));
-        }
+        check_caps(&list.1, peer.as_deref())?;
         list.1.push(Entry {
             listener: listener.clone(),
             id,
             _death: death,
+            peer,
         });
         info!("control: listener registered ({} now)", list.1.len());
         Ok(())
@@ -173,7 +196,16 @@ impl Listeners {
             .name("control-events".into())
             .spawn(move || {
                 crate::thread_role::enter(crate::thread_role::ThreadRole::Control);
-                for event in rx {
+                while let Some(event) = rx.recv() {
+                    let dropped = rx.take_dropped();
+                    if dropped > 0 {
+                        // Rare by construction (a backlog of 256 behind a stuck call), and
+                        // counted, so one line per overflow.
+                        warn!(
+                            "control: {dropped} older events dropped while a listener call \
+                             was slow; listeners see the newest"
+                        );
+                    }
                     debug!("control: event {event:?}");
                     me.dispatch(&event);
                 }

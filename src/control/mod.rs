@@ -33,7 +33,7 @@ mod shim;
 
 pub use access::{vsock_peer_allowed, VsockDecision};
 pub use convert::{kind_from_aidl, link_from_aidl};
-pub use listeners::MAX_LISTENERS;
+pub use listeners::{MAX_LISTENERS, MAX_LISTENERS_PER_PEER};
 pub use service::{DriverVm, SERVICE_NAME};
 pub use shim::iface;
 pub use shim::{

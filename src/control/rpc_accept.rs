@@ -5,8 +5,9 @@
 //! frees up at the cap), so an idle service never wakes. Each admitted connection goes to
 //! `RpcServer::serve_connection`, rsbinder's public entry for a connection it did not accept.
 //!
-//! Admission is ours, before any RPC byte: the vsock CID allowlist, a cap on connections in
-//! all, and a cap per peer (a unix uid, a vsock CID) so one client cannot take every slot.
+//! Admission is ours, before any RPC byte: the unix uid and vsock CID allowlists, a cap on
+//! connections in all, and a cap per peer (a unix uid, a vsock CID) so one client cannot
+//! take every slot.
 
 use std::collections::HashMap;
 use std::io;
@@ -41,8 +42,8 @@ const EXHAUSTED_BACKOFF: Duration = Duration::from_millis(50);
 
 /// A bound, listening control socket.
 pub enum Listener {
-    /// A unix stream socket.
-    Unix(UnixListener),
+    /// A unix stream socket, with the uids allowed to connect (empty: any).
+    Unix(UnixListener, Vec<u32>),
     /// A vsock stream socket, with the CIDs allowed to connect.
     Vsock(VsockListener, Vec<u32>),
 }
@@ -224,7 +225,7 @@ impl AcceptLoop {
     /// `server`.
     pub fn spawn(listener: Listener, server: Arc<RpcServer>) -> io::Result<AcceptLoop> {
         match &listener {
-            Listener::Unix(l) => l.set_nonblocking(true)?,
+            Listener::Unix(l, _) => l.set_nonblocking(true)?,
             Listener::Vsock(l, _) => l.set_nonblocking(true)?,
         }
         let slots = Arc::new(Slots {
@@ -255,7 +256,7 @@ enum Accepted {
 fn run(listener: &Listener, server: &Arc<RpcServer>, slots: &Arc<Slots>) {
     let budget = LogBudget::default();
     let listen_fd = match listener {
-        Listener::Unix(l) => l.as_fd(),
+        Listener::Unix(l, _) => l.as_fd(),
         Listener::Vsock(l, _) => l.as_fd(),
     };
     loop {
@@ -304,7 +305,7 @@ fn accept_pending(
 ) -> bool {
     while slots.total() < MAX_CONNECTIONS {
         let accepted = match listener {
-            Listener::Unix(l) => l.accept().map(|(s, _)| Accepted::Unix(s)),
+            Listener::Unix(l, _) => l.accept().map(|(s, _)| Accepted::Unix(s)),
             Listener::Vsock(l, _) => l.accept().map(|(s, _)| Accepted::Vsock(s)),
         };
         match accepted {
@@ -370,15 +371,27 @@ fn admit(
     budget: &LogBudget,
 ) {
     let peer = match (&accepted, listener) {
-        (Accepted::Unix(s), _) => match peer_uid(s) {
-            Some(uid) => Peer::Uid(uid),
-            None => {
-                if budget.admit("control") {
-                    warn!("control: refused a unix peer whose credentials are unknown");
+        (Accepted::Unix(s), listener) => {
+            match peer_uid(s) {
+                Some(uid) => {
+                    if let Listener::Unix(_, allowed) = listener {
+                        if !allowed.is_empty() && !allowed.contains(&uid) {
+                            if budget.admit("control") {
+                                warn!("control: refused unix peer uid {uid}: not in service.control_uids");
+                            }
+                            return;
+                        }
+                    }
+                    Peer::Uid(uid)
                 }
-                return;
+                None => {
+                    if budget.admit("control") {
+                        warn!("control: refused a unix peer whose credentials are unknown");
+                    }
+                    return;
+                }
             }
-        },
+        }
         (Accepted::Vsock(s), Listener::Vsock(_, allowed)) => {
             let cid = s.peer_addr().ok().map(|a| a.cid());
             match vsock_peer_allowed(allowed, cid) {
@@ -399,7 +412,7 @@ fn admit(
                 }
             }
         }
-        (Accepted::Vsock(_), Listener::Unix(_)) => return,
+        (Accepted::Vsock(_), Listener::Unix(..)) => return,
     };
     let slot = match slots.take(peer) {
         Ok(s) => s,

@@ -114,12 +114,18 @@ pub struct RpcHandle;
 pub fn serve_unix(
     path: &Path,
     _group: Option<Gid>,
+    _allowed_uids: Vec<u32>,
     _root: &Strong<dyn IDriverVm>,
 ) -> std::result::Result<RpcHandle, ControlError> {
     Err(ControlError::Serve {
         target: format!("unix:{}", path.display()),
         why: NO_RPC.into(),
     })
+}
+
+/// Who made the binder call being served, as a key for per-peer caps: the caller's uid.
+pub fn calling_peer() -> Option<String> {
+    Some(format!("uid {}", binder::ThreadState::get_calling_uid()))
 }
 
 /// Always fails: see [`RPC_AVAILABLE`].

@@ -3,16 +3,13 @@
 //! exported here are the whole contract between the shims and the rest of `control`.
 
 use std::io;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use log::warn;
-use nix::sys::stat::{umask, Mode};
-use nix::unistd::{chown, Gid};
+use nix::unistd::Gid;
 use rsbinder::rpc::transport::{UnixTransport, VsockTransport};
 use rsbinder::rpc::{PeerIdentity, RpcClientConfig, RpcServer, RpcSession, RpcTransport};
-use std::os::unix::net::UnixListener;
 
 #[path = "rpc_accept.rs"]
 mod rpc_accept;
@@ -33,6 +30,21 @@ pub use rsbinder::{Interface, Status, Strong};
 
 use iface::IDriverVm::{BnDriverVm, IDriverVm};
 use iface::IDriverVmListener::{BnDriverVmListener, IDriverVmListener};
+
+/// Who made the binder call being served, as a key for per-peer caps: a uid for a local
+/// caller (unix RPC binder, kernel binder), a CID for a vsock one.
+pub fn calling_peer() -> Option<String> {
+    match rsbinder::thread_state::calling_caller()? {
+        rsbinder::thread_state::Caller::Kernel { uid, .. } => Some(format!("uid {uid}")),
+        rsbinder::thread_state::Caller::Rpc(PeerIdentity::Local { uid, .. }) => {
+            Some(format!("uid {uid}"))
+        }
+        rsbinder::thread_state::Caller::Rpc(PeerIdentity::Vsock { cid }) => {
+            Some(format!("cid {cid}"))
+        }
+        _ => None,
+    }
+}
 
 /// Result type of generated AIDL methods.
 pub type Result<T> = rsbinder::BinderResult<T>;
@@ -150,7 +162,7 @@ impl Drop for RpcHandle {
         self.accept.take();
         self.server.stop_accepting();
         if let Some(path) = &self.socket {
-            if let Err(e) = std::fs::remove_file(path) {
+            if let Err(e) = crate::transport::socket::remove(path) {
                 warn!("{}: cannot remove control socket: {e}", path.display());
             }
         }
@@ -197,47 +209,14 @@ fn start(
     })
 }
 
-/// Removes a socket at `path` that nothing listens on (a crashed run's); a live one is an
-/// error, and so is anything that is not a socket.
-fn clear_stale_socket(path: &Path) -> std::result::Result<(), String> {
-    use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
-    use std::os::unix::fs::FileTypeExt;
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e.to_string()),
-    };
-    if !meta.file_type().is_socket() {
-        return Err("exists and is not a socket; not removing it".into());
-    }
-    // Non-blocking: a live server with a full backlog must not park the probe.
-    let probe = socket(
-        AddressFamily::Unix,
-        SockType::Stream,
-        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
-        None,
-    )
-    .map_err(|e| e.to_string())?;
-    let addr = UnixAddr::new(path).map_err(|e| e.to_string())?;
-    match connect(std::os::fd::AsRawFd::as_raw_fd(&probe), &addr) {
-        Err(nix::errno::Errno::ECONNREFUSED) => {
-            std::fs::remove_file(path).or_else(|e| match e.kind() {
-                io::ErrorKind::NotFound => Ok(()),
-                _ => Err(e.to_string()),
-            })
-        }
-        Ok(()) | Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINPROGRESS) => {
-            Err("another server is listening on it".into())
-        }
-        Err(e) => Err(format!("cannot probe it: {e}")),
-    }
-}
-
-/// Serves `root` over RPC binder on the unix socket `path`, mode 0660 and owned by `group`
-/// when given. A stale socket from a crashed run is replaced; a live one is left alone.
+/// Serves `root` over RPC binder on the unix socket `path`: mode 0600, or 0660 owned by
+/// `group` when given (created that way, see [`crate::transport::socket::bind`]). With
+/// `allowed_uids`, only peers with one of those uids (SO_PEERCRED) are admitted, before any
+/// RPC byte. A stale socket from a crashed run is replaced; a live one is left alone.
 pub fn serve_unix(
     path: &Path,
     group: Option<Gid>,
+    allowed_uids: Vec<u32>,
     root: &Strong<dyn IDriverVm>,
 ) -> std::result::Result<RpcHandle, ControlError> {
     let target = format!("unix:{}", path.display());
@@ -245,29 +224,30 @@ pub fn serve_unix(
         target: target.clone(),
         why,
     };
-    clear_stale_socket(path).map_err(err)?;
-    // Created owner-only, then opened to the group: never reachable by others.
-    let old = umask(Mode::from_bits_truncate(0o177));
-    let listener = UnixListener::bind(path);
-    umask(old);
-    let listener = listener.map_err(|e| err(e.to_string()))?;
+    let access = crate::transport::socket::SocketAccess { owner: None, group };
+    let listener = crate::transport::socket::bind(path, access).map_err(|e| err(e.to_string()))?;
     let cleanup = |e: ControlError| {
-        let _ = std::fs::remove_file(path);
+        let _ = crate::transport::socket::remove(path);
         e
     };
-    if let Some(gid) = group {
-        chown(path, None, Some(gid)).map_err(|e| cleanup(err(format!("cannot set group: {e}"))))?;
-    }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
-        .map_err(|e| cleanup(err(format!("cannot set mode: {e}"))))?;
     let scratch = path.parent().unwrap_or(Path::new("."));
+    let gate = allowed_uids.clone();
+    // A second gate behind the accept loop's: rsbinder checks again before the handshake.
+    let authorize: Option<Authorizer> = if allowed_uids.is_empty() {
+        None
+    } else {
+        Some(Box::new(move |peer| match peer {
+            PeerIdentity::Local { uid, .. } => gate.contains(uid),
+            _ => false,
+        }))
+    };
     start(
-        Listener::Unix(listener),
+        Listener::Unix(listener, allowed_uids),
         scratch,
         root,
         &target,
         Some(path.to_owned()),
-        None,
+        authorize,
     )
     .map_err(cleanup)
 }

@@ -26,7 +26,7 @@ pub fn groups(role: Role, pid: u32) -> Vec<Group> {
         Role::Device(kind, link) => {
             out.push(groups::files());
             match link {
-                Link::Socket => out.push(groups::sockets()),
+                Link::Socket => out.extend([groups::sockets(), groups::handoff()]),
                 Link::Gunyah => out.push(groups::gunyah()),
             }
             out.extend(kind_groups(kind));
@@ -163,10 +163,15 @@ mod tests {
     fn no_role_may_create_sockets_exec_or_trace() {
         for role in Role::all() {
             let map = rules(&groups(role, 1));
+            if !matches!(role, Role::Device(_, Link::Socket)) {
+                // Only the peer-allowlist handoff creates (unix) sockets.
+                for nr in [libc::SYS_socket, libc::SYS_connect, libc::SYS_bind] {
+                    assert!(!map.contains_key(&nr), "{role} allows syscall {nr}");
+                }
+            } else {
+                assert!(!map[&libc::SYS_socket].is_empty(), "socket unconditional");
+            }
             for nr in [
-                libc::SYS_socket,
-                libc::SYS_connect,
-                libc::SYS_bind,
                 libc::SYS_execve,
                 libc::SYS_ptrace,
                 libc::SYS_setuid,

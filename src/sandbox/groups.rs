@@ -225,6 +225,35 @@ pub fn sockets() -> Group {
     }
 }
 
+/// The peer-allowlist handoff (transport/socket.rs): a device with `peer_uids`/`peer_gids`
+/// accepts itself and hands each admitted connection to the vhost-user crate through a
+/// private unix listener in a fresh directory.
+pub fn handoff() -> Group {
+    let mut calls = any![
+        SYS_bind,
+        SYS_listen,
+        SYS_connect,
+        SYS_mkdirat,
+        SYS_unlinkat,
+        SYS_umask
+    ];
+    #[cfg(target_arch = "x86_64")]
+    calls.extend(any![SYS_mkdir, SYS_rmdir, SYS_unlink]);
+    calls.push(when(
+        libc::SYS_socket,
+        "socket",
+        vec![vec![cond(0, Op::Eq, libc::AF_UNIX as u64)]],
+    ));
+    Group {
+        name: "handoff",
+        why: "a device with a peer allowlist hands each admitted connection to the vhost-user \
+              crate through a private unix listener: a fresh directory (mkdtemp), a unix \
+              socket bound, listened and connected there, both removed at once; socket only \
+              with AF_UNIX, paths within the runtime dir (landlock)",
+        calls,
+    }
+}
+
 /// Files opened by path while serving, confined by landlock to the configured paths.
 pub fn files() -> Group {
     let mut calls = any![

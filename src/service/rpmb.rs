@@ -46,7 +46,7 @@ impl KindService for RpmbKind {
     ) -> Result<Built, ServiceError> {
         let config = cx.config;
         let stores = cx.shared(|cx| {
-            prepare_state_dir(cx.state_dir)?;
+            prepare_state_dir(cx.state_dir, cx.config.service.allow_shared_dirs)?;
             Ok(RpmbStores::new(cx.state_dir))
         })?;
         Ok(match build_rpmb(config, guest, device, stores)? {
@@ -56,9 +56,10 @@ impl KindService for RpmbKind {
             },
             RpmbServed::RpmbDevSocket(engine, cell) => {
                 let name = device.id.clone();
+                let peers = device.peers.clone();
                 Built {
                     served: Served::OwnSocket(Box::new(move |listener| {
-                        rpmb_dev_socket::serve(&name, *engine, listener)
+                        rpmb_dev_socket::serve_peers(&name, *engine, listener, &peers)
                     })),
                     detail: Some(cell),
                 }
@@ -164,20 +165,19 @@ fn load_or_create_key(path: &Path) -> Result<RpmbKey, String> {
     Ok(key)
 }
 
-/// Creates the state dir (0700) if needed.
-pub fn prepare_state_dir(dir: &Path) -> Result<(), RpmbSetupError> {
-    use std::os::unix::fs::DirBuilderExt;
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| RpmbSetupError {
-            what: format!("state dir {}", dir.display()),
-            why: format!("cannot create: {e}"),
-        })
+/// Creates the state dir (0700) if needed and refuses one others could write, unless
+/// `allow_shared` (see [`crate::service::dirs`]).
+pub fn prepare_state_dir(
+    dir: &Path,
+    allow_shared: bool,
+) -> Result<(), crate::service::dirs::DirError> {
+    crate::service::dirs::prepare(
+        "state dir",
+        dir,
+        0o700,
+        &crate::service::dirs::service_owners(),
+        allow_shared,
+    )
 }
 
 /// Builds the RPMB device `device` of `guest` describes.

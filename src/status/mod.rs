@@ -27,6 +27,6 @@ pub use detail::{
     RadioBand, RadioDetail, RdsDetail, RpmbDetail,
 };
 pub use device_state::{DeviceSnapshot, DeviceState, LinkState, TransportKind};
-pub use events::{EventBus, StatusEvent};
+pub use events::{EventBus, StatusEvent, Subscription, SUBSCRIBER_BACKLOG};
 pub use radio_cell::RadioCell;
 pub use registry::Registry;

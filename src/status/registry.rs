@@ -1,11 +1,10 @@
 //! Every device's state, in config order, plus the event bus and the detail watcher.
 
-use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::device_state::DeviceState;
-use super::events::{EventBus, StatusEvent};
+use super::events::{EventBus, Subscription};
 
 /// The service's live status.
 #[derive(Debug)]
@@ -41,7 +40,7 @@ impl Registry {
     }
 
     /// Receives every event published from now on.
-    pub fn subscribe(&self) -> Receiver<StatusEvent> {
+    pub fn subscribe(&self) -> Subscription {
         self.events.subscribe()
     }
 

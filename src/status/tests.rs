@@ -308,3 +308,34 @@ fn a_detached_state_names_only_the_kind_its_virtio_id_proves() {
     assert_eq!(DeviceState::detached("c", 3, 2).kind(), None);
     assert_eq!(DeviceState::detached("x", 56, 2).kind(), None);
 }
+
+#[test]
+fn a_subscriber_that_never_reads_holds_a_bounded_backlog_of_the_newest_events() {
+    let bus = EventBus::new();
+    let rx = bus.subscribe();
+    let total = SUBSCRIBER_BACKLOG * 4;
+    for i in 0..total {
+        bus.publish(StatusEvent::Detail {
+            device: format!("d{i}"),
+        });
+    }
+    assert_eq!(rx.take_dropped(), (total - SUBSCRIBER_BACKLOG) as u64);
+    let got: Vec<_> = rx.try_iter().collect();
+    assert_eq!(got.len(), SUBSCRIBER_BACKLOG);
+    // The oldest went; the newest stayed, in order.
+    assert_eq!(
+        got.first(),
+        Some(&StatusEvent::Detail {
+            device: format!("d{}", total - SUBSCRIBER_BACKLOG)
+        })
+    );
+    assert_eq!(
+        got.last(),
+        Some(&StatusEvent::Detail {
+            device: format!("d{}", total - 1)
+        })
+    );
+    // The bus going away ends a waiting receiver.
+    drop(bus);
+    assert_eq!(rx.recv(), None);
+}

@@ -5,6 +5,7 @@ pub mod contain;
 pub mod gunyah;
 // The guest-caused log budget is a leaf (hardware backends use it too).
 pub use crate::log_budget;
+pub mod peer;
 pub mod poll;
 #[cfg(any(test, feature = "harness"))]
 pub mod ring_fuzz;
@@ -13,4 +14,5 @@ pub mod rings;
 pub mod rpmb_dev_socket;
 pub mod socket;
 pub mod vhost_user;
+pub mod vhost_user_relay;
 pub mod wake;

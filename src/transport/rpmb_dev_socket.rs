@@ -18,9 +18,12 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
+use super::peer::peer_cred;
+use crate::config::PeerAllowlist;
 use crate::devices::rpmb::engine::RpmbEngine;
 use crate::devices::rpmb::rpmb_dev_wire::{respond, Decoder, DEFAULT_MAX_FRAMES};
 use crate::hw::rpmb::RpmbStorage;
+use crate::log_budget::LogBudget;
 
 /// How one connection ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -151,7 +154,19 @@ fn report(id: &str, end: &ConnectionEnd) {
 
 /// Serves connections on `listener`, one at a time (the newest); runs until the listener
 /// fails.
-pub fn serve<S: RpmbStorage>(id: &str, mut engine: RpmbEngine<S>, listener: UnixListener) {
+pub fn serve<S: RpmbStorage>(id: &str, engine: RpmbEngine<S>, listener: UnixListener) {
+    serve_peers(id, engine, listener, &PeerAllowlist::default())
+}
+
+/// [`serve`], admitting only peers `allow` lets in (SO_PEERCRED). A refused peer is closed
+/// before any byte is read and never replaces the current client.
+pub fn serve_peers<S: RpmbStorage>(
+    id: &str,
+    mut engine: RpmbEngine<S>,
+    listener: UnixListener,
+    allow: &PeerAllowlist,
+) {
+    let refusals = LogBudget::default();
     let mut client: Option<Client> = None;
     let mut buf = vec![0u8; 8 * 512 + 4];
     loop {
@@ -204,6 +219,24 @@ pub fn serve<S: RpmbStorage>(id: &str, mut engine: RpmbEngine<S>, listener: Unix
                     return;
                 }
             };
+            if !allow.is_open() {
+                match peer_cred(&stream) {
+                    Ok(c) if allow.admits(c.uid, c.gid) => {}
+                    refused => {
+                        if refusals.admit(id) {
+                            log::warn!(
+                                "{id}: refused an rpmb_dev client ({}): not in the device's \
+                                 peer_uids/peer_gids",
+                                match refused {
+                                    Ok(c) => format!("pid {}, uid {}, gid {}", c.pid, c.uid, c.gid),
+                                    Err(e) => format!("credentials unknown: {e}"),
+                                }
+                            );
+                        }
+                        continue;
+                    }
+                }
+            }
             if client.take().is_some() {
                 log::warn!("{id}: a new rpmb_dev client replaces the current one");
             }

@@ -7,6 +7,7 @@
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -28,10 +29,13 @@ use vmm_sys_util::timerfd::TimerFd;
 
 use super::contain;
 use super::log_budget::LogBudget;
+use super::peer;
 use super::poll::AdaptivePoll;
 use super::ring_guard::RingGuard;
 use super::rings::{poll_device, process_queue, Rings, Session};
+use super::vhost_user_relay::{Handoff, Relay};
 use super::wake::{arm_timer, EventWaker};
+use crate::config::PeerAllowlist;
 use crate::devices::VirtioDevice;
 use crate::logging::{self, DeviceLog};
 use crate::status::{DeviceState, LinkState};
@@ -499,18 +503,50 @@ impl VhostUserDevice {
     }
 }
 
+/// Who may become a device's frontend.
+#[derive(Debug, Clone, Default)]
+pub enum Gate {
+    /// Whoever the socket file's owner, group and mode let connect: the vhost-user
+    /// daemon accepts on the device socket itself.
+    #[default]
+    Open,
+    /// Only peers `allow` admits (SO_PEERCRED), checked before any message is read; an
+    /// admitted connection is relayed to the daemon (see `vhost_user_relay`), whose handoff
+    /// socket is made in a private directory under `dir`.
+    Peers {
+        /// The device's peer_uids / peer_gids.
+        allow: PeerAllowlist,
+        /// A directory only the service can write (the socket's own).
+        dir: PathBuf,
+    },
+}
+
 /// Serves `device` on `listener` until the process exits, one frontend at a time.
 pub fn serve(device: VhostUserDevice, listener: UnixListener) {
+    serve_gated(device, listener, Gate::Open)
+}
+
+/// [`serve`], admitting only the frontends `gate` lets through.
+pub fn serve_gated(device: VhostUserDevice, listener: UnixListener, gate: Gate) {
     // The accept loop's lines (a frontend connected, left, broke the protocol) are the
     // VMM's doing, not the guest's, and stay outside the device's budget: they are few per
-    // connection, and tools and tests read them.
+    // connection, and tools and tests read them. Refused peers have a budget of their own.
     let id = device.id.clone();
     let guest = device.guest.clone();
     let status = device.status.clone();
     let backend = Arc::new(RwLock::new(device));
-    let mut listener = Listener::from(listener);
+    let refusals = LogBudget::default();
+    let mut accept = match gate {
+        Gate::Open => Accept::Daemon(Listener::from(listener)),
+        Gate::Peers { allow, dir } => Accept::Checked {
+            listener,
+            allow,
+            dir,
+            refusals: &refusals,
+        },
+    };
     loop {
-        match serve_one(&id, &guest, &backend, &mut listener, &status) {
+        match serve_one(&id, &guest, &backend, &mut accept, &status) {
             Ok(()) => {}
             Err(Failure::Frontend(e)) => {
                 error!("{id}: guest {guest}: {e}");
@@ -534,6 +570,19 @@ pub fn serve(device: VhostUserDevice, listener: UnixListener) {
     }
 }
 
+/// How a connection is accepted.
+enum Accept<'a> {
+    /// By the daemon, on the device socket.
+    Daemon(Listener),
+    /// By us, checked, then relayed to the daemon.
+    Checked {
+        listener: UnixListener,
+        allow: PeerAllowlist,
+        dir: PathBuf,
+        refusals: &'a LogBudget,
+    },
+}
+
 /// Why a connection ended badly.
 enum Failure {
     /// Accepting or setting up a connection failed: retried after a pause.
@@ -547,12 +596,25 @@ fn serve_one(
     id: &str,
     guest: &str,
     backend: &Arc<RwLock<VhostUserDevice>>,
-    listener: &mut Listener,
+    accept: &mut Accept<'_>,
     status: &DeviceState,
 ) -> Result<(), Failure> {
     let setup = |what: &str| {
         let what = what.to_owned();
         move |e: String| Failure::Setup(format!("{what}: {e}"))
+    };
+    // A checked frontend is accepted, and its credentials checked, before anything else.
+    let checked = match accept {
+        Accept::Daemon(_) => None,
+        Accept::Checked {
+            listener,
+            allow,
+            refusals,
+            ..
+        } => Some(
+            peer::accept_admitted(id, listener, allow, refusals)
+                .map_err(|e| setup("cannot accept a frontend")(e.to_string()))?,
+        ),
     };
     let mut daemon = VhostUserDaemon::new(
         id.to_owned(),
@@ -585,13 +647,33 @@ fn serve_one(
                 .map_err(|e| setup(what)(e.to_string()))?;
         }
     }
-    daemon
-        .start(listener)
-        .map_err(|e| setup("cannot accept a frontend")(e.to_string()))?;
-    info!("{id}: frontend connected for guest {guest}");
+    let relay = match (accept, checked) {
+        (Accept::Daemon(listener), _) => {
+            daemon
+                .start(listener)
+                .map_err(|e| setup("cannot accept a frontend")(e.to_string()))?;
+            info!("{id}: frontend connected for guest {guest}");
+            None
+        }
+        (Accept::Checked { dir, .. }, Some((frontend, cred))) => {
+            let relay = hand_over(id, &mut daemon, dir, frontend)
+                .map_err(|e| setup("cannot hand the frontend over")(e))?;
+            info!(
+                "{id}: frontend connected for guest {guest} (pid {}, uid {}, gid {})",
+                cred.pid, cred.uid, cred.gid
+            );
+            Some(relay)
+        }
+        (Accept::Checked { .. }, None) => {
+            return Err(Failure::Setup("no checked frontend".to_owned()))
+        }
+    };
     // The connection's thread may already have seen SET_FEATURES (DRIVER_OK).
     status.advance_link(LinkState::Listening, LinkState::Connected);
     let result = daemon.wait();
+    if let Some(relay) = relay {
+        relay.stop();
+    }
     drop(daemon);
     match result {
         Ok(())
@@ -605,4 +687,34 @@ fn serve_one(
             "dropping frontend after protocol error: {e}"
         ))),
     }
+}
+
+/// Connects the daemon to a private handoff socket and relays `frontend` to it.
+fn hand_over(
+    id: &str,
+    daemon: &mut VhostUserDaemon<Arc<RwLock<VhostUserDevice>>>,
+    dir: &Path,
+    frontend: std::os::unix::net::UnixStream,
+) -> Result<Relay, String> {
+    let handoff = Handoff::new(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = handoff
+        .path()
+        .to_str()
+        .ok_or_else(|| format!("{}: not UTF-8", handoff.path().display()))?
+        .to_owned();
+    daemon.start_client(&path).map_err(|e| e.to_string())?;
+    let inner = match handoff.accept_own() {
+        Ok(s) => s,
+        Err(e) => {
+            drop(handoff);
+            // The daemon's thread ends with its connection; wait for it.
+            let _ = daemon.wait();
+            return Err(e.to_string());
+        }
+    };
+    drop(handoff);
+    Relay::start(id, frontend, inner).map_err(|e| {
+        let _ = daemon.wait();
+        e.to_string()
+    })
 }

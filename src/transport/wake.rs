@@ -27,12 +27,12 @@ impl Wake for EventWaker {
 /// expiration count: the timer's readiness later in the same batch is then stale, and a
 /// blocking read would stall the worker until the new deadline, or forever once disarmed.
 pub fn device_timer() -> std::io::Result<TimerFd> {
-    use std::os::fd::AsRawFd;
+    use std::os::fd::{AsRawFd, BorrowedFd};
     let timer = TimerFd::new()?;
-    nix::fcntl::fcntl(
-        timer.as_raw_fd(),
-        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-    )?;
+    // SAFETY: the fd is the timer's own, open for as long as `timer` lives, which outlasts
+    // this borrow.
+    let fd = unsafe { BorrowedFd::borrow_raw(timer.as_raw_fd()) };
+    crate::nix_compat::set_nonblocking(fd)?;
     Ok(timer)
 }
 

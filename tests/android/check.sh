@@ -71,7 +71,7 @@ bp_module_text() {
 has_line() { grep -qxF -- "$2" <<<"$1"; }
 
 # ---------------------------------------------------------------- (a) Android.bp
-BP_FILES=("$ROOT/Android.bp" "$ROOT/aidl/Android.bp")
+BP_FILES=("$ROOT/Android.bp" "$ROOT/aidl/Android.bp" "$ROOT/crates/gunyah-bindings/Android.bp")
 for bp in "${BP_FILES[@]}"; do
     rel=${bp#"$ROOT"/}
     if diff_out=$(bpfmt -d "$bp" 2>&1) && [ -z "$diff_out" ]; then
@@ -82,10 +82,11 @@ for bp in "${BP_FILES[@]}"; do
     fi
 done
 
-modules=$(cat <(bp_modules "$ROOT/Android.bp") <(bp_modules "$ROOT/aidl/Android.bp"))
+modules=$(for bp in "${BP_FILES[@]}"; do bp_modules "$bp"; done)
 for want in "aidl_interface vendor.drivervm" "rust_defaults drivervm_defaults" \
     "rust_library libdrivervm" "rust_binary drivervm" "rust_binary drivervmctl" \
-    "prebuilt_etc drivervm.toml" "license drivervm_license"; do
+    "rust_library libgunyah_bindings" "rust_binary_host drivervm-config-json" \
+    "genrule drivervm_config_json" "prebuilt_etc drivervm.json" "license drivervm_license"; do
     if has_line "$modules" "$want"; then pass "Android.bp declares $want"; else
         fail "Android.bp declares $want (found: $(tr '\n' ',' <<<"$modules"))"
     fi
@@ -113,13 +114,19 @@ check "aidl_interface: the rust backend block itself is enabled" rust_enabled
 check "rust_binary drivervm: vendor, hw/, init_rc, vintf fragment, config" \
     props_ok "$ROOT/Android.bp" drivervm '    defaults: ["drivervm_defaults"],' \
     '    relative_install_path: "hw",' '    init_rc: ["etc/drivervm.rc"],' \
-    '    vintf_fragments: ["vintf/drivervm.xml"],' '    required: ["drivervm.toml"],' \
-    '    srcs: ["src/main.rs"],' '        "vendor.drivervm-V2-rust",'
+    '    vintf_fragments: ["vintf/drivervm.xml"],' '    required: ["drivervm.json"],' \
+    '    srcs: ["src/main.rs"],'
 check "rust_defaults: modules are vendor modules" \
     props_ok "$ROOT/Android.bp" drivervm_defaults '    vendor: true,'
-check "prebuilt_etc drivervm.toml installs to /vendor/etc/drivervm" \
-    props_ok "$ROOT/Android.bp" drivervm.toml '    vendor: true,' \
-    '    src: "etc/android/drivervm.toml",' '    sub_dir: "drivervm",'
+check "rust_library libdrivervm: first arch only (like AOSP's rust-vmm crates), no harness" \
+    bash -c "$(declare -f bp_module_text has_line props_ok); props_ok '$ROOT/Android.bp' libdrivervm '    compile_multilib: \"first\",' && ! bp_module_text '$ROOT/Android.bp' libdrivervm | grep -qF '\"harness\"'"
+check "genrule drivervm_config_json converts the Android TOML with the host tool" \
+    props_ok "$ROOT/Android.bp" drivervm_config_json '    tools: ["drivervm-config-json"],' \
+    '    srcs: ["etc/android/drivervm.toml"],' '    out: ["drivervm.json"],' \
+    '    cmd: "$(location drivervm-config-json) $(in) $(out)",'
+check "prebuilt_etc drivervm.json installs the converted config to /vendor/etc/drivervm" \
+    props_ok "$ROOT/Android.bp" drivervm.json '    vendor: true,' \
+    '    src: ":drivervm_config_json",' '    filename: "drivervm.json",' '    sub_dir: "drivervm",'
 
 # Every file a module names exists. Files other streams of work own are reported, not
 # failed, while they are not yet in the tree.
@@ -134,12 +141,21 @@ aidl_srcs=$(find "$ROOT/aidl/vendor/drivervm" -name '*.aidl' | wc -l)
 if [ "$aidl_srcs" -gt 0 ]; then pass "aidl_interface srcs glob matches $aidl_srcs files"; else
     fail "aidl_interface srcs glob matches files"; fi
 
-# Every AOSP library named in Android.bp is accounted for in docs/aosp.md's table.
-libs=$(grep -ohE '"lib[a-z0-9_]+"' "$ROOT/Android.bp" | tr -d '"' | sort -u)
+# Every library a module links is ours, the AIDL crate, or an AOSP module recorded in
+# tests/android/aosp-crates.toml. That every crate the code imports is in its module's
+# rustlibs, and that each recorded module is one a vendor module may link, is proved by
+# compiling: `cargo test --test aosp_crates` (docs/aosp.md).
+ours=$(for bp in "${BP_FILES[@]}"; do bp_modules "$bp"; done | awk '$1 ~ /^rust_library/ {print $2}')
+libs=$(for bp in "${BP_FILES[@]}"; do
+    awk '/^    rustlibs: \[/ { r = 1; next } r && /^    \]/ { r = 0 } r { print }' "$bp"
+done | tr -d ' ",' | sort -u)
+recorded=$(sed -nE 's/^module = "([^"]+)"$/\1/p' "$ROOT/tests/android/aosp-crates.toml")
+[ -n "$libs" ] || fail "rustlibs entries found in the Android.bp files"
 for lib in $libs; do
-    [ "$lib" = libdrivervm ] && continue
-    if grep -qF "\`$lib\`" "$ROOT/docs/aosp.md"; then pass "docs/aosp.md maps $lib"; else
-        fail "docs/aosp.md maps $lib"; fi
+    if has_line "$ours" "$lib"; then pass "rustlibs $lib is a module of this tree"
+    elif [[ $lib =~ ^vendor\.drivervm-V[0-9]+-rust$ ]]; then pass "rustlibs $lib is the aidl_interface's crate"
+    elif has_line "$recorded" "$lib"; then pass "rustlibs $lib is recorded in tests/android/aosp-crates.toml"
+    else fail "rustlibs $lib is recorded in tests/android/aosp-crates.toml"; fi
 done
 
 # ---------------------------------------------------------------- (b) sepolicy
@@ -297,7 +313,7 @@ FC="$SE/file_contexts"
 check "label: /vendor/bin/hw/drivervm" expect_label /vendor/bin/hw/drivervm "$FC" drivervm_exec
 check "label: /vendor/bin/drivervmctl (its own exec type, not vendor_file)" \
     expect_label /vendor/bin/drivervmctl "$FC" drivervmctl_exec
-check "label: /vendor/etc/drivervm/drivervm.toml" expect_label /vendor/etc/drivervm/drivervm.toml "$FC" drivervm_vendor_config_file
+check "label: /vendor/etc/drivervm/drivervm.json" expect_label /vendor/etc/drivervm/drivervm.json "$FC" drivervm_vendor_config_file
 check "label: /dev/mmcblk0rpmb (and not /dev/mmcblk0)" \
     bash -c "$(declare -f label_of expect_label); expect_label /dev/mmcblk0rpmb '$FC' drivervm_rpmb_device && expect_label /dev/mmcblk0 '$FC'"
 check "label: /dev/radio0" expect_label /dev/radio0 "$FC" drivervm_radio_device
@@ -364,8 +380,8 @@ check ".rc creates the runtime dirs that file_contexts labels" \
 
 # The config path the service is started with is where prebuilt_etc installs the file,
 # and it carries the config label.
-etc_text=$(bp_module_text "$ROOT/Android.bp" drivervm.toml)
-etc_path="/vendor/etc/$(sed -nE 's/^    sub_dir: "([^"]+)",$/\1/p' <<<"$etc_text")/$(sed -nE 's/^    src: "([^"]+)",$/\1/p' <<<"$etc_text" | xargs -r basename)"
+etc_text=$(bp_module_text "$ROOT/Android.bp" drivervm.json)
+etc_path="/vendor/etc/$(sed -nE 's/^    sub_dir: "([^"]+)",$/\1/p' <<<"$etc_text")/$(sed -nE 's/^    filename: "([^"]+)",$/\1/p' <<<"$etc_text")"
 rc_config=$(awk '$1 == "service" { for (i = 4; i < NF; i++) if ($i == "--config") print $(i + 1) }' "$RC")
 check ".rc --config is the prebuilt_etc install path ($etc_path)" agree "$rc_config" "$etc_path"
 check "config path is labelled drivervm_vendor_config_file" \

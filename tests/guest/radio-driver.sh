@@ -11,62 +11,37 @@
 #                                              WORKDIR/report.log, the console in
 #                                              WORKDIR/console.log
 #
-# Caches under ${DRIVERVM_CACHE:-~/.cache/drivervm}: guest-x86-6.12-v1 (the kernel, shared
-# with the sound tests) and linux-headers-6.12.95+deb12-v1 (headers + kbuild, extracted).
+# Caches under ${DRIVERVM_CACHE:-~/.cache/drivervm}: guest-x86-6.12-v1 (the kernel, from
+# x86-guest-lib.sh, shared with the other x86 guest tests) and linux-headers-6.12.95+deb12-v1
+# (headers + kbuild, extracted).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-KVER=6.12.95+deb12-amd64
+# shellcheck source=tests/guest/x86-guest-lib.sh
+. "$HERE/x86-guest-lib.sh"
 KBASE=6.12.95+deb12
-KPKG="linux-image-$KVER"
 HPKGS=("linux-headers-$KVER" "linux-headers-$KBASE-common" "linux-kbuild-$KBASE")
-DCACHE="${DRIVERVM_CACHE:-$HOME/.cache/drivervm}"
-CACHE="$DCACHE/guest-x86-6.12-v1"
 HCACHE="$DCACHE/linux-headers-$KBASE-v1"
 KDIR="$HCACHE/root/usr/src/linux-headers-$KVER"
 MODULES=(mc videodev soundcore snd snd-timer snd-pcm virtio_snd virtio_blk)
 GUEST_TOOLS=(v4l2-ctl rds-ctl v4l2-compliance arecord)
 
 missing_tools() {
-  local miss=() t
+  local t
   bash "$HERE/build-qemu-x86.sh" check >/dev/null 2>&1 ||
-    miss+=("$(bash "$HERE/build-qemu-x86.sh" check 2>&1 | tr '\n' ' ')")
-  [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || miss+=("static /bin/busybox (busybox-static)")
+    MISSING+=("$(bash "$HERE/build-qemu-x86.sh" check 2>&1 | tr '\n' ' ')")
+  need_guest_base
   for t in v4l2-ctl rds-ctl v4l2-compliance; do
-    command -v "$t" >/dev/null || miss+=("$t (v4l-utils)")
+    command -v "$t" >/dev/null || MISSING+=("$t (v4l-utils)")
   done
-  command -v arecord >/dev/null || miss+=("arecord (alsa-utils)")
-  for t in modprobe depmod xz cpio gzip ldd make dpkg base64; do
-    command -v "$t" >/dev/null || miss+=("$t")
-  done
+  command -v arecord >/dev/null || MISSING+=("arecord (alsa-utils)")
+  need_cmds make dpkg base64
   # Debian's kernel headers build modules with the compiler the kernel was built with.
-  command -v x86_64-linux-gnu-gcc-12 >/dev/null || miss+=("x86_64-linux-gnu-gcc-12 (gcc-12)")
-  if [ ! -f "$CACHE/root/boot/vmlinuz-$KVER" ] || [ ! -f "$KDIR/.config" ]; then
-    command -v apt-get >/dev/null || miss+=("apt-get (to download $KPKG and headers)")
+  command -v x86_64-linux-gnu-gcc-12 >/dev/null || MISSING+=("x86_64-linux-gnu-gcc-12 (gcc-12)")
+  if [ ! -f "$KDIR/.config" ]; then
+    command -v apt-get >/dev/null || MISSING+=("apt-get (to download the kernel headers)")
   fi
-  printf '%s\n' "${miss[@]+"${miss[@]}"}"
-}
-
-apt_download() {
-  local dir="$1"
-  shift
-  (cd "$dir" && apt-get download "$@" >/dev/null 2>&1) || {
-    apt-get update -qq && (cd "$dir" && apt-get download "$@")
-  }
-}
-
-fetch_kernel() {
-  [ -f "$CACHE/root/boot/vmlinuz-$KVER" ] && return
-  mkdir -p "$CACHE"
-  local tmp
-  tmp="$(mktemp -d "$CACHE/dl.XXXXXX")"
-  apt_download "$tmp" "$KPKG"
-  dpkg -x "$tmp"/*.deb "$tmp/root"
-  depmod -b "$tmp/root" "$KVER"
-  rm -rf "$CACHE/root"
-  mv "$tmp/root" "$CACHE/root"
-  rm -rf "$tmp"
 }
 
 # The headers packages of exactly the guest kernel, unpacked (not installed).
@@ -99,28 +74,17 @@ build_module() {
   fi
 }
 
-copy_with_libs() {
-  local dest="$1" bin="$2"
-  install -D -m 0755 "$bin" "$dest$bin"
-  ldd "$bin" | awk '$2 == "=>" {print $3} $1 ~ /^\// {print $1}' | while read -r lib; do
-    [ -n "$lib" ] && [ -e "$lib" ] && install -D -m 0755 "$(readlink -f "$lib")" "$dest$lib"
-  done
-}
-
 build_initrd() {
-  local work="$1" root m ko t
+  local work="$1" root t
   root="$(mktemp -d)"
   mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,lib/modules,usr/share,usr/bin}
   install -m 0755 /bin/busybox "$root/bin/busybox"
-  for m in "${MODULES[@]}"; do
-    ko="$(modprobe -d "$CACHE/root" -S "$KVER" --show-depends "$m" | awk '{print $2}' | tail -1)"
-    xz -dc "$ko" > "$root/lib/modules/$m.ko"
-  done
+  add_modules "$root" "${MODULES[@]}"
   install -m 0644 "$work/mod/virtio_radio.ko" "$root/lib/modules/virtio_radio.ko"
   for t in "${GUEST_TOOLS[@]}"; do copy_with_libs "$root" "$(command -v "$t")"; done
   cp -a /usr/share/alsa "$root/usr/share/alsa"
   install -m 0755 "$HERE/radio-driver-init.sh" "$root/init"
-  (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initrd.gz"
+  pack_initrd "$root" "$work/initrd.gz"
   rm -rf "$root"
 }
 
@@ -138,7 +102,7 @@ run_guest() {
   # second boot powers off.
   timeout "${GUEST_TIMEOUT:-600}" "$qemu" -M q35 -accel tcg -cpu max -m 512 -smp 2 \
     -nodefaults -no-user-config -display none \
-    -kernel "$CACHE/root/boot/vmlinuz-$KVER" -initrd "$work/initrd.gz" \
+    -kernel "$KERNEL" -initrd "$work/initrd.gz" \
     -append "console=ttyS0 panic=-1 loglevel=4" \
     -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem \
     -chardev socket,id=radio0,path="$radio" \
@@ -153,8 +117,8 @@ run_guest() {
 
 case "${1:-}" in
   check)
-    m="$(missing_tools)"
-    if [ -n "$m" ]; then printf 'missing: %s\n' "$m"; exit 3; fi
+    missing_tools
+    report_missing
     ;;
   run)
     [ $# -eq 4 ] || { echo "usage: $0 run RADIO_SOCKET SND_SOCKET WORKDIR" >&2; exit 2; }

@@ -1,5 +1,5 @@
-//! What the real-guest sound tests share: the guest script's tool check, the signals they
-//! send, and reading the report the guest prints (sections of text, files in base64).
+//! What the real-guest sound tests share: the guest script, the signals they send, and
+//! decoding the files the guest prints in base64 (the rest is in `support::guest`).
 
 /// The script that builds and boots the sound guests (tests/guest/).
 pub const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/guest/sound-guest.sh");
@@ -41,14 +41,4 @@ pub fn base64_decode(text: &str) -> Vec<u8> {
         }
     }
     out
-}
-
-/// The lines of `report` between `=== <start>` and the next `=== ` line.
-pub fn section<'a>(report: &'a str, start: &str) -> &'a str {
-    let marker = format!("=== {start}\n");
-    let Some(at) = report.find(&marker) else {
-        panic!("no section {start:?} in guest report:\n{report}");
-    };
-    let body = &report[at + marker.len()..];
-    &body[..body.find("=== ").unwrap_or(body.len())]
 }

@@ -24,7 +24,6 @@ use super::constants::*;
 use super::frame::Frame;
 use crate::hw::rpmb::{RpmbKey, RpmbMac, RpmbStorage, StorageError};
 use crate::status::RpmbCell;
-use hmac::Mac;
 use std::sync::Arc;
 
 /// Per-request block limits, reported to virtio drivers as `max_wr_cnt` / `max_rd_cnt`.
@@ -353,7 +352,7 @@ impl<S: RpmbStorage> RpmbEngine<S> {
             for f in frames.iter() {
                 hmac.update(f.mac_input());
             }
-            let tag: [u8; KEY_MAC_SIZE] = hmac.finalize().into_bytes().into();
+            let tag: [u8; KEY_MAC_SIZE] = hmac.finalize();
             if let Some(last) = frames.last_mut() {
                 last.set_key_mac(&tag);
             }
@@ -372,7 +371,7 @@ fn mac_matches(mut mac: RpmbMac, frames: &[Frame]) -> bool {
         mac.update(f.mac_input());
     }
     match frames.last() {
-        Some(last) => mac.verify_slice(last.key_mac()).is_ok(),
+        Some(last) => mac.verify(last.key_mac()),
         None => false,
     }
 }

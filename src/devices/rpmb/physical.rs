@@ -5,8 +5,6 @@
 //! part is an [`RpmbEngine`] over an image file: it implements [`RpmbFrameDevice`] here, so
 //! the file backend and real eMMC/UFS parts are driven by the same code.
 
-use hmac::Mac;
-
 use super::constants::*;
 use super::engine::RpmbEngine;
 use super::frame::Frame;
@@ -176,7 +174,7 @@ impl PhysicalRpmb {
     pub fn derive(&self, label: &[u8]) -> [u8; KEY_MAC_SIZE] {
         let mut mac = self.key.mac();
         mac.update(label);
-        mac.finalize().into_bytes().into()
+        mac.finalize()
     }
 
     fn verify(&self, op: &'static str, frames: &[Frame]) -> Result<(), PhysicalError> {
@@ -188,8 +186,11 @@ impl PhysicalRpmb {
             op,
             why: "no response".into(),
         })?;
-        mac.verify_slice(last.key_mac())
-            .map_err(|_| PhysicalError::BadMac { op })
+        if mac.verify(last.key_mac()) {
+            Ok(())
+        } else {
+            Err(PhysicalError::BadMac { op })
+        }
     }
 
     fn sign(&self, frames: &mut [Frame]) {
@@ -197,7 +198,7 @@ impl PhysicalRpmb {
         for f in frames.iter() {
             mac.update(f.mac_input());
         }
-        let tag: [u8; KEY_MAC_SIZE] = mac.finalize().into_bytes().into();
+        let tag: [u8; KEY_MAC_SIZE] = mac.finalize();
         if let Some(last) = frames.last_mut() {
             last.set_key_mac(&tag);
         }

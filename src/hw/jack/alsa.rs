@@ -193,7 +193,7 @@ impl JackSource for AlsaJack {
                 return Ok(true);
             }
             let mut buf = [0u8; Event::SIZE * EVENT_BATCH];
-            let n = match nix::unistd::read(element.fd.as_raw_fd(), &mut buf) {
+            let n = match crate::nix_compat::read(element.fd.as_fd(), &mut buf) {
                 Ok(n) => n,
                 Err(nix::errno::Errno::EAGAIN) => continue,
                 Err(e) => return Err(JackError::io("read control events", e.into())),

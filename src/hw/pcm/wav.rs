@@ -6,6 +6,7 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::{PcmCapture, PcmError, PcmParams, PcmPlayback, SampleFormat};
@@ -179,7 +180,14 @@ impl PcmPlayback for WavSink {
         if matches!(&self.file, Some((_, f)) if *f == fmt) {
             return Ok(());
         }
-        let mut file = File::create(&self.path)
+        // Opened at a guest's request, possibly as root: never through a symlink planted at
+        // the path, which would have the guest's audio overwrite any file.
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&self.path)
             .map_err(|e| PcmError::io(format!("create {}", self.path.display()), e))?;
         let h = header(&fmt, 0).ok_or_else(|| PcmError::Unsupported("WAV format".into()))?;
         file.write_all(&h)
@@ -346,6 +354,18 @@ mod tests {
         assert_eq!(u32::from_le_bytes(h[28..32].try_into().unwrap()), 192000);
         assert_eq!(u16::from_le_bytes([h[32], h[33]]), 4);
         assert_eq!(u32::from_le_bytes(h[40..44].try_into().unwrap()), 100);
+    }
+
+    #[test]
+    fn sink_refuses_a_symlink_at_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        let path = dir.path().join("out.wav");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let mut sink = WavSink::new(&path);
+        assert!(sink.open(&params()).is_err());
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
     }
 
     #[test]

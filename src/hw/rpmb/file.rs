@@ -7,10 +7,10 @@
 //! record that the superblock does not yet cover, so an acknowledged write is never lost and
 //! a torn one is either finished (its journal record is whole) or never happened.
 
+use super::crypto::sha256;
 use super::MAX_WRITE_BLOCKS;
 use super::{check_range, RpmbKey, RpmbMac, RpmbStorage, StorageError, BLOCK_SIZE, MAX_BLOCKS};
 use nix::fcntl::{Flock, FlockArg};
-use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -65,16 +65,14 @@ impl Superblock {
         if let Some(key) = &self.key {
             b[32..64].copy_from_slice(key.expose());
         }
-        let sum = Sha256::digest(&b[..SLOT_CHECKED]);
+        let sum = sha256(&[&b[..SLOT_CHECKED]]);
         b[SLOT_CHECKED..].copy_from_slice(&sum);
         b
     }
 
     /// Decodes a slot; `None` if it is torn, blank or from another format.
     fn decode(b: &[u8; SLOT_SIZE]) -> Option<Self> {
-        if &b[0..8] != SUPERBLOCK_MAGIC
-            || Sha256::digest(&b[..SLOT_CHECKED])[..] != b[SLOT_CHECKED..]
-        {
+        if &b[0..8] != SUPERBLOCK_MAGIC || sha256(&[&b[..SLOT_CHECKED]])[..] != b[SLOT_CHECKED..] {
             return None;
         }
         if le_u32(&b[8..12]) != FORMAT_VERSION {
@@ -134,10 +132,7 @@ impl JournalHeader {
 }
 
 fn journal_checksum(header: &[u8], data: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(header);
-    h.update(data);
-    h.finalize().into()
+    sha256(&[header, data])
 }
 
 fn le_u32(b: &[u8]) -> u32 {
@@ -209,7 +204,7 @@ impl FileRpmb {
                 "capacity of {capacity_blocks} blocks is outside 1..={MAX_BLOCKS}"
             )));
         }
-        if path.exists() {
+        if std::fs::symlink_metadata(path).is_ok() {
             return Err(StorageError::Io(std::io::Error::new(
                 std::io::ErrorKind::AlreadyExists,
                 format!("{} already exists", path.display()),
@@ -254,7 +249,17 @@ impl FileRpmb {
 
     /// Opens an existing image, replaying a durable but uncommitted write if there is one.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
-        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        // Never through a symlink: one planted at the image path would have the service
+        // write (and keep a key in) whatever file it points to.
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|e| {
+                let e = super::refuse_symlink(e);
+                std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+            })?;
         let file = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
             StorageError::Io(std::io::Error::new(
                 std::io::ErrorKind::WouldBlock,
@@ -278,7 +283,7 @@ impl FileRpmb {
 
     /// Opens `path` if it exists (its capacity must be `capacity_blocks`), else creates it.
     pub fn open_or_create(path: &Path, capacity_blocks: u32) -> Result<Self, StorageError> {
-        if !path.exists() {
+        if std::fs::symlink_metadata(path).is_err() {
             return Self::create(path, capacity_blocks);
         }
         let this = Self::open(path)?;
@@ -537,7 +542,7 @@ impl RpmbStorage for FileRpmb {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hmac::Mac;
+    use crate::devices::rpmb::test_hmac::hmac_sha256;
 
     const KEY: [u8; 32] = [0x5a; 32];
 
@@ -601,14 +606,33 @@ mod tests {
             Err(StorageError::KeyAlreadyProgrammed)
         ));
         // The stored key is the programmed one: its MAC matches a MAC keyed independently.
-        let mut theirs = RpmbMac::new_from_slice(&KEY).unwrap();
         let mut ours = f.keyed_mac().unwrap();
-        Mac::update(&mut ours, b"abc");
-        Mac::update(&mut theirs, b"abc");
-        assert_eq!(
-            Mac::finalize(ours).into_bytes(),
-            Mac::finalize(theirs).into_bytes()
-        );
+        ours.update(b"abc");
+        assert_eq!(ours.finalize(), hmac_sha256(&KEY, b"abc"));
+    }
+
+    #[test]
+    fn a_symlink_at_the_image_path_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("victim");
+        std::fs::write(&target, b"precious").unwrap();
+        let path = image(&dir);
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        for result in [
+            FileRpmb::open(&path),
+            FileRpmb::open_or_create(&path, 1024),
+            FileRpmb::create(&path, 1024),
+        ] {
+            assert!(result.is_err());
+        }
+        let e = FileRpmb::open(&path).unwrap_err().to_string();
+        assert!(e.contains("symbolic link"), "{e}");
+        // Dangling: still not followed into creating the target.
+        std::fs::remove_file(&target).unwrap();
+        assert!(FileRpmb::open_or_create(&path, 1024).is_err());
+        assert!(!target.exists());
+        std::fs::write(&target, b"precious").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"precious");
     }
 
     #[test]

@@ -70,6 +70,16 @@ fn read_key(path: &Path, mut f: File) -> Result<RpmbKey, KeyFileError> {
     Ok(RpmbKey::new(raw))
 }
 
+/// Opens the key file for reading without following a symlink at `path`: one planted there
+/// by whoever could write the state dir would hand the service another file as its key.
+fn open_key(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(super::refuse_symlink)
+}
+
 /// Reads the key at `path`, or creates it durably (mode 0600) from `fresh`.
 ///
 /// Returns the key and whether it was created now.
@@ -77,7 +87,7 @@ pub fn load_or_create(
     path: &Path,
     fresh: impl FnOnce() -> Result<[u8; 32], String>,
 ) -> Result<(RpmbKey, bool), KeyFileError> {
-    match File::open(path) {
+    match open_key(path) {
         Ok(f) => return read_key(path, f).map(|k| (k, false)),
         Err(e) if e.kind() == ErrorKind::NotFound => {}
         Err(e) => return Err(io(path, "open")(e)),
@@ -109,7 +119,7 @@ pub fn load_or_create(
         Ok(()) => {}
         // Someone created the key meanwhile: theirs is the key.
         Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-            let f = File::open(path).map_err(io(path, "open"))?;
+            let f = open_key(path).map_err(io(path, "open"))?;
             return read_key(path, f).map(|k| (k, false));
         }
         Err(e) => return Err(io(path, "link")(e)),
@@ -144,6 +154,21 @@ mod tests {
         let (again, created) = load_or_create(&path, || panic!("no new key")).unwrap();
         assert!(!created);
         assert_eq!(again, key);
+    }
+
+    #[test]
+    fn a_symlink_at_the_key_path_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        std::fs::write(&target, [9; 32]).unwrap();
+        let path = dir.path().join("k");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let e = load_or_create(&path, || panic!("no new key")).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        // Dangling: not followed into creating a key at the target either.
+        std::fs::remove_file(&target).unwrap();
+        assert!(load_or_create(&path, || Ok([1; 32])).is_err());
+        assert!(!target.exists());
     }
 
     #[test]

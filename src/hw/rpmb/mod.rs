@@ -6,15 +6,25 @@
 //! Backends: [`file::FileRpmb`] (crash-safe image file, persistent) and
 //! [`memory::MemoryRpmb`] (volatile, for tests and throwaway guests).
 
+pub mod crypto;
 pub mod emmc;
 pub mod file;
 pub mod frames;
 pub mod key_file;
+
+/// Names the reason when an `O_NOFOLLOW` open met a symlink (ELOOP says "too many levels").
+pub(crate) fn refuse_symlink(e: std::io::Error) -> std::io::Error {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        std::io::Error::new(
+            e.kind(),
+            "is a symbolic link (refused: state files are opened without following links)",
+        )
+    } else {
+        e
+    }
+}
 pub mod memory;
 pub mod ufs;
-
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 /// Bytes in one RPMB block.
 pub const BLOCK_SIZE: usize = 256;
@@ -23,8 +33,7 @@ pub const MAX_BLOCKS: u32 = 1 << 16;
 /// Most blocks one authenticated write may carry (the virtio `max_wr_cnt` field is a u8).
 pub const MAX_WRITE_BLOCKS: u16 = 255;
 
-/// HMAC-SHA256 keyed with an RPMB authentication key.
-pub type RpmbMac = Hmac<Sha256>;
+pub use crypto::RpmbMac;
 
 /// The 256-bit RPMB authentication key. Never printed: `Debug` is redacted.
 #[derive(Clone, PartialEq, Eq)]
@@ -38,11 +47,7 @@ impl RpmbKey {
 
     /// A MAC instance keyed with this key.
     pub(crate) fn mac(&self) -> RpmbMac {
-        // HMAC accepts keys of any length, so this cannot fail for 32 bytes.
-        match RpmbMac::new_from_slice(&self.0) {
-            Ok(mac) => mac,
-            Err(_) => unreachable!("HMAC-SHA256 accepts 32-byte keys"),
-        }
+        RpmbMac::new(&self.0)
     }
 
     /// The raw bytes, for backends that persist the key.

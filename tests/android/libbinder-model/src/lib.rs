@@ -295,6 +295,17 @@ pub fn check_interface<T: FromIBinder + ?Sized>(
     model_only()
 }
 
+/// The calling thread's binder state (`binder::ThreadState`, state.rs).
+pub struct ThreadState;
+
+impl ThreadState {
+    /// The effective uid of the process that sent the transaction being handled (`uid_t`,
+    /// a `u32` on Android), or this process's own outside a transaction.
+    pub fn get_calling_uid() -> u32 {
+        model_only()
+    }
+}
+
 /// Process-wide binder thread pool control (`binder::ProcessState`, state.rs).
 pub struct ProcessState;
 

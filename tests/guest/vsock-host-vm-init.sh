@@ -1,0 +1,72 @@
+#!/bin/busybox sh
+# PID 1 of the host VM in the two-VM vsock test (vsock-two-vm.sh): drivervmctl and
+# drivervm-ctlbench query the driver VM's drivervm over vsock (CID in /data/driver-cid),
+# port 5680 (this VM's CID is allowed) and port 5681 (it is not); the report goes to the
+# second serial port (ttyS1), which tests/guest_vsock_two_vm.rs parses.
+/bin/busybox --install -s /bin
+export PATH=/usr/bin:/bin:/sbin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+exec 3>/dev/ttyS1
+say() { echo "$*" >&3; }
+for m in vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport; do
+  insmod /lib/modules/$m.ko || say "insmod $m failed"
+done
+CID=$(cat /data/driver-cid)
+SVC=vsock:$CID:5680
+
+# The driver VM boots alongside: wait (up to 240 s) until its service answers.
+start=$(date +%s)
+until drivervmctl --connect $SVC status >/dev/null 2>&1; do
+  if [ $(( $(date +%s) - start )) -ge 240 ]; then say "=== unreachable"; break; fi
+  sleep 0.5
+done
+say "=== reachable after $(( $(date +%s) - start )) s"
+
+say "=== status"
+drivervmctl --connect $SVC status >&3 2>&1
+say "=== rc=$?"
+say "=== status-json"
+drivervmctl --connect $SVC --json status >&3 2>&1
+say "=== rc=$?"
+say "=== device"
+drivervmctl --connect $SVC device vm0-scmi >&3 2>&1
+say "=== rc=$?"
+say "=== device-json"
+drivervmctl --connect $SVC --json device vm0-rpmb >&3 2>&1
+say "=== rc=$?"
+
+# The driver VM's other service does not list this VM's CID.
+say "=== refused"
+drivervmctl --connect vsock:$CID:5681 status >&3 2>&1
+say "=== rc=$?"
+start=$(date +%s)
+n=0
+while [ $n -lt 40 ]; do drivervmctl --connect vsock:$CID:5681 status >/dev/null 2>&1; n=$((n + 1)); done
+say "=== refused-burst"
+say "attempts 41 seconds $(( $(date +%s) - start + 1 ))"
+
+# A watcher across the VMs: the driver VM changes a link once it sees the listener.
+drivervmctl --connect $SVC --json watch >/tmp/watch.out 2>/tmp/watch.err &
+W=$!
+i=0
+while [ "$(grep -c '"event":"link"' /tmp/watch.out)" -lt 2 ] && [ $i -lt 1200 ]; do
+  sleep 0.1; i=$((i + 1))
+done
+say "=== watch"
+cat /tmp/watch.out >&3
+say "=== watch stderr"
+cat /tmp/watch.err >&3
+
+# Latency of a status call (listDevices) from one TCG guest to another.
+say "=== bench"
+drivervm-ctlbench --connect $SVC --duration 5 >&3 2>&1
+say "=== rc=$?"
+
+kill $W 2>/dev/null
+wait $W
+say "=== done"
+sync
+poweroff -f

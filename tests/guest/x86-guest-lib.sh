@@ -1,0 +1,109 @@
+# Sourced by the x86 guest scripts (control-guest.sh, radio-driver.sh, radio-vivid.sh,
+# sound-guest.sh, vsock-two-vm.sh): the one guest kernel they all boot (Debian's 6.12, from
+# apt, cached), the host-tool check they share, and how they fill an initramfs from host
+# files. One copy, so the kernel version and the cache key cannot drift apart between them.
+#
+# Cache: ${DRIVERVM_CACHE:-~/.cache/drivervm}/guest-x86-6.12-v1 (the unpacked kernel package;
+# delete it to download again).
+# shellcheck shell=bash
+
+KVER=6.12.95+deb12-amd64
+KPKG="linux-image-$KVER"
+DCACHE="${DRIVERVM_CACHE:-$HOME/.cache/drivervm}"
+CACHE="$DCACHE/guest-x86-6.12-v1"
+KERNEL="$CACHE/root/boot/vmlinuz-$KVER"
+QEMU="${QEMU:-qemu-system-x86_64}"
+
+# What the host lacks, one entry per item; each script adds its own to this list and ends
+# its `check` with report_missing.
+MISSING=()
+
+# Adds each command of "$@" that is not on PATH to MISSING.
+need_cmds() {
+  local t
+  for t in "$@"; do command -v "$t" >/dev/null || MISSING+=("$t"); done
+}
+
+# Adds what building and booting any x86 guest needs: a static busybox (the guest's whole
+# userland), the initramfs tools, and apt-get while the kernel is not cached.
+need_guest_base() {
+  # A dynamically linked busybox would need its libraries in every initramfs.
+  [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 ||
+    MISSING+=("static /bin/busybox (busybox-static)")
+  need_cmds modprobe depmod xz cpio gzip ldd
+  [ -f "$KERNEL" ] || command -v apt-get >/dev/null || MISSING+=("apt-get (to download $KPKG)")
+}
+
+# Adds $QEMU if it is not there, and each frontend device of "$@" it cannot create.
+need_qemu() {
+  local d devices
+  if ! command -v "$QEMU" >/dev/null; then
+    MISSING+=("$QEMU (qemu-system-x86 from bookworm-backports)")
+    return
+  fi
+  # Captured first: grep -q stopping early would fail the pipe under pipefail.
+  devices="$("$QEMU" -device help 2>/dev/null || true)"
+  for d in "$@"; do
+    grep -qF "\"$d\"" <<<"$devices" || MISSING+=("$QEMU with $d")
+  done
+}
+
+# Prints MISSING after "missing: " and exits 3 if it holds anything (the Rust side skips the
+# test with that text, or fails under CI).
+report_missing() {
+  if [ ${#MISSING[@]} -gt 0 ]; then
+    printf 'missing: %s\n' "$(printf '%s\n' "${MISSING[@]}")"
+    exit 3
+  fi
+}
+
+# Downloads the packages "${@:2}" into directory $1, updating the package lists once if the
+# first attempt fails (a fresh machine has none).
+apt_download() {
+  local dir="$1"
+  shift
+  (cd "$dir" && apt-get download "$@" >/dev/null 2>&1) || {
+    apt-get update -qq && (cd "$dir" && apt-get download "$@")
+  }
+}
+
+# Unpacks the guest kernel package into the cache (not installed) with its module index.
+fetch_kernel() {
+  [ -f "$KERNEL" ] && return
+  mkdir -p "$CACHE"
+  local tmp
+  tmp="$(mktemp -d "$CACHE/dl.XXXXXX")"
+  apt_download "$tmp" "$KPKG"
+  dpkg -x "$tmp"/*.deb "$tmp/root"
+  depmod -b "$tmp/root" "$KVER"
+  rm -rf "$CACHE/root"
+  mv "$tmp/root" "$CACHE/root"
+  rm -rf "$tmp"
+}
+
+# Installs host binary $2 into root $1 as $3 (default: its own path), with the shared
+# libraries it loads at their own paths.
+copy_with_libs() {
+  local dest="$1" bin="$2" as="${3:-$2}"
+  install -D -m 0755 "$bin" "$dest$as"
+  ldd "$bin" | awk '$2 == "=>" {print $3} $1 ~ /^\// {print $1}' | while read -r lib; do
+    [ -n "$lib" ] && [ -e "$lib" ] && install -D -m 0755 "$(readlink -f "$lib")" "$dest$lib"
+  done
+}
+
+# Decompresses the guest kernel's modules "${@:2}" into $1/lib/modules/NAME.ko, where the
+# guests' init scripts insmod them in the order they need.
+add_modules() {
+  local root="$1" m ko
+  shift
+  mkdir -p "$root/lib/modules"
+  for m in "$@"; do
+    ko="$(modprobe -d "$CACHE/root" -S "$KVER" --show-depends "$m" | awk '{print $2}' | tail -1)"
+    xz -dc "$ko" > "$root/lib/modules/$m.ko"
+  done
+}
+
+# Packs directory $1 into the gzip'd newc cpio $2 (an initramfs).
+pack_initrd() {
+  (cd "$1" && find . | cpio -o -H newc --quiet | gzip -1) > "$2"
+}
