@@ -7,10 +7,11 @@
 //!   virtio-backend interface from a driver VM).
 //!
 //! Beside them: [`config`] (the TOML file), [`platform`] (the shared SCMI hardware a config
-//! describes), [`service`] (wires config to devices and transports), [`status`] (live device
-//! state the transports and devices publish with atomics), [`control`] (the
-//! `vendor.drivervm.IDriverVm` service over binder) and `harness` (a driver-side vhost-user
-//! frontend for tests and load, built only with the `harness` feature).
+//! describes), [`sandbox`] (the daemon's privileges and seccomp filters), [`service`] (wires
+//! config to devices and transports), [`status`] (live device state the transports and
+//! devices publish with atomics), [`control`] (the `vendor.drivervm.IDriverVm` service over
+//! binder) and `harness` (a driver-side vhost-user frontend for tests and load, built only
+//! with the `harness` feature).
 
 pub mod config;
 pub mod control;
@@ -24,7 +25,9 @@ pub mod log_budget;
 pub mod logging;
 pub mod nix_compat;
 pub mod platform;
+pub mod sandbox;
 pub mod service;
 pub mod status;
+pub mod thread_role;
 pub mod transport;
 pub mod wake;

@@ -8,6 +8,7 @@ use log::{error, info};
 use nix::sys::signal::{SigSet, Signal};
 
 use drivervm::config::{self, Config};
+use drivervm::sandbox::{self, Identity, Role};
 use drivervm::{control, logging, service};
 
 /// Serves a driver VM's SoC hardware (clocks, RPMB, audio, FM radio) to guest VMs as
@@ -97,7 +98,21 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    match run(&cfg, &runtime_dir, &state_dir) {
+    // Before any thread exists: every thread inherits no_new_privs and waits for the
+    // privilege drop before it touches a guest byte.
+    if let Err(e) = sandbox::announce() {
+        error!("{e}");
+        eprintln!("drivervm: {e}");
+        return ExitCode::FAILURE;
+    }
+    let identity = match Identity::resolve(&cfg.service, nix::unistd::geteuid()) {
+        Ok(id) => id,
+        Err(e) => {
+            eprintln!("drivervm: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match run(&cfg, &runtime_dir, &state_dir, &identity) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e:#}");
@@ -111,6 +126,7 @@ fn run(
     cfg: &Config,
     runtime_dir: &std::path::Path,
     state_dir: &std::path::Path,
+    identity: &Identity,
 ) -> anyhow::Result<()> {
     // Every thread inherits this mask, so only the sigwait below ever sees these signals.
     let mut signals = SigSet::empty();
@@ -119,7 +135,7 @@ fn run(
     signals.thread_block()?;
 
     let svc = service::start_in(cfg, runtime_dir, state_dir)?;
-    let _control = match start_control(cfg, runtime_dir, &svc) {
+    let (_control, root) = match start_control(cfg, runtime_dir, &svc) {
         Ok(c) => c,
         Err(e) => {
             // Leave no device socket behind for a VMM to find dead.
@@ -127,6 +143,19 @@ fn run(
             return Err(e);
         }
     };
+    // Every node is open and every socket bound: nothing privileged is left to do.
+    let report = match sandbox::lock_down(cfg, runtime_dir, state_dir, identity) {
+        Ok(r) => r,
+        Err(e) => {
+            svc.remove_sockets();
+            return Err(e.into());
+        }
+    };
+    log_sandbox(identity, &report);
+    if control::kernel_binder_present() {
+        register_kernel_binder(root)?;
+    }
+    sandbox::enter(Role::Main);
     info!(
         "ready: {} device(s) listening in {}",
         svc.endpoints().len(),
@@ -138,13 +167,17 @@ fn run(
     Ok(())
 }
 
-/// Serves the status interface on every binder this machine and config offer; the returned
-/// handles keep the RPC servers running.
+/// Serves the status interface over RPC binder on every endpoint the config asks for; the
+/// returned handles keep the RPC servers running. Kernel binder comes later
+/// ([`register_kernel_binder`]), once privileges are dropped.
 fn start_control(
     cfg: &Config,
     runtime_dir: &std::path::Path,
     svc: &service::Service,
-) -> anyhow::Result<Vec<control::RpcHandle>> {
+) -> anyhow::Result<(
+    Vec<control::RpcHandle>,
+    control::Strong<dyn control::iface::IDriverVm::IDriverVm>,
+)> {
     use anyhow::Context;
     let driver_vm = control::DriverVm::new(svc.status().clone())
         .context("cannot start the control event thread")?;
@@ -181,15 +214,59 @@ fn start_control(
             vsock.port, vsock.allowed_cids
         );
     }
-    if control::kernel_binder_present() {
-        // Without servicemanager (a plain Linux host with binderfs) the RPC endpoints still
-        // serve, so this is logged rather than fatal.
-        match control::register_kernel(&root) {
-            Ok(()) => info!("control: registered {}", control::SERVICE_NAME),
-            Err(e) => log::warn!("control: {e}"),
-        }
+    Ok((handles, root))
+}
+
+/// Registers with servicemanager from a thread in the kernel-binder role, so that the
+/// binder thread pool it starts inherits that role's filter.
+fn register_kernel_binder(
+    root: control::Strong<dyn control::iface::IDriverVm::IDriverVm>,
+) -> anyhow::Result<()> {
+    let thread = std::thread::Builder::new()
+        .name("binder-register".into())
+        .spawn(move || {
+            sandbox::enter(Role::KernelBinder);
+            control::register_kernel(&root)
+        })?;
+    // Without servicemanager (a plain Linux host with binderfs) the RPC endpoints still
+    // serve, so this is logged rather than fatal.
+    match thread.join() {
+        Ok(Ok(())) => info!("control: registered {}", control::SERVICE_NAME),
+        Ok(Err(e)) => log::warn!("control: {e}"),
+        Err(_) => log::warn!("control: the binder registration thread panicked"),
     }
-    Ok(handles)
+    Ok(())
+}
+
+/// Says what the sandbox does, once, at start-up: loudly when part of it is off.
+fn log_sandbox(id: &Identity, report: &sandbox::Report) {
+    if id.root_without_user {
+        log::warn!(
+            "sandbox: started as root without service.user: staying uid 0 with no \
+             capabilities; set service.user to run as an unprivileged user"
+        );
+    }
+    if !report.seccomp {
+        log::warn!(
+            "sandbox: SECCOMP IS OFF (service.sandbox = false): every thread may make any \
+             syscall; for debugging only"
+        );
+    }
+    if !report.landlock {
+        log::warn!(
+            "sandbox: this kernel has no landlock: the filesystem is not limited to the \
+             runtime dir, the state dir and the configured device nodes"
+        );
+    }
+    info!(
+        "sandbox: uid {} gid {}, no capabilities, no_new_privs, seccomp {}, landlock {} \
+         ({} us)",
+        id.uid,
+        id.gid,
+        if report.seccomp { "on" } else { "off" },
+        if report.landlock { "on" } else { "off" },
+        report.took.as_micros()
+    );
 }
 
 /// The control socket's group, resolved; errors name the key that set it.

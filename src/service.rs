@@ -13,6 +13,7 @@ use log::info;
 use nix::unistd::{Gid, Uid, User};
 
 use crate::config::{Config, DeviceConfig, DeviceKind, GuestConfig, TransportConfig};
+use crate::sandbox::{self, Link, Role};
 use crate::service::kind::{BuildContext, Built, Phase, Served};
 use crate::service::registry::rpmb::RpmbSetupError;
 use crate::status::{DeviceState, EventBus, LinkState, Registry, TransportKind};
@@ -474,6 +475,7 @@ fn start_socket_device(
         gate,
     } = bound;
     let id = endpoint.device.clone();
+    let role = Role::Device(endpoint.kind, Link::Socket);
     let os_err = |why: String| ServiceError::Os {
         device: id.clone(),
         why,
@@ -484,13 +486,15 @@ fn start_socket_device(
                 .map_err(|e| os_err(format!("cannot create event fds: {e}")))?
                 .with_status(state.clone())
                 .with_poll_max(config.service.queue_poll_max());
-            std::thread::Builder::new()
-                .name(id.clone())
-                .spawn(move || serve_or_fail(backend, listener, gate, &state))
+            std::thread::Builder::new().name(id.clone()).spawn(move || {
+                sandbox::enter(role);
+                serve_or_fail(backend, listener, gate, &state)
+            })
         }
-        Served::OwnSocket(serve) => std::thread::Builder::new()
-            .name(id.clone())
-            .spawn(move || serve(listener)),
+        Served::OwnSocket(serve) => std::thread::Builder::new().name(id.clone()).spawn(move || {
+            sandbox::enter(role);
+            serve(listener)
+        }),
     };
     let thread = spawned.map_err(|e| os_err(format!("cannot spawn thread: {e}")))?;
     log_served(&endpoint);

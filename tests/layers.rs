@@ -2,7 +2,8 @@
 //! src/hw, src/status, src/devices or src/config names (`crate::<module>`) a module of a
 //! higher layer.
 //!
-//! Order, lowest first: the leaves (`kind`, `wake`, `generation`, `log_budget`, `nix_compat`),
+//! Order, lowest first: the leaves (`kind`, `wake`, `generation`, `log_budget`, `nix_compat`,
+//! `thread_role`),
 //! `hw`, `status`, `devices`, `config`; everything else (transport, platform, service,
 //! control, harness, logging, the registry) sits above. Test code is exempt: a test may drive a lower layer through a higher
 //! one (an RPMB engine feeding an eMMC frame test), which is not a dependency of the product.
@@ -13,7 +14,14 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-const LEAVES: &[&str] = &["kind", "wake", "generation", "log_budget", "nix_compat"];
+const LEAVES: &[&str] = &[
+    "kind",
+    "wake",
+    "generation",
+    "log_budget",
+    "nix_compat",
+    "thread_role",
+];
 
 /// Each checked layer and the top-level modules it may name besides itself and the leaves.
 const LAYERS: &[(&str, &[&str])] = &[

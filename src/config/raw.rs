@@ -44,6 +44,10 @@ pub(super) struct RawService {
     pub control_vsock_port: Option<RawInt>,
     pub control_vsock_cids: Option<Vec<RawInt>>,
     pub queue_poll_max_us: Option<RawInt>,
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub supplementary_groups: Option<Vec<String>>,
+    pub sandbox: Option<bool>,
     pub control_uids: Option<Vec<RawInt>>,
     pub allow_shared_dirs: Option<bool>,
 }

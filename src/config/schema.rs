@@ -55,6 +55,14 @@ pub struct ServiceConfig {
     /// Longest a request queue is busy-polled after its work before sleeping; `None` is
     /// the default ([`ServiceConfig::DEFAULT_QUEUE_POLL_MAX`]), zero turns polling off.
     pub queue_poll_max: Option<Duration>,
+    /// The user the service runs as after start-up (when started as root).
+    pub user: Option<String>,
+    /// Its group after start-up; default the user's primary group.
+    pub group: Option<String>,
+    /// Supplementary groups kept after start-up; every other one is dropped.
+    pub supplementary_groups: Vec<String>,
+    /// `false` turns the seccomp filters off (debugging); `None` is on.
+    pub sandbox: Option<bool>,
     /// Uids allowed on the control socket (checked with SO_PEERCRED); empty: anyone the
     /// socket's mode lets in.
     pub control_uids: Vec<u32>,
@@ -86,6 +94,11 @@ impl ServiceConfig {
     /// Most a queue may be configured to poll: beyond a millisecond spinning costs more than
     /// any wake-up it saves.
     pub const MAX_QUEUE_POLL_US: u64 = 1000;
+
+    /// Whether the seccomp filters are installed (`service.sandbox`, default true).
+    pub fn sandbox(&self) -> bool {
+        self.sandbox.unwrap_or(true)
+    }
 
     /// The group that owns the control socket, if any is configured.
     pub fn control_group(&self) -> Option<&str> {
@@ -121,6 +134,13 @@ pub struct SocConfig {
     pub identity: SocIdentity,
     /// Clocks, power/reset/performance domains and sensors served over SCMI.
     pub scmi: ScmiPlatformConfig,
+}
+
+impl SocConfig {
+    /// The Linux clock and sensor roots the config uses ([`ScmiPlatformConfig::linux_paths`]).
+    pub fn linux_paths(&self, linux_clocks: bool) -> Vec<PathBuf> {
+        self.scmi.linux_paths(linux_clocks)
+    }
 }
 
 /// One `[[guest]]`: a VM and the devices served to it.

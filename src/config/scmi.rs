@@ -51,6 +51,26 @@ pub struct ClockConfig {
     pub policy: RatePolicy,
 }
 
+impl ScmiPlatformConfig {
+    /// The debugfs clock root (when `linux_clocks`: a device uses the `linux` backend) and
+    /// the sysfs root (when a sensor reads sysfs): what the sandbox must let the service
+    /// reach after start-up.
+    pub fn linux_paths(&self, linux_clocks: bool) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        if linux_clocks {
+            out.push(self.linux_clock_root.clone());
+        }
+        if self
+            .sensors
+            .iter()
+            .any(|(_, source)| matches!(source, SensorSource::Sysfs(_)))
+        {
+            out.push(self.linux_sensor_root.clone());
+        }
+        out
+    }
+}
+
 /// The SCMI hardware of the SoC: simulated resources and where real clocks are found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScmiPlatformConfig {

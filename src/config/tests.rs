@@ -235,6 +235,10 @@ fn example_parses_to_what_its_comments_say() {
                 allowed_cids: vec![2],
             }),
             queue_poll_max: Some(std::time::Duration::from_micros(32)),
+            user: Some("drivervm".into()),
+            group: Some("drivervm".into()),
+            supplementary_groups: vec!["audio".into()],
+            sandbox: Some(true),
             control_uids: vec![0, 1000],
             allow_shared_dirs: false,
         }
@@ -769,7 +773,7 @@ fn unknown_keys_name_line_column_and_key() {
         "etc/x.toml: line 3, column 1, at service.socket: unknown field `socket`, \
          expected one of `runtime_dir`, `state_dir`, `socket_group`, `log_level`, `control_socket`, \
          `control_group`, `control_vsock_port`, `control_vsock_cids`, `queue_poll_max_us`, \
-         `control_uids`, `allow_shared_dirs`"
+         `user`, `group`, `supplementary_groups`, `sandbox`, `control_uids`, `allow_shared_dirs`"
     );
     assert_eq!(
         err("[servic]\n"),

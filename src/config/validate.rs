@@ -116,10 +116,18 @@ impl<'a> Validator<'a> {
         for (key, group) in [
             ("service.socket_group", &raw.socket_group),
             ("service.control_group", &raw.control_group),
+            ("service.group", &raw.group),
         ] {
             if let Some(group) = group {
                 self.group(key, group)?;
             }
+        }
+        let supplementary_groups = raw.supplementary_groups.unwrap_or_default();
+        for (i, group) in supplementary_groups.iter().enumerate() {
+            self.group(&format!("service.supplementary_groups[{i}]"), group)?;
+        }
+        if let Some(user) = &raw.user {
+            self.user("service.user", user)?;
         }
         if let Some(socket) = &raw.control_socket {
             self.socket("service.control_socket", socket)?;
@@ -160,7 +168,26 @@ impl<'a> Validator<'a> {
             control_socket: raw.control_socket,
             control_group: raw.control_group,
             control_vsock,
+            user: raw.user,
+            group: raw.group,
+            supplementary_groups,
+            sandbox: raw.sandbox,
         })
+    }
+
+    fn user(&self, key: &str, user: &str) -> Result<(), ConfigError> {
+        let bad = |c: char| c.is_whitespace() || c == ':' || c == '/' || c == '\0';
+        if user.is_empty() || user.contains(bad) {
+            return Err(self.err(
+                key,
+                format!(
+                    "\"{}\" is not a user name (expected a non-empty name without \
+                     whitespace, ':' or '/')",
+                    user.escape_debug()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn group(&self, key: &str, group: &str) -> Result<(), ConfigError> {

@@ -195,6 +195,7 @@ impl Listeners {
         std::thread::Builder::new()
             .name("control-events".into())
             .spawn(move || {
+                crate::thread_role::enter(crate::thread_role::ThreadRole::Control);
                 while let Some(event) = rx.recv() {
                     let dropped = rx.take_dropped();
                     if dropped > 0 {

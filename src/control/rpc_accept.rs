@@ -236,7 +236,10 @@ impl AcceptLoop {
         let looped = Arc::clone(&slots);
         let thread = std::thread::Builder::new()
             .name("ctl-accept".into())
-            .spawn(move || run(&listener, &server, &looped))?;
+            .spawn(move || {
+                crate::thread_role::enter(crate::thread_role::ThreadRole::Control);
+                run(&listener, &server, &looped)
+            })?;
         Ok(AcceptLoop {
             slots,
             thread: Some(thread),

@@ -56,6 +56,7 @@ impl Registry {
         std::thread::Builder::new()
             .name("status-detail".into())
             .spawn(move || {
+                crate::thread_role::enter(crate::thread_role::ThreadRole::Status);
                 let mut seen: Vec<u64> = Vec::new();
                 while bell.take() {
                     let Some(reg) = weak.upgrade() else { return };

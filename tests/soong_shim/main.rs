@@ -169,7 +169,8 @@ fn write_project(dir: &Path, tag: &str, inputs: &Inputs) {
              // The clock mirror hw arbitration writes and status reads.\n    \
              pub mod clock {{\n        #[path = {:?}]\n        pub mod table;\n    }}\n}}\n\
              // Leaves every layer may name.\n\
-             #[path = {:?}]\npub mod kind;\n#[path = {:?}]\npub mod generation;\n",
+             #[path = {:?}]\npub mod kind;\n#[path = {:?}]\npub mod generation;\n\
+             #[path = {:?}]\npub mod thread_role;\n",
             src("config/kinds.rs"),
             src("status/mod.rs"),
             inputs.control.join("mod.rs"),
@@ -177,6 +178,7 @@ fn write_project(dir: &Path, tag: &str, inputs: &Inputs) {
             src("hw/clock/table.rs"),
             src("kind.rs"),
             src("generation.rs"),
+            src("thread_role.rs"),
         ),
     );
 }

@@ -50,6 +50,8 @@ pub struct Service {
     log_path: PathBuf,
     /// Where the current process's part of the (appended) log starts.
     log_from: usize,
+    /// The user and group the binary is started as, when not this process's.
+    as_user: Option<(u32, u32)>,
 }
 
 impl Service {
@@ -76,6 +78,32 @@ impl Service {
             runtime_dir,
             log_path,
             log_from: 0,
+            as_user: None,
+        };
+        svc.spawn(sockets);
+        svc
+    }
+
+    /// Like [`Service::start`] in `dir` (which `uid` must be able to write), with the
+    /// binary started as `uid`/`gid` (the caller must be root).
+    pub fn start_as(
+        dir: tempfile::TempDir,
+        config: &str,
+        sockets: &[&str],
+        uid: u32,
+        gid: u32,
+    ) -> Service {
+        let runtime_dir = dir.path().join("run");
+        let config_path = dir.path().join("drivervm.toml");
+        std::fs::write(&config_path, config).expect("write config");
+        let log_path = dir.path().join("service.log");
+        let mut svc = Service {
+            child: None,
+            dir,
+            runtime_dir,
+            log_path,
+            log_from: 0,
+            as_user: Some((uid, gid)),
         };
         svc.spawn(sockets);
         svc
@@ -90,7 +118,12 @@ impl Service {
             .append(true)
             .open(&self.log_path)
             .expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_drivervm"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_drivervm"));
+        if let Some((uid, gid)) = self.as_user {
+            use std::os::unix::process::CommandExt;
+            command.uid(uid).gid(gid);
+        }
+        let child = command
             .arg("--config")
             .arg(self.dir.path().join("drivervm.toml"))
             .arg("--runtime-dir")

@@ -132,6 +132,7 @@ pub fn spawn_watch(
     std::thread::Builder::new()
         .name(thread_name(name))
         .spawn(move || {
+            crate::thread_role::enter(crate::thread_role::ThreadRole::JackWatch);
             info!("{tag}: watching {}", source.describe());
             let mut last = initial;
             // The last error logged: a source that stays broken is reported once.

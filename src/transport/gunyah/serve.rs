@@ -184,7 +184,10 @@ pub fn start_node_with(
     let name = node.to_owned();
     std::thread::Builder::new()
         .name(format!("gunyah-{}", short(node)))
-        .spawn(move || supervise(&name, &open, window_base, timing, first))
+        .spawn(move || {
+            crate::sandbox::enter(crate::sandbox::Role::GunyahNode);
+            supervise(&name, &open, window_base, timing, first)
+        })
         .map_err(|source| GunyahError::Node {
             node: node.to_owned(),
             what: "spawning the supervisor thread",
@@ -476,12 +479,17 @@ fn spawn_label(
     let worker_control = control.clone();
     let worker = std::thread::Builder::new()
         .name(id.clone())
-        .spawn(move || run_worker(dev, &worker_control, &rx))?;
+        .spawn(move || {
+            // A label's worker serves whichever kind its device is: the node's filter.
+            crate::sandbox::enter(crate::sandbox::Role::GunyahNode);
+            run_worker(dev, &worker_control, &rx)
+        })?;
     let events_id = id.clone();
     let log = dev_log;
     let events = std::thread::Builder::new()
         .name(format!("{id}-ev"))
         .spawn(move || {
+            crate::sandbox::enter(crate::sandbox::Role::GunyahEvents);
             let _scope = crate::logging::enter(&log);
             let end = run_events(&events_id, label, io.as_ref(), &control, &tx, &seen);
             let _ = ended.send(());

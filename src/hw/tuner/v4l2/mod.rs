@@ -361,7 +361,10 @@ impl V4l2Tuner {
         let (c, w) = (cancelled.clone(), waker_slot.clone());
         std::thread::Builder::new()
             .name("radio-v4l2".into())
-            .spawn(move || worker(blocking, job_rx, out_tx, c, w))
+            .spawn(move || {
+                crate::thread_role::enter(crate::thread_role::ThreadRole::TunerWorker);
+                worker(blocking, job_rx, out_tx, c, w)
+            })
             .map_err(os("spawn tuner worker"))?;
         debug!(
             "radio: {} is \"{}\" ({}), bands {bands:?}",
