@@ -25,6 +25,7 @@ pub mod log_budget;
 pub mod logging;
 pub mod nix_compat;
 pub mod platform;
+#[cfg_attr(soong, path = "sandbox/android.rs")]
 pub mod sandbox;
 pub mod service;
 pub mod status;

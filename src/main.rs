@@ -247,16 +247,10 @@ fn log_sandbox(id: &Identity, report: &sandbox::Report) {
         );
     }
     if !report.seccomp {
-        log::warn!(
-            "sandbox: SECCOMP IS OFF (service.sandbox = false): every thread may make any \
-             syscall; for debugging only"
-        );
+        log::warn!("sandbox: SECCOMP IS OFF ({})", report.seccomp_off);
     }
     if !report.landlock {
-        log::warn!(
-            "sandbox: this kernel has no landlock: the filesystem is not limited to the \
-             runtime dir, the state dir and the configured device nodes"
-        );
+        log::warn!("sandbox: landlock is off: {}", report.landlock_off);
     }
     info!(
         "sandbox: uid {} gid {}, no capabilities, no_new_privs, seccomp {}, landlock {} \

@@ -17,6 +17,7 @@ mod runtime_dir;
 mod schema;
 mod syntax;
 mod validate;
+mod vm_fd;
 
 #[cfg(test)]
 mod tests;
@@ -34,6 +35,7 @@ pub use schema::{
 // The kinds' own modules and what they export, declared by the registry.
 pub use registry::*;
 pub use validate::LOG_LEVELS;
+pub use vm_fd::{vm_fd_node, vm_fd_of, VM_FD_DIR};
 
 /// The embedded default config, as printed by `drivervm --print-default-config`.
 pub const DEFAULT_CONFIG_TEXT: &str = include_str!("default.toml");

@@ -571,14 +571,11 @@ impl<'a> Validator<'a> {
                             ),
                         )
                     })?;
-                (
-                    PathBuf::from(crate::transport::gunyah::vm_fd_node(fd)),
-                    Some(fd),
-                )
+                (PathBuf::from(super::vm_fd_node(fd)), Some(fd))
             }
         };
         let shown = shown_path(&node);
-        if vm_fd.is_none() && crate::transport::gunyah::vm_fd_of(&node).is_some() {
+        if vm_fd.is_none() && super::vm_fd_of(&node).is_some() {
             return Err(self.err(
                 place,
                 format!(

@@ -2,7 +2,7 @@
 //! wrapped, so a huge counter reads as i64::MAX rather than negative.
 
 use super::shim::iface;
-use crate::config::DeviceKind;
+use crate::kind::DeviceKind;
 use crate::status::{
     AudioDirection, AudioStreamDetail, AudioStreamState, ClockDetail, DeviceDetail, DeviceSnapshot,
     LinkState, RadioBand, RadioDetail, RpmbDetail, TransportKind,

@@ -7,7 +7,7 @@ use super::convert;
 use super::listeners::Listeners;
 use super::shim::{self, iface, Interface, Status, Strong};
 use super::BinderResult;
-use crate::config::DeviceKind;
+use crate::kind::DeviceKind;
 use crate::status::{DeviceDetail, DeviceState, Registry};
 
 use iface::IDriverVm::IDriverVm;

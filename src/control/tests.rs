@@ -4,7 +4,7 @@ use std::sync::Arc;
 use super::iface::IDriverVm::{self as idv, IDriverVm};
 use super::iface::IDriverVmListener::IDriverVmListener;
 use super::*;
-use crate::config::DeviceKind;
+use crate::kind::DeviceKind;
 use crate::status::{
     ClockTable, ClockView, DeviceState, EventBus, Registry, RpmbCell, TransportKind,
 };

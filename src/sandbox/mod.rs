@@ -23,6 +23,7 @@ mod groups;
 mod identity;
 mod ioctls;
 mod names;
+mod outcome;
 mod role;
 mod sigsys;
 
@@ -35,31 +36,10 @@ use seccompiler::BpfProgram;
 
 pub use filters::groups as role_groups;
 pub use identity::Identity;
+pub use outcome::{Report, SandboxError};
 pub use role::{Link, Role};
 
 use crate::config::Config;
-
-/// Why the sandbox could not be set up.
-#[derive(Debug, thiserror::Error)]
-pub enum SandboxError {
-    /// A `[service]` key names something unusable.
-    #[error("{key}: {why}")]
-    Config {
-        /// The config key.
-        key: &'static str,
-        /// What is wrong with it.
-        why: String,
-    },
-    /// Changing user, groups or capabilities failed.
-    #[error("dropping privileges: {0}")]
-    Privileges(String),
-    /// Building or enforcing the landlock ruleset failed.
-    #[error("landlock: {0}")]
-    Landlock(String),
-    /// Building or installing a seccomp filter failed.
-    #[error("seccomp: {0}")]
-    Seccomp(String),
-}
 
 /// What every thread applies to itself once the gate opens.
 struct Plan {
@@ -114,17 +94,6 @@ fn enter_thread_role(role: crate::thread_role::ThreadRole) {
     })
 }
 
-/// What [`lock_down`] did, for the start-up log.
-#[derive(Debug)]
-pub struct Report {
-    /// Whether landlock is enforced on this kernel.
-    pub landlock: bool,
-    /// Whether seccomp filters are installed (`service.sandbox`).
-    pub seccomp: bool,
-    /// How long building and applying everything took (the start-up cost).
-    pub took: std::time::Duration,
-}
-
 /// Drops the process to `id`, restricts the calling (main) thread's filesystem and
 /// releases every thread waiting in [`enter`]. The main thread installs its own filter
 /// later, with [`enter`]`(Role::Main)`, once it has started what it starts.
@@ -148,6 +117,10 @@ pub fn lock_down(
             Ok(Report {
                 landlock,
                 seccomp,
+                landlock_off: "this kernel has no landlock: the filesystem is not limited to \
+                               the runtime dir, the state dir and the configured device nodes",
+                seccomp_off: "service.sandbox = false: every thread may make any syscall; \
+                              for debugging only",
                 took: start.elapsed(),
             })
         }

@@ -2,7 +2,7 @@
 //!
 //! `src/control/mod.rs` picks `shim_libbinder.rs` under `cfg(soong)`, which only an AOSP tree
 //! builds. This test writes a small Cargo project that compiles the real `src/control` (with the
-//! `status`, `config::DeviceKind` and leaf code it uses) as Soong would: `--cfg soong`, the
+//! `status` and leaf code it uses) as Soong would: `--cfg soong`, the
 //! `cargo_pkg_version` Android.bp gives, warnings denied, linked against
 //! * `binder` = tests/android/libbinder-model, a signature-level model of AOSP libbinder_rs, and
 //! * `vendor_drivervm` = the generated crate's surface, emitted by `aidl_surface` from the
@@ -160,8 +160,7 @@ fn write_project(dir: &Path, tag: &str, inputs: &Inputs) {
         &dir.join("lib.rs"),
         &format!(
             "//! drivervm's control plane as Soong compiles it.\n#![deny(warnings)]\n\
-             // Only kinds.rs of config is here; helpers the rest of config uses are not dead.\n\
-             #[allow(dead_code)]\n#[path = {:?}]\npub mod config;\n#[path = {:?}]\npub mod status;\n\
+             #[path = {:?}]\npub mod status;\n\
              #[path = {:?}]\npub mod control;\n\
              // The status model names PCM formats; only format.rs of hw is needed.\n\
              #[allow(dead_code)]\npub mod hw {{\n    pub mod pcm {{\n        \
@@ -171,7 +170,6 @@ fn write_project(dir: &Path, tag: &str, inputs: &Inputs) {
              // Leaves every layer may name.\n\
              #[path = {:?}]\npub mod kind;\n#[path = {:?}]\npub mod generation;\n\
              #[path = {:?}]\npub mod thread_role;\n",
-            src("config/kinds.rs"),
             src("status/mod.rs"),
             inputs.control.join("mod.rs"),
             src("hw/pcm/format.rs"),

@@ -28,6 +28,7 @@ pub mod sim;
 mod vm_fd;
 mod window;
 
+pub use crate::config::{vm_fd_node, vm_fd_of, VM_FD_DIR};
 pub use device::{transport_features, Found, LabelDevice};
 pub use io::{
     BackendEvent, DeviceLabel, EventSet, FeatureWord, GunyahBackendIo, Numbering, QueueInfo,
@@ -35,7 +36,7 @@ pub use io::{
 };
 pub use node::BackendNode;
 pub use serve::{start_node, start_node_with, NodeDevice, NodeTiming, OpenNode};
-pub use vm_fd::{vm_fd_node, vm_fd_of, VmFdBackend, VM_FD_DIR};
+pub use vm_fd::VmFdBackend;
 pub use window::{map_window, WindowError};
 
 /// Why a node or one of its devices could not be set up.

@@ -20,7 +20,6 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::path::Path;
 use std::sync::Mutex;
 
 use gunyah_bindings::secure_vm_loader::get_fw_name;
@@ -28,26 +27,8 @@ use gunyah_bindings::virtio_backend::{BackendFd, FdAction, Numbering};
 
 use super::io::{BackendEvent, DeviceLabel, FeatureWord, GunyahBackendIo, QueueInfo, SharedWindow};
 
-/// Where the config names a VM fd: `/proc/self/fd/<n>`, the node name used in logs and
-/// for the per-node rules.
-pub const VM_FD_DIR: &str = "/proc/self/fd";
-
 /// Descriptor numbers already taken over: each is owned (and closed) once.
 static TAKEN: Mutex<BTreeSet<RawFd>> = Mutex::new(BTreeSet::new());
-
-/// The node name of VM fd `n`.
-pub fn vm_fd_node(n: u32) -> String {
-    format!("{VM_FD_DIR}/{n}")
-}
-
-/// The descriptor number of a node named by [`vm_fd_node`], if it is one.
-pub fn vm_fd_of(node: &Path) -> Option<RawFd> {
-    let rest = node.strip_prefix(VM_FD_DIR).ok()?.to_str()?;
-    if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    rest.parse().ok()
-}
 
 /// An inherited VM fd, owned by the transport from its first open on.
 #[derive(Debug)]
@@ -184,15 +165,6 @@ impl AsRawFd for VmFdBackend {
 mod tests {
     use super::*;
     use std::os::fd::IntoRawFd;
-
-    #[test]
-    fn node_names_round_trip_and_other_paths_are_not_vm_fds() {
-        assert_eq!(vm_fd_node(3), "/proc/self/fd/3");
-        assert_eq!(vm_fd_of(Path::new("/proc/self/fd/3")), Some(3));
-        assert_eq!(vm_fd_of(Path::new("/proc/self/fd/")), None);
-        assert_eq!(vm_fd_of(Path::new("/proc/self/fd/3x")), None);
-        assert_eq!(vm_fd_of(Path::new("/dev/gh_virtio_backend_ivi")), None);
-    }
 
     #[test]
     fn an_inherited_fd_is_taken_once_and_a_missing_one_is_ebadf() {
