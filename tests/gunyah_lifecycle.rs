@@ -158,11 +158,14 @@ fn a_driver_without_access_platform_is_refused_clearly_and_a_stock_one_works() {
 #[test]
 fn a_restart_while_the_guest_runs_is_reported_once_and_healed_by_a_driver_reset() {
     let node = SimNode::new(SIM_WINDOW_BASE, WINDOW, &[1]).unwrap();
-    let _old = serve(&node, "rr", &[1]);
+    let old = serve(&node, "rr", &[1]);
     let mut a = SimDriver::attach(&node, 1, 1, &opts(Duration::from_secs(5))).unwrap();
     assert_eq!(a.request(0, b"before", 8).unwrap(), b"erofeb");
-    // drivervm dies and starts again; the guest goes on running with its driver.
+    // drivervm dies and starts again; the guest goes on running with its driver. A dead
+    // process's threads are gone with it: wait until the old service's are, or a worker of
+    // it still polling the shared window (preempted on a busy machine) would answer.
     node.kill_backend();
+    until("the killed service's threads to end", || old.is_finished());
     let _new = serve(&node, "rr", &[1]);
     logged("rr1", &["had this device running", "reboot the guest VM"]);
     // Its notifications are parked by the kernel: it is not served...
