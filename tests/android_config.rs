@@ -1,8 +1,9 @@
-//! The config Android installs (etc/android/drivervm.toml) against the init script that
+//! The config Android installs (etc/android/drivervm.toml, installed as the drivervm.json the
+//! host tool makes of it) against the init script that
 //! starts the service on it (etc/drivervm.rc), the vendor AIDs (etc/config.fs) and the
 //! VINTF manifest (vintf/drivervm.xml):
 //!
-//! - `drivervm --check-config` on the installed file, unchanged: its directories are the
+//! - `drivervm --check-config` on the installed JSON file, unchanged: its directories are the
 //!   ones the .rc creates for the service's user, its socket groups are groups the .rc
 //!   gives the service (so it may hand its sockets to them without CAP_CHOWN), every socket
 //!   lies in the sockets directory, and the binder instance it registers is the one VINTF
@@ -151,8 +152,21 @@ fn check_config(config: &Path) -> Checked {
     checked
 }
 
+/// The file Android installs: etc/android/drivervm.toml turned into drivervm.json by the
+/// host tool, as Android.bp's `drivervm_config_json` genrule runs it.
 fn installed_config() -> PathBuf {
-    Path::new(ROOT).join("etc/android/drivervm.toml")
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "android-config-{}-{:?}.json",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let status = Command::new(env!("CARGO_BIN_EXE_drivervm-config-json"))
+        .arg(Path::new(ROOT).join("etc/android/drivervm.toml"))
+        .arg(&out)
+        .status()
+        .expect("run drivervm-config-json");
+    assert!(status.success(), "drivervm-config-json failed");
+    out
 }
 
 #[test]
