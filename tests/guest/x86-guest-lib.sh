@@ -82,10 +82,16 @@ fetch_kernel() {
 }
 
 # Installs host binary $2 into root $1 as $3 (default: its own path), with the shared
-# libraries it loads at their own paths.
+# libraries it loads at their own paths. Debug info is dropped (symbols stay, so a panic's
+# backtrace still names functions): the debug builds' DWARF is most of their size, and
+# the initramfs is unpacked into guest RAM, where a 512 MiB guest ran out ("Initramfs
+# unpacking failed: write error") once the service grew past 100 MB.
 copy_with_libs() {
   local dest="$1" bin="$2" as="${3:-$2}"
   install -D -m 0755 "$bin" "$dest$as"
+  if command -v strip >/dev/null; then
+    strip --strip-debug "$dest$as"
+  fi
   ldd "$bin" | awk '$2 == "=>" {print $3} $1 ~ /^\// {print $1}' | while read -r lib; do
     [ -n "$lib" ] && [ -e "$lib" ] && install -D -m 0755 "$(readlink -f "$lib")" "$dest$lib"
   done
