@@ -4,52 +4,18 @@
 mod support;
 
 use std::io::Read;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use drivervm::control::iface::{self, IDriverVmListener::IDriverVmListener};
 use drivervm::control::{self, BinderResult, Interface, Target};
-use support::{Service, TWO_GUESTS};
-
-const SOCKETS: [&str; 3] = ["vm0-scmi.sock", "vm1-scmi.sock", "control.sock"];
-
-/// Polls `f` until it holds, for up to `within`.
-fn eventually(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !f() {
-        assert!(Instant::now() < deadline, "never happened: {what}");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
-fn watcher(svc: &Service) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_drivervmctl"))
-        .args([
-            "--connect",
-            &format!("unix:{}", svc.socket("control.sock").display()),
-            "watch",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn drivervmctl")
-}
+use support::{eventually, watcher, Service, TWO_GUESTS};
 
 /// Voluntary context switches of every thread of `pid`: each is a blocked thread waking.
-fn wakeups(pid: u32) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
-    };
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
-        .filter_map(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        })
-        .sum()
+fn watcher_wakeups(pid: u32) -> u64 {
+    support::thread_wakeups(pid).values().map(|(_, n)| n).sum()
 }
+
+const SOCKETS: [&str; 3] = ["vm0-scmi.sock", "vm1-scmi.sock", "control.sock"];
 
 #[test]
 fn watch_exits_when_the_service_dies_without_polling() {
@@ -61,9 +27,9 @@ fn watch_exits_when_the_service_dies_without_polling() {
     // The mechanism: an idle watcher does not wake at all (it used to ping every second), so
     // whatever ends it below is the binder telling it.
     std::thread::sleep(Duration::from_millis(300));
-    let before = wakeups(w.id());
+    let before = watcher_wakeups(w.id());
     std::thread::sleep(Duration::from_millis(1500));
-    let woke = wakeups(w.id()) - before;
+    let woke = watcher_wakeups(w.id()) - before;
     assert!(
         woke <= 2,
         "an idle drivervmctl watch woke {woke} times in 1.5 s"

@@ -5,42 +5,20 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
+use std::time::Duration;
 
 use drivervm::control::iface::{self, IDriverVm::IDriverVm, IDriverVmListener::IDriverVmListener};
 use drivervm::control::{
     self, BinderResult, Interface, Target, MAX_LISTENERS, MAX_LISTENERS_PER_PEER,
 };
-use support::{Service, TWO_GUESTS};
+use support::{eventually, watcher, Service, TWO_GUESTS};
 
 const SOCKETS: [&str; 3] = ["vm0-scmi.sock", "vm1-scmi.sock", "control.sock"];
 
 /// Client processes alive at once: each holds a session of a few connections, and the
 /// control socket admits a bounded number per peer (all of these run as one uid).
 const BATCH: usize = 4;
-
-fn eventually(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !f() {
-        assert!(Instant::now() < deadline, "never happened: {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// A `drivervmctl watch` process: a separate client that registers one listener.
-fn watcher(svc: &Service) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_drivervmctl"))
-        .args([
-            "--connect",
-            &format!("unix:{}", svc.socket("control.sock").display()),
-            "watch",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn drivervmctl")
-}
 
 struct Quiet;
 

@@ -215,24 +215,7 @@ impl Service {
     /// Each thread's `(name, voluntary context switches)`, by thread id: a blocked thread
     /// that wakes counts one, whatever the host's load.
     pub fn thread_wakeups(&self) -> std::collections::BTreeMap<u32, (String, u64)> {
-        let mut out = std::collections::BTreeMap::new();
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid())) else {
-            return out;
-        };
-        for task in tasks.flatten() {
-            let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) else {
-                continue;
-            };
-            let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-            let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
-            let switches = status
-                .lines()
-                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            out.insert(tid, (name.trim().to_owned(), switches));
-        }
-        out
+        thread_wakeups(self.pid())
     }
 
     /// Sends `signal` and waits for the process to exit.
@@ -286,4 +269,53 @@ pub fn run_drivervm(args: &[&str], cwd: &Path) -> (ExitStatus, String, String) {
     }
     let status = child.wait().expect("wait");
     (status, out, err)
+}
+
+/// Each thread of process `pid`: `(name, voluntary context switches)`, by thread id.
+pub fn thread_wakeups(pid: u32) -> std::collections::BTreeMap<u32, (String, u64)> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
+        let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        let switches = status
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        out.insert(tid, (name.trim().to_owned(), switches));
+    }
+    out
+}
+
+/// Polls `f` until it holds, for up to `within` (a deadline, not a pace: a busy host only
+/// makes it take longer).
+pub fn eventually(what: &str, within: std::time::Duration, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while !f() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// A `drivervmctl watch` client of `svc`'s control socket, its stderr piped.
+pub fn watcher(svc: &Service) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_drivervmctl"))
+        .args([
+            "--connect",
+            &format!("unix:{}", svc.socket("control.sock").display()),
+            "watch",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn drivervmctl")
 }
