@@ -112,6 +112,15 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if identity.switch {
+        // The directories start-up creates are given to this user, and existing ones must
+        // be its: it is the one that works in them once privileges are dropped.
+        service::dirs::set_service_user(service::dirs::ServiceUser {
+            uid: identity.uid,
+            gid: identity.gid,
+            groups: identity.groups.clone(),
+        });
+    }
     match run(&cfg, &runtime_dir, &state_dir, &identity) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -240,10 +249,10 @@ fn register_kernel_binder(
 
 /// Says what the sandbox does, once, at start-up: loudly when part of it is off.
 fn log_sandbox(id: &Identity, report: &sandbox::Report) {
-    if id.root_without_user {
+    if id.uid.is_root() {
         log::warn!(
-            "sandbox: started as root without service.user: staying uid 0 with no \
-             capabilities; set service.user to run as an unprivileged user"
+            "sandbox: service.user = \"root\": staying uid 0 (with no capabilities); only \
+             for rigs that need it, leave service.user out to run as an unprivileged user"
         );
     }
     if !report.seccomp {

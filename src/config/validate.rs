@@ -187,6 +187,19 @@ impl<'a> Validator<'a> {
                 ),
             ));
         }
+        // All digits is a numeric uid; one that no uid_t can hold is a typo.
+        if user.bytes().all(|b| b.is_ascii_digit())
+            && user
+                .parse::<u32>()
+                .ok()
+                .filter(|&u| u != u32::MAX)
+                .is_none()
+        {
+            return Err(self.err(
+                key,
+                format!("{user} is not a uid (expected 0 to 4294967294)"),
+            ));
+        }
         Ok(())
     }
 

@@ -7,9 +7,10 @@
 //! 2. Start-up opens every device node and binds every socket. Each thread the service
 //!    starts calls [`enter`] with its role first and blocks there.
 //! 3. [`lock_down`]: compiles the filters, builds the landlock ruleset, drops to
-//!    `service.user`/`service.group` (glibc applies set*id to every thread, blocked or
-//!    not, which is why no thread may have a filter yet) and empties the capability sets,
-//!    restricts the main thread, then opens the gate.
+//!    `service.user`/`service.group` (started as root without them: [`DEFAULT_UID`]; glibc
+//!    applies set*id to every thread, blocked or not, which is why no thread may have a
+//!    filter yet) and empties the capability sets, restricts the main thread, then opens
+//!    the gate.
 //! 4. Each waiting thread clears its own capabilities, restricts itself with landlock and
 //!    installs its role's filter before touching a guest byte; threads it starts later (the
 //!    vhost-user crate's, rsbinder's) inherit all of it.
@@ -35,7 +36,7 @@ use std::time::Instant;
 use seccompiler::BpfProgram;
 
 pub use filters::groups as role_groups;
-pub use identity::Identity;
+pub use identity::{Identity, DEFAULT_GID, DEFAULT_UID};
 pub use outcome::{Report, SandboxError};
 pub use role::{Link, Role};
 
@@ -111,6 +112,14 @@ pub fn lock_down(
     });
     match result {
         Ok((plan, landlock)) => {
+            if id.default_user {
+                log::info!(
+                    "sandbox: started as root without service.user: running as the default \
+                     user, uid {} gid {} (docs/sandbox.md, \"Privileges\")",
+                    id.uid,
+                    id.gid
+                );
+            }
             let seccomp = plan.filters.is_some();
             *gate() = Gate::Open(Arc::new(plan));
             OPENED.notify_all();
@@ -239,7 +248,7 @@ pub mod bench {
             gid: nix::unistd::getegid(),
             groups: Vec::new(),
             switch: false,
-            root_without_user: false,
+            default_user: false,
         };
         match super::plan(cfg, runtime_dir, state_dir, &id) {
             Ok(p) => BenchPlan(p),

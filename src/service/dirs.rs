@@ -8,16 +8,60 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-use nix::unistd::Uid;
+use nix::errno::Errno;
+use nix::unistd::{Gid, Uid};
 
 /// The config key that turns the ownership and mode checks off.
 pub const ALLOW_KEY: &str = "service.allow_shared_dirs";
 
-/// The users a runtime, state or socket dir may belong to: the service's own (effective)
-/// user. A configured unprivileged service user the process drops to belongs here too.
+/// Who the service runs as once privileges are dropped: whom its directories must belong
+/// to and be writable by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceUser {
+    /// User ID.
+    pub uid: Uid,
+    /// Primary group ID.
+    pub gid: Gid,
+    /// Supplementary groups.
+    pub groups: Vec<Gid>,
+}
+
+impl ServiceUser {
+    /// The process's own effective user and groups.
+    pub fn current() -> ServiceUser {
+        ServiceUser {
+            uid: nix::unistd::geteuid(),
+            gid: nix::unistd::getegid(),
+            groups: nix::unistd::getgroups().unwrap_or_default(),
+        }
+    }
+}
+
+/// Set by the daemon before start-up when it will switch users; `None`: the process's own.
+static SERVICE_USER: Mutex<Option<ServiceUser>> = Mutex::new(None);
+
+/// Declares the user the process drops to after start-up (the daemon's `main`, when started
+/// as root): directories the service creates are given to it, and existing ones must be
+/// its.
+pub fn set_service_user(user: ServiceUser) {
+    *SERVICE_USER.lock().unwrap_or_else(|p| p.into_inner()) = Some(user);
+}
+
+/// The user the service runs as after start-up.
+pub fn service_user() -> ServiceUser {
+    SERVICE_USER
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .unwrap_or_else(ServiceUser::current)
+}
+
+/// The users a runtime, state or socket dir may belong to: the one the service runs as
+/// after start-up ([`service_user`]).
 pub fn service_owners() -> Vec<Uid> {
-    vec![nix::unistd::geteuid()]
+    vec![service_user().uid]
 }
 
 /// Why a directory is refused.
@@ -45,9 +89,10 @@ pub enum DirError {
     },
 }
 
-/// Creates `dir` (with `mode`, parents as needed) if it is missing, then checks it: a
-/// directory itself (not a symlink to one), owned by one of `owners`, not writable by its
-/// group or others. `allow_shared` skips the owner and mode checks.
+/// Creates `dir` (with `mode`, parents as needed) if it is missing, owned by the service's
+/// user ([`service_user`]), then checks it: a directory itself (not a symlink to one), owned
+/// by one of `owners`, not writable by its group or others, and writable by the service's
+/// user. `allow_shared` skips the owner and mode checks.
 pub fn prepare(
     what: &'static str,
     dir: &Path,
@@ -55,19 +100,74 @@ pub fn prepare(
     owners: &[Uid],
     allow_shared: bool,
 ) -> Result<(), DirError> {
-    use std::os::unix::fs::DirBuilderExt;
+    prepare_for(what, dir, mode, &service_user(), owners, allow_shared)
+}
+
+/// [`prepare`] for `user`.
+fn prepare_for(
+    what: &'static str,
+    dir: &Path,
+    mode: u32,
+    user: &ServiceUser,
+    owners: &[Uid],
+    allow_shared: bool,
+) -> Result<(), DirError> {
+    let unusable = |why: String| DirError::Unusable {
+        what,
+        path: dir.to_owned(),
+        why,
+    };
+    let euid = nix::unistd::geteuid();
+    let give_away = user.uid != euid;
     if std::fs::symlink_metadata(dir).is_err() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(mode)
-            .create(dir)
-            .map_err(|e| DirError::Unusable {
-                what,
-                path: dir.to_owned(),
-                why: format!("cannot create: {e}"),
-            })?;
+        use std::os::unix::fs::DirBuilderExt;
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            // Parents made for a service that drops to another user stay root's, but that
+            // user must be able to pass through them to its own directory.
+            let parent_mode = if give_away { 0o711 } else { mode };
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(parent_mode)
+                .create(parent)
+                .map_err(|e| unusable(format!("cannot create its parent: {e}")))?;
+        }
+        match nix::unistd::mkdir(dir, nix::sys::stat::Mode::from_bits_truncate(mode)) {
+            Ok(()) if give_away => give_to(dir, user, euid).map_err(unusable)?,
+            // Someone made it meanwhile: checked below like any existing one.
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => {
+                return Err(unusable(format!(
+                    "cannot create: {}",
+                    std::io::Error::from(e)
+                )))
+            }
+        }
     }
-    check_existing(what, dir, owners, allow_shared)
+    check_for(what, dir, user, owners, allow_shared)
+}
+
+/// Gives the directory just created at `dir` to `user`, through its descriptor: whatever
+/// is at the path now must be a directory (not a symlink) that `creator` owns.
+fn give_to(dir: &Path, user: &ServiceUser, creator: Uid) -> Result<(), String> {
+    let file = crate::nix_compat::open_dir_nofollow(dir)
+        .map_err(|e| format!("cannot open what was created: {e}"))?;
+    let st = file
+        .metadata()
+        .map_err(|e| format!("cannot stat what was created: {e}"))?;
+    if st.uid() != creator.as_raw() {
+        return Err(format!(
+            "replaced by uid {}'s directory while it was being created",
+            st.uid()
+        ));
+    }
+    std::os::unix::fs::fchown(&file, Some(user.uid.as_raw()), Some(user.gid.as_raw())).map_err(
+        |e| {
+            format!(
+                "cannot give it to the service's user (uid {} gid {}): {e}",
+                user.uid, user.gid
+            )
+        },
+    )
 }
 
 /// [`prepare`] for a directory that must already exist (the parent of a socket configured
@@ -78,14 +178,25 @@ pub fn check_existing(
     owners: &[Uid],
     allow_shared: bool,
 ) -> Result<(), DirError> {
+    check_for(what, dir, &service_user(), owners, allow_shared)
+}
+
+/// [`check_existing`] for `user`.
+fn check_for(
+    what: &'static str,
+    dir: &Path,
+    user: &ServiceUser,
+    owners: &[Uid],
+    allow_shared: bool,
+) -> Result<(), DirError> {
     let unusable = |why: String| DirError::Unusable {
         what,
         path: dir.to_owned(),
         why,
     };
     let dir_file = crate::nix_compat::open_dir_nofollow(dir).map_err(|e| {
-        match e.raw_os_error().map(nix::errno::Errno::from_raw) {
-            Some(nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR) => {
+        match e.raw_os_error().map(Errno::from_raw) {
+            Some(Errno::ELOOP | Errno::ENOTDIR) => {
                 unusable("is not a directory (a symlink to one is refused too)".into())
             }
             _ => unusable(format!("cannot open: {e}")),
@@ -101,27 +212,66 @@ pub fn check_existing(
             why,
         })?;
     }
-    nix::unistd::access(
-        dir,
-        nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
-    )
-    .map_err(|e| unusable(format!("not writable: {}", std::io::Error::from(e))))
+    writable_by(user, st.uid(), st.gid(), st.mode(), dir).map_err(unusable)
 }
 
-/// The owner and mode rule on its own, so it can be tested for every case.
-fn check(uid: u32, mode: u32, owners: &[Uid]) -> Result<(), String> {
-    if !owners.iter().any(|o| o.as_raw() == uid) {
-        let expected: Vec<String> = owners.iter().map(|o| o.to_string()).collect();
-        return Err(format!(
-            "owned by uid {uid}, not by the service (uid {})",
-            expected.join(" or ")
-        ));
+/// Whether `user` may create and remove entries in the directory (`owner`, `group`,
+/// `mode`) at `dir`.
+fn writable_by(
+    user: &ServiceUser,
+    owner: u32,
+    group: u32,
+    mode: u32,
+    dir: &Path,
+) -> Result<(), String> {
+    let euid = nix::unistd::geteuid();
+    if user.uid == euid && !euid.is_root() {
+        // The service's own user now: the kernel's answer covers ACLs too.
+        return nix::unistd::access(
+            dir,
+            nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+        )
+        .map_err(|e| format!("not writable: {}", std::io::Error::from(e)));
     }
+    // Root now, and later a user without any capability (uid 0 included): only the mode
+    // bits will count.
+    let in_group = user.gid.as_raw() == group || user.groups.iter().any(|g| g.as_raw() == group);
+    let bits = if user.uid.as_raw() == owner {
+        (mode >> 6) & 0o3
+    } else if in_group {
+        (mode >> 3) & 0o3
+    } else {
+        mode & 0o3
+    };
+    if bits == 0o3 {
+        Ok(())
+    } else {
+        Err(format!(
+            "not writable by the service's user (uid {} gid {}; service.user) once it drops \
+             privileges: owned by uid {owner} gid {group}, mode {:04o}",
+            user.uid,
+            user.gid,
+            mode & 0o7777
+        ))
+    }
+}
+
+/// The owner and mode rule on its own, so it can be tested for every case. The mode comes
+/// first: a directory others may write is unsafe whoever owns it.
+fn check(uid: u32, mode: u32, owners: &[Uid]) -> Result<(), String> {
     if mode & 0o002 != 0 {
         return Err(format!("is world-writable (mode {:04o})", mode & 0o7777));
     }
     if mode & 0o020 != 0 {
         return Err(format!("is group-writable (mode {:04o})", mode & 0o7777));
+    }
+    if !owners.iter().any(|o| o.as_raw() == uid) {
+        let expected: Vec<String> = owners.iter().map(|o| o.to_string()).collect();
+        return Err(format!(
+            "owned by uid {uid}, not by the service's user (uid {}, service.user); give it \
+             to that user or set service.user to its owner",
+            expected.join(" or ")
+        ));
     }
     Ok(())
 }
@@ -175,5 +325,83 @@ mod tests {
         std::os::unix::fs::symlink(&real, &link).unwrap();
         let e = prepare("state dir", &link, 0o700, &me(), false).unwrap_err();
         assert!(e.to_string().contains("symlink"), "{e}");
+    }
+
+    #[test]
+    fn writability_is_judged_for_the_user_it_will_be() {
+        let user = ServiceUser {
+            uid: Uid::from_raw(40010),
+            gid: Gid::from_raw(40011),
+            groups: vec![Gid::from_raw(40012)],
+        };
+        let d = Path::new("/nonexistent");
+        assert!(writable_by(&user, 40010, 0, 0o40700, d).is_ok());
+        assert!(writable_by(&user, 40010, 0, 0o40500, d).is_err());
+        assert!(writable_by(&user, 0, 40011, 0o40770, d).is_ok());
+        assert!(writable_by(&user, 0, 40012, 0o40770, d).is_ok());
+        let e = writable_by(&user, 0, 0, 0o40755, d).unwrap_err();
+        assert!(e.contains("uid 40010") && e.contains("service.user"), "{e}");
+    }
+
+    /// The default user a service started as root drops to.
+    fn nobody() -> ServiceUser {
+        ServiceUser {
+            uid: Uid::from_raw(65534),
+            gid: Gid::from_raw(65534),
+            groups: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn as_root_a_created_dir_is_given_to_the_service_user_and_a_root_one_refused() {
+        if !nix::unistd::geteuid().is_root() {
+            crate::harness::skip::skipped("giving directories to another user", "needs root");
+            return;
+        }
+        use std::os::unix::fs::MetadataExt;
+        let user = nobody();
+        let owners = [user.uid];
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("a/b/run");
+        prepare_for("runtime dir", &dir, 0o700, &user, &owners, false).unwrap();
+        let st = std::fs::metadata(&dir).unwrap();
+        assert_eq!(
+            (st.uid(), st.gid(), st.mode() & 0o777),
+            (65534, 65534, 0o700)
+        );
+        // Its parents stay root's, but the user can pass through them.
+        let parent = std::fs::metadata(base.path().join("a/b")).unwrap();
+        assert_eq!((parent.uid(), parent.mode() & 0o777), (0, 0o711));
+        // Again: it is the user's now, so it is accepted as it is.
+        prepare_for("runtime dir", &dir, 0o700, &user, &owners, false).unwrap();
+
+        let old = base.path().join("old");
+        std::fs::create_dir(&old).unwrap();
+        let e = prepare_for("state dir", &old, 0o700, &user, &owners, false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("owned by uid 0") && e.contains("uid 65534") && e.contains("service.user"),
+            "{e}"
+        );
+        assert_eq!(std::fs::metadata(&old).unwrap().uid(), 0, "left as it was");
+    }
+
+    #[test]
+    fn as_root_a_symlink_is_never_given_away() {
+        if !nix::unistd::geteuid().is_root() {
+            crate::harness::skip::skipped("giving directories to another user", "needs root");
+            return;
+        }
+        use std::os::unix::fs::MetadataExt;
+        let base = tempfile::tempdir().unwrap();
+        let real = base.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        let link = base.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let user = nobody();
+        let e = prepare_for("state dir", &link, 0o700, &user, &[user.uid], false).unwrap_err();
+        assert!(e.to_string().contains("symlink"), "{e}");
+        assert_eq!(std::fs::metadata(&real).unwrap().uid(), 0);
     }
 }
