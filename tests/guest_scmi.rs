@@ -219,6 +219,8 @@ fn boot() -> Option<Guest> {
         return None;
     }
     let work = tempfile::tempdir().expect("tempdir");
+    // The service's runtime and state dirs are made inside, for its (default) user.
+    support::reachable_by_the_service(work.path());
     let checks = work.path().join("checks.txt");
     std::fs::write(&checks, CHECKS).expect("write checks");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/guest/run-scmi-guest.sh");

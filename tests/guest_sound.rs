@@ -98,6 +98,8 @@ fn run(controls: bool, vmm_line: Option<&str>) -> Run {
     std::fs::write(w.join("in/play.wav"), wav(&play)).expect("play.wav");
     let source = noise(2, 2 * RATE as usize);
     std::fs::write(w.join("source.wav"), wav(&source)).expect("source.wav");
+    // The service writes out.wav here after dropping privileges.
+    support::owned_by_the_service(w);
 
     // The runtime dir a user's service has: $XDG_RUNTIME_DIR/drivervm.
     let svc_dir = tempfile::tempdir().expect("tempdir");

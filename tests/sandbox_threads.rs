@@ -1,7 +1,7 @@
 //! The real daemon, sandboxed: every one of its threads (ours, the vhost-user crate's,
 //! rsbinder's) runs with a seccomp filter, no_new_privs and no capability, as the configured
-//! user when started as root; and a forbidden syscall ends the process with a log line
-//! naming it.
+//! user when started as root (without one: the default user, 65534); and a forbidden
+//! syscall ends the process with a log line naming it.
 
 mod support;
 
@@ -184,18 +184,48 @@ fn started_as_a_normal_user_every_thread_is_filtered() {
     assert_sandboxed(svc.pid(), 65534, "2", &svc.log());
 }
 
-/// Root without `service.user`: uid 0 stays, every capability goes, and the log says so.
+/// Root without `service.user`: the default user (65534) on every thread, every
+/// capability gone, and its directories given to that user.
 #[test]
-fn root_without_a_user_keeps_uid_0_but_no_capability() {
+fn root_without_a_user_runs_as_the_default_user() {
     if euid() != 0 {
         drivervm::harness::skip::skipped("root without service.user", "needs root");
         return;
     }
     let svc = Service::start(&default_with(&[]), &SOCKETS);
     let _held = exercise(&svc);
+    assert_sandboxed(svc.pid(), support::DEFAULT_SERVICE_UID, "2", &svc.log());
+    assert!(
+        svc.log().contains(
+            "started as root without service.user: running as the default user, uid 65534 \
+             gid 65534"
+        ),
+        "{}",
+        svc.log()
+    );
+    use std::os::unix::fs::MetadataExt;
+    for dir in [svc.runtime_dir.clone(), svc.dir.path().join("state")] {
+        let st = std::fs::metadata(&dir).expect("service dir");
+        assert_eq!((st.uid(), st.gid()), (65534, 65534), "{}", dir.display());
+    }
+}
+
+/// `service.user = "root"`, the explicit opt-in: uid 0 stays, every capability goes, and
+/// the log warns.
+#[test]
+fn root_as_service_user_keeps_uid_0_but_no_capability() {
+    if euid() != 0 {
+        drivervm::harness::skip::skipped("service.user = \"root\"", "needs root");
+        return;
+    }
+    let svc = Service::start(
+        &default_with(&[("user", toml::Value::String("root".into()))]),
+        &SOCKETS,
+    );
+    let _held = exercise(&svc);
     assert_sandboxed(svc.pid(), 0, "2", &svc.log());
     assert!(
-        svc.log().contains("started as root without service.user"),
+        svc.log().contains("service.user = \"root\": staying uid 0"),
         "{}",
         svc.log()
     );
@@ -209,7 +239,7 @@ fn sandbox_off_is_logged_and_leaves_only_the_filters_out() {
         &SOCKETS,
     );
     let _held = exercise(&svc);
-    assert_sandboxed(svc.pid(), euid(), "0", &svc.log());
+    assert_sandboxed(svc.pid(), support::service_uid(), "0", &svc.log());
     assert!(svc.log().contains("SECCOMP IS OFF"), "{}", svc.log());
 }
 

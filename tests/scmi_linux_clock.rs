@@ -52,6 +52,9 @@ fn fake_debugfs(root: &Path, writable: bool) {
         }
     }
     fs::write(root.join("clk_summary"), "").unwrap();
+    // Real debugfs is root's: a service that drops privileges reads it only when mounted
+    // for its user (uid=), which this stands for.
+    support::owned_by_the_service(root);
 }
 
 fn config(root: &Path) -> String {

@@ -77,6 +77,8 @@ fn reading(h: &mut dyn Driver, sensor: u32) -> (i32, i64) {
 fn readings_follow_the_kernels_files(t: Transport) {
     let sys = tempfile::tempdir().expect("tempdir");
     let root = sys.path();
+    // Read after start-up, as the service's user: sysfs is world-readable, this must be too.
+    support::reachable_by_the_service(root);
     let zone = "class/thermal/thermal_zone1/temp";
     let iio = "bus/iio/devices/iio:device0";
     write(root, zone, "48250\n");

@@ -80,7 +80,7 @@ fn socket_group_makes_sockets_group_accessible() {
 fn stale_socket_from_a_crashed_run_is_replaced() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    std::fs::create_dir(&run).unwrap();
+    support::service_dir(&run);
     // A listener that is closed without unlinking: exactly what SIGKILL leaves.
     drop(UnixListener::bind(run.join(SOCKETS[0])).unwrap());
     let svc = Service::start_in(dir, run, TWO_GUESTS, &SOCKETS);

@@ -65,8 +65,12 @@ fn a_world_writable_runtime_dir_is_refused_unless_allowed() {
     // No socket was made in it.
     assert_eq!(std::fs::read_dir(&run).unwrap().count(), 0);
 
-    // Group-writable too; and the key accepts it.
+    // Group-writable too; and the key accepts it. As root, the service's default user
+    // reaches it through that group.
     std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o770)).unwrap();
+    if nix::unistd::geteuid().is_root() {
+        std::os::unix::fs::chown(&run, None, Some(support::DEFAULT_SERVICE_UID)).unwrap();
+    }
     let svc = Service::start_in(
         dir,
         run,
@@ -91,6 +95,37 @@ fn a_runtime_dir_owned_by_someone_else_is_refused() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("owned by uid 40003"), "{err}");
     assert!(err.contains("service.allow_shared_dirs"), "{err}");
+    assert!(err.contains("service.user"), "{err}");
+}
+
+/// A directory root made (an older release that ran as root, or an admin's mkdir) is not
+/// the default user's: refused, naming the directory and the key, and left as it is.
+#[test]
+fn a_root_owned_runtime_dir_is_refused_for_the_default_user() {
+    const TEST: &str = "a_root_owned_runtime_dir_is_refused_for_the_default_user";
+    if !nix::unistd::geteuid().is_root() {
+        skipped(
+            TEST,
+            "the default user applies to a service started as root",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    let (code, err) = start_fails(dir.path(), TWO_GUESTS);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("runtime dir run: owned by uid 0")
+            && err.contains("uid 65534")
+            && err.contains("service.user"),
+        "{err}"
+    );
+    assert_eq!(std::fs::metadata(&run).unwrap().uid(), 0);
+    // Given to that user, as the service gives the directories it creates, it is used.
+    support::service_dir(&run);
+    let svc = Service::start_in(dir, run, TWO_GUESTS, &SOCKETS);
+    assert!(svc.socket(SOCKETS[0]).exists());
 }
 
 #[test]
@@ -119,8 +154,7 @@ rpmb = { image = "vm0.img", capacity_blocks = 512 }
 fn a_symlink_planted_at_the_rpmb_image_path_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    std::fs::create_dir(&state).unwrap();
-    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+    support::service_dir(&state);
     // What an attacker wants the service to overwrite (as root: any file).
     let victim = dir.path().join("victim");
     std::fs::write(&victim, b"not an rpmb image").unwrap();

@@ -125,7 +125,7 @@ fn sim_jack_files_plug_and_unplug_the_guest_jacks() {
 fn jack_files_start_in_their_written_state() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    std::fs::create_dir_all(&run).unwrap();
+    support::service_dir(&run);
     std::fs::write(run.join("hp.jack"), "0").unwrap();
     let svc = Service::start_in(dir, run, CONFIG, &[SOCKET]);
     let mut h = Harness::connect(svc.socket(SOCKET), 4, &HarnessOptions::default()).unwrap();

@@ -268,8 +268,8 @@ fn check(uid: u32, mode: u32, owners: &[Uid]) -> Result<(), String> {
     if !owners.iter().any(|o| o.as_raw() == uid) {
         let expected: Vec<String> = owners.iter().map(|o| o.to_string()).collect();
         return Err(format!(
-            "owned by uid {uid}, not by the service's user (uid {}, service.user); give it \
-             to that user or set service.user to its owner",
+            "owned by uid {uid}, not by the service's user (uid {}, service.user): chown \
+             it to that user or set service.user to its owner",
             expected.join(" or ")
         ));
     }

@@ -76,7 +76,9 @@ XDG_RUNTIME_DIR=$WORK/xdg
 export XDG_RUNTIME_DIR
 RUN=$XDG_RUNTIME_DIR/drivervm
 rm -rf "$RUN"
-"$DRIVERVM" --runtime-dir "$RUN" "$@" >"$WORK/drivervm.log" 2>&1 &
+# State (the default config's RPMB image) stays in the work dir too, never the host's
+# /var/lib/drivervm, which an earlier run may have left to another user.
+"$DRIVERVM" --runtime-dir "$RUN" --state-dir "$WORK/state" "$@" >"$WORK/drivervm.log" 2>&1 &
 SERVICE=$!
 trap 'kill $SERVICE 2>/dev/null || true' EXIT
 i=0

@@ -69,6 +69,7 @@ impl Service {
         config: &str,
         sockets: &[&str],
     ) -> Service {
+        reachable_by_the_service(dir.path());
         let config_path = dir.path().join("drivervm.toml");
         std::fs::write(&config_path, config).expect("write config");
         let log_path = dir.path().join("service.log");
@@ -243,6 +244,61 @@ impl Drop for Service {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+/// The user a service started as root runs as without `service.user` (docs/sandbox.md,
+/// "Privileges").
+pub const DEFAULT_SERVICE_UID: u32 = 65534;
+
+/// The uid the service's threads have after start-up when this process starts it without
+/// `service.user`: the default user as root, else this process's own.
+pub fn service_uid() -> u32 {
+    let euid = nix::unistd::geteuid();
+    if euid.is_root() {
+        DEFAULT_SERVICE_UID
+    } else {
+        euid.as_raw()
+    }
+}
+
+/// Lets the service reach its directories inside `dir` (a test's private one, mode 0700)
+/// once it has dropped to its default user: mode 0711 when root starts it, as `/run` and
+/// `/var/lib` are for the real service. Nothing changes for a normal user's test.
+pub fn reachable_by_the_service(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if nix::unistd::geteuid().is_root() {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))
+            .expect("make the test dir passable");
+    }
+}
+
+/// Creates `dir` as the service's own directory, as an earlier run of the service would
+/// have: owned by the user it runs as ([`service_uid`]), mode 0700.
+pub fn service_dir(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).expect("create the service's dir");
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    if nix::unistd::geteuid().is_root() {
+        let id = Some(DEFAULT_SERVICE_UID);
+        std::os::unix::fs::chown(dir, id, id).expect("give the dir to the service's user");
+    }
+}
+
+/// Gives `path` and everything under it to the user the service runs as when root starts
+/// it (as a debugfs mounted with `uid=`, or a directory an operator makes for the WAV files
+/// the service writes): files the service opens after start-up must be open to that user.
+/// Nothing changes for a normal user's test.
+pub fn owned_by_the_service(path: &Path) {
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    let id = Some(DEFAULT_SERVICE_UID);
+    std::os::unix::fs::lchown(path, id, id).expect("give a test file to the service's user");
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        for entry in std::fs::read_dir(path).expect("read dir").flatten() {
+            owned_by_the_service(&entry.path());
         }
     }
 }
