@@ -47,6 +47,9 @@ wait_for /tmp/run2/control.sock
 insmod /lib/modules/binder_linux.ko || say "insmod binder_linux failed"
 say "=== binder node"
 ls -l /dev/binder >&3 2>&1
+# devtmpfs makes it root's, 0600; drivervm registers after dropping to its default user
+# (65534), so open it to everyone, as Android's ueventd.rc does for /dev/binder.
+chmod 0666 /dev/binder
 mkdir -p /dev/binderfs
 ln -s /dev/binder /dev/binderfs/binder
 RUST_LOG=warn rsb_hub --config /data/hub.toml >/tmp/hub.log 2>&1 &

@@ -42,9 +42,11 @@ run_guest() {
     copy_with_libs "$root" "$bindir/$b" "/usr/bin/$b"
   done
   copy_with_libs "$root" "$RSB_HUB" /usr/bin/rsb_hub
-  # rsb_hub resolves the user and groups of a caller's uid.
-  printf 'root:x:0:0:root:/:/bin/sh\n' > "$root/etc/passwd"
-  printf 'root:x:0:\n' > "$root/etc/group"
+  # rsb_hub resolves the user and groups of a caller's uid: root's (drivervmctl) and the
+  # default user's drivervm drops to (it needs neither file itself).
+  printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' \
+    > "$root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
   install -m 0755 "$HERE/control-guest-init.sh" "$root/init"
   install -m 0644 "$HERE/control-hub.toml" "$root/data/hub.toml"
   # Control over unix, vsock (CID 1 is vsock_loopback's, i.e. this guest) and kernel binder.

@@ -110,6 +110,9 @@ add_modules() {
 }
 
 # Packs directory $1 into the gzip'd newc cpio $2 (an initramfs).
+# Its "." becomes the guest's /, which must be 0755 as on any system (mktemp -d makes it
+# 0700): drivervm drops to an unprivileged user and must still reach /dev and /tmp.
 pack_initrd() {
+  chmod 0755 "$1"
   (cd "$1" && find . | cpio -o -H newc --quiet | gzip -1) > "$2"
 }
