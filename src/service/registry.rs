@@ -1,8 +1,13 @@
-//! The device kinds this build serves: the one list a new kind is added to.
+//! The device kinds this build serves: the one list a new kind is added to. The control
+//! plane converts each device's detail through it ([`Kinds`]), and drivervmctl renders
+//! it through it ([`find`], [`view`]).
 
+use crate::control::iface::DeviceDetail::DeviceDetail as Arm;
+use crate::control::DetailWire;
 use crate::kind::DeviceKind;
+use crate::status::DeviceDetail;
 
-use super::kind::KindService;
+use super::kind::{DetailView, KindService};
 // What the kinds' modules below name as `super::`.
 use super::{kind, ServiceError};
 
@@ -48,6 +53,22 @@ pub fn register_kinds() {
 /// The entry that builds `kind`, if this build has one.
 pub fn find(kind: DeviceKind) -> Option<&'static dyn KindService> {
     KINDS.iter().copied().find(|k| k.kind() == kind)
+}
+
+/// drivervmctl's view of `arm`, from the kind whose arm it is.
+pub fn view(arm: &Arm) -> Option<Box<dyn DetailView>> {
+    KINDS.iter().find_map(|k| k.view(arm))
+}
+
+/// The registry as the control plane uses it (given to
+/// [`DriverVm::new`](crate::control::DriverVm::new)): each kind puts its own detail on the
+/// wire.
+pub struct Kinds;
+
+impl DetailWire for Kinds {
+    fn to_aidl(&self, kind: DeviceKind, detail: &DeviceDetail) -> Option<Arm> {
+        find(kind)?.to_aidl(detail)
+    }
 }
 
 #[cfg(test)]
