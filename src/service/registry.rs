@@ -95,6 +95,81 @@ mod tests {
     }
 
     #[test]
+    fn each_kind_puts_only_its_own_detail_on_the_wire_and_views_it() {
+        use crate::status::{
+            AudioDirection, AudioStreamDetail, AudioStreamState, ClockDetail, RadioBand,
+            RadioDetail, RpmbDetail,
+        };
+        let samples = [
+            (
+                DeviceKind::Scmi,
+                DeviceDetail::new(vec![ClockDetail {
+                    id: 0,
+                    name: "uart".into(),
+                    rate_hz: 48_000_000,
+                    enabled: true,
+                    owner: "vm0".into(),
+                }]),
+                "clocks",
+            ),
+            (
+                DeviceKind::Rpmb,
+                DeviceDetail::new(RpmbDetail {
+                    capacity_bytes: 1 << 17,
+                    write_counter: 3,
+                    key_programmed: true,
+                }),
+                "write_counter",
+            ),
+            (
+                DeviceKind::Sound,
+                DeviceDetail::new(vec![AudioStreamDetail {
+                    id: 0,
+                    direction: AudioDirection::Output,
+                    state: AudioStreamState::Running,
+                    format: "S16_LE".into(),
+                    rate_hz: 48_000,
+                    channels: 2,
+                    xruns: 0,
+                }]),
+                "streams",
+            ),
+            (
+                DeviceKind::Radio,
+                DeviceDetail::new(RadioDetail {
+                    band: RadioBand::Fm,
+                    frequency_khz: 89_100,
+                    signal_percent: 80,
+                    stereo: true,
+                    rds: None,
+                }),
+                "frequency_khz",
+            ),
+        ];
+        for (kind, detail, key) in &samples {
+            let arm = Kinds
+                .to_aidl(*kind, detail)
+                .expect("its own detail has an arm");
+            let view = view(&arm).expect("the arm has a view");
+            assert!(
+                view.json().get(*key).is_some(),
+                "{}: {}",
+                kind.name(),
+                view.json()
+            );
+            assert!(!view.lines().is_empty(), "{}", kind.name());
+            for (other, _, _) in samples.iter().filter(|(o, _, _)| o != kind) {
+                assert!(
+                    Kinds.to_aidl(*other, detail).is_none(),
+                    "{} took {}'s detail",
+                    other.name(),
+                    kind.name()
+                );
+            }
+        }
+    }
+
+    #[test]
     fn config_validates_every_kind_the_service_builds() {
         // The two halves of the registry agree: a kind built here has a config entry
         // (config/registry.rs) with a backend this build implements.
