@@ -735,6 +735,11 @@ fn service_keys_are_checked() {
     );
     assert!(parse(&with("socket_group = \"1005\""), "x").is_ok());
     assert_eq!(
+        err(&with("user = \"4294967295\"")),
+        "etc/x.toml: service.user: 4294967295 is not a uid (expected 0 to 4294967294)"
+    );
+    assert!(parse(&with("user = \"65534\"\ngroup = \"65534\""), "x").is_ok());
+    assert_eq!(
         err(&with("runtime_dir = \"\"")),
         "etc/x.toml: service.runtime_dir: must not be empty"
     );
