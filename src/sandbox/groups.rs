@@ -467,20 +467,20 @@ pub fn binder_calls() -> Group {
 /// generic ones, which x86-64, arm64 and riscv64 share: only then may the tables be compiled
 /// here for another architecture.
 pub fn generic_values_hold() -> bool {
-    let values: [(u64, u64); 13] = [
-        (libc::PROT_EXEC as u64, 0x4),
-        (libc::CLONE_THREAD as u64, 0x10000),
-        (libc::PR_SET_NAME as u64, 15),
-        (libc::PR_GET_NAME as u64, 16),
-        (libc::PR_GET_SECCOMP as u64, 21),
-        (libc::SIGSYS as u64, 31),
-        (libc::SIGABRT as u64, 6),
-        (libc::AF_UNIX as u64, 1),
-        (libc::FIONBIO as u64, 0x5421),
-        (libc::FIOCLEX as u64, 0x5451),
-        (libc::TCGETS as u64, 0x5401),
-        (libc::FIONREAD as u64, 0x541b),
-        (libc::TIOCOUTQ as u64, 0x5411),
+    let values: [(u32, u32); 13] = [
+        (libc::PROT_EXEC as u32, 0x4),
+        (libc::CLONE_THREAD as u32, 0x10000),
+        (libc::PR_SET_NAME as u32, 15),
+        (libc::PR_GET_NAME as u32, 16),
+        (libc::PR_GET_SECCOMP as u32, 21),
+        (libc::SIGSYS as u32, 31),
+        (libc::SIGABRT as u32, 6),
+        (libc::AF_UNIX as u32, 1),
+        (libc::FIONBIO as u32, 0x5421),
+        (libc::FIOCLEX as u32, 0x5451),
+        (libc::TCGETS as u32, 0x5401),
+        (libc::FIONREAD as u32, 0x541b),
+        (libc::TIOCOUTQ as u32, 0x5411),
     ];
     values.iter().all(|(host, generic)| host == generic)
 }
