@@ -131,24 +131,84 @@ fn prepare_for(
                 .create(parent)
                 .map_err(|e| unusable(format!("cannot create its parent: {e}")))?;
         }
-        match nix::unistd::mkdir(dir, nix::sys::stat::Mode::from_bits_truncate(mode)) {
-            Ok(()) if give_away => give_to(dir, user, euid).map_err(unusable)?,
-            // Someone made it meanwhile: checked below like any existing one.
-            Ok(()) | Err(Errno::EEXIST) => {}
-            Err(e) => {
-                return Err(unusable(format!(
-                    "cannot create: {}",
-                    std::io::Error::from(e)
-                )))
+        if give_away {
+            create_for(dir, mode, user, euid).map_err(unusable)?;
+        } else {
+            match nix::unistd::mkdir(dir, nix::sys::stat::Mode::from_bits_truncate(mode)) {
+                // Someone made it meanwhile: checked below like any existing one.
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => {
+                    return Err(unusable(format!(
+                        "cannot create: {}",
+                        std::io::Error::from(e)
+                    )))
+                }
             }
         }
     }
     check_for(what, dir, user, owners, allow_shared)
 }
 
-/// Gives the directory just created at `dir` to `user`, through its descriptor: whatever
-/// is at the path now must be a directory (not a symlink) that `creator` owns.
-fn give_to(dir: &Path, user: &ServiceUser, creator: Uid) -> Result<(), String> {
+/// Creates `dir` already owned by `user`: made under a temporary name beside it, given to
+/// `user` with `mode` through its descriptor, then renamed into place without replacing
+/// anything. A service killed half-way never leaves `dir` behind still root's (which the
+/// next start would refuse), only an empty temporary directory.
+fn create_for(dir: &Path, mode: u32, user: &ServiceUser, creator: Uid) -> Result<(), String> {
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = dir.file_name().ok_or("has no name to create")?;
+    let template = parent.join(format!(".{}.XXXXXX", name.to_string_lossy()));
+    let temp = nix::unistd::mkdtemp(&template)
+        .map_err(|e| format!("cannot create: {}", std::io::Error::from(e)))?;
+    let placed = give_to(&temp, mode, user, creator).and_then(|()| {
+        match rename_noreplace(&temp, dir) {
+            Ok(()) => Ok(true),
+            // Someone made it meanwhile: checked like any existing one.
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(false),
+            Err(e) => Err(format!("cannot move {} into place: {e}", temp.display())),
+        }
+    });
+    if placed != Ok(true) {
+        let _ = std::fs::remove_dir(&temp);
+    }
+    placed.map(drop)
+}
+
+/// rename(2) that fails with EEXIST instead of replacing what is at `to` (an empty
+/// directory would otherwise be replaced).
+fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    /// RENAME_NOREPLACE of linux/fs.h (libc's type for it differs between libcs).
+    const RENAME_NOREPLACE: libc::c_uint = 1;
+    let c = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+    };
+    let (from, to) = (c(from)?, c(to)?);
+    // SAFETY: both paths are NUL-terminated strings that outlive the call.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            RENAME_NOREPLACE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Gives the directory just created at `dir` to `user` with `mode`, through its
+/// descriptor: whatever is at the path now must be a directory (not a symlink) that
+/// `creator` owns.
+fn give_to(dir: &Path, mode: u32, user: &ServiceUser, creator: Uid) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
     let file = crate::nix_compat::open_dir_nofollow(dir)
         .map_err(|e| format!("cannot open what was created: {e}"))?;
     let st = file
@@ -160,6 +220,8 @@ fn give_to(dir: &Path, user: &ServiceUser, creator: Uid) -> Result<(), String> {
             st.uid()
         ));
     }
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("cannot set its mode: {e}"))?;
     std::os::unix::fs::fchown(&file, Some(user.uid.as_raw()), Some(user.gid.as_raw())).map_err(
         |e| {
             format!(
@@ -369,9 +431,20 @@ mod tests {
             (st.uid(), st.gid(), st.mode() & 0o777),
             (65534, 65534, 0o700)
         );
-        // Its parents stay root's, but the user can pass through them.
+        // Its parents stay root's, but the user can pass through them; no temporary name
+        // is left beside it.
         let parent = std::fs::metadata(base.path().join("a/b")).unwrap();
         assert_eq!((parent.uid(), parent.mode() & 0o777), (0, 0o711));
+        let names: Vec<_> = std::fs::read_dir(base.path().join("a/b"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("run")]);
+        // A shared runtime dir's mode is set through the descriptor too.
+        let shared = base.path().join("shared");
+        prepare_for("runtime dir", &shared, 0o711, &user, &owners, false).unwrap();
+        let st = std::fs::metadata(&shared).unwrap();
+        assert_eq!((st.uid(), st.mode() & 0o777), (65534, 0o711));
         // Again: it is the user's now, so it is accepted as it is.
         prepare_for("runtime dir", &dir, 0o700, &user, &owners, false).unwrap();
 
