@@ -37,7 +37,8 @@ pub enum DeviceKind {
 }
 
 impl DeviceKind {
-    /// Every built-in kind, in the order error messages list them.
+    /// Every built-in kind, in the order error messages list them. A kind's place here is
+    /// its value in vendor.drivervm's DeviceKind.aidl, so the list only grows at its end.
     pub const ALL: [DeviceKind; 4] = [Self::Scmi, Self::Rpmb, Self::Sound, Self::Radio];
 
     /// The built-in kinds and then the registered extra ones.

@@ -179,7 +179,7 @@ fn start_control(
     control::Strong<dyn control::iface::IDriverVm::IDriverVm>,
 )> {
     use anyhow::Context;
-    let driver_vm = control::DriverVm::new(svc.status().clone())
+    let driver_vm = control::DriverVm::new(svc.status().clone(), &service::registry::Kinds)
         .context("cannot start the control event thread")?;
     let root = driver_vm.binder();
     let mut handles = Vec::new();

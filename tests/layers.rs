@@ -255,12 +255,11 @@ fn the_convention_check_refuses_a_misplaced_test_file() {
 /// `SoundConfig`, `RadioKind`, ...).
 const KINDS: [&str; 4] = ["scmi", "rpmb", "sound", "radio"];
 
-/// Issue 15's target: production files outside the kinds' own folders and the registry that
-/// name every kind. Not reached yet; see docs/adding-a-device.md.
-const TARGET_FILES_NAMING_EVERY_KIND: usize = 2;
-
-/// Where the count stands; lower it as files stop naming every kind, never raise it.
-const FILES_NAMING_EVERY_KIND_TODAY: usize = 7;
+/// Issue 15's target, met: production files outside the kinds' own folders and the registry
+/// that name every kind. The two are `kind.rs` (the leaf enum of the built-in kinds) and
+/// `control/service.rs` (the frozen V1 interface has one getter per kind); see
+/// docs/adding-a-device.md.
+const MOST_FILES_NAMING_EVERY_KIND: usize = 2;
 
 /// Whether `rel` (relative to src/) belongs to one kind or is the registry: the kind's folder
 /// under devices/ or hw/, its config/<kind>.rs (or folder), its service/<kind>.rs. The
@@ -276,14 +275,37 @@ fn is_kind_own_or_registry(rel: &Path) -> bool {
     }
 }
 
-/// The production code of `text`: comments dropped, and nothing from `#[cfg(test)]` on.
+/// Whether `line` only declares a module (`pub mod radio;`, with its `#[path]`): how Rust
+/// finds a file, which it cannot do for a folder's modules without naming them. It holds no
+/// knowledge of the kind, and a kind whose folder is not declared does not build, so such a
+/// line is not counted (docs/adding-a-device.md, "Module lines").
+fn declares_a_module(line: &str) -> bool {
+    let l = line.trim();
+    let l = ["pub ", "pub(crate) ", "pub(super) "]
+        .iter()
+        .find_map(|v| l.strip_prefix(v))
+        .unwrap_or(l);
+    let name = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let declared = l
+        .strip_prefix("mod ")
+        .and_then(|r| r.strip_suffix(';'))
+        .is_some_and(name);
+    declared || (l.starts_with("#[path = \"") && l.ends_with("\"]"))
+}
+
+/// The production code of `text`: comments and module declarations dropped, and nothing from
+/// `#[cfg(test)]` on.
 fn production_code(text: &str, comment: &str) -> String {
     let mut code = String::new();
     for line in text.lines() {
         if line.trim_start().starts_with("#[cfg(test)]") {
             break;
         }
-        code.push_str(line.split(comment).next().unwrap_or(""));
+        let line = line.split(comment).next().unwrap_or("");
+        if declares_a_module(line) {
+            continue;
+        }
+        code.push_str(line);
         code.push('\n');
     }
     code.to_ascii_lowercase()
@@ -294,7 +316,7 @@ fn names_every_kind(code: &str) -> bool {
 }
 
 #[test]
-fn files_naming_every_kind_do_not_grow() {
+fn at_most_two_files_outside_the_kinds_and_the_registry_name_every_kind() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     rust_files(&root, &mut files);
@@ -317,14 +339,14 @@ fn files_naming_every_kind_do_not_grow() {
     }
     naming.sort();
     eprintln!(
-        "{} files name every kind (target {TARGET_FILES_NAMING_EVERY_KIND}):\n  {}",
+        "{} files name every kind (at most {MOST_FILES_NAMING_EVERY_KIND}):\n  {}",
         naming.len(),
         naming.join("\n  ")
     );
     assert!(
-        naming.len() <= FILES_NAMING_EVERY_KIND_TODAY,
-        "{} files now name every kind, more than the {FILES_NAMING_EVERY_KIND_TODAY} \
-         recorded: a kind's knowledge belongs in its own folders and the registry\n  {}",
+        naming.len() <= MOST_FILES_NAMING_EVERY_KIND,
+        "{} files name every kind, more than {MOST_FILES_NAMING_EVERY_KIND}: a kind's \
+         knowledge belongs in its own folders and the registry\n  {}",
         naming.len(),
         naming.join("\n  ")
     );
@@ -332,8 +354,15 @@ fn files_naming_every_kind_do_not_grow() {
 
 #[test]
 fn the_kind_count_sees_code_and_not_comments_or_tests() {
-    let all = "use a::{Scmi, Rpmb};\nlet s = SoundKind;\nmod radio;\n";
+    let all = "use a::{Scmi, Rpmb};\nlet s = SoundKind;\nlet r = radio::X;\n";
     assert!(names_every_kind(&production_code(all, "//")));
+    let declared =
+        "mod scmi;\npub mod rpmb;\n#[path = \"sound.rs\"]\npub(super) mod sound;\nmod radio;\n";
+    assert!(!names_every_kind(&production_code(declared, "//")));
+    // A declared module the file also uses is still named.
+    let used =
+        "mod scmi;\nuse scmi::A;\nuse rpmb::X;\nlet s = sound::Y;\nmod radio;\nradio::z();\n";
+    assert!(names_every_kind(&production_code(used, "//")));
     let commented = "use a::{Scmi, Rpmb};\nlet s = SoundKind; // radio\n";
     assert!(!names_every_kind(&production_code(commented, "//")));
     let in_tests = "use a::{Scmi, Rpmb, Sound};\n#[cfg(test)]\nmod radio;\n";

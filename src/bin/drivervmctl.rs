@@ -16,7 +16,7 @@ use drivervm::control::{self, BinderResult, Interface, Status, Strong, Target};
 #[path = "drivervmctl/detail.rs"]
 mod detail;
 
-use detail::DetailView;
+use detail::Detail;
 
 const LONG_ABOUT: &str = "Queries a running drivervm over its status interface \
 (vendor.drivervm.IDriverVm, read-only: nothing here changes device or hardware state).
@@ -269,7 +269,7 @@ fn device(svc: &dyn IDriverVm, id: &str, as_json: bool) -> Result<(), Failure> {
              getDetail; reading the detail through the V1 per-kind getters"
         );
     }
-    let detail = DetailView::fetch(svc, &d, version);
+    let detail = Detail::fetch(svc, &d, version);
     if as_json {
         let mut v = device_json(&d);
         v["interface_version"] = json!(version);

@@ -37,8 +37,9 @@ pub use registry::*;
 pub use validate::LOG_LEVELS;
 pub use vm_fd::{vm_fd_node, vm_fd_of, VM_FD_DIR};
 
-/// The embedded default config, as printed by `drivervm --print-default-config`.
-pub const DEFAULT_CONFIG_TEXT: &str = include_str!("default.toml");
+/// The embedded default config, as printed by `drivervm --print-default-config`: assembled
+/// by the registry from `default.toml` and each kind's device.
+pub const DEFAULT_CONFIG_TEXT: &str = registry::DEFAULT_CONFIG;
 
 /// The name errors in the embedded default are reported under.
 pub const DEFAULT_CONFIG_ORIGIN: &str = "<built-in default config>";

@@ -81,6 +81,19 @@ pub(super) struct RawDevice {
     pub peer_gids: Option<Vec<raw::RawInt>>,
 }
 
+/// The embedded default config: what every default has (`default.toml`: its guest), then
+/// one device of each kind from the kind's folder, in the order the default has always
+/// listed them (the order `drivervmctl status` shows). A fragment may add top-level tables
+/// after its device (the SCMI device's simulated SoC): TOML allows a table anywhere, and
+/// the next `[[guest.device]]` still belongs to the guest.
+pub(super) const DEFAULT_CONFIG: &str = concat!(
+    include_str!("default.toml"),
+    include_str!("scmi/default.toml"),
+    include_str!("sound/default.toml"),
+    include_str!("radio/default.toml"),
+    include_str!("rpmb/default.toml"),
+);
+
 /// Every built-in kind's config entry, in the order error messages list kinds.
 pub(super) static KINDS: &[(DeviceKind, &dyn KindConfig)] = &[
     (DeviceKind::Scmi, &scmi::ScmiTable),

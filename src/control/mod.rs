@@ -32,7 +32,7 @@ mod tests;
 mod shim;
 
 pub use access::{vsock_peer_allowed, VsockDecision};
-pub use convert::{kind_from_aidl, link_from_aidl};
+pub use convert::{aidl_int, aidl_long, kind_from_aidl, link_from_aidl, DetailWire};
 pub use listeners::{MAX_LISTENERS, MAX_LISTENERS_PER_PEER};
 pub use service::{DriverVm, SERVICE_NAME};
 pub use shim::iface;

@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
-use super::convert;
+use super::convert::{self, DetailWire};
 use super::listeners::Listeners;
 use super::shim::{self, iface, Interface, Status, Strong};
 use super::BinderResult;
 use crate::kind::DeviceKind;
-use crate::status::{DeviceDetail, DeviceState, Registry};
+use crate::status::{DeviceState, Registry};
 
+use iface::DeviceDetail::DeviceDetail as Arm;
 use iface::IDriverVm::IDriverVm;
 use iface::IDriverVmListener::IDriverVmListener;
 
@@ -20,16 +21,19 @@ pub const SERVICE_NAME: &str = "vendor.drivervm.IDriverVm/default";
 #[derive(Clone)]
 pub struct DriverVm {
     registry: Arc<Registry>,
+    wire: &'static dyn DetailWire,
     listeners: Arc<Listeners>,
 }
 
 impl DriverVm {
-    /// A service over `registry`; starts the thread that calls listeners.
-    pub fn new(registry: Arc<Registry>) -> std::io::Result<Self> {
+    /// A service over `registry`, whose devices' detail `wire` converts (the kind registry,
+    /// `service::registry::Kinds`); starts the thread that calls listeners.
+    pub fn new(registry: Arc<Registry>, wire: &'static dyn DetailWire) -> std::io::Result<Self> {
         let listeners = Arc::new(Listeners::default());
         listeners.spawn_dispatcher(&registry)?;
         Ok(Self {
             registry,
+            wire,
             listeners,
         })
     }
@@ -54,8 +58,13 @@ impl DriverVm {
         })
     }
 
-    /// The detail of device `id`, which must be of `kind`.
-    fn detail(&self, id: &str, kind: DeviceKind) -> Result<Option<DeviceDetail>, Status> {
+    /// Device `id`'s detail as its arm of `union DeviceDetail`, if it publishes one.
+    fn arm(&self, dev: &DeviceState) -> Option<Arm> {
+        self.wire.to_aidl(dev.kind()?, &dev.detail()?)
+    }
+
+    /// The arm of device `id`, which must be of `kind`: what a V1 getter returns a part of.
+    fn arm_of(&self, id: &str, kind: DeviceKind) -> Result<Option<Arm>, Status> {
         let dev = self.device(id)?;
         if dev.kind() != Some(kind) {
             return Err(shim::service_specific(
@@ -67,7 +76,7 @@ impl DriverVm {
                 ),
             ));
         }
-        Ok(dev.detail())
+        Ok(self.arm(dev))
     }
 }
 
@@ -102,34 +111,32 @@ impl IDriverVm for DriverVm {
         Ok(convert::device_status(self.device(id)?.snapshot()))
     }
 
+    // V1's getters, one per kind by contract: each is the V2 arm of its kind.
+
     fn r#getClocks(&self, id: &str) -> BinderResult<Vec<iface::ClockInfo::ClockInfo>> {
-        match self.detail(id, DeviceKind::Scmi)? {
-            Some(DeviceDetail::Scmi { clocks }) => {
-                Ok(clocks.into_iter().map(convert::clock).collect())
-            }
+        match self.arm_of(id, DeviceKind::Scmi)? {
+            Some(Arm::Scmi(s)) => Ok(s.r#clocks),
             _ => Err(unavailable(id)),
         }
     }
 
     fn r#getRpmbInfo(&self, id: &str) -> BinderResult<iface::RpmbInfo::RpmbInfo> {
-        match self.detail(id, DeviceKind::Rpmb)? {
-            Some(DeviceDetail::Rpmb(r)) => Ok(convert::rpmb(r)),
+        match self.arm_of(id, DeviceKind::Rpmb)? {
+            Some(Arm::Rpmb(r)) => Ok(r),
             _ => Err(unavailable(id)),
         }
     }
 
     fn r#getRadioInfo(&self, id: &str) -> BinderResult<iface::RadioInfo::RadioInfo> {
-        match self.detail(id, DeviceKind::Radio)? {
-            Some(DeviceDetail::Radio(r)) => Ok(convert::radio(r)),
+        match self.arm_of(id, DeviceKind::Radio)? {
+            Some(Arm::Radio(r)) => Ok(r),
             _ => Err(unavailable(id)),
         }
     }
 
     fn r#getAudioStreams(&self, id: &str) -> BinderResult<Vec<iface::AudioStream::AudioStream>> {
-        match self.detail(id, DeviceKind::Sound)? {
-            Some(DeviceDetail::Sound { streams }) => {
-                Ok(streams.into_iter().map(convert::stream).collect())
-            }
+        match self.arm_of(id, DeviceKind::Sound)? {
+            Some(Arm::Sound(s)) => Ok(s.r#streams),
             // A sound device that publishes nothing has no stream open.
             _ => Ok(Vec::new()),
         }
@@ -145,9 +152,6 @@ impl IDriverVm for DriverVm {
     }
 
     fn r#getDetail(&self, id: &str) -> BinderResult<iface::DeviceDetail::DeviceDetail> {
-        match self.device(id)?.detail() {
-            Some(d) => Ok(convert::detail(d)),
-            None => Err(unavailable(id)),
-        }
+        self.arm(self.device(id)?).ok_or_else(|| unavailable(id))
     }
 }

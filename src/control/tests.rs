@@ -147,7 +147,7 @@ fn code(s: Status) -> i32 {
 #[test]
 fn queries_answer_from_live_state_and_refuse_with_the_aidl_codes() {
     let (reg, clocks, cell) = registry();
-    let svc = DriverVm::new(reg).unwrap();
+    let svc = DriverVm::new(reg, &crate::service::registry::Kinds).unwrap();
     let list = svc.r#listDevices().unwrap();
     let ids: Vec<_> = list.iter().map(|d| d.r#id.as_str()).collect();
     assert_eq!(ids, ["vm0-scmi", "vm0-rpmb", "vm0-radio"]);
@@ -203,7 +203,7 @@ fn queries_answer_from_live_state_and_refuse_with_the_aidl_codes() {
 fn get_detail_answers_every_kind_with_the_arm_of_its_kind() {
     use iface::DeviceDetail::DeviceDetail as D;
     let (reg, clocks, cell) = registry();
-    let svc = DriverVm::new(reg).unwrap();
+    let svc = DriverVm::new(reg, &crate::service::registry::Kinds).unwrap();
     clocks.set_rate(1, 12_000_000, 1);
     match svc.r#getDetail("vm0-scmi").unwrap() {
         D::Scmi(s) => {
@@ -243,7 +243,7 @@ impl IDriverVmListener for Quiet {
 #[test]
 fn listeners_are_deduplicated_and_capped() {
     let (reg, ..) = registry();
-    let svc = DriverVm::new(reg).unwrap();
+    let svc = DriverVm::new(reg, &crate::service::registry::Kinds).unwrap();
     let first = new_listener(Quiet);
     svc.r#registerListener(&first).unwrap();
     svc.r#registerListener(&first).unwrap();
@@ -274,4 +274,12 @@ fn every_kind_round_trips_through_its_aidl_value() {
         super::kind_from_aidl(super::iface::DeviceKind::DeviceKind(-1)),
         None
     );
+    // DeviceKind.aidl's values are the kinds' places in DeviceKind::ALL.
+    use super::iface::DeviceKind::DeviceKind as K;
+    use crate::kind::DeviceKind as D;
+    let wire: Vec<_> = [D::Scmi, D::Rpmb, D::Sound, D::Radio]
+        .into_iter()
+        .map(super::convert::kind)
+        .collect();
+    assert_eq!(wire, [K::SCMI, K::RPMB, K::SOUND, K::RADIO]);
 }

@@ -1,6 +1,6 @@
 //! What the service needs from each device kind: build a configured device, say what it
-//! publishes as status, and in which phase it is built. The kinds are listed in
-//! [`super::registry`].
+//! publishes as status, in which phase it is built, and how its status reads on the control
+//! plane and in drivervmctl. The kinds are listed in [`super::registry`].
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -9,9 +9,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::{Config, DeviceConfig, GuestConfig};
+use crate::control::iface::{self, IDriverVm::IDriverVm};
+use crate::control::Status;
 use crate::devices::VirtioDevice;
 use crate::kind::DeviceKind;
-use crate::status::DetailSource;
+use crate::status::{DetailSource, DeviceDetail};
 
 use super::ServiceError;
 
@@ -74,6 +76,45 @@ pub trait KindService: Sync {
         guest: &GuestConfig,
         device: &DeviceConfig,
     ) -> Result<Built, ServiceError>;
+
+    /// `detail`, as a device of this kind publishes it, as the kind's arm of
+    /// vendor.drivervm's `union DeviceDetail`; `None` for a kind without an arm.
+    fn to_aidl(&self, detail: &DeviceDetail) -> Option<iface::DeviceDetail::DeviceDetail> {
+        let _ = detail;
+        None
+    }
+
+    /// drivervmctl's view of `arm`, if it is this kind's arm of `union DeviceDetail`.
+    fn view(&self, arm: &iface::DeviceDetail::DeviceDetail) -> Option<Box<dyn DetailView>> {
+        let _ = arm;
+        None
+    }
+
+    /// drivervmctl's view of device `id` read from a V1 service (no `getDetail`) through
+    /// this kind's V1 getter; `None` for a kind V1 has no getter for.
+    fn view_v1(
+        &self,
+        svc: &dyn IDriverVm,
+        id: &str,
+    ) -> Option<Result<Box<dyn DetailView>, Status>> {
+        let _ = (svc, id);
+        None
+    }
+}
+
+/// What drivervmctl prints of one kind's detail: one serializable view, printed as JSON or
+/// as text lines, so the two never disagree.
+pub trait DetailView {
+    /// The view as JSON.
+    fn json(&self) -> serde_json::Value;
+
+    /// The view as text lines.
+    fn lines(&self) -> Vec<String>;
+}
+
+/// `view` as JSON (`null` if it cannot be, which a derived `Serialize` never is).
+pub fn json_of(view: &impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(view).unwrap_or(serde_json::Value::Null)
 }
 
 /// What every device build may use: the config, the service's directories and the

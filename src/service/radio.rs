@@ -8,12 +8,17 @@ use crate::hw::tuner::sim::{SimTuner, SimTunerConfig};
 use crate::hw::tuner::v4l2::V4l2Tuner;
 use crate::hw::tuner::Tuner;
 
+use crate::control::iface::{DeviceDetail::DeviceDetail as Arm, IDriverVm::IDriverVm};
+use crate::control::Status;
 use crate::kind::DeviceKind;
-use crate::status::DetailSource;
+use crate::status::{DetailSource, DeviceDetail};
 
-use super::kind::{BuildContext, Built, KindService, Phase, Served};
+use super::kind::{BuildContext, Built, DetailView, KindService, Phase, Served};
 use super::sound::SoundResources;
 use super::ServiceError;
+
+#[path = "radio/detail.rs"]
+mod detail;
 
 /// The virtio-radio entry of the registry.
 pub struct RadioKind;
@@ -56,6 +61,22 @@ impl KindService for RadioKind {
             served: Served::Virtio(Box::new(radio)),
             detail: Some(detail),
         })
+    }
+
+    fn to_aidl(&self, detail: &DeviceDetail) -> Option<Arm> {
+        detail::to_aidl(detail)
+    }
+
+    fn view(&self, arm: &Arm) -> Option<Box<dyn DetailView>> {
+        detail::view(arm)
+    }
+
+    fn view_v1(
+        &self,
+        svc: &dyn IDriverVm,
+        id: &str,
+    ) -> Option<Result<Box<dyn DetailView>, Status>> {
+        Some(detail::view_v1(svc, id))
     }
 }
 

@@ -1,8 +1,13 @@
-//! The device kinds this build serves: the one list a new kind is added to.
+//! The device kinds this build serves: the one list a new kind is added to. The control
+//! plane converts each device's detail through it ([`Kinds`]), and drivervmctl renders
+//! it through it ([`find`], [`view`]).
 
+use crate::control::iface::DeviceDetail::DeviceDetail as Arm;
+use crate::control::DetailWire;
 use crate::kind::DeviceKind;
+use crate::status::DeviceDetail;
 
-use super::kind::KindService;
+use super::kind::{DetailView, KindService};
 // What the kinds' modules below name as `super::`.
 use super::{kind, ServiceError};
 
@@ -50,6 +55,22 @@ pub fn find(kind: DeviceKind) -> Option<&'static dyn KindService> {
     KINDS.iter().copied().find(|k| k.kind() == kind)
 }
 
+/// drivervmctl's view of `arm`, from the kind whose arm it is.
+pub fn view(arm: &Arm) -> Option<Box<dyn DetailView>> {
+    KINDS.iter().find_map(|k| k.view(arm))
+}
+
+/// The registry as the control plane uses it (given to
+/// [`DriverVm::new`](crate::control::DriverVm::new)): each kind puts its own detail on the
+/// wire.
+pub struct Kinds;
+
+impl DetailWire for Kinds {
+    fn to_aidl(&self, kind: DeviceKind, detail: &DeviceDetail) -> Option<Arm> {
+        find(kind)?.to_aidl(detail)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,6 +90,81 @@ mod tests {
         for (i, a) in KINDS.iter().enumerate() {
             for b in &KINDS[i + 1..] {
                 assert_ne!(a.kind().name(), b.kind().name(), "two entries share a name");
+            }
+        }
+    }
+
+    #[test]
+    fn each_kind_puts_only_its_own_detail_on_the_wire_and_views_it() {
+        use crate::status::{
+            AudioDirection, AudioStreamDetail, AudioStreamState, ClockDetail, RadioBand,
+            RadioDetail, RpmbDetail,
+        };
+        let samples = [
+            (
+                DeviceKind::Scmi,
+                DeviceDetail::new(vec![ClockDetail {
+                    id: 0,
+                    name: "uart".into(),
+                    rate_hz: 48_000_000,
+                    enabled: true,
+                    owner: "vm0".into(),
+                }]),
+                "clocks",
+            ),
+            (
+                DeviceKind::Rpmb,
+                DeviceDetail::new(RpmbDetail {
+                    capacity_bytes: 1 << 17,
+                    write_counter: 3,
+                    key_programmed: true,
+                }),
+                "write_counter",
+            ),
+            (
+                DeviceKind::Sound,
+                DeviceDetail::new(vec![AudioStreamDetail {
+                    id: 0,
+                    direction: AudioDirection::Output,
+                    state: AudioStreamState::Running,
+                    format: "S16_LE".into(),
+                    rate_hz: 48_000,
+                    channels: 2,
+                    xruns: 0,
+                }]),
+                "streams",
+            ),
+            (
+                DeviceKind::Radio,
+                DeviceDetail::new(RadioDetail {
+                    band: RadioBand::Fm,
+                    frequency_khz: 89_100,
+                    signal_percent: 80,
+                    stereo: true,
+                    rds: None,
+                }),
+                "frequency_khz",
+            ),
+        ];
+        for (kind, detail, key) in &samples {
+            let arm = Kinds
+                .to_aidl(*kind, detail)
+                .expect("its own detail has an arm");
+            let view = view(&arm).expect("the arm has a view");
+            assert!(
+                view.json().get(*key).is_some(),
+                "{}: {}",
+                kind.name(),
+                view.json()
+            );
+            assert!(!view.lines().is_empty(), "{}", kind.name());
+            for (other, _, _) in samples.iter().filter(|(o, _, _)| o != kind) {
+                assert!(
+                    Kinds.to_aidl(*other, detail).is_none(),
+                    "{} took {}'s detail",
+                    other.name(),
+                    kind.name()
+                );
             }
         }
     }

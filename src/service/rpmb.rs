@@ -9,6 +9,8 @@ use crate::config::{
     Backend, Config, DeviceConfig, GuestConfig, RpmbConfig, RpmbInterface, RpmbStorageConfig,
     RpmbStoreConfig,
 };
+use crate::control::iface::{DeviceDetail::DeviceDetail as Arm, IDriverVm::IDriverVm};
+use crate::control::Status;
 use crate::devices::rpmb::console::RpmbConsole;
 use crate::devices::rpmb::device::RpmbDevice;
 use crate::devices::rpmb::engine::{EngineLimits, RpmbEngine};
@@ -21,11 +23,14 @@ use crate::hw::rpmb::frames::RpmbFrameDevice;
 use crate::hw::rpmb::ufs::UfsRpmb;
 use crate::hw::rpmb::{key_file, RpmbKey, RpmbStorage};
 use crate::kind::DeviceKind;
-use crate::status::RpmbCell;
+use crate::status::{DeviceDetail, RpmbCell};
 use crate::transport::rpmb_dev_socket;
 
-use super::kind::{BuildContext, Built, KindService, Served};
+use super::kind::{BuildContext, Built, DetailView, KindService, Served};
 use super::ServiceError;
+
+#[path = "rpmb/detail.rs"]
+mod detail;
 
 /// A guest's RPMB storage, whichever backend holds it.
 pub type GuestRpmb = Box<dyn RpmbStorage>;
@@ -65,6 +70,22 @@ impl KindService for RpmbKind {
                 }
             }
         })
+    }
+
+    fn to_aidl(&self, detail: &DeviceDetail) -> Option<Arm> {
+        detail::to_aidl(detail)
+    }
+
+    fn view(&self, arm: &Arm) -> Option<Box<dyn DetailView>> {
+        detail::view(arm)
+    }
+
+    fn view_v1(
+        &self,
+        svc: &dyn IDriverVm,
+        id: &str,
+    ) -> Option<Result<Box<dyn DetailView>, Status>> {
+        Some(detail::view_v1(svc, id))
     }
 }
 

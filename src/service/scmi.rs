@@ -1,13 +1,18 @@
 //! Builds virtio-scmi devices: one SCMI agent per guest over the shared platform hardware.
 
 use crate::config::{DeviceConfig, GuestConfig};
+use crate::control::iface::{DeviceDetail::DeviceDetail as Arm, IDriverVm::IDriverVm};
+use crate::control::Status;
 use crate::devices::scmi::{AgentView, ScmiDevice};
 use crate::kind::DeviceKind;
 use crate::platform::{scmi_agents, ScmiPlatform};
-use crate::status::DetailSource;
+use crate::status::{DetailSource, DeviceDetail};
 
-use super::kind::{BuildContext, Built, KindService, Served};
+use super::kind::{BuildContext, Built, DetailView, KindService, Served};
 use super::ServiceError;
+
+#[path = "scmi/detail.rs"]
+mod detail;
 
 /// The virtio-scmi entry of the registry.
 pub struct ScmiKind;
@@ -46,5 +51,21 @@ impl KindService for ScmiKind {
             ))),
             detail: Some(detail),
         })
+    }
+
+    fn to_aidl(&self, detail: &DeviceDetail) -> Option<Arm> {
+        detail::to_aidl(detail)
+    }
+
+    fn view(&self, arm: &Arm) -> Option<Box<dyn DetailView>> {
+        detail::view(arm)
+    }
+
+    fn view_v1(
+        &self,
+        svc: &dyn IDriverVm,
+        id: &str,
+    ) -> Option<Result<Box<dyn DetailView>, Status>> {
+        Some(detail::view_v1(svc, id))
     }
 }

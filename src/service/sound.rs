@@ -23,11 +23,16 @@ use crate::hw::pcm::tone::ToneCapture;
 use crate::hw::pcm::wav::{WavSink, WavSource};
 use crate::hw::pcm::{PcmParams, PcmPlayback};
 
+use crate::control::iface::{DeviceDetail::DeviceDetail as Arm, IDriverVm::IDriverVm};
+use crate::control::Status;
 use crate::kind::DeviceKind;
-use crate::status::DetailSource;
+use crate::status::{DetailSource, DeviceDetail};
 
-use super::kind::{BuildContext, Built, KindService, Served};
+use super::kind::{BuildContext, Built, DetailView, KindService, Served};
 use super::ServiceError;
+
+#[path = "sound/detail.rs"]
+mod detail;
 
 /// The virtio-snd entry of the registry.
 pub struct SoundKind;
@@ -53,6 +58,22 @@ impl KindService for SoundKind {
             served: Served::Virtio(Box::new(snd)),
             detail: Some(detail),
         })
+    }
+
+    fn to_aidl(&self, detail: &DeviceDetail) -> Option<Arm> {
+        detail::to_aidl(detail)
+    }
+
+    fn view(&self, arm: &Arm) -> Option<Box<dyn DetailView>> {
+        detail::view(arm)
+    }
+
+    fn view_v1(
+        &self,
+        svc: &dyn IDriverVm,
+        id: &str,
+    ) -> Option<Result<Box<dyn DetailView>, Status>> {
+        Some(detail::view_v1(svc, id))
     }
 }
 

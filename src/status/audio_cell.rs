@@ -1,11 +1,10 @@
 //! A sound device's PCM streams as the control plane sees them: state, negotiated format
-//! and xruns, published by the device thread at each stream transition.
+//! and xruns, published by the device thread at each stream transition. The detail is a
+//! `Vec<AudioStreamDetail>`, in stream id order.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::detail::{
-    AudioDirection, AudioStreamDetail, AudioStreamState, DetailSource, DeviceDetail,
-};
+use super::detail::{DetailSource, DeviceDetail};
 use crate::generation::Generation;
 use crate::hw::pcm::SampleFormat;
 
@@ -118,7 +117,7 @@ impl AudioStreams {
 
 impl DetailSource for AudioStreams {
     fn detail(&self) -> DeviceDetail {
-        let streams = self
+        let streams: Vec<AudioStreamDetail> = self
             .streams
             .iter()
             .enumerate()
@@ -138,10 +137,53 @@ impl DetailSource for AudioStreams {
                 }
             })
             .collect();
-        DeviceDetail::Sound { streams }
+        DeviceDetail::new(streams)
     }
 
     fn changes(&self) -> &Generation {
         &self.generation
     }
+}
+
+/// PCM stream direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudioDirection {
+    /// Guest to hardware.
+    Output,
+    /// Hardware to guest.
+    Input,
+}
+
+/// virtio-snd stream state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudioStreamState {
+    /// Released or never configured.
+    Idle,
+    /// SET_PARAMETERS accepted.
+    ParametersSet,
+    /// PREPARE accepted.
+    Prepared,
+    /// START accepted.
+    Running,
+    /// STOP accepted.
+    Stopped,
+}
+
+/// One PCM stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AudioStreamDetail {
+    /// virtio-snd stream id.
+    pub id: u32,
+    /// Direction.
+    pub direction: AudioDirection,
+    /// State.
+    pub state: AudioStreamState,
+    /// ALSA format name; empty before SET_PARAMETERS.
+    pub format: String,
+    /// Frame rate in Hz; 0 before SET_PARAMETERS.
+    pub rate_hz: u32,
+    /// Channels; 0 before SET_PARAMETERS.
+    pub channels: u8,
+    /// Underruns (output) or overruns (input) since the stream was last prepared.
+    pub xruns: u64,
 }

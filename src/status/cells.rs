@@ -1,9 +1,11 @@
-//! Ready-made [`DetailSource`]s that devices update with atomics from their own thread.
+//! Ready-made [`DetailSource`]s that devices update with atomics from their own thread: an
+//! SCMI agent's clocks (a `Vec<ClockDetail>`) and an RPMB partition's state (an
+//! [`RpmbDetail`]).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
-use super::detail::{ClockDetail, DetailSource, DeviceDetail, RpmbDetail};
+use super::detail::{DetailSource, DeviceDetail};
 use crate::generation::Generation;
 
 pub use crate::hw::clock::table::ClockTable;
@@ -48,9 +50,7 @@ impl ClockView {
 
 impl DetailSource for ClockView {
     fn detail(&self) -> DeviceDetail {
-        DeviceDetail::Scmi {
-            clocks: self.view(),
-        }
+        DeviceDetail::new(self.view())
     }
 
     fn changes(&self) -> &Generation {
@@ -90,7 +90,7 @@ impl RpmbCell {
 
 impl DetailSource for RpmbCell {
     fn detail(&self) -> DeviceDetail {
-        DeviceDetail::Rpmb(RpmbDetail {
+        DeviceDetail::new(RpmbDetail {
             capacity_bytes: self.capacity_bytes,
             write_counter: self.write_counter.load(Ordering::Relaxed),
             key_programmed: self.key_programmed.load(Ordering::Relaxed),
@@ -100,4 +100,30 @@ impl DetailSource for RpmbCell {
     fn changes(&self) -> &Generation {
         &self.generation
     }
+}
+
+/// One SCMI clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClockDetail {
+    /// SCMI clock id.
+    pub id: u32,
+    /// Clock name.
+    pub name: String,
+    /// Current rate in Hz.
+    pub rate_hz: u64,
+    /// Whether the clock is enabled.
+    pub enabled: bool,
+    /// Guest that enabled or last set it; empty if none.
+    pub owner: String,
+}
+
+/// State of an RPMB partition; the authentication key is deliberately absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RpmbDetail {
+    /// Partition size in bytes.
+    pub capacity_bytes: u64,
+    /// The write counter.
+    pub write_counter: u32,
+    /// Whether a key has been programmed.
+    pub key_programmed: bool,
 }

@@ -1,131 +1,63 @@
-//! Per-kind device detail: what a device publishes beyond link and counters.
+//! A device's per-kind detail: what it publishes beyond link and counters. This layer does
+//! not know the kinds: a detail is a value of whatever type the device's kind publishes
+//! (the built-in kinds' types sit beside their cells), and that kind's registry entry reads
+//! it back by type.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
 
 use crate::generation::Generation;
 
+/// What a kind's detail snapshot is: comparable (a test or watcher tells a change), printable
+/// for logs, and shared between threads. Every such type is one; nothing to implement.
+pub trait KindDetail: Any + fmt::Debug + Send + Sync {
+    /// The value, for [`DeviceDetail::get`]'s downcast.
+    fn as_any(&self) -> &dyn Any;
+
+    /// Whether `other` is a detail of the same type and value.
+    fn same_as(&self, other: &dyn KindDetail) -> bool;
+}
+
+impl<T: Any + fmt::Debug + PartialEq + Send + Sync> KindDetail for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn same_as(&self, other: &dyn KindDetail) -> bool {
+        other.as_any().downcast_ref::<T>() == Some(self)
+    }
+}
+
 /// A device's per-kind state, as a snapshot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeviceDetail {
-    /// SCMI: the clocks this agent sees.
-    Scmi {
-        /// Clocks by SCMI id.
-        clocks: Vec<ClockDetail>,
-    },
-    /// RPMB partition state (never the key).
-    Rpmb(RpmbDetail),
-    /// Radio tuner state.
-    Radio(RadioDetail),
-    /// virtio-snd PCM streams.
-    Sound {
-        /// Streams by virtio-snd id.
-        streams: Vec<AudioStreamDetail>,
-    },
+#[derive(Clone)]
+pub struct DeviceDetail(Arc<dyn KindDetail>);
+
+impl DeviceDetail {
+    /// A snapshot holding `detail`.
+    pub fn new(detail: impl KindDetail) -> Self {
+        Self(Arc::new(detail))
+    }
+
+    /// The snapshot as the kind's own type, if it is a `T`.
+    pub fn get<T: KindDetail>(&self) -> Option<&T> {
+        self.0.as_any().downcast_ref()
+    }
 }
 
-/// One SCMI clock.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClockDetail {
-    /// SCMI clock id.
-    pub id: u32,
-    /// Clock name.
-    pub name: String,
-    /// Current rate in Hz.
-    pub rate_hz: u64,
-    /// Whether the clock is enabled.
-    pub enabled: bool,
-    /// Guest that enabled or last set it; empty if none.
-    pub owner: String,
+impl fmt::Debug for DeviceDetail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
 }
 
-/// State of an RPMB partition; the authentication key is deliberately absent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RpmbDetail {
-    /// Partition size in bytes.
-    pub capacity_bytes: u64,
-    /// The write counter.
-    pub write_counter: u32,
-    /// Whether a key has been programmed.
-    pub key_programmed: bool,
+impl PartialEq for DeviceDetail {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.same_as(other.0.as_ref())
+    }
 }
 
-/// Broadcast band.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RadioBand {
-    /// FM.
-    Fm,
-    /// AM.
-    Am,
-}
-
-/// Decoded RDS fields.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RdsDetail {
-    /// Programme Identification.
-    pub pi: u16,
-    /// Programme Service name.
-    pub ps: String,
-    /// RadioText.
-    pub rt: String,
-    /// Programme Type.
-    pub pty: u8,
-}
-
-/// What a tuner is tuned to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RadioDetail {
-    /// Band.
-    pub band: RadioBand,
-    /// Frequency in kHz.
-    pub frequency_khz: u32,
-    /// Signal quality, 0..=100.
-    pub signal_percent: u8,
-    /// Stereo pilot detected.
-    pub stereo: bool,
-    /// RDS, when decoded.
-    pub rds: Option<RdsDetail>,
-}
-
-/// PCM stream direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AudioDirection {
-    /// Guest to hardware.
-    Output,
-    /// Hardware to guest.
-    Input,
-}
-
-/// virtio-snd stream state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AudioStreamState {
-    /// Released or never configured.
-    Idle,
-    /// SET_PARAMETERS accepted.
-    ParametersSet,
-    /// PREPARE accepted.
-    Prepared,
-    /// START accepted.
-    Running,
-    /// STOP accepted.
-    Stopped,
-}
-
-/// One PCM stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AudioStreamDetail {
-    /// virtio-snd stream id.
-    pub id: u32,
-    /// Direction.
-    pub direction: AudioDirection,
-    /// State.
-    pub state: AudioStreamState,
-    /// ALSA format name; empty before SET_PARAMETERS.
-    pub format: String,
-    /// Frame rate in Hz; 0 before SET_PARAMETERS.
-    pub rate_hz: u32,
-    /// Channels; 0 before SET_PARAMETERS.
-    pub channels: u8,
-    /// Underruns (output) or overruns (input) since the stream was last prepared.
-    pub xruns: u64,
-}
+impl Eq for DeviceDetail {}
 
 /// How a device publishes its detail.
 ///

@@ -19,14 +19,13 @@ mod registry;
 mod tests;
 
 pub use crate::generation::{DetailBell, Generation};
-pub use audio_cell::{AudioStreams, StreamShape};
-pub use cells::{ClockTable, ClockView, RpmbCell};
-pub use counters::{QueueCounters, QueueSnapshot};
-pub use detail::{
-    AudioDirection, AudioStreamDetail, AudioStreamState, ClockDetail, DetailSource, DeviceDetail,
-    RadioBand, RadioDetail, RdsDetail, RpmbDetail,
+pub use audio_cell::{
+    AudioDirection, AudioStreamDetail, AudioStreamState, AudioStreams, StreamShape,
 };
+pub use cells::{ClockDetail, ClockTable, ClockView, RpmbCell, RpmbDetail};
+pub use counters::{QueueCounters, QueueSnapshot};
+pub use detail::{DetailSource, DeviceDetail, KindDetail};
 pub use device_state::{DeviceSnapshot, DeviceState, LinkState, TransportKind};
 pub use events::{EventBus, StatusEvent, Subscription, SUBSCRIBER_BACKLOG};
-pub use radio_cell::RadioCell;
+pub use radio_cell::{RadioBand, RadioCell, RadioDetail, RdsDetail};
 pub use registry::Registry;

@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use super::detail::{DetailSource, DeviceDetail, RadioDetail};
+use super::detail::{DetailSource, DeviceDetail};
 use crate::generation::Generation;
 
 /// Where a radio device publishes its tuned program; the control plane reads snapshots.
@@ -17,7 +17,7 @@ impl RadioCell {
     pub fn new() -> Self {
         Self {
             detail: Mutex::new(RadioDetail {
-                band: super::detail::RadioBand::Fm,
+                band: RadioBand::Fm,
                 frequency_khz: 0,
                 signal_percent: 0,
                 stereo: false,
@@ -52,10 +52,47 @@ impl DetailSource for RadioCell {
             Ok(d) => d.clone(),
             Err(p) => p.into_inner().clone(),
         };
-        DeviceDetail::Radio(d)
+        DeviceDetail::new(d)
     }
 
     fn changes(&self) -> &Generation {
         &self.generation
     }
+}
+
+/// Broadcast band.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RadioBand {
+    /// FM.
+    Fm,
+    /// AM.
+    Am,
+}
+
+/// Decoded RDS fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RdsDetail {
+    /// Programme Identification.
+    pub pi: u16,
+    /// Programme Service name.
+    pub ps: String,
+    /// RadioText.
+    pub rt: String,
+    /// Programme Type.
+    pub pty: u8,
+}
+
+/// What a tuner is tuned to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RadioDetail {
+    /// Band.
+    pub band: RadioBand,
+    /// Frequency in kHz.
+    pub frequency_khz: u32,
+    /// Signal quality, 0..=100.
+    pub signal_percent: u8,
+    /// Stereo pilot detected.
+    pub stereo: bool,
+    /// RDS, when decoded.
+    pub rds: Option<RdsDetail>,
 }

@@ -87,9 +87,7 @@ fn clock_table_tracks_rate_enable_and_owner_per_agent_view() {
     t.set_enabled(0, true, 1);
     t.set_rate(99, 1, 1); // unknown index: ignored
     assert_eq!(view.generation(), 2);
-    let DeviceDetail::Scmi { clocks } = view.detail() else {
-        panic!("not scmi")
-    };
+    let clocks: Vec<ClockDetail> = view.detail().get().cloned().expect("scmi clocks");
     assert_eq!(
         clocks[0],
         ClockDetail {
@@ -105,9 +103,7 @@ fn clock_table_tracks_rate_enable_and_owner_per_agent_view() {
         (1, true, "vm0")
     );
     t.set_enabled(0, false, 1);
-    let DeviceDetail::Scmi { clocks } = view.detail() else {
-        panic!("not scmi")
-    };
+    let clocks: Vec<ClockDetail> = view.detail().get().cloned().expect("scmi clocks");
     assert_eq!(clocks[1].owner, "", "gating releases the clock");
 }
 
@@ -121,7 +117,7 @@ fn rpmb_cell_bumps_generation_only_on_change() {
     assert_eq!(c.generation(), 2);
     assert_eq!(
         c.detail(),
-        DeviceDetail::Rpmb(RpmbDetail {
+        DeviceDetail::new(RpmbDetail {
             capacity_bytes: 128 * 1024,
             write_counter: 1,
             key_programmed: true
@@ -216,12 +212,10 @@ fn audio_streams_publish_state_format_and_xruns() {
     };
     assert_eq!(
         s.detail(),
-        DeviceDetail::Sound {
-            streams: vec![
-                idle(0, AudioDirection::Output),
-                idle(1, AudioDirection::Input)
-            ]
-        }
+        DeviceDetail::new(vec![
+            idle(0, AudioDirection::Output),
+            idle(1, AudioDirection::Input)
+        ])
     );
     let shape = StreamShape {
         format: SampleFormat::S24_3,
@@ -237,7 +231,7 @@ fn audio_streams_publish_state_format_and_xruns() {
     s.set(7, AudioStreamState::Running, None); // no such stream: ignored
     s.set_xruns(7, 1);
     assert_eq!(s.generation(), 3);
-    let DeviceDetail::Sound { streams } = s.detail() else {
+    let Some(streams) = s.detail().get::<Vec<AudioStreamDetail>>().cloned() else {
         panic!("not sound")
     };
     assert_eq!(
@@ -267,7 +261,7 @@ fn audio_streams_publish_state_format_and_xruns() {
             channels: 255,
         }),
     );
-    let DeviceDetail::Sound { streams } = s.detail() else {
+    let Some(streams) = s.detail().get::<Vec<AudioStreamDetail>>().cloned() else {
         panic!("not sound")
     };
     assert_eq!(
@@ -280,7 +274,7 @@ fn audio_streams_publish_state_format_and_xruns() {
         (AudioStreamState::Stopped, "FLOAT_LE", 384_000, 255)
     );
     s.set(1, AudioStreamState::Idle, None);
-    let DeviceDetail::Sound { streams } = s.detail() else {
+    let Some(streams) = s.detail().get::<Vec<AudioStreamDetail>>().cloned() else {
         panic!("not sound")
     };
     assert_eq!(

@@ -255,7 +255,7 @@ fn rds_arrives_as_program_info_changes_and_raw_blocks_when_negotiated() {
     use crate::status::{DetailSource, DeviceDetail, RadioBand, RadioDetail, RdsDetail};
     assert_eq!(
         d.status().detail(),
-        DeviceDetail::Radio(RadioDetail {
+        DeviceDetail::new(RadioDetail {
             band: RadioBand::Fm,
             frequency_khz: 98700,
             signal_percent: 70,

@@ -197,7 +197,7 @@ mod tests {
         let mut d = device();
         let published = d.detail_source();
         let detail = |wc, key_programmed| {
-            DeviceDetail::Rpmb(RpmbDetail {
+            DeviceDetail::new(RpmbDetail {
                 capacity_bytes: 1024 * 256,
                 write_counter: wc,
                 key_programmed,

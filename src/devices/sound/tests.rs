@@ -953,10 +953,9 @@ fn reset_forgets_streams_events_and_controls() {
 
 /// Stream `id` as the control plane sees it: (state, format, rate, channels, xruns).
 fn published(r: &Rig, id: usize) -> (AudioStreamState, String, u32, u8, u64) {
-    use crate::status::{DetailSource, DeviceDetail};
-    let DeviceDetail::Sound { streams } = r.dev.status().detail() else {
-        panic!("not sound")
-    };
+    use crate::status::{AudioStreamDetail, DetailSource};
+    let detail = r.dev.status().detail();
+    let streams: &Vec<AudioStreamDetail> = detail.get().expect("sound streams");
     let s = &streams[id];
     (s.state, s.format.clone(), s.rate_hz, s.channels, s.xruns)
 }
