@@ -1,17 +1,32 @@
-//! The sandbox of the Soong (Android) build: what init and SELinux already give, checked.
+//! The sandbox of the Soong (Android) build: the same per-role seccomp filters as the Cargo
+//! build, loaded precompiled, and the privileges init gave the process, checked.
 //!
-//! AOSP offers vendor modules no seccompiler, landlock or caps crate, so this build installs
-//! no seccomp filter and no landlock ruleset (docs/sandbox.md, "On Android"). init starts
-//! the service with the .rc's `user`/`group` and no `capabilities`, and its SELinux domain
+//! AOSP offers vendor modules no seccompiler, landlock or caps crate. The filters are
+//! compiled on the build host from the same role tables (`drivervm-seccomp-policy`, checked
+//! fresh by `tests/android_seccomp.rs`) into /vendor/etc/drivervm/seccomp_filters.bin,
+//! which [`lock_down`] reads and each thread installs in [`enter`] with the seccomp syscall;
+//! a forbidden syscall traps into the same SIGSYS handler that names it. init starts the
+//! service with the .rc's `user`/`group` and no `capabilities`, and its SELinux domain
 //! limits what it may open; here the process sets no_new_privs and refuses to serve when it
-//! still holds a capability or runs as root, so a wrong .rc cannot go unnoticed.
+//! still holds a capability or runs as root, so a wrong .rc cannot go unnoticed. There is
+//! no landlock here: SELinux confines the files (docs/sandbox.md, "On Android").
 
+// The SIGSYS handler reads the names; the lookup by name is for compiling filters.
+#[allow(dead_code)]
+#[path = "names.rs"]
+mod names;
 #[path = "outcome.rs"]
 mod outcome;
+#[path = "policy_file.rs"]
+pub mod policy_file;
 #[path = "role.rs"]
 mod role;
+#[path = "sigsys.rs"]
+mod sigsys;
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use nix::unistd::{Gid, Uid};
@@ -20,6 +35,7 @@ pub use outcome::{Report, SandboxError};
 pub use role::{Link, Role};
 
 use crate::config::{Config, ServiceConfig};
+use policy_file::{Policy, Program};
 
 /// The identity the process runs as: the one init gave it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,20 +80,98 @@ impl Identity {
     }
 }
 
-/// Sets no_new_privs; call first thing in `main`.
-pub fn announce() -> Result<(), SandboxError> {
-    nix::sys::prctl::set_no_new_privs()
-        .map_err(|e| SandboxError::Privileges(format!("cannot set no_new_privs: {e}")))
+/// Each role's programs with this process's pid; `None` when `service.sandbox = false`.
+type Plan = Option<HashMap<Role, Vec<Program>>>;
+
+enum Gate {
+    /// No sandbox in this process: [`enter`] returns at once.
+    Off,
+    /// The daemon is starting: [`enter`] waits.
+    Pending,
+    /// The policy is loaded: [`enter`] installs it.
+    Open(Arc<Plan>),
+    /// Start-up failed: [`enter`] parks the thread until the process exits.
+    Failed,
 }
 
-/// Checks that init started the service without root and without capabilities.
+static GATE: Mutex<Gate> = Mutex::new(Gate::Off);
+static OPENED: Condvar = Condvar::new();
+
+fn gate() -> MutexGuard<'static, Gate> {
+    match GATE.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Sets no_new_privs and installs the SIGSYS handler; call first thing in `main`, before
+/// any thread. Threads then wait in [`enter`] until [`lock_down`].
+pub fn announce() -> Result<(), SandboxError> {
+    nix::sys::prctl::set_no_new_privs()
+        .map_err(|e| SandboxError::Privileges(format!("cannot set no_new_privs: {e}")))?;
+    sigsys::install_handler()
+        .map_err(|e| SandboxError::Seccomp(format!("cannot install the SIGSYS handler: {e}")))?;
+    *gate() = Gate::Pending;
+    crate::thread_role::set_hook(enter_thread_role);
+    Ok(())
+}
+
+/// [`enter`] for threads that name their role through the `thread_role` leaf.
+fn enter_thread_role(role: crate::thread_role::ThreadRole) {
+    use crate::thread_role::ThreadRole;
+    enter(match role {
+        ThreadRole::JackWatch => Role::JackWatch,
+        ThreadRole::TunerWorker => Role::TunerWorker,
+        ThreadRole::Status => Role::Status,
+        ThreadRole::Control => Role::Control,
+    })
+}
+
+/// Checks that init started the service without root and without capabilities, loads
+/// the seccomp policy (a missing or damaged file is an error naming it) and releases the
+/// threads waiting in [`enter`].
 pub fn lock_down(
-    _cfg: &Config,
+    cfg: &Config,
     _runtime_dir: &Path,
     _state_dir: &Path,
     id: &Identity,
 ) -> Result<Report, SandboxError> {
     let start = Instant::now();
+    let result = check_privileges(id).and_then(|()| {
+        if !cfg.service.sandbox() {
+            return Ok(None);
+        }
+        let roles = Role::builtin();
+        Policy::load(
+            Path::new(policy_file::INSTALLED),
+            &roles,
+            std::process::id(),
+        )
+        .map(Some)
+    });
+    match result {
+        Ok(plan) => {
+            let seccomp = plan.is_some();
+            *gate() = Gate::Open(Arc::new(plan));
+            OPENED.notify_all();
+            Ok(Report {
+                landlock: false,
+                seccomp,
+                landlock_off: "the Soong build has no landlock crate; the SELinux domain \
+                               limits the files the service may open",
+                seccomp_off: "service.sandbox = false: every thread may make any syscall; \
+                              for debugging only",
+                took: start.elapsed(),
+            })
+        }
+        Err(e) => {
+            *gate() = Gate::Failed;
+            Err(e)
+        }
+    }
+}
+
+fn check_privileges(id: &Identity) -> Result<(), SandboxError> {
     if id.root_without_user {
         return Err(SandboxError::Privileges(
             "started as root: give the init .rc a `user` line".into(),
@@ -96,16 +190,52 @@ pub fn lock_down(
              `capabilities` line"
         )));
     }
-    Ok(Report {
-        landlock: false,
-        seccomp: false,
-        landlock_off: "the Soong build has no landlock crate; the SELinux domain limits the \
-                       files the service may open",
-        seccomp_off: "the Soong build has no seccomp filter: AOSP offers vendor modules no \
-                      seccompiler crate (docs/sandbox.md, \"On Android\")",
-        took: start.elapsed(),
-    })
+    Ok(())
 }
 
-/// Nothing to apply per thread in this build (see the module doc).
-pub fn enter(_role: Role) {}
+/// Puts the calling thread in `role`'s sandbox: waits until [`lock_down`] has loaded the
+/// policy, then installs the role's filters. Call first thing in every thread the service
+/// starts. Does nothing in a process without a sandbox; a thread that cannot be sandboxed
+/// ends the process.
+pub fn enter(role: Role) {
+    let plan = {
+        let mut g = gate();
+        loop {
+            match &*g {
+                Gate::Off => return,
+                Gate::Open(plan) => break plan.clone(),
+                Gate::Pending | Gate::Failed => {
+                    g = match OPENED.wait(g) {
+                        Ok(g) => g,
+                        Err(poisoned) => poisoned.into_inner(),
+                    }
+                }
+            }
+        }
+    };
+    let Some(programs) = plan.as_ref() else {
+        return;
+    };
+    sigsys::set_role(role.name(), role.kind_name());
+    if already_filtered() {
+        // Started by a sandboxed thread (a Gunyah label restarted by its supervisor): it
+        // already has its parent's filter, which allows what it needs.
+        return;
+    }
+    let installed = match programs.get(&role) {
+        Some(list) => list
+            .iter()
+            .try_for_each(|p| policy_file::install(p).map_err(|e| e.to_string())),
+        None => Err(format!("{} has no filters for it", policy_file::INSTALLED)),
+    };
+    if let Err(e) = installed {
+        log::error!("sandbox: cannot sandbox a {role} thread: {e}; exiting");
+        std::process::exit(1);
+    }
+}
+
+/// Whether the calling thread already runs under a seccomp filter.
+fn already_filtered() -> bool {
+    // SAFETY: PR_GET_SECCOMP takes no pointer; every filter allows it.
+    unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) == 2 }
+}

@@ -1,26 +1,98 @@
 //! Syscall groups: named sets of syscalls (some with argument conditions), each with the
 //! reason it exists. A role's filter is the union of its groups ([`super::filters`]);
 //! docs/sandbox.md lists the same groups and a test keeps the two in step.
-
-use seccompiler::{SeccompCmpArgLen as Len, SeccompCmpOp as Op, SeccompCondition, SeccompRule};
+//!
+//! The tables are plain data, syscalls by name and argument checks by value, for one
+//! target architecture: the Cargo build compiles them for the architecture it runs on, and
+//! `drivervm-seccomp-policy` compiles them for each Android architecture into the policy
+//! file the Soong build loads (docs/sandbox.md, "On Android"). Argument values (ioctl
+//! requests, flags, signal numbers) are the same on every architecture listed in [`Arch`]
+//! (all use the generic ioctl encoding and signal numbers; a test checks the host's).
 
 use super::ioctls;
 
+/// The architectures the service ships on (the legacy x86-64 syscalls differ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Arch {
+    /// x86-64: has the legacy syscalls (open, poll, unlink...) beside the `*at` forms.
+    X86_64,
+    /// arm64.
+    Aarch64,
+    /// riscv64.
+    Riscv64,
+}
+
+impl Arch {
+    /// Every architecture, in the order the policy files are generated.
+    pub const ALL: [Arch; 3] = [Arch::Aarch64, Arch::X86_64, Arch::Riscv64];
+
+    /// The architecture this binary runs on, if the service supports it.
+    pub fn host() -> Option<Arch> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.rust_name() == std::env::consts::ARCH)
+    }
+
+    /// Rust's (and seccompiler's) name for it.
+    pub fn rust_name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Aarch64 => "aarch64",
+            Arch::Riscv64 => "riscv64",
+        }
+    }
+
+    /// Soong's name for it (Android.bp `arch:` blocks, and the policy file's directory).
+    pub fn android_name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Aarch64 => "arm64",
+            Arch::Riscv64 => "riscv64",
+        }
+    }
+
+    /// Whether the pre-`*at` syscalls exist (only x86-64 among these).
+    fn legacy(self) -> bool {
+        self == Arch::X86_64
+    }
+}
+
+/// A comparison on one syscall argument's low 32 bits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// The argument equals the value.
+    Eq(u64),
+    /// The argument's bits under `mask` equal `value`.
+    MaskedEq {
+        /// Which bits are compared.
+        mask: u64,
+        /// What they must be.
+        value: u64,
+    },
+}
+
+/// One argument check: argument index (0-5) and the comparison.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgCheck {
+    /// The argument's index.
+    pub arg: u8,
+    /// The comparison.
+    pub check: Check,
+}
+
 /// When a listed syscall is allowed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cond {
     /// Always.
     Any,
     /// When one of these rules (each a conjunction of argument checks) matches.
-    Rules(Vec<SeccompRule>),
+    Rules(Vec<Vec<ArgCheck>>),
 }
 
 /// One allowed syscall.
 #[derive(Debug, Clone)]
 pub struct Call {
-    /// Its number on this architecture.
-    pub nr: i64,
-    /// Its name, for docs and errors.
+    /// Its kernel name (the number depends on the architecture).
     pub name: &'static str,
     /// When it is allowed.
     pub cond: Cond,
@@ -39,27 +111,30 @@ pub struct Group {
 
 macro_rules! any {
     ($($name:ident),* $(,)?) => {
-        vec![$(Call { nr: libc::$name as i64, name: &stringify!($name)[4..], cond: Cond::Any }),*]
+        vec![$(Call { name: stringify!($name), cond: Cond::Any }),*]
     };
 }
 
 /// `PR_GET_AUXV` (Linux 6.4), which the libc crate defines only for Android.
 const PR_GET_AUXV: u64 = 0x4155_5856;
 
-fn cond(arg: u8, op: Op, value: u64) -> Option<SeccompCondition> {
-    SeccompCondition::new(arg, Len::Dword, op, value).ok()
+fn eq(arg: u8, value: u64) -> ArgCheck {
+    ArgCheck {
+        arg,
+        check: Check::Eq(value),
+    }
 }
 
-/// A call allowed only when each rule's conditions hold (rules that fail to build are
-/// dropped, which only narrows the filter).
-fn when(nr: libc::c_long, name: &'static str, rules: Vec<Vec<Option<SeccompCondition>>>) -> Call {
-    let rules = rules
-        .into_iter()
-        .filter_map(|conds| conds.into_iter().collect::<Option<Vec<_>>>())
-        .filter_map(|conds| SeccompRule::new(conds).ok())
-        .collect();
+fn masked(arg: u8, mask: u64, value: u64) -> ArgCheck {
+    ArgCheck {
+        arg,
+        check: Check::MaskedEq { mask, value },
+    }
+}
+
+/// A call allowed only when one of `rules` (each a conjunction) holds.
+fn when(name: &'static str, rules: Vec<Vec<ArgCheck>>) -> Call {
     Call {
-        nr,
         name,
         cond: Cond::Rules(rules),
     }
@@ -69,11 +144,10 @@ fn when(nr: libc::c_long, name: &'static str, rules: Vec<Vec<Option<SeccompCondi
 /// whether they sign-extend the request).
 pub fn ioctl(requests: &[u32]) -> Call {
     when(
-        libc::SYS_ioctl,
         "ioctl",
         requests
             .iter()
-            .map(|r| vec![cond(1, Op::Eq, u64::from(*r))])
+            .map(|r| vec![eq(1, u64::from(*r))])
             .collect(),
     )
 }
@@ -83,77 +157,57 @@ pub fn ioctl(requests: &[u32]) -> Call {
 pub fn runtime(pid: u32) -> Group {
     let prot_exec = libc::PROT_EXEC as u64;
     let mut calls = any![
-        SYS_munmap,
-        SYS_mremap,
-        SYS_madvise,
-        SYS_brk,
-        SYS_futex,
-        SYS_sched_yield,
-        SYS_sched_getaffinity,
-        SYS_set_robust_list,
-        SYS_rseq,
-        SYS_rt_sigprocmask,
-        SYS_rt_sigreturn,
-        SYS_sigaltstack,
-        SYS_exit,
-        SYS_exit_group,
-        SYS_gettid,
-        SYS_getpid,
-        SYS_getuid,
-        SYS_geteuid,
-        SYS_getgid,
-        SYS_getegid,
-        SYS_getrandom,
-        SYS_clock_gettime,
-        SYS_clock_getres,
-        SYS_gettimeofday,
-        SYS_nanosleep,
-        SYS_clock_nanosleep,
+        munmap,
+        mremap,
+        madvise,
+        brk,
+        futex,
+        sched_yield,
+        sched_getaffinity,
+        set_robust_list,
+        rseq,
+        rt_sigprocmask,
+        rt_sigreturn,
+        sigaltstack,
+        exit,
+        exit_group,
+        gettid,
+        getpid,
+        getuid,
+        geteuid,
+        getgid,
+        getegid,
+        getrandom,
+        clock_gettime,
+        clock_getres,
+        gettimeofday,
+        nanosleep,
+        clock_nanosleep,
         // Allowed here and answered ENOSYS by the filter installed beside every role's
         // (its flags live in memory a filter cannot read): glibc then uses clone.
-        SYS_clone3,
+        clone3,
     ];
-    calls.push(when(
-        libc::SYS_mmap,
-        "mmap",
-        vec![vec![cond(2, Op::MaskedEq(prot_exec), 0)]],
-    ));
-    calls.push(when(
-        libc::SYS_mprotect,
-        "mprotect",
-        vec![vec![cond(2, Op::MaskedEq(prot_exec), 0)]],
-    ));
+    calls.push(when("mmap", vec![vec![masked(2, prot_exec, 0)]]));
+    calls.push(when("mprotect", vec![vec![masked(2, prot_exec, 0)]]));
     let thread = libc::CLONE_THREAD as u64;
+    calls.push(when("clone", vec![vec![masked(0, thread, thread)]]));
     calls.push(when(
-        libc::SYS_clone,
-        "clone",
-        vec![vec![cond(0, Op::MaskedEq(thread), thread)]],
-    ));
-    calls.push(when(
-        libc::SYS_prctl,
         "prctl",
         vec![
-            vec![cond(0, Op::Eq, libc::PR_SET_NAME as u64)],
-            vec![cond(0, Op::Eq, libc::PR_GET_NAME as u64)],
+            vec![eq(0, libc::PR_SET_NAME as u64)],
+            vec![eq(0, libc::PR_GET_NAME as u64)],
             // How a thread started by a sandboxed one sees it already is (super::enter).
-            vec![cond(0, Op::Eq, libc::PR_GET_SECCOMP as u64)],
+            vec![eq(0, libc::PR_GET_SECCOMP as u64)],
             // rustix reads the aux vector this way on first use (rsbinder's page size).
-            vec![cond(0, Op::Eq, PR_GET_AUXV)],
+            vec![eq(0, PR_GET_AUXV)],
         ],
     ));
     // The SIGSYS handler re-raises on its own thread; abort() raises SIGABRT.
     calls.push(when(
-        libc::SYS_tgkill,
         "tgkill",
         vec![
-            vec![
-                cond(0, Op::Eq, u64::from(pid)),
-                cond(2, Op::Eq, libc::SIGSYS as u64),
-            ],
-            vec![
-                cond(0, Op::Eq, u64::from(pid)),
-                cond(2, Op::Eq, libc::SIGABRT as u64),
-            ],
+            vec![eq(0, u64::from(pid)), eq(2, libc::SIGSYS as u64)],
+            vec![eq(0, u64::from(pid)), eq(2, libc::SIGABRT as u64)],
         ],
     ));
     Group {
@@ -167,29 +221,30 @@ pub fn runtime(pid: u32) -> Group {
 }
 
 /// I/O on descriptors the thread already holds.
-pub fn fd_io() -> Group {
+pub fn fd_io(arch: Arch) -> Group {
     let mut calls = any![
-        SYS_read,
-        SYS_write,
-        SYS_readv,
-        SYS_writev,
-        SYS_close,
-        SYS_fstat,
-        SYS_newfstatat,
-        SYS_statx,
-        SYS_lseek,
-        SYS_fcntl,
-        SYS_ppoll,
-        SYS_epoll_create1,
-        SYS_epoll_ctl,
-        SYS_epoll_pwait,
-        SYS_eventfd2,
-        SYS_timerfd_create,
-        SYS_timerfd_settime,
-        SYS_timerfd_gettime,
+        read,
+        write,
+        readv,
+        writev,
+        close,
+        fstat,
+        newfstatat,
+        statx,
+        lseek,
+        fcntl,
+        ppoll,
+        epoll_create1,
+        epoll_ctl,
+        epoll_pwait,
+        eventfd2,
+        timerfd_create,
+        timerfd_settime,
+        timerfd_gettime,
     ];
-    #[cfg(target_arch = "x86_64")]
-    calls.extend(any![SYS_poll, SYS_epoll_wait]);
+    if arch.legacy() {
+        calls.extend(any![poll, epoll_wait]);
+    }
     calls.push(ioctl(&ioctls::std_io()));
     Group {
         name: "fd-io",
@@ -203,16 +258,16 @@ pub fn fd_io() -> Group {
 /// Sockets that already exist: accepted connections and the listener.
 pub fn sockets() -> Group {
     let mut calls = any![
-        SYS_accept4,
-        SYS_recvmsg,
-        SYS_sendmsg,
-        SYS_recvfrom,
-        SYS_sendto,
-        SYS_shutdown,
-        SYS_getsockopt,
-        SYS_setsockopt,
-        SYS_getsockname,
-        SYS_getpeername,
+        accept4,
+        recvmsg,
+        sendmsg,
+        recvfrom,
+        sendto,
+        shutdown,
+        getsockopt,
+        setsockopt,
+        getsockname,
+        getpeername,
     ];
     calls.push(ioctl(&ioctls::socket_queues()));
     Group {
@@ -228,22 +283,12 @@ pub fn sockets() -> Group {
 /// The peer-allowlist handoff (transport/socket.rs): a device with `peer_uids`/`peer_gids`
 /// accepts itself and hands each admitted connection to the vhost-user crate through a
 /// private unix listener in a fresh directory.
-pub fn handoff() -> Group {
-    let mut calls = any![
-        SYS_bind,
-        SYS_listen,
-        SYS_connect,
-        SYS_mkdirat,
-        SYS_unlinkat,
-        SYS_umask
-    ];
-    #[cfg(target_arch = "x86_64")]
-    calls.extend(any![SYS_mkdir, SYS_rmdir, SYS_unlink]);
-    calls.push(when(
-        libc::SYS_socket,
-        "socket",
-        vec![vec![cond(0, Op::Eq, libc::AF_UNIX as u64)]],
-    ));
+pub fn handoff(arch: Arch) -> Group {
+    let mut calls = any![bind, listen, connect, mkdirat, unlinkat, umask];
+    if arch.legacy() {
+        calls.extend(any![mkdir, rmdir, unlink]);
+    }
+    calls.push(when("socket", vec![vec![eq(0, libc::AF_UNIX as u64)]]));
     Group {
         name: "handoff",
         why: "a device with a peer allowlist hands each admitted connection to the vhost-user \
@@ -255,21 +300,14 @@ pub fn handoff() -> Group {
 }
 
 /// Files opened by path while serving, confined by landlock to the configured paths.
-pub fn files() -> Group {
+pub fn files(arch: Arch) -> Group {
     let mut calls = any![
-        SYS_openat,
-        SYS_getdents64,
-        SYS_pread64,
-        SYS_pwrite64,
-        SYS_fsync,
-        SYS_fdatasync,
-        SYS_ftruncate,
-        SYS_fallocate,
-        SYS_flock,
-        SYS_readlinkat,
+        openat, getdents64, pread64, pwrite64, fsync, fdatasync, ftruncate, fallocate, flock,
+        readlinkat,
     ];
-    #[cfg(target_arch = "x86_64")]
-    calls.extend(any![SYS_open, SYS_readlink]);
+    if arch.legacy() {
+        calls.extend(any![open, readlink]);
+    }
     Group {
         name: "files",
         why: "backends that open files while serving: the Linux clock and sensor backends \
@@ -281,20 +319,22 @@ pub fn files() -> Group {
     }
 }
 
-/// The open syscalls of this architecture.
-pub fn open_calls() -> Vec<i64> {
-    let mut calls = vec![libc::SYS_openat, libc::SYS_openat2];
-    #[cfg(target_arch = "x86_64")]
-    calls.push(libc::SYS_open);
+/// The open syscalls of `arch`.
+pub fn open_calls(arch: Arch) -> Vec<&'static str> {
+    let mut calls = vec!["openat", "openat2"];
+    if arch.legacy() {
+        calls.push("open");
+    }
     calls
 }
 
 /// Opens in roles that open no file: listed so the role filter does not trap them, and
 /// answered EACCES by the refusal filter installed beside it (super::filters).
-pub fn file_probes() -> Group {
-    let mut calls = any![SYS_openat, SYS_openat2];
-    #[cfg(target_arch = "x86_64")]
-    calls.extend(any![SYS_open]);
+pub fn file_probes(arch: Arch) -> Group {
+    let mut calls = any![openat, openat2];
+    if arch.legacy() {
+        calls.extend(any![open]);
+    }
     Group {
         name: "file-probes",
         why: "refused with EACCES, not trapped: glibc and std open files on their own (malloc \
@@ -310,19 +350,16 @@ pub fn inotify() -> Group {
     Group {
         name: "inotify",
         why: "the simulated jack watches its file's directory for writes",
-        calls: any![
-            SYS_inotify_init1,
-            SYS_inotify_add_watch,
-            SYS_inotify_rm_watch
-        ],
+        calls: any![inotify_init1, inotify_add_watch, inotify_rm_watch],
     }
 }
 
 /// The main thread's wait and exit.
-pub fn shutdown() -> Group {
-    let mut calls = any![SYS_rt_sigtimedwait, SYS_unlinkat];
-    #[cfg(target_arch = "x86_64")]
-    calls.extend(any![SYS_unlink]);
+pub fn shutdown(arch: Arch) -> Group {
+    let mut calls = any![rt_sigtimedwait, unlinkat];
+    if arch.legacy() {
+        calls.extend(any![unlink]);
+    }
     Group {
         name: "shutdown",
         why: "waiting for SIGTERM/SIGINT (sigwait) and removing the sockets before exit",
@@ -395,16 +432,17 @@ pub fn reopen() -> Group {
         name: "reopen",
         why: "the Gunyah supervisor reopens its backend node after the frontend VM exits \
               (landlock limits it to the configured node)",
-        calls: any![SYS_openat],
+        calls: any![openat],
     }
 }
 
 /// Kernel binder: open, map, ioctls.
-pub fn binder() -> Group {
+pub fn binder(arch: Arch) -> Group {
     // canonicalize (realpath) of the driver path, to find binderfs's features directory.
-    let mut calls = any![SYS_openat, SYS_readlinkat, SYS_getcwd];
-    #[cfg(target_arch = "x86_64")]
-    calls.extend(any![SYS_open, SYS_readlink]);
+    let mut calls = any![openat, readlinkat, getcwd];
+    if arch.legacy() {
+        calls.extend(any![open, readlink]);
+    }
     calls.push(ioctl(&ioctls::binder()));
     Group {
         name: "binder",
@@ -425,13 +463,40 @@ pub fn binder_calls() -> Group {
     }
 }
 
+/// Whether this host's values of the constants the groups compare arguments with are the
+/// generic ones, which x86-64, arm64 and riscv64 share: only then may the tables be compiled
+/// here for another architecture.
+pub fn generic_values_hold() -> bool {
+    let values: [(u32, u32); 13] = [
+        (libc::PROT_EXEC as u32, 0x4),
+        (libc::CLONE_THREAD as u32, 0x10000),
+        (libc::PR_SET_NAME as u32, 15),
+        (libc::PR_GET_NAME as u32, 16),
+        (libc::PR_GET_SECCOMP as u32, 21),
+        (libc::SIGSYS as u32, 31),
+        (libc::SIGABRT as u32, 6),
+        (libc::AF_UNIX as u32, 1),
+        (libc::FIONBIO as u32, 0x5421),
+        (libc::FIOCLEX as u32, 0x5451),
+        (libc::TCGETS as u32, 0x5401),
+        (libc::FIONREAD as u32, 0x541b),
+        (libc::TIOCOUTQ as u32, 0x5411),
+    ];
+    values.iter().all(|(host, generic)| host == generic)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn this_host_has_the_generic_argument_values() {
+        assert!(generic_values_hold());
+    }
+
+    #[test]
     fn names_are_the_syscall_names() {
-        let g = fd_io();
+        let g = fd_io(Arch::X86_64);
         assert!(g.calls.iter().any(|c| c.name == "read"));
         assert!(g.calls.iter().all(|c| !c.name.starts_with("SYS_")));
     }

@@ -24,6 +24,8 @@ mod identity;
 mod ioctls;
 mod names;
 mod outcome;
+pub mod policy_file;
+pub mod policy_gen;
 mod role;
 mod sigsys;
 
@@ -35,6 +37,7 @@ use std::time::Instant;
 use seccompiler::BpfProgram;
 
 pub use filters::groups as role_groups;
+pub use groups::Arch;
 pub use identity::Identity;
 pub use outcome::{Report, SandboxError};
 pub use role::{Link, Role};

@@ -299,6 +299,15 @@ pub fn name(nr: i64) -> Option<&'static str> {
         .map(|(_, name)| *name)
 }
 
+/// The number of syscall `name` on this architecture, if the table has it.
+pub fn number(name: &str) -> Option<i64> {
+    COMMON
+        .iter()
+        .chain(LEGACY.iter())
+        .find(|(_, n)| *n == name)
+        .map(|(nr, _)| *nr)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,5 +317,7 @@ mod tests {
         assert_eq!(name(libc::SYS_socket), Some("socket"));
         assert_eq!(name(libc::SYS_openat), Some("openat"));
         assert_eq!(name(-1), None);
+        assert_eq!(number("socket"), Some(libc::SYS_socket));
+        assert_eq!(number("nosuchcall"), None);
     }
 }

@@ -3,6 +3,7 @@
 pub mod chain;
 pub mod contain;
 pub mod gunyah;
+pub mod kick_budget;
 // The guest-caused log budget is a leaf (hardware backends use it too).
 pub use crate::log_budget;
 pub mod peer;

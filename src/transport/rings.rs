@@ -215,6 +215,9 @@ pub struct Session<'a> {
 /// logged once, the device model is reset (dropping what it held, releasing shared
 /// hardware), its status says why, and neither this nor any queue of the device is touched
 /// again until the transport clears `guard` on the driver's reset or a new frontend.
+///
+/// Returns the number of chains taken (zero: the wake-up found nothing new), which the
+/// transport charges to the queue's [`super::kick_budget::KickBudget`].
 pub fn process_queue<R: Rings + ?Sized>(
     s: &Session<'_>,
     rings: &mut R,
@@ -222,9 +225,9 @@ pub fn process_queue<R: Rings + ?Sized>(
     device: &mut dyn VirtioDevice,
     queue: u16,
     poll: &mut AdaptivePoll,
-) {
+) -> usize {
     if guard.fault().is_some() {
-        return;
+        return 0;
     }
     // Polling follows work, never bare kicks: a driver may notify as often as it likes with
     // nothing new, and each such wake-up must cost one look at the ring, not a spin. So the
@@ -243,6 +246,8 @@ pub fn process_queue<R: Rings + ?Sized>(
     // interrupt, however many chains the batch held.
     let mut counted = Counted::default();
     let mut batch = Vec::new();
+    // Chains taken by this call, for the queue's kick budget.
+    let mut taken_total = 0usize;
     loop {
         if s.event_idx {
             if let Err(e) = completer.rings.disable_notification(queue) {
@@ -259,12 +264,13 @@ pub fn process_queue<R: Rings + ?Sized>(
             batch.clear();
             counted.publish(s.status, queue);
             enter_needs_reset(s, completer.guard, device, queue, fault);
-            return;
+            return taken_total;
         }
         if !ran {
             break;
         }
         let found = !batch.is_empty();
+        taken_total += batch.len();
         if found && !woken {
             woken = true;
             poll.woken();
@@ -328,6 +334,7 @@ pub fn process_queue<R: Rings + ?Sized>(
     // back and then asks for status finds them counted.
     counted.publish(s.status, queue);
     completer.signal();
+    taken_total
 }
 
 /// A chain taken off the available ring: its head and what parsing it gave.

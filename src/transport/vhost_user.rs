@@ -28,6 +28,7 @@ use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 use vmm_sys_util::timerfd::TimerFd;
 
 use super::contain;
+use super::kick_budget::{earliest, next_backoff_end, KickBudget};
 use super::log_budget::LogBudget;
 use super::peer;
 use super::poll::AdaptivePoll;
@@ -84,6 +85,8 @@ pub struct VhostUserDevice {
     /// The vrings whose kicks were taken out of the worker's epoll after a fault, so that
     /// they can be watched again when the driver starts the device again.
     unwatched: Vec<VringRwLock>,
+    /// Per queue: empty kicks allowed before its kick is not watched for a while.
+    kick_budgets: Vec<KickBudget>,
 }
 
 impl VhostUserDevice {
@@ -117,6 +120,7 @@ impl VhostUserDevice {
             config_warned: AtomicBool::new(false),
             worker_epoll: AtomicI32::new(-1),
             unwatched: Vec::new(),
+            kick_budgets: vec![KickBudget::default(); usize::from(num_queues)],
         })
     }
 
@@ -171,6 +175,7 @@ impl VhostUserDevice {
         // watches them again when the frontend enables them; at the end of a connection the
         // epoll is gone.
         self.unwatched.clear();
+        self.kick_budgets.iter_mut().for_each(KickBudget::clear);
         self.reset_model();
         self.event_idx = false;
         self.config_warned.store(false, Ordering::Relaxed);
@@ -203,7 +208,7 @@ impl VhostUserDevice {
         }
     }
 
-    fn process_queue(&mut self, queue: u16, vrings: &[VringRwLock]) {
+    fn process_queue(&mut self, queue: u16, vrings: &[VringRwLock]) -> usize {
         let mem = self.mem.memory();
         let session = Session {
             id: &self.id,
@@ -218,7 +223,7 @@ impl VhostUserDevice {
             Err(poisoned) => poisoned.into_inner(),
         };
         let Some(poll) = self.polls.get_mut(usize::from(queue)) else {
-            return;
+            return 0;
         };
         process_queue(
             &session,
@@ -227,7 +232,75 @@ impl VhostUserDevice {
             device.as_mut(),
             queue,
             poll,
-        );
+        )
+    }
+
+    /// Charges a kick of `queue` that took `chains` chains to its budget; past the budget
+    /// the worker stops watching that kick until the backoff ends ([`Self::end_backoffs`]).
+    fn charge_kick(&mut self, queue: u16, chains: usize, vrings: &[VringRwLock]) {
+        if self.guard.fault().is_some() {
+            return;
+        }
+        let Some(budget) = self.kick_budgets.get_mut(usize::from(queue)) else {
+            return;
+        };
+        if budget.kicked(chains, Instant::now()).is_none() {
+            return;
+        }
+        let epoll = self.worker_epoll.load(Ordering::Relaxed);
+        if let (true, Some(vring)) = (epoll >= 0, vrings.get(usize::from(queue))) {
+            if let Some(kick) = vring.get_ref().get_kick() {
+                // ENOENT: the ring was disabled meanwhile; the crate watches it again when
+                // it is enabled, which only ends the backoff early.
+                let _ = epoll_ctl(epoll, libc::EPOLL_CTL_DEL, kick.as_raw_fd(), 0);
+            }
+        }
+    }
+
+    /// Watches again the kicks of queues whose backoff is over and looks at their rings: a
+    /// chain the driver added meanwhile is served now (its kick, still pending in the
+    /// eventfd, then finds nothing new).
+    fn end_backoffs(&mut self, vrings: &[VringRwLock]) {
+        let now = Instant::now();
+        for queue in 0..self.num_queues {
+            let Some(budget) = self.kick_budgets.get_mut(usize::from(queue)) else {
+                continue;
+            };
+            if !budget.end_backoff(now) || self.guard.fault().is_some() {
+                continue;
+            }
+            self.rewatch_kick(queue, vrings);
+            self.process_queue(queue, vrings);
+        }
+    }
+
+    /// Adds `queue`'s kick back to the worker's epoll if the crate would watch it.
+    fn rewatch_kick(&self, queue: u16, vrings: &[VringRwLock]) {
+        let epoll = self.worker_epoll.load(Ordering::Relaxed);
+        let Some(vring) = vrings.get(usize::from(queue)) else {
+            return;
+        };
+        let state = vring.get_ref();
+        let Some(kick) = state.get_kick() else {
+            return;
+        };
+        if epoll < 0 || !state.get_queue().ready() || !state.is_enabled() {
+            return;
+        }
+        match epoll_ctl(
+            epoll,
+            libc::EPOLL_CTL_ADD,
+            kick.as_raw_fd(),
+            u64::from(queue),
+        ) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+            Err(e) => {
+                if self.log_budget.admit(&self.id) {
+                    warn!("{}: cannot watch the kicks of queue {queue}: {e}", self.id);
+                }
+            }
+        }
     }
 
     /// Lets the device do timed work and re-arms the timer for its next deadline.
@@ -253,6 +326,7 @@ impl VhostUserDevice {
             device.as_mut(),
             now,
         );
+        let next = earliest(next, next_backoff_end(&self.kick_budgets));
         if next == self.timer_deadline {
             return;
         }
@@ -492,7 +566,8 @@ impl VhostUserDevice {
     fn handle(&mut self, device_event: u16, vrings: &[VringRwLock]) {
         // The field, not the device: every event passes here, and asking the device locks it.
         if device_event < self.num_queues {
-            self.process_queue(device_event, vrings);
+            let chains = self.process_queue(device_event, vrings);
+            self.charge_kick(device_event, chains, vrings);
         } else if device_event == self.waker_event() {
             let _ = self.waker.0.read();
         } else if device_event == self.timer_event() {
@@ -502,6 +577,7 @@ impl VhostUserDevice {
         } else {
             warn!("{}: unexpected event {device_event}", self.id);
         }
+        self.end_backoffs(vrings);
         self.poll_device(vrings);
     }
 

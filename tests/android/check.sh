@@ -86,7 +86,8 @@ modules=$(for bp in "${BP_FILES[@]}"; do bp_modules "$bp"; done)
 for want in "aidl_interface vendor.drivervm" "rust_defaults drivervm_defaults" \
     "rust_library libdrivervm" "rust_binary drivervm" "rust_binary drivervmctl" \
     "rust_library libgunyah_bindings" "rust_binary_host drivervm-config-json" \
-    "genrule drivervm_config_json" "prebuilt_etc drivervm.json" "license drivervm_license"; do
+    "genrule drivervm_config_json" "prebuilt_etc drivervm.json" "license drivervm_license" \
+    "prebuilt_etc drivervm_seccomp_filters"; do
     if has_line "$modules" "$want"; then pass "Android.bp declares $want"; else
         fail "Android.bp declares $want (found: $(tr '\n' ',' <<<"$modules"))"
     fi
@@ -114,8 +115,8 @@ check "aidl_interface: the rust backend block itself is enabled" rust_enabled
 check "rust_binary drivervm: vendor, hw/, init_rc, vintf fragment, config" \
     props_ok "$ROOT/Android.bp" drivervm '    defaults: ["drivervm_defaults"],' \
     '    relative_install_path: "hw",' '    init_rc: ["etc/drivervm.rc"],' \
-    '    vintf_fragments: ["vintf/drivervm.xml"],' '    required: ["drivervm.json"],' \
-    '    srcs: ["src/main.rs"],'
+    '    vintf_fragments: ["vintf/drivervm.xml"],' '        "drivervm.json",' \
+    '        "drivervm_seccomp_filters",' '    srcs: ["src/main.rs"],'
 check "rust_defaults: modules are vendor modules" \
     props_ok "$ROOT/Android.bp" drivervm_defaults '    vendor: true,'
 check "rust_library libdrivervm: first arch only (like AOSP's rust-vmm crates), no harness" \
@@ -127,6 +128,12 @@ check "genrule drivervm_config_json converts the Android TOML with the host tool
 check "prebuilt_etc drivervm.json installs the converted config to /vendor/etc/drivervm" \
     props_ok "$ROOT/Android.bp" drivervm.json '    vendor: true,' \
     '    src: ":drivervm_config_json",' '    filename: "drivervm.json",' '    sub_dir: "drivervm",'
+check "prebuilt_etc drivervm_seccomp_filters installs each arch's policy to /vendor/etc/drivervm" \
+    props_ok "$ROOT/Android.bp" drivervm_seccomp_filters '    vendor: true,' \
+    '            src: "etc/android/seccomp/arm64/seccomp_filters.bin",' \
+    '            src: "etc/android/seccomp/x86_64/seccomp_filters.bin",' \
+    '            src: "etc/android/seccomp/riscv64/seccomp_filters.bin",' \
+    '    filename: "seccomp_filters.bin",' '    sub_dir: "drivervm",'
 
 # Every file a module names exists. Files other streams of work own are reported, not
 # failed, while they are not yet in the tree.
@@ -314,6 +321,8 @@ check "label: /vendor/bin/hw/drivervm" expect_label /vendor/bin/hw/drivervm "$FC
 check "label: /vendor/bin/drivervmctl (its own exec type, not vendor_file)" \
     expect_label /vendor/bin/drivervmctl "$FC" drivervmctl_exec
 check "label: /vendor/etc/drivervm/drivervm.json" expect_label /vendor/etc/drivervm/drivervm.json "$FC" drivervm_vendor_config_file
+check "label: /vendor/etc/drivervm/seccomp_filters.bin (the config's, which the domain reads)" \
+    expect_label /vendor/etc/drivervm/seccomp_filters.bin "$FC" drivervm_vendor_config_file
 check "label: /dev/mmcblk0rpmb (and not /dev/mmcblk0)" \
     bash -c "$(declare -f label_of expect_label); expect_label /dev/mmcblk0rpmb '$FC' drivervm_rpmb_device && expect_label /dev/mmcblk0 '$FC'"
 check "label: /dev/radio0" expect_label /dev/radio0 "$FC" drivervm_radio_device

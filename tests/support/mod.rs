@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod guest;
+pub mod hostile;
 pub mod logs;
 pub mod platform;
 pub mod radio;

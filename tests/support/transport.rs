@@ -121,6 +121,16 @@ impl Served {
             Served::Gunyah(g) => g.log(),
         }
     }
+
+    /// What the service's logger let through: the daemon's log, or for Gunyah the lines of
+    /// this binary's in-process services that the service's log budget admits (the test's
+    /// collector sees every line, which the service's own logger would not write).
+    pub fn budgeted_log(&self) -> String {
+        match self {
+            Served::VhostUser(svc) => svc.log(),
+            Served::Gunyah(_) => logs::budgeted_lines_with(""),
+        }
+    }
 }
 
 /// Serves every virtio device of `config` over Gunyah: the devices of guest `g` on node

@@ -565,10 +565,11 @@ fn run_worker(mut dev: LabelDevice, control: &EventFd, rx: &Receiver<Control>) -
         }
     };
     let mut events = vec![EpollEvent::default(); dev.kicks().len() + 3];
-    // Whether the kicks are in the epoll set: not while the device is in needs reset, where
-    // each would only wake the worker to look at the fault, for as long as the guest kicks.
-    // The reset that ends it arrives as a node event, on the control fd.
-    let mut kicks_watched = true;
+    // Whether each kick is in the epoll set: not while the device is in needs reset, where
+    // each kick would only wake the worker to look at the fault, for as long as the guest
+    // kicks (the reset that ends it arrives as a node event, on the control fd), nor while
+    // its queue backs off after a flood of empty kicks (the timer ends that).
+    let mut watched = vec![true; dev.kicks().len()];
     loop {
         let n = match epoll.wait(-1, &mut events) {
             Ok(n) => n,
@@ -611,28 +612,40 @@ fn run_worker(mut dev: LabelDevice, control: &EventFd, rx: &Receiver<Control>) -
                 }
             }
         }
-        if dev.needs_reset() == kicks_watched {
-            kicks_watched = !kicks_watched;
-            if let Err(e) = watch_kicks(&epoll, &dev, kicks_watched) {
-                warn!("{id}: cannot change which kicks are watched: {e}");
+        for (q, was) in watched.iter_mut().enumerate() {
+            let want = dev.kick_watched(q as u16);
+            if want == *was {
+                continue;
+            }
+            *was = want;
+            if let Err(e) = watch_kick(&epoll, &dev, q, want) {
+                warn!("{id}: cannot change whether the kicks of queue {q} are watched: {e}");
             }
         }
     }
 }
 
-/// Adds the device's kick eventfds to `epoll`, or removes them.
-fn watch_kicks(epoll: &Epoll, dev: &LabelDevice, watched: bool) -> io::Result<()> {
-    for (q, kick) in dev.kicks().iter().enumerate() {
-        let op = if watched {
-            ControlOperation::Add
-        } else {
-            ControlOperation::Delete
-        };
-        epoll.ctl(
-            op,
-            kick.as_raw_fd(),
-            EpollEvent::new(EpollSet::IN, q as u64),
-        )?;
+/// Adds queue `q`'s kick eventfd to `epoll`, or removes it.
+fn watch_kick(epoll: &Epoll, dev: &LabelDevice, q: usize, watched: bool) -> io::Result<()> {
+    let Some(kick) = dev.kicks().get(q) else {
+        return Ok(());
+    };
+    let op = if watched {
+        ControlOperation::Add
+    } else {
+        ControlOperation::Delete
+    };
+    epoll.ctl(
+        op,
+        kick.as_raw_fd(),
+        EpollEvent::new(EpollSet::IN, q as u64),
+    )
+}
+
+/// Adds every kick eventfd of the device to `epoll`.
+fn watch_kicks(epoll: &Epoll, dev: &LabelDevice) -> io::Result<()> {
+    for q in 0..dev.kicks().len() {
+        watch_kick(epoll, dev, q, true)?;
     }
     Ok(())
 }
@@ -646,7 +659,7 @@ fn watch(dev: &LabelDevice, control: &EventFd) -> io::Result<Epoll> {
             EpollEvent::new(EpollSet::IN, token),
         )
     };
-    watch_kicks(&epoll, dev, true)?;
+    watch_kicks(&epoll, dev)?;
     add(dev.waker_fd().as_raw_fd(), TOKEN_WAKER)?;
     add(dev.timer().as_raw_fd(), TOKEN_TIMER)?;
     add(control.as_raw_fd(), TOKEN_CONTROL)?;

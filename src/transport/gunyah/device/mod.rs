@@ -24,6 +24,7 @@ use crate::devices::VirtioDevice;
 use crate::logging::DeviceLog;
 use crate::status::{DeviceState, LinkState};
 use crate::transport::contain;
+use crate::transport::kick_budget::{earliest, next_backoff_end, KickBudget};
 use crate::transport::log_budget::LogBudget;
 use crate::transport::poll::AdaptivePoll;
 use crate::transport::ring_guard::RingGuard;
@@ -91,6 +92,8 @@ pub struct LabelDevice {
     status: Arc<DeviceState>,
     /// Busy-polling state per queue.
     polls: Vec<AdaptivePoll>,
+    /// Per queue: empty kicks allowed before its kick is not watched for a while.
+    kick_budgets: Vec<KickBudget>,
     /// In-flight heads and the ring fault (needs reset) of the current driver.
     guard: RingGuard,
     /// Every line logged while serving this device is charged to its budget.
@@ -153,6 +156,7 @@ impl LabelDevice {
             event_idx: false,
             queues: Vec::new(),
             polls: vec![AdaptivePoll::default(); kicks_len],
+            kick_budgets: vec![KickBudget::default(); kicks_len],
             failed_logged: false,
             stale_reported: false,
         })
@@ -197,6 +201,17 @@ impl LabelDevice {
     /// Whether the device is in needs reset (a ring fault or a panic) for its current driver.
     pub fn needs_reset(&self) -> bool {
         self.guard.fault().is_some()
+    }
+
+    /// Whether the worker should watch `queue`'s kick: not in needs reset (each kick would
+    /// only look at the fault), nor while the queue is backing off after a flood of empty
+    /// kicks ([`KickBudget`]).
+    pub fn kick_watched(&self, queue: u16) -> bool {
+        !self.needs_reset()
+            && !self
+                .kick_budgets
+                .get(usize::from(queue))
+                .is_some_and(KickBudget::backing_off)
     }
 
     /// The label served.
@@ -318,6 +333,7 @@ impl LabelDevice {
             warn!("{}: cannot disarm timer: {e}", self.id);
         }
         self.timer_deadline = None;
+        self.kick_budgets.iter_mut().for_each(KickBudget::clear);
         for kick in &self.kicks {
             let _ = kick.read();
         }
@@ -347,11 +363,39 @@ impl LabelDevice {
             self.poll();
             return;
         }
-        match self.queues.get(usize::from(queue)) {
+        let chains = match self.queues.get(usize::from(queue)) {
             Some(Some(_)) => self.process(queue),
-            _ => debug!("{}: kick on queue {queue}, which is not set up", self.id),
+            _ => {
+                debug!("{}: kick on queue {queue}, which is not set up", self.id);
+                0
+            }
+        };
+        if !self.needs_reset() {
+            if let Some(budget) = self.kick_budgets.get_mut(usize::from(queue)) {
+                // Past the budget the worker stops watching this kick (`kick_watched`)
+                // until the backoff ends, at the timer.
+                budget.kicked(chains, Instant::now());
+            }
         }
         self.poll();
+    }
+
+    /// Ends the backoffs that are due: the kicks that arrived meanwhile are taken from the
+    /// eventfd (they wake nobody now) and the ring is looked at instead, so a chain added
+    /// meanwhile is served now.
+    fn end_backoffs(&mut self) {
+        let now = Instant::now();
+        for q in 0..self.kick_budgets.len() {
+            if !self.kick_budgets[q].end_backoff(now) || self.needs_reset() {
+                continue;
+            }
+            if let Some(kick) = self.kicks.get(q) {
+                let _ = kick.read();
+            }
+            if matches!(self.queues.get(q), Some(Some(_))) {
+                self.process(q as u16);
+            }
+        }
     }
 
     /// The device's waker fired.
@@ -368,7 +412,7 @@ impl LabelDevice {
         self.poll();
     }
 
-    fn process(&mut self, queue: u16) {
+    fn process(&mut self, queue: u16) -> usize {
         let Self {
             id,
             mem,
@@ -384,7 +428,7 @@ impl LabelDevice {
             ..
         } = self;
         let Some(poll) = polls.get_mut(usize::from(queue)) else {
-            return;
+            return 0;
         };
         let session = Session {
             id,
@@ -399,11 +443,13 @@ impl LabelDevice {
             mem,
             signal: |_| irqfd.write(1),
         };
-        process_queue(&session, &mut rings, guard, device.as_mut(), queue, poll);
+        process_queue(&session, &mut rings, guard, device.as_mut(), queue, poll)
     }
 
-    /// Lets the device do timed work and re-arms the timer for its next deadline.
+    /// Lets the device do timed work and re-arms the timer for its next deadline (or the
+    /// end of a queue's kick backoff).
     fn poll(&mut self) {
+        self.end_backoffs();
         let Self {
             id,
             mem,
@@ -417,6 +463,7 @@ impl LabelDevice {
             log_budget,
             status,
             guard,
+            kick_budgets,
             ..
         } = self;
         let session = Session {
@@ -434,6 +481,7 @@ impl LabelDevice {
         };
         let now = Instant::now();
         let next = poll_device(&session, &mut rings, guard, device.as_mut(), now);
+        let next = earliest(next, next_backoff_end(kick_budgets));
         if next == *timer_deadline {
             return;
         }
