@@ -60,10 +60,17 @@ pub fn route_panics() {
     }));
 }
 
-/// One device's share of the log: its id (for the summary line) and its budget.
+/// The target of the one line a device logs when it enters "needs reset". It has a budget of
+/// its own in each [`DeviceLog`]: the device's routine lines (a Gunyah node's publish,
+/// DRIVER_OK and reset lines) must not use up the budget before the fault's line, and a
+/// driver that resets and breaks the ring in a loop is still held to a rate.
+pub const NEEDS_RESET_TARGET: &str = "drivervm::needs_reset";
+
+/// One device's share of the log: its id (for the summary line) and its budgets.
 pub struct DeviceLog {
     id: String,
     budget: LogBudget,
+    faults: LogBudget,
 }
 
 impl DeviceLog {
@@ -72,6 +79,7 @@ impl DeviceLog {
         Arc::new(Self {
             id: id.to_owned(),
             budget: LogBudget::default(),
+            faults: LogBudget::default(),
         })
     }
 
@@ -146,7 +154,12 @@ impl<L: Log> Budgeted<L> {
     }
 
     fn admit_device(&self, device: &DeviceLog, target: &str) -> bool {
-        let (admitted, dropped) = device.budget.charge();
+        let budget = if target == NEEDS_RESET_TARGET {
+            &device.faults
+        } else {
+            &device.budget
+        };
+        let (admitted, dropped) = budget.charge();
         self.summarise(target, &device.id, dropped);
         admitted
     }

@@ -109,3 +109,30 @@ fn inside_a_scope_every_level_and_target_is_charged_to_the_device() {
         seen.len()
     );
 }
+
+#[test]
+fn a_needs_reset_line_passes_a_spent_device_budget_and_has_a_rate_of_its_own() {
+    let seen = Counting::default();
+    let logger = Budgeted::new(seen.clone());
+    let dev = DeviceLog::new("vm0-scmi");
+    {
+        let _scope = enter(&dev);
+        send(&logger, "drivervm::transport::gunyah", Level::Info, 100);
+        send(&logger, NEEDS_RESET_TARGET, Level::Error, 1);
+        send(&logger, NEEDS_RESET_TARGET, Level::Error, 100);
+    }
+    let seen = seen.0.lock().unwrap();
+    let budget = crate::transport::log_budget::LINES_PER_SECOND as usize;
+    let faults = seen
+        .iter()
+        .filter(|(t, l)| t == NEEDS_RESET_TARGET && *l == Level::Error)
+        .count();
+    // The first fault line always passes; a loop of them is held to the budget (two
+    // intervals at most if a boundary fell in between).
+    assert!((1..=2 * budget).contains(&faults), "{faults} fault lines");
+    let routine = seen
+        .iter()
+        .filter(|(t, _)| t == "drivervm::transport::gunyah")
+        .count();
+    assert!(routine <= 2 * budget, "{routine} routine lines");
+}

@@ -39,12 +39,8 @@ fn device(conn: &Connection, id: &str) -> iface::DeviceStatus::DeviceStatus {
 }
 
 /// Polls `f` until it holds (status updates are published after the reply is signalled).
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !f() {
-        assert!(Instant::now() < deadline, "never happened: {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+fn eventually(what: &str, f: impl FnMut() -> bool) {
+    support::eventually(what, support::BUSY_HOST, f);
 }
 
 fn version_request(token: u16) -> Vec<u8> {
@@ -314,8 +310,14 @@ fn clients_that_vanish_do_not_disturb_the_service() {
     h.disconnect().unwrap();
     let log = svc.log();
     assert!(!log.contains("panicked"), "{log}");
+    // Two ways to go, both right, and which comes first is the scheduler's choice: the
+    // session's reader sees the watcher's end and its death notification drops the
+    // listener, or the dispatcher's call for the events above fails on the dying session
+    // before the notification is sent, and dropping the listener unlinks it.
     eventually("the dead watcher's listener is dropped", || {
-        svc.log().contains("control: a listener's client died")
+        let log = svc.log();
+        log.contains("control: a listener's client died")
+            || log.contains("control: dropping a listener whose call failed")
     });
 }
 

@@ -17,6 +17,7 @@ use std::process::Command;
 use drivervm::hw::pcm::wav::parse;
 use drivervm::hw::pcm::SampleFormat;
 use support::guest::{section, tools_ready, GuestRun};
+use support::radio::BANDS;
 use support::sound_guest::base64_decode;
 use support::Service;
 
@@ -30,7 +31,8 @@ const CHECKPATCH: &str = concat!(
 const TONE_HZ: f64 = 440.0;
 
 fn config() -> String {
-    r#"
+    format!(
+        r#"
 [[guest]]
 name = "vm0"
 
@@ -41,16 +43,7 @@ backend = "sim"
 snd_stream_id = 0
 tune_ms = 60
 seek_dwell_ms = 20
-[[guest.device.radio.band]]
-kind = "fm"
-low_khz = 87500
-high_khz = 108000
-spacing_khz = 100
-[[guest.device.radio.band]]
-kind = "am"
-low_khz = 531
-high_khz = 1602
-spacing_khz = 9
+{BANDS}
 [[guest.device.radio.station]]
 frequency_khz = 89100
 pi = 0xC201
@@ -84,7 +77,7 @@ channels_min = 2
 source = "tuner"
 tuner = "fm0"
 "#
-    .to_string()
+    )
 }
 
 /// The output of the step `name` (between `=== name` and `=== name rc=N`), and N.

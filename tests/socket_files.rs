@@ -5,7 +5,7 @@
 mod support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,9 +15,9 @@ use support::{Service, TWO_GUESTS};
 const SOCKETS: [&str; 2] = ["vm0-scmi.sock", "vm1-scmi.sock"];
 
 /// Runs drivervm on `config` with the runtime dir `run` and state dir `state` in `dir`,
-/// expecting it to refuse to start: (exit code, what it logged). One still running after a
-/// generous deadline is killed and reported as started.
-fn start_fails(dir: &Path, config: &str) -> (Option<i32>, String) {
+/// asserting that it refuses to start (exit code 1); returns what it logged. One still
+/// running after a generous deadline is killed and reported as started.
+fn refused(dir: &Path, config: &str) -> String {
     std::fs::write(dir.join("c.toml"), config).unwrap();
     let log = std::fs::File::create(dir.join("err.log")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_drivervm"))
@@ -49,17 +49,32 @@ fn start_fails(dir: &Path, config: &str) -> (Option<i32>, String) {
     };
     let err = std::fs::read_to_string(dir.join("err.log")).unwrap_or_default();
     let status = status.unwrap_or_else(|| panic!("drivervm started:\n{err}"));
-    (status.code(), err)
+    assert_eq!(status.code(), Some(1), "{err}");
+    err
 }
+
+/// Creates directory `name` in `parent` and gives it exactly `mode`.
+fn dir_with_mode(parent: &Path, name: &str, mode: u32) -> PathBuf {
+    let dir = parent.join(name);
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+    dir
+}
+
+/// One guest with an RPMB device whose image `vm0.img` lives in the state dir.
+const RPMB_CONFIG: &str = r#"
+[[guest]]
+name = "vm0"
+[[guest.device]]
+kind = "rpmb"
+rpmb = { image = "vm0.img", capacity_blocks = 512 }
+"#;
 
 #[test]
 fn a_world_writable_runtime_dir_is_refused_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
-    let run = dir.path().join("run");
-    std::fs::create_dir(&run).unwrap();
-    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let (code, err) = start_fails(dir.path(), TWO_GUESTS);
-    assert_eq!(code, Some(1), "{err}");
+    let run = dir_with_mode(dir.path(), "run", 0o777);
+    let err = refused(dir.path(), TWO_GUESTS);
     assert!(err.contains("world-writable"), "{err}");
     assert!(err.contains("service.allow_shared_dirs"), "{err}");
     // No socket was made in it.
@@ -91,8 +106,7 @@ fn a_runtime_dir_owned_by_someone_else_is_refused() {
     let run = dir.path().join("run");
     std::fs::create_dir(&run).unwrap();
     std::os::unix::fs::chown(&run, Some(40_003), None).unwrap();
-    let (code, err) = start_fails(dir.path(), TWO_GUESTS);
-    assert_eq!(code, Some(1), "{err}");
+    let err = refused(dir.path(), TWO_GUESTS);
     assert!(err.contains("owned by uid 40003"), "{err}");
     assert!(err.contains("service.allow_shared_dirs"), "{err}");
     assert!(err.contains("service.user"), "{err}");
@@ -113,8 +127,7 @@ fn a_root_owned_runtime_dir_is_refused_for_the_default_user() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     std::fs::create_dir(&run).unwrap();
-    let (code, err) = start_fails(dir.path(), TWO_GUESTS);
-    assert_eq!(code, Some(1), "{err}");
+    let err = refused(dir.path(), TWO_GUESTS);
     assert!(
         err.contains("runtime dir run: owned by uid 0")
             && err.contains("uid 65534")
@@ -131,18 +144,8 @@ fn a_root_owned_runtime_dir_is_refused_for_the_default_user() {
 #[test]
 fn a_group_writable_state_dir_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state");
-    std::fs::create_dir(&state).unwrap();
-    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o770)).unwrap();
-    let config = r#"
-[[guest]]
-name = "vm0"
-[[guest.device]]
-kind = "rpmb"
-rpmb = { image = "vm0.img", capacity_blocks = 512 }
-"#;
-    let (code, err) = start_fails(dir.path(), config);
-    assert_eq!(code, Some(1), "{err}");
+    let state = dir_with_mode(dir.path(), "state", 0o770);
+    let err = refused(dir.path(), RPMB_CONFIG);
     assert!(
         err.contains("state dir") && err.contains("group-writable"),
         "{err}"
@@ -159,21 +162,12 @@ fn a_symlink_planted_at_the_rpmb_image_path_is_refused() {
     let victim = dir.path().join("victim");
     std::fs::write(&victim, b"not an rpmb image").unwrap();
     std::os::unix::fs::symlink(&victim, state.join("vm0.img")).unwrap();
-    let config = r#"
-[[guest]]
-name = "vm0"
-[[guest.device]]
-kind = "rpmb"
-rpmb = { image = "vm0.img", capacity_blocks = 512 }
-"#;
-    let (code, err) = start_fails(dir.path(), config);
-    assert_eq!(code, Some(1), "{err}");
+    let err = refused(dir.path(), RPMB_CONFIG);
     assert!(err.contains("symbolic link"), "{err}");
     assert_eq!(std::fs::read(&victim).unwrap(), b"not an rpmb image");
     // A dangling one is not followed into creating the image elsewhere either.
     std::fs::remove_file(&victim).unwrap();
-    let (code, err) = start_fails(dir.path(), config);
-    assert_eq!(code, Some(1), "{err}");
+    refused(dir.path(), RPMB_CONFIG);
     assert!(!victim.exists(), "an image was created through the symlink");
 }
 
@@ -200,9 +194,7 @@ fn sockets_are_born_with_their_final_mode_and_leave_no_temporary_names() {
 #[test]
 fn a_socket_configured_in_a_world_writable_dir_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let shared = dir.path().join("shared");
-    std::fs::create_dir(&shared).unwrap();
-    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let shared = dir_with_mode(dir.path(), "shared", 0o1777);
     let config = format!(
         r#"
 [[guest]]
@@ -213,8 +205,7 @@ transport = {{ vhost-user = {{ socket = "{}" }} }}
 "#,
         shared.join("vm0.sock").display()
     );
-    let (code, err) = start_fails(dir.path(), &config);
-    assert_eq!(code, Some(1), "{err}");
+    let err = refused(dir.path(), &config);
     assert!(
         err.contains("socket dir") && err.contains("world-writable"),
         "{err}"

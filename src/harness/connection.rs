@@ -160,44 +160,53 @@ impl Harness {
             frontend.set_hdr_flags(VhostUserHeaderFlag::NEED_REPLY);
         }
 
-        let mut mem = GuestMemfd::new(options.memory_size)?;
-        let region = mem
-            .memory()
-            .find_region(GuestAddress(mem.base()))
-            .ok_or_else(|| Error::Memory("guest memory has no region".into()))?;
-        let info = VhostUserMemoryRegionInfo::from_guest_region(region)
-            .map_err(step("describing guest memory"))?;
+        let mem = GuestMemfd::new(options.memory_size)?;
         frontend
-            .set_mem_table(&[info])
+            .set_mem_table(&[region_info(&mem)?])
             .map_err(step("SET_MEM_TABLE"))?;
-        let event_idx = acked & (1 << VIRTIO_RING_F_EVENT_IDX) != 0;
-        let mut queues = Vec::with_capacity(num_queues);
-        for index in 0..num_queues {
-            queues.push(start_queue(
-                &mut frontend,
-                &mut mem,
-                index,
-                options.queue_size,
-                event_idx,
-            )?);
-        }
-        if acked & VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits() != 0 {
-            // With protocol features negotiated rings start disabled.
-            for index in 0..num_queues {
-                frontend
-                    .set_vring_enable(index, true)
-                    .map_err(step("SET_VRING_ENABLE"))?;
-            }
-        }
-        Ok(Self {
+        let mut harness = Self {
             frontend,
             mem,
-            queues,
+            queues: Vec::with_capacity(num_queues),
             offered_features: offered,
             acked_features: acked,
             protocol_features: protocol.bits(),
             timeout: options.timeout,
-        })
+        };
+        harness.start_queues(&vec![options.queue_size; num_queues])?;
+        Ok(harness)
+    }
+
+    /// Sets up queue `i` afresh with `sizes[i]` entries (replacing the one there, if any)
+    /// and enables them all.
+    fn start_queues(&mut self, sizes: &[u16]) -> Result<(), Error> {
+        let event_idx = self.acked_features & (1 << VIRTIO_RING_F_EVENT_IDX) != 0;
+        for (index, &size) in sizes.iter().enumerate() {
+            let q = start_queue(&mut self.frontend, &mut self.mem, index, size, event_idx)?;
+            match self.queues.get_mut(index) {
+                Some(old) => *old = q,
+                None => self.queues.push(q),
+            }
+        }
+        if self.acked_features & VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits() != 0 {
+            // With protocol features negotiated rings start disabled.
+            for index in 0..sizes.len() {
+                self.frontend
+                    .set_vring_enable(index, true)
+                    .map_err(step("SET_VRING_ENABLE"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// GET_VRING_BASE on every queue: what a VMM sends to stop the device's rings.
+    fn stop_queues(&self) -> Result<(), Error> {
+        for index in 0..self.queues.len() {
+            self.frontend
+                .get_vring_base(index)
+                .map_err(step("GET_VRING_BASE"))?;
+        }
+        Ok(())
     }
 
     /// Feature bits the backend offered (GET_FEATURES).
@@ -256,10 +265,17 @@ impl Harness {
     }
 
     fn queue_mut(&mut self, queue: u16) -> Result<&mut Queue, Error> {
+        Ok(self.queue_and_mem(queue)?.0)
+    }
+
+    /// Queue `queue` together with the guest memory its ring lives in.
+    fn queue_and_mem(&mut self, queue: u16) -> Result<(&mut Queue, &mut GuestMemfd), Error> {
         let count = self.queues.len();
-        self.queues
+        let q = self
+            .queues
             .get_mut(usize::from(queue))
-            .ok_or(Error::NoSuchQueue { queue, count })
+            .ok_or(Error::NoSuchQueue { queue, count })?;
+        Ok((q, &mut self.mem))
     }
 
     /// Makes a chain of `segments` available on `queue` without kicking; returns its head.
@@ -269,23 +285,15 @@ impl Harness {
         segments: &[Segment<'_>],
         layout: ChainLayout,
     ) -> Result<u16, Error> {
-        let count = self.queues.len();
-        let q = self
-            .queues
-            .get_mut(usize::from(queue))
-            .ok_or(Error::NoSuchQueue { queue, count })?;
-        q.ring.add(&mut self.mem, segments, layout)
+        let (q, mem) = self.queue_and_mem(queue)?;
+        q.ring.add(mem, segments, layout)
     }
 
     /// Notifies the device of new buffers on `queue` unless it suppressed notifications;
     /// returns whether the kick eventfd was written.
     pub fn kick(&mut self, queue: u16) -> Result<bool, Error> {
-        let count = self.queues.len();
-        let q = self
-            .queues
-            .get_mut(usize::from(queue))
-            .ok_or(Error::NoSuchQueue { queue, count })?;
-        if q.ring.needs_kick(&self.mem)? {
+        let (q, mem) = self.queue_and_mem(queue)?;
+        if q.ring.needs_kick(mem)? {
             q.kick.write(1).map_err(os("writing kick eventfd"))?;
             return Ok(true);
         }
@@ -309,12 +317,8 @@ impl Harness {
         request: &[u8],
         writable_len: u32,
     ) -> Result<u16, Error> {
-        let count = self.queues.len();
-        let q = self
-            .queues
-            .get_mut(usize::from(queue))
-            .ok_or(Error::NoSuchQueue { queue, count })?;
-        let head = malformed::add(&mut q.ring, &mut self.mem, kind, request, writable_len)?;
+        let (q, mem) = self.queue_and_mem(queue)?;
+        let head = malformed::add(&mut q.ring, mem, kind, request, writable_len)?;
         self.kick(queue)?;
         Ok(head)
     }
@@ -328,25 +332,17 @@ impl Harness {
         readable: &[u8],
         writable: &[(u64, u32)],
     ) -> Result<u16, Error> {
-        let count = self.queues.len();
-        let q = self
-            .queues
-            .get_mut(usize::from(queue))
-            .ok_or(Error::NoSuchQueue { queue, count })?;
-        let head = super::raw_writable::add(&mut q.ring, &mut self.mem, readable, writable)?;
+        let (q, mem) = self.queue_and_mem(queue)?;
+        let head = super::raw_writable::add(&mut q.ring, mem, readable, writable)?;
         self.kick(queue)?;
         Ok(head)
     }
 
     /// Returns the completions available on `queue` now, without waiting.
     pub fn poll_completions(&mut self, queue: u16) -> Result<Vec<Completion>, Error> {
-        let count = self.queues.len();
-        let q = self
-            .queues
-            .get_mut(usize::from(queue))
-            .ok_or(Error::NoSuchQueue { queue, count })?;
+        let (q, mem) = self.queue_and_mem(queue)?;
         let mut out = std::mem::take(&mut q.stash);
-        out.extend(q.ring.collect(&mut self.mem)?);
+        out.extend(q.ring.collect(mem)?);
         Ok(out)
     }
 
@@ -420,39 +416,18 @@ impl Harness {
     /// (GET_VRING_BASE), SET_FEATURES again, then fresh rings set up and enabled as at
     /// connect. Buffers in flight are forgotten.
     pub fn restart_device(&mut self) -> Result<(), Error> {
-        for index in 0..self.queues.len() {
-            self.frontend
-                .get_vring_base(index)
-                .map_err(step("GET_VRING_BASE"))?;
-        }
+        self.stop_queues()?;
         self.frontend
             .set_features(self.acked_features)
             .map_err(step("SET_FEATURES"))?;
-        let event_idx = self.acked_features & (1 << VIRTIO_RING_F_EVENT_IDX) != 0;
-        for index in 0..self.queues.len() {
-            let size = self.queues[index].ring.layout().size;
-            self.queues[index] =
-                start_queue(&mut self.frontend, &mut self.mem, index, size, event_idx)?;
-        }
-        if self.acked_features & VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits() != 0 {
-            for index in 0..self.queues.len() {
-                self.frontend
-                    .set_vring_enable(index, true)
-                    .map_err(step("SET_VRING_ENABLE"))?;
-            }
-        }
-        Ok(())
+        let sizes: Vec<u16> = self.queues.iter().map(|q| q.ring.layout().size).collect();
+        self.start_queues(&sizes)
     }
 
     /// Stops every queue (GET_VRING_BASE, as a VMM does before tearing down) and closes the
     /// session.
     pub fn disconnect(self) -> Result<(), Error> {
-        for index in 0..self.queues.len() {
-            self.frontend
-                .get_vring_base(index)
-                .map_err(step("GET_VRING_BASE"))?;
-        }
-        Ok(())
+        self.stop_queues()
     }
 
     /// Cuts the connection at once, with buffers possibly still in flight, as a crashing VMM
@@ -465,6 +440,15 @@ impl Harness {
     }
 }
 
+/// The guest memory as SET_MEM_TABLE describes it (one region).
+fn region_info(mem: &GuestMemfd) -> Result<VhostUserMemoryRegionInfo, Error> {
+    let region = mem
+        .memory()
+        .find_region(GuestAddress(mem.base()))
+        .ok_or_else(|| Error::Memory("guest memory has no region".into()))?;
+    VhostUserMemoryRegionInfo::from_guest_region(region).map_err(step("describing guest memory"))
+}
+
 /// Allocates queue `index`'s ring (`size` entries) in `mem` and sets it up on the backend:
 /// NUM, ADDR, BASE 0, CALL and KICK with fresh eventfds.
 fn start_queue(
@@ -474,12 +458,7 @@ fn start_queue(
     size: u16,
     event_idx: bool,
 ) -> Result<Queue, Error> {
-    let region = mem
-        .memory()
-        .find_region(GuestAddress(mem.base()))
-        .ok_or_else(|| Error::Memory("guest memory has no region".into()))?;
-    let info = VhostUserMemoryRegionInfo::from_guest_region(region)
-        .map_err(step("describing guest memory"))?;
+    let info = region_info(mem)?;
     // vhost-user ring addresses are in the frontend's address space, not guest-physical.
     let to_vmm = |gpa: u64| info.userspace_addr + (gpa - info.guest_phys_addr);
     let qi = u16::try_from(index).map_err(|_| Error::TooManyQueues {
@@ -565,23 +544,17 @@ impl Driver for Harness {
         request: &[u8],
         writable_len: u32,
     ) -> Result<u16, Error> {
-        let count = self.queues.len();
-        let q = self
-            .queues
-            .get_mut(usize::from(queue))
-            .ok_or(Error::NoSuchQueue { queue, count })?;
-        let head = hostile::add(&mut q.ring, &mut self.mem, attack, request, writable_len)?;
+        let (q, mem) = self.queue_and_mem(queue)?;
+        let head = hostile::add(&mut q.ring, mem, attack, request, writable_len)?;
         Driver::notify(self, queue)?;
         Ok(head)
     }
 
     fn notify(&mut self, queue: u16) -> Result<(), Error> {
-        let count = self.queues.len();
-        let q = self
-            .queues
-            .get(usize::from(queue))
-            .ok_or(Error::NoSuchQueue { queue, count })?;
-        q.kick.write(1).map_err(os("writing kick eventfd"))
+        self.queue_ref(queue)?
+            .kick
+            .write(1)
+            .map_err(os("writing kick eventfd"))
     }
 
     fn kick(&mut self, queue: u16) -> Result<bool, Error> {

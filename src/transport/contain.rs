@@ -43,7 +43,10 @@ pub fn after_panic(
         Ok(()) => "device reset",
         Err(_) => "device reset panicked too",
     };
-    error!("{id}: panic while handling an event: {why}; {reset_note}; device needs reset");
+    error!(
+        target: crate::logging::NEEDS_RESET_TARGET,
+        "{id}: panic while handling an event: {why}; {reset_note}; device needs reset"
+    );
     guard.set_fault(queue, RingFault::Panic(why.clone()));
     status.record_error(format!("needs reset: device panicked: {why}"));
     status.set_link(LinkState::Failed);

@@ -415,6 +415,7 @@ pub fn enter_needs_reset(
         return;
     }
     error!(
+        target: crate::logging::NEEDS_RESET_TARGET,
         "{}: {line}; device needs reset: its queues are ignored until the driver resets it",
         s.id
     );

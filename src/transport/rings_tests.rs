@@ -1,6 +1,7 @@
 //! `process_queue` against a driver that never lets the queue run dry: polling must still
 //! hand the worker back to its event loop, and the device's own work must not wait.
 
+use std::cell::Cell;
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -19,42 +20,81 @@ use crate::transport::ring_guard::RingGuard;
 
 const F_WRITE: u16 = 2;
 
-/// Queue 0 of `inner`, refilled with the same one-request chain (head 0) whenever the
-/// device has taken everything: a driver that answers each completion instantly.
-struct Endless<'a, R> {
-    inner: R,
-    mem: &'a GuestMemoryMmap,
-    avail: GuestAddress,
-    size: u16,
+/// Entries of the test queue.
+const SIZE: u16 = 16;
+
+/// Queue 0 (EVENT_IDX) in `mem` holding one request chain at head 0: 4 readable bytes, 4
+/// writable. Returns the queue and its available ring's address.
+fn one_request_queue(mem: &GuestMemoryMmap) -> (Queue, GuestAddress) {
+    let vq = MockSplitQueue::new(mem, SIZE);
+    let descs = [
+        RawDescriptor::from(SplitDescriptor::new(0x10_0000, 4, 0, 0)),
+        RawDescriptor::from(SplitDescriptor::new(0x10_1000, 4, F_WRITE, 0)),
+    ];
+    vq.build_desc_chain(&descs).unwrap();
+    let mut queue: Queue = vq.create_queue().unwrap();
+    queue.set_event_idx(true);
+    (queue, vq.avail_addr())
 }
 
-impl<R: Rings> Endless<'_, R> {
-    fn refill(&mut self) {
-        let mem = self.mem;
-        let mut next = None;
-        self.inner.with_queue(0, &mut |q| {
-            let idx = q.avail_idx(mem, Ordering::Acquire).expect("avail idx").0;
-            if idx == q.next_avail() {
-                next = Some(idx);
-            }
-        });
-        if let Some(idx) = next {
-            let slot = self.avail.0 + 4 + 2 * u64::from(idx % self.size);
-            mem.write_obj(0u16.to_le(), GuestAddress(slot)).unwrap();
-            mem.write_obj(idx.wrapping_add(1).to_le(), GuestAddress(self.avail.0 + 2))
-                .unwrap();
+/// Memory for [`one_request_queue`], and what a [`Session`] on it borrows.
+struct Fixture {
+    mem: GuestMemoryMmap,
+    status: DeviceState,
+    budget: LogBudget,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        Fixture {
+            mem: GuestMemoryMmap::from_ranges(&[(GuestAddress(0), 0x20_0000)]).unwrap(),
+            status: DeviceState::detached("counting", 0xfff2, 1),
+            budget: LogBudget::default(),
+        }
+    }
+
+    fn session(&self) -> Session<'_> {
+        Session {
+            id: "counting",
+            mem: &self.mem,
+            generation: 0,
+            event_idx: true,
+            log_budget: &self.budget,
+            status: &self.status,
         }
     }
 }
 
-impl<R: Rings> Rings for Endless<'_, R> {
+/// Makes the one-request chain (head 0) available again on queue 0 of `rings` if the
+/// device has taken everything: a driver that answers each completion instantly.
+fn refill(rings: &mut impl Rings, mem: &GuestMemoryMmap, avail: GuestAddress) {
+    let mut next = None;
+    rings.with_queue(0, &mut |q| {
+        let idx = q.avail_idx(mem, Ordering::Acquire).expect("avail idx").0;
+        if idx == q.next_avail() {
+            next = Some(idx);
+        }
+    });
+    if let Some(idx) = next {
+        let slot = avail.0 + 4 + 2 * u64::from(idx % SIZE);
+        mem.write_obj(0u16.to_le(), GuestAddress(slot)).unwrap();
+        mem.write_obj(idx.wrapping_add(1).to_le(), GuestAddress(avail.0 + 2))
+            .unwrap();
+    }
+}
+
+/// `inner` with `look` run before each look at a queue (`with_queue`), the rest forwarded.
+struct Watched<R, L> {
+    inner: R,
+    look: L,
+}
+
+impl<R: Rings, L: FnMut(&mut R, u16)> Rings for Watched<R, L> {
     fn count(&self) -> usize {
         self.inner.count()
     }
     fn with_queue(&mut self, queue: u16, f: &mut dyn FnMut(&mut Queue)) -> bool {
-        if queue == 0 {
-            self.refill();
-        }
+        (self.look)(&mut self.inner, queue);
         self.inner.with_queue(queue, f)
     }
     fn add_used(&mut self, queue: u16, head: u16, len: u32) -> Result<(), String> {
@@ -110,36 +150,23 @@ impl VirtioDevice for Counting {
 /// Serves the endless queue once with polling that never gives up on its own; returns the
 /// device, the time `process_queue` took and the requests it counted.
 fn serve_endless() -> (Counting, Duration, u64) {
-    let mem = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), 0x20_0000)]).unwrap();
-    let vq = MockSplitQueue::new(&mem, 16);
-    let descs = [
-        RawDescriptor::from(SplitDescriptor::new(0x10_0000, 4, 0, 0)),
-        RawDescriptor::from(SplitDescriptor::new(0x10_1000, 4, F_WRITE, 0)),
-    ];
-    vq.build_desc_chain(&descs).unwrap();
-    let mut queue: Queue = vq.create_queue().unwrap();
-    queue.set_event_idx(true);
+    let fx = Fixture::new();
+    let mem = &fx.mem;
+    let (queue, avail) = one_request_queue(mem);
     let mut queues = [Some(queue)];
-    let mut rings = Endless {
+    let mut rings = Watched {
         inner: OwnedRings {
             queues: &mut queues,
-            mem: &mem,
+            mem,
             signal: |_| Ok(()),
         },
-        mem: &mem,
-        avail: vq.avail_addr(),
-        size: 16,
+        look: |inner: &mut OwnedRings<_>, queue| {
+            if queue == 0 {
+                refill(inner, mem, avail);
+            }
+        },
     };
-    let status = DeviceState::detached("counting", 0xfff2, 1);
-    let budget = LogBudget::default();
-    let session = Session {
-        id: "counting",
-        mem: &mem,
-        generation: 0,
-        event_idx: true,
-        log_budget: &budget,
-        status: &status,
-    };
+    let session = fx.session();
     let mut poll = AdaptivePoll::new(Duration::from_secs(3600));
     let mut device = Counting::default();
     let mut guard = RingGuard::new(1);
@@ -151,7 +178,7 @@ fn serve_endless() -> (Counting, Duration, u64) {
     let start = Instant::now();
     process_queue(&session, &mut rings, &mut guard, &mut device, 0, &mut poll);
     let took = start.elapsed();
-    let counted = status.snapshot().queues[0].requests;
+    let counted = fx.status.snapshot().queues[0].requests;
     (device, took, counted)
 }
 
@@ -183,67 +210,22 @@ fn the_device_is_polled_while_its_queue_is() {
     );
 }
 
-/// Counts how often the queue is looked at.
-struct Looked<R> {
-    inner: R,
-    looks: u64,
-}
-
-impl<R: Rings> Rings for Looked<R> {
-    fn count(&self) -> usize {
-        self.inner.count()
-    }
-    fn with_queue(&mut self, queue: u16, f: &mut dyn FnMut(&mut Queue)) -> bool {
-        self.looks += 1;
-        self.inner.with_queue(queue, f)
-    }
-    fn add_used(&mut self, queue: u16, head: u16, len: u32) -> Result<(), String> {
-        self.inner.add_used(queue, head, len)
-    }
-    fn enable_notification(&mut self, queue: u16) -> Result<bool, String> {
-        self.inner.enable_notification(queue)
-    }
-    fn disable_notification(&mut self, queue: u16) -> Result<(), String> {
-        self.inner.disable_notification(queue)
-    }
-    fn needs_notification(&mut self, queue: u16) -> Result<bool, String> {
-        self.inner.needs_notification(queue)
-    }
-    fn signal(&mut self, queue: u16) -> std::io::Result<()> {
-        self.inner.signal(queue)
-    }
-}
-
 #[test]
 fn kicks_with_nothing_new_neither_spin_nor_open_the_polling_window() {
-    let mem = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), 0x20_0000)]).unwrap();
-    let vq = MockSplitQueue::new(&mem, 16);
-    let descs = [
-        RawDescriptor::from(SplitDescriptor::new(0x10_0000, 4, 0, 0)),
-        RawDescriptor::from(SplitDescriptor::new(0x10_1000, 4, F_WRITE, 0)),
-    ];
-    vq.build_desc_chain(&descs).unwrap();
-    let mut queue: Queue = vq.create_queue().unwrap();
-    queue.set_event_idx(true);
+    let fx = Fixture::new();
+    let (queue, _) = one_request_queue(&fx.mem);
     let mut queues = [Some(queue)];
-    let mut rings = Looked {
+    // How often the queue is looked at.
+    let looks = Cell::new(0u64);
+    let mut rings = Watched {
         inner: OwnedRings {
             queues: &mut queues,
-            mem: &mem,
+            mem: &fx.mem,
             signal: |_| Ok(()),
         },
-        looks: 0,
+        look: |_: &mut OwnedRings<_>, _| looks.set(looks.get() + 1),
     };
-    let status = DeviceState::detached("counting", 0xfff2, 1);
-    let budget = LogBudget::default();
-    let session = Session {
-        id: "counting",
-        mem: &mem,
-        generation: 0,
-        event_idx: true,
-        log_budget: &budget,
-        status: &status,
-    };
+    let session = fx.session();
     // A window that, once open, would spin for the whole of the queue's share.
     let mut poll = AdaptivePoll::new(Duration::from_secs(3600));
     let mut device = Counting::default();
@@ -253,11 +235,11 @@ fn kicks_with_nothing_new_neither_spin_nor_open_the_polling_window() {
     assert_eq!(device.handled, 1);
     // A flood of kicks with nothing new, closely spaced (what would grow the window).
     for _ in 0..200 {
-        rings.looks = 0;
+        looks.set(0);
         process_queue(&session, &mut rings, &mut guard, &mut device, 0, &mut poll);
         // One look to take chains; with EVENT_IDX, one more as notifications are enabled
         // again (`enable_notification` reads the ring); none for polling.
-        assert!(rings.looks <= 2, "{} looks at the ring", rings.looks);
+        assert!(looks.get() <= 2, "{} looks at the ring", looks.get());
         assert!(poll.window().is_zero(), "kicks opened the polling window");
     }
     assert_eq!(device.handled, 1);

@@ -33,9 +33,7 @@ run_guest() {
   local bindir="$1" work="$2"
   fetch_kernel
   local root
-  root="$(mktemp -d)"
-  mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,data,etc,lib/modules}
-  install -m 0755 /bin/busybox "$root/bin/busybox"
+  root="$(new_root data etc)"
   add_modules "$root" "${MODULES[@]}"
   local b
   for b in drivervm drivervmctl drivervm-load drivervm-ctlbench; do
@@ -57,26 +55,7 @@ run_guest() {
     "$bindir/drivervm" --print-default-config; } > "$root/data/refusing.toml"
   pack_initrd "$root" "$work/initrd.gz"
   rm -rf "$root"
-  : > "$work/report.log"
-  timeout "${GUEST_TIMEOUT:-300}" "$QEMU" -M q35 -accel tcg -cpu max -m 1024 -smp 2 \
-    -nodefaults -no-user-config -display none -no-reboot \
-    -kernel "$KERNEL" -initrd "$work/initrd.gz" \
-    -append "console=ttyS0 panic=-1 loglevel=3" \
-    -serial file:"$work/console.log" -serial file:"$work/report.log" \
-    </dev/null
+  boot_guest "$work" 300 1024
 }
 
-case "${1:-}" in
-  check)
-    missing_tools
-    report_missing
-    ;;
-  run)
-    [ $# -eq 3 ] || { echo "usage: $0 run BINDIR WORKDIR" >&2; exit 2; }
-    run_guest "$2" "$3"
-    ;;
-  *)
-    echo "usage: $0 check | run BINDIR WORKDIR" >&2
-    exit 2
-    ;;
-esac
+guest_script_main "BINDIR WORKDIR" "$@"

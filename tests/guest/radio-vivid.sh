@@ -27,9 +27,7 @@ run_guest() {
   local bindir="$1" work="$2"
   fetch_kernel
   local root
-  root="$(mktemp -d)"
-  mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,data,lib/modules}
-  install -m 0755 /bin/busybox "$root/bin/busybox"
+  root="$(new_root data)"
   add_modules "$root" "${MODULES[@]}"
   copy_with_libs "$root" "$bindir/drivervm" /usr/bin/drivervm
   copy_with_libs "$root" "$bindir/drivervm-load" /usr/bin/drivervm-load
@@ -37,26 +35,7 @@ run_guest() {
   install -m 0644 "$HERE/radio-vivid.toml" "$root/data/radio.toml"
   pack_initrd "$root" "$work/initrd.gz"
   rm -rf "$root"
-  : > "$work/report.log"
-  timeout "${GUEST_TIMEOUT:-240}" "$QEMU" -M q35 -accel tcg -cpu max -m 512 -smp 2 \
-    -nodefaults -no-user-config -display none -no-reboot \
-    -kernel "$KERNEL" -initrd "$work/initrd.gz" \
-    -append "console=ttyS0 panic=-1 loglevel=3" \
-    -serial file:"$work/console.log" -serial file:"$work/report.log" \
-    </dev/null
+  boot_guest "$work" 240 512
 }
 
-case "${1:-}" in
-  check)
-    missing_tools
-    report_missing
-    ;;
-  run)
-    [ $# -eq 3 ] || { echo "usage: $0 run BINDIR WORKDIR" >&2; exit 2; }
-    run_guest "$2" "$3"
-    ;;
-  *)
-    echo "usage: $0 check | run BINDIR WORKDIR" >&2
-    exit 2
-    ;;
-esac
+guest_script_main "BINDIR WORKDIR" "$@"

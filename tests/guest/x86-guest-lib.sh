@@ -1,7 +1,8 @@
 # Sourced by the x86 guest scripts (control-guest.sh, radio-driver.sh, radio-vivid.sh,
 # sound-guest.sh, vsock-two-vm.sh): the one guest kernel they all boot (Debian's 6.12, from
-# apt, cached), the host-tool check they share, and how they fill an initramfs from host
-# files. One copy, so the kernel version and the cache key cannot drift apart between them.
+# apt, cached), the host-tool check they share, how they fill an initramfs from host files,
+# and the QEMU machine and command line of a one-VM guest test. One copy, so the kernel
+# version and the cache key cannot drift apart between them.
 #
 # Cache: ${DRIVERVM_CACHE:-~/.cache/drivervm}/guest-x86-6.12-v1 (the unpacked kernel package;
 # delete it to download again).
@@ -115,4 +116,58 @@ add_modules() {
 pack_initrd() {
   chmod 0755 "$1"
   (cd "$1" && find . | cpio -o -H newc --quiet | gzip -1) > "$2"
+}
+
+# Prints the path of a new initramfs root (a temporary directory; the caller removes it)
+# holding the static busybox and the directories every guest init uses, plus "$@" (paths
+# relative to the root).
+new_root() {
+  # Run in a command substitution, where errexit does not hold: each step says so itself.
+  local root d
+  root="$(mktemp -d)" || return
+  mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,lib/modules} || return
+  for d in "$@"; do mkdir -p "$root/$d" || return; done
+  install -m 0755 /bin/busybox "$root/bin/busybox" || return
+  printf '%s\n' "$root"
+}
+
+# Boots the guest kernel on WORKDIR/initrd.gz in a 2-CPU q35 TCG machine without reboot:
+# $1 is WORKDIR, $2 the seconds it may take (GUEST_TIMEOUT overrides), $3 its RAM in MiB,
+# and "${@:4}" further QEMU arguments (devices). The console goes to WORKDIR/console.log,
+# the second serial port (the guest's report) to WORKDIR/report.log, emptied first.
+boot_guest() {
+  local work="$1" secs="$2" mem="$3"
+  shift 3
+  : > "$work/report.log"
+  timeout "${GUEST_TIMEOUT:-$secs}" "$QEMU" -M q35 -accel tcg -cpu max -m "$mem" -smp 2 \
+    -nodefaults -no-user-config -display none -no-reboot \
+    -kernel "$KERNEL" -initrd "$work/initrd.gz" \
+    -append "console=ttyS0 panic=-1 loglevel=3" \
+    "$@" \
+    -serial file:"$work/console.log" -serial file:"$work/report.log" \
+    </dev/null
+}
+
+# The command line of a guest script whose `run` takes the words of $1 (e.g. "BINDIR
+# WORKDIR"): `check` runs the script's missing_tools and report_missing, `run ARGS` its
+# run_guest ARGS; anything else prints the usage and exits 2.
+guest_script_main() {
+  local args="$1" words
+  shift
+  read -ra words <<<"$args"
+  case "${1:-}" in
+    check)
+      missing_tools
+      report_missing
+      ;;
+    run)
+      shift
+      [ $# -eq ${#words[@]} ] || { echo "usage: $0 run $args" >&2; exit 2; }
+      run_guest "$@"
+      ;;
+    *)
+      echo "usage: $0 check | run $args" >&2
+      exit 2
+      ;;
+  esac
 }

@@ -350,6 +350,11 @@ pub fn thread_wakeups(pid: u32) -> std::collections::BTreeMap<u32, (String, u64)
     out
 }
 
+/// How long to wait for something the service does at once on a quiet host (a log line, a
+/// registration, a dropped listener): a loaded 2-core machine can stall a process for
+/// seconds, and a passing test never waits this long.
+pub const BUSY_HOST: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Polls `f` until it holds, for up to `within` (a deadline, not a pace: a busy host only
 /// makes it take longer).
 pub fn eventually(what: &str, within: std::time::Duration, mut f: impl FnMut() -> bool) {

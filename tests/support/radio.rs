@@ -14,9 +14,30 @@ pub const TUNE_MS: u64 = 40;
 /// Seek dwell per channel of [`RADIO_CONFIG`].
 pub const DWELL_MS: u64 = 2;
 
+/// The bands [`RADIO_CONFIG`] and the guest driver test's config both offer, as a literal
+/// for `concat!`: FM 87.5-108 MHz on a 100 kHz grid, AM 531-1602 kHz on a 9 kHz one.
+macro_rules! fm_and_am_bands {
+    () => {
+        r#"[[guest.device.radio.band]]
+kind = "fm"
+low_khz = 87500
+high_khz = 108000
+spacing_khz = 100
+[[guest.device.radio.band]]
+kind = "am"
+low_khz = 531
+high_khz = 1602
+spacing_khz = 9"#
+    };
+}
+
+/// [`RADIO_CONFIG`]'s `[[guest.device.radio.band]]` tables, for configs built around them.
+pub const BANDS: &str = fm_and_am_bands!();
+
 /// One guest with a simulated radio: an FM band on a 100 kHz grid with seek on 200 kHz
 /// (odd channels), an AM band, and four stations, one too weak to be received.
-pub const RADIO_CONFIG: &str = r#"
+pub const RADIO_CONFIG: &str = concat!(
+    r#"
 [[guest]]
 name = "vm0"
 [[guest.device]]
@@ -26,16 +47,9 @@ tune_ms = 40
 seek_dwell_ms = 2
 snd_stream_id = 1
 snd_hda_fn_nid = 7
-[[guest.device.radio.band]]
-kind = "fm"
-low_khz = 87500
-high_khz = 108000
-spacing_khz = 100
-[[guest.device.radio.band]]
-kind = "am"
-low_khz = 531
-high_khz = 1602
-spacing_khz = 9
+"#,
+    fm_and_am_bands!(),
+    r#"
 [[guest.device.radio.station]]
 frequency_khz = 89100
 pi = 0xC201
@@ -64,7 +78,8 @@ frequency_khz = 1008
 signal = 50
 stereo = false
 tone_hz = 800
-"#;
+"#
+);
 
 /// Socket name of [`RADIO_CONFIG`]'s device.
 pub const SOCKET: &str = "vm0-radio.sock";

@@ -17,9 +17,11 @@
 //! the VM's devices exist, and the fd serves one run of its VM.
 //!
 //! The requests sit behind [`GunyahBackendIo`]: [`BackendNode`] issues them on a real node,
-//! [`VmFdBackend`] on a VM fd, [`sim::SimBackend`] plays the frontend VM in-process for tests.
+//! [`VmFdBackend`] on a VM fd (both one [`FdBackend`], the requests written once),
+//! [`sim::SimBackend`] plays the frontend VM in-process for tests.
 
 mod device;
+mod fd_backend;
 mod io;
 mod node;
 mod serve;
@@ -30,13 +32,14 @@ mod window;
 
 pub use crate::config::{vm_fd_node, vm_fd_of, VM_FD_DIR};
 pub use device::{transport_features, Found, LabelDevice};
+pub use fd_backend::{FdBackend, FdKind};
 pub use io::{
     BackendEvent, DeviceLabel, EventSet, FeatureWord, GunyahBackendIo, Numbering, QueueInfo,
     SharedWindow,
 };
-pub use node::BackendNode;
+pub use node::{BackendNode, DeviceNode};
 pub use serve::{start_node, start_node_with, NodeDevice, NodeTiming, OpenNode};
-pub use vm_fd::VmFdBackend;
+pub use vm_fd::{VmFd, VmFdBackend};
 pub use window::{map_window, WindowError};
 
 /// Why a node or one of its devices could not be set up.

@@ -1,104 +1,67 @@
-//! The real backend node: [`GunyahBackendIo`] over gunyah-bindings' [`BackendFd`].
+//! The real backend node: [`GunyahBackendIo`](super::GunyahBackendIo) on an open
+//! `/dev/gh_virtio_backend_<vm>`, in the device-node numbering (magic 0xBC).
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use gunyah_bindings::virtio_backend::{BackendFd, FdAction, Numbering};
+use gunyah_bindings::virtio_backend::Numbering;
 
-use super::io::{BackendEvent, DeviceLabel, FeatureWord, GunyahBackendIo, QueueInfo, SharedWindow};
+use super::fd_backend::{FdBackend, FdKind};
 
 /// An open `/dev/gh_virtio_backend_<vm>` node (device-node numbering, magic 0xBC).
+pub type BackendNode = FdBackend<DeviceNode>;
+
+/// The device-node kind of backend fd: the node's path.
 #[derive(Debug)]
-pub struct BackendNode {
+pub struct DeviceNode {
     path: PathBuf,
-    file: File,
 }
 
-impl BackendNode {
+impl FdKind for DeviceNode {
+    const NUMBERING: Numbering = Numbering::DeviceNode;
+
+    /// The 0xBC driver keeps what is published until the guest boots: always.
+    fn vm_resources_ready(&self, _fd: BorrowedFd<'_>) -> io::Result<bool> {
+        Ok(true)
+    }
+}
+
+impl FdBackend<DeviceNode> {
     /// Opens the node read-write (the driver allows one opener at a time).
     pub fn open(path: &Path) -> io::Result<Self> {
         let file = OpenOptions::new().read(true).write(true).open(path)?;
-        Ok(Self {
-            path: path.to_owned(),
-            file,
-        })
+        Ok(Self::new(
+            OwnedFd::from(file),
+            DeviceNode {
+                path: path.to_owned(),
+            },
+        ))
     }
 
     /// The node's path.
     pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn fd(&self) -> BackendFd<'_> {
-        BackendFd::new(self.file.as_fd(), Numbering::DeviceNode)
+        &self.kind().path
     }
 }
 
-impl GunyahBackendIo for BackendNode {
-    fn shared_memory_size(&self) -> io::Result<u64> {
-        self.fd().shared_memory_size()
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::gunyah::GunyahBackendIo;
 
-    fn map_shared_window(&self) -> io::Result<SharedWindow> {
-        let size = self.shared_memory_size()?;
-        Ok(SharedWindow {
-            file: self.file.try_clone()?,
-            size,
-        })
-    }
-
-    fn set_device_features(&self, l: DeviceLabel, w: FeatureWord, bits: u32) -> io::Result<()> {
-        self.fd().set_device_features(l, w, bits)
-    }
-
-    fn set_queue_num_max(&self, l: DeviceLabel, queue: u32, max: u32) -> io::Result<()> {
-        self.fd().set_queue_num_max(l, queue, max)
-    }
-
-    fn set_device_config(&self, l: DeviceLabel, data: &[u8]) -> io::Result<()> {
-        self.fd().set_device_config_data(l, data)
-    }
-
-    fn get_driver_config(&self, l: DeviceLabel, buf: &mut [u8]) -> io::Result<()> {
-        self.fd().get_driver_config_data(l, buf)
-    }
-
-    fn register_ioeventfd(
-        &self,
-        l: DeviceLabel,
-        queue: u32,
-        efd: BorrowedFd<'_>,
-    ) -> io::Result<()> {
-        self.fd().ioeventfd(l, queue, efd, FdAction::Assign)
-    }
-
-    fn register_irqfd(&self, l: DeviceLabel, efd: BorrowedFd<'_>) -> io::Result<()> {
-        self.fd().irqfd(l, efd, FdAction::Assign)
-    }
-
-    fn set_app_ready(&self) -> io::Result<()> {
-        self.fd().set_app_ready()
-    }
-
-    fn wait_for_event(&self, l: DeviceLabel) -> io::Result<BackendEvent> {
-        self.fd().wait_for_event(l)
-    }
-
-    fn get_driver_features(&self, l: DeviceLabel, w: FeatureWord) -> io::Result<u32> {
-        self.fd().get_driver_features(l, w)
-    }
-
-    fn get_queue_info(&self, l: DeviceLabel, queue: u32) -> io::Result<QueueInfo> {
-        self.fd().get_queue_info(l, queue)
-    }
-
-    fn ack_driver_ok(&self, l: DeviceLabel) -> io::Result<()> {
-        self.fd().ack_driver_ok(l)
-    }
-
-    fn ack_reset(&self, l: DeviceLabel) -> io::Result<()> {
-        self.fd().ack_reset(l)
+    #[test]
+    fn a_node_issues_every_request_in_the_device_node_numbering() {
+        let b = BackendNode::open(Path::new("/dev/null")).unwrap();
+        assert_eq!(b.path(), Path::new("/dev/null"));
+        assert_eq!(b.numbering(), Numbering::DeviceNode);
+        assert!(b.vm_resources_ready().unwrap());
+        // GH_SET_APP_READY exists only in this numbering: it reaches the kernel, and
+        // /dev/null's answer is reported.
+        assert_eq!(
+            b.set_app_ready().unwrap_err().raw_os_error(),
+            Some(libc::ENOTTY)
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! A secure-VM-loader VM fd (numbering 0xB2): [`GunyahBackendIo`] on the fd the VM's
+//! A secure-VM-loader VM fd (numbering 0xB2): [`GunyahBackendIo`](super::GunyahBackendIo) on the fd the VM's
 //! launcher got from `GH_CREATE_VM` on the loader's `/dev/gunyah` and handed to drivervm.
 //!
 //! What the loader does with it (`CodeLinaro-mirror/le_platform_vendor_qcom-opensource_gunyah-drivers`
@@ -17,27 +17,37 @@
 //!   copy once the guest exited.
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
 
 use gunyah_bindings::secure_vm_loader::get_fw_name;
-use gunyah_bindings::virtio_backend::{BackendFd, FdAction, Numbering};
+use gunyah_bindings::virtio_backend::Numbering;
 
-use super::io::{BackendEvent, DeviceLabel, FeatureWord, GunyahBackendIo, QueueInfo, SharedWindow};
+use super::fd_backend::{FdBackend, FdKind};
 
 /// Descriptor numbers already taken over: each is owned (and closed) once.
 static TAKEN: Mutex<BTreeSet<RawFd>> = Mutex::new(BTreeSet::new());
 
 /// An inherited VM fd, owned by the transport from its first open on.
+pub type VmFdBackend = FdBackend<VmFd>;
+
+/// The secure-VM-loader kind of backend fd: the number it was inherited as.
 #[derive(Debug)]
-pub struct VmFdBackend {
+pub struct VmFd {
     number: RawFd,
-    fd: OwnedFd,
 }
 
-impl VmFdBackend {
+impl FdKind for VmFd {
+    const NUMBERING: Numbering = Numbering::VmFd;
+
+    /// A nonempty firmware name: the VM's devices exist (see the module's notes).
+    fn vm_resources_ready(&self, fd: BorrowedFd<'_>) -> io::Result<bool> {
+        Ok(!get_fw_name(fd)?.as_bytes().is_empty())
+    }
+}
+
+impl FdBackend<VmFd> {
     /// Takes over inherited descriptor `n` (marked close-on-exec). A number is taken once:
     /// a VM fd serves one run of its VM and is closed after it, so asking again fails with
     /// `NotFound` (the node is gone). `EBADF` when nothing was inherited as `n`.
@@ -65,105 +75,26 @@ impl VmFdBackend {
         // SAFETY: `n` is open (checked above) and recorded in TAKEN, so this is the one
         // owner this process creates for it; nothing else in drivervm uses inherited fds.
         let fd = unsafe { OwnedFd::from_raw_fd(n) };
-        Ok(Self { number: n, fd })
+        Ok(Self::new(fd, VmFd { number: n }))
     }
 
     /// The descriptor number it was inherited as.
     pub fn number(&self) -> RawFd {
-        self.number
-    }
-
-    fn be(&self) -> BackendFd<'_> {
-        BackendFd::new(self.fd.as_fd(), Numbering::VmFd)
+        self.kind().number
     }
 }
 
-impl GunyahBackendIo for VmFdBackend {
-    fn shared_memory_size(&self) -> io::Result<u64> {
-        self.be().shared_memory_size()
-    }
-
-    fn map_shared_window(&self) -> io::Result<SharedWindow> {
-        // `gh_vm_mmap` maps the window through the same fd.
-        let size = self.shared_memory_size()?;
-        Ok(SharedWindow {
-            file: File::from(self.fd.try_clone()?),
-            size,
-        })
-    }
-
-    fn set_device_features(&self, l: DeviceLabel, w: FeatureWord, bits: u32) -> io::Result<()> {
-        self.be().set_device_features(l, w, bits)
-    }
-
-    fn set_queue_num_max(&self, l: DeviceLabel, queue: u32, max: u32) -> io::Result<()> {
-        self.be().set_queue_num_max(l, queue, max)
-    }
-
-    fn set_device_config(&self, l: DeviceLabel, data: &[u8]) -> io::Result<()> {
-        self.be().set_device_config_data(l, data)
-    }
-
-    fn get_driver_config(&self, l: DeviceLabel, buf: &mut [u8]) -> io::Result<()> {
-        self.be().get_driver_config_data(l, buf)
-    }
-
-    fn register_ioeventfd(
-        &self,
-        l: DeviceLabel,
-        queue: u32,
-        efd: BorrowedFd<'_>,
-    ) -> io::Result<()> {
-        self.be().ioeventfd(l, queue, efd, FdAction::Assign)
-    }
-
-    fn register_irqfd(&self, l: DeviceLabel, efd: BorrowedFd<'_>) -> io::Result<()> {
-        self.be().irqfd(l, efd, FdAction::Assign)
-    }
-
-    fn set_app_ready(&self) -> io::Result<()> {
-        // Refused by the bindings without a syscall: the 0xB2 numbering has no such request.
-        self.be().set_app_ready()
-    }
-
-    fn wait_for_event(&self, l: DeviceLabel) -> io::Result<BackendEvent> {
-        self.be().wait_for_event(l)
-    }
-
-    fn get_driver_features(&self, l: DeviceLabel, w: FeatureWord) -> io::Result<u32> {
-        self.be().get_driver_features(l, w)
-    }
-
-    fn get_queue_info(&self, l: DeviceLabel, queue: u32) -> io::Result<QueueInfo> {
-        self.be().get_queue_info(l, queue)
-    }
-
-    fn ack_driver_ok(&self, l: DeviceLabel) -> io::Result<()> {
-        self.be().ack_driver_ok(l)
-    }
-
-    fn ack_reset(&self, l: DeviceLabel) -> io::Result<()> {
-        self.be().ack_reset(l)
-    }
-
-    fn numbering(&self) -> Numbering {
-        Numbering::VmFd
-    }
-
-    fn vm_resources_ready(&self) -> io::Result<bool> {
-        Ok(!get_fw_name(self.fd.as_fd())?.as_bytes().is_empty())
-    }
-}
-
-impl AsRawFd for VmFdBackend {
+impl AsRawFd for FdBackend<VmFd> {
     fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.borrow_fd().as_raw_fd()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::gunyah::GunyahBackendIo;
+    use std::fs::File;
     use std::os::fd::IntoRawFd;
 
     #[test]
@@ -172,6 +103,11 @@ mod tests {
         let b = VmFdBackend::take_inherited(n).unwrap();
         assert_eq!(b.number(), n);
         assert_eq!(b.numbering(), Numbering::VmFd);
+        // GH_SET_APP_READY has no 0xB2 number: refused before any syscall.
+        assert_eq!(
+            b.set_app_ready().unwrap_err().kind(),
+            io::ErrorKind::Unsupported
+        );
         // /dev/null is no VM fd: the kernel's answer is reported, nothing panics.
         assert_eq!(
             b.vm_resources_ready().err().and_then(|e| e.raw_os_error()),
