@@ -181,9 +181,18 @@ impl Listeners {
                 }
                 StatusEvent::Detail { device } => l.r#onDeviceStateChanged(device),
             };
-            if let Err(e) = result {
-                warn!("control: dropping a listener whose call failed: {e:?}");
-                self.unregister(&l);
+            match result {
+                Ok(()) => {}
+                // The death notification may lose this race (the session is shut before it
+                // is sent, and dropping the listener cancels it): say the same thing.
+                Err(e) if shim::is_dead(&e) => {
+                    info!("control: a listener's client died (its call failed)");
+                    self.unregister(&l);
+                }
+                Err(e) => {
+                    warn!("control: dropping a listener whose call failed: {e:?}");
+                    self.unregister(&l);
+                }
             }
         }
     }
