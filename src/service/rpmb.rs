@@ -20,6 +20,7 @@ use crate::devices::VirtioDevice;
 use crate::hw::rpmb::emmc::EmmcRpmb;
 use crate::hw::rpmb::file::FileRpmb;
 use crate::hw::rpmb::frames::RpmbFrameDevice;
+use crate::hw::rpmb::owner::FileOwner;
 use crate::hw::rpmb::ufs::UfsRpmb;
 use crate::hw::rpmb::{key_file, RpmbKey, RpmbStorage};
 use crate::kind::DeviceKind;
@@ -51,8 +52,12 @@ impl KindService for RpmbKind {
     ) -> Result<Built, ServiceError> {
         let config = cx.config;
         let stores = cx.shared(|cx| {
-            prepare_state_dir(cx.state_dir, cx.config.service.allow_shared_dirs)?;
-            Ok(RpmbStores::new(cx.state_dir))
+            let allow_shared = cx.config.service.allow_shared_dirs;
+            prepare_state_dir(cx.state_dir, allow_shared)?;
+            Ok(RpmbStores::new(
+                cx.state_dir,
+                state_file_owner(allow_shared),
+            ))
         })?;
         Ok(match build_rpmb(config, guest, device, stores)? {
             RpmbServed::Virtio(d, cell) => Built {
@@ -110,14 +115,17 @@ pub enum RpmbServed {
 /// The physical stores, opened on first use and shared by every guest with a slot.
 pub struct RpmbStores {
     state_dir: PathBuf,
+    /// Whom the images and key files in the state dir belong to.
+    owner: FileOwner,
     open: HashMap<String, SharedPhysical>,
 }
 
 impl RpmbStores {
-    /// Stores whose relative paths are relative to `state_dir`.
-    pub fn new(state_dir: &Path) -> Self {
+    /// Stores whose relative paths are relative to `state_dir`, whose files are `owner`'s.
+    pub fn new(state_dir: &Path, owner: FileOwner) -> Self {
         Self {
             state_dir: state_dir.to_owned(),
+            owner,
             open: HashMap::new(),
         }
     }
@@ -131,7 +139,8 @@ impl RpmbStores {
             why,
         };
         let path = self.state_dir.join(&cfg.path);
-        let key = load_or_create_key(&self.state_dir.join(&cfg.key_file)).map_err(err)?;
+        let key =
+            load_or_create_key(&self.state_dir.join(&cfg.key_file), &self.owner).map_err(err)?;
         let limits = EngineLimits {
             max_write_blocks: cfg.max_wr_cnt,
             max_read_blocks: cfg.max_rd_cnt,
@@ -144,7 +153,7 @@ impl RpmbStores {
                 Box::new(UfsRpmb::open(&path).map_err(|e| err(format!("{}: {e}", path.display())))?)
             }
             _ => {
-                let file = FileRpmb::open_or_create(&path, cfg.capacity_blocks)
+                let file = FileRpmb::open_or_create_for(&path, cfg.capacity_blocks, &self.owner)
                     .map_err(|e| err(format!("{}: {e}", path.display())))?;
                 Box::new(RpmbEngine::new(file, limits).map_err(|e| err(e.to_string()))?)
             }
@@ -168,18 +177,32 @@ impl RpmbStores {
     }
 }
 
-/// Reads the 32-byte device key at `path`, or creates it from the kernel CSPRNG (mode 0600).
+/// Whom the state files the service creates (images, key files) are given to, and whether
+/// existing ones may belong to someone else: the user the service runs as after start-up
+/// (see [`crate::service::dirs::service_user`]), others' files accepted only with
+/// `service.allow_shared_dirs`, which accepts others writing the state dir itself.
+pub fn state_file_owner(allow_shared: bool) -> FileOwner {
+    let user = crate::service::dirs::service_user();
+    FileOwner {
+        uid: user.uid.as_raw(),
+        gid: user.gid.as_raw(),
+        accept_others: allow_shared,
+    }
+}
+
+/// Reads the 32-byte device key at `path`, or creates it from the kernel CSPRNG (mode 0600,
+/// `owner`'s).
 ///
 /// A created key is durable (see [`crate::hw::rpmb::key_file`]) before it is returned, so
 /// before it can be programmed into a blank part, which on real hardware is permanent:
 /// keep the key file with the device.
-fn load_or_create_key(path: &Path) -> Result<RpmbKey, String> {
+fn load_or_create_key(path: &Path, owner: &FileOwner) -> Result<RpmbKey, String> {
     let fresh = || {
         let mut raw = [0u8; 32];
         random_bytes(&mut raw).map_err(|e| e.to_string())?;
         Ok(raw)
     };
-    let (key, created) = key_file::load_or_create(path, fresh).map_err(|e| e.to_string())?;
+    let (key, created) = key_file::load_or_create(path, owner, fresh).map_err(|e| e.to_string())?;
     if created {
         log::info!("created device key file {}", path.display());
     }
@@ -265,7 +288,7 @@ fn open_storage(
     match &rpmb.storage {
         RpmbStorageConfig::Image { path } => {
             let path = stores.state_dir.join(path);
-            let file = FileRpmb::open_or_create(&path, rpmb.capacity_blocks)
+            let file = FileRpmb::open_or_create_for(&path, rpmb.capacity_blocks, &stores.owner)
                 .map_err(|e| Open::Other(format!("{}: {e}", path.display())))?;
             if let crate::hw::rpmb::file::Recovery::Replayed { write_counter } = file.recovery() {
                 log::warn!(

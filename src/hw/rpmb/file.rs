@@ -8,6 +8,7 @@
 //! a torn one is either finished (its journal record is whole) or never happened.
 
 use super::crypto::sha256;
+use super::owner::FileOwner;
 use super::MAX_WRITE_BLOCKS;
 use super::{check_range, RpmbKey, RpmbMac, RpmbStorage, StorageError, BLOCK_SIZE, MAX_BLOCKS};
 use nix::fcntl::{Flock, FlockArg};
@@ -197,8 +198,19 @@ impl std::fmt::Debug for FileRpmb {
 
 impl FileRpmb {
     /// Creates a blank image (no key, counter 0, zeroed blocks) at `path`, which must not
-    /// exist. The image appears atomically: it is built under a temporary name, then linked.
+    /// exist, owned by the process's user. The image appears atomically: it is built under a
+    /// temporary name, then linked.
     pub fn create(path: &Path, capacity_blocks: u32) -> Result<Self, StorageError> {
+        Self::create_for(path, capacity_blocks, &FileOwner::process())
+    }
+
+    /// [`FileRpmb::create`] with the image given to `owner` (mode 0600) before it appears
+    /// at `path`.
+    pub fn create_for(
+        path: &Path,
+        capacity_blocks: u32,
+        owner: &FileOwner,
+    ) -> Result<Self, StorageError> {
         if capacity_blocks == 0 || capacity_blocks > MAX_BLOCKS {
             return Err(StorageError::Geometry(format!(
                 "capacity of {capacity_blocks} blocks is outside 1..={MAX_BLOCKS}"
@@ -218,13 +230,33 @@ impl FileRpmb {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
             _ => {}
         }
-        // The image holds the key: readable by its owner only.
+        // The image holds the key: readable by its owner only. O_EXCL: never through a
+        // symlink, never someone else's file.
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create_new(true)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&tmp)?;
+        let built = Self::format(&file, capacity_blocks, owner);
+        drop(file);
+        if let Err(e) = built {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        // A hard link, unlike rename, never replaces an image (and its key) that appeared
+        // at `path` meanwhile.
+        let linked = std::fs::hard_link(&tmp, path);
+        std::fs::remove_file(&tmp)?;
+        linked?;
+        sync_parent_dir(path)?;
+        Self::open_for(path, owner)
+    }
+
+    /// Writes a blank image's superblocks into the new `file` and gives it to `owner`, all
+    /// made durable by one fsync before the caller links it into place.
+    fn format(file: &File, capacity_blocks: u32, owner: &FileOwner) -> Result<(), StorageError> {
         file.set_len(DATA_OFFSET + u64::from(capacity_blocks) * BLOCK_SIZE as u64)?;
         let sb = Superblock {
             generation: 0,
@@ -236,19 +268,25 @@ impl FileRpmb {
         for offset in SLOT_OFFSETS {
             file.write_all_at(&encoded, offset)?;
         }
+        owner.give(file).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot give it to the service's user: {e}"),
+            )
+        })?;
         file.sync_all()?;
-        drop(file);
-        // A hard link, unlike rename, never replaces an image (and its key) that appeared
-        // at `path` meanwhile.
-        let linked = std::fs::hard_link(&tmp, path);
-        std::fs::remove_file(&tmp)?;
-        linked?;
-        sync_parent_dir(path)?;
-        Self::open(path)
+        Ok(())
     }
 
-    /// Opens an existing image, replaying a durable but uncommitted write if there is one.
+    /// Opens an existing image owned by the process's user, replaying a durable but
+    /// uncommitted write if there is one.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
+        Self::open_for(path, &FileOwner::process())
+    }
+
+    /// [`FileRpmb::open`] of an image that must be `owner`'s (see [`super::owner`]): it is
+    /// refused, unread and unwritten, if another user owns it.
+    pub fn open_for(path: &Path, owner: &FileOwner) -> Result<Self, StorageError> {
         // Never through a symlink: one planted at the image path would have the service
         // write (and keep a key in) whatever file it points to.
         let file = OpenOptions::new()
@@ -260,6 +298,12 @@ impl FileRpmb {
                 let e = super::refuse_symlink(e);
                 std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
             })?;
+        if let Err(foreign) = owner.check(&file)? {
+            return Err(StorageError::Io(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("{}: {foreign}", path.display()),
+            )));
+        }
         let file = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
             StorageError::Io(std::io::Error::new(
                 std::io::ErrorKind::WouldBlock,
@@ -281,12 +325,23 @@ impl FileRpmb {
         Ok(this)
     }
 
-    /// Opens `path` if it exists (its capacity must be `capacity_blocks`), else creates it.
+    /// Opens `path` if it exists (its capacity must be `capacity_blocks`), else creates it;
+    /// for the process's user.
     pub fn open_or_create(path: &Path, capacity_blocks: u32) -> Result<Self, StorageError> {
+        Self::open_or_create_for(path, capacity_blocks, &FileOwner::process())
+    }
+
+    /// [`FileRpmb::open_or_create`] for `owner`: an existing image must be its, a new one
+    /// is given to it before it appears.
+    pub fn open_or_create_for(
+        path: &Path,
+        capacity_blocks: u32,
+        owner: &FileOwner,
+    ) -> Result<Self, StorageError> {
         if std::fs::symlink_metadata(path).is_err() {
-            return Self::create(path, capacity_blocks);
+            return Self::create_for(path, capacity_blocks, owner);
         }
-        let this = Self::open(path)?;
+        let this = Self::open_for(path, owner)?;
         if this.sb.capacity_blocks != capacity_blocks {
             return Err(StorageError::Geometry(format!(
                 "{} holds {} blocks, configured {capacity_blocks}",
@@ -633,6 +688,74 @@ mod tests {
         assert!(!target.exists());
         std::fs::write(&target, b"precious").unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"precious");
+    }
+
+    #[test]
+    fn an_image_another_user_owns_is_refused_unread_unless_shared_dirs_are_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = image(&dir);
+        let mut f = keyed(&path, 16);
+        f.crash_at(CrashPoint::AfterJournal);
+        assert!(f.write_blocks(0, &block(0x12, 1)).is_err());
+        drop(f);
+        let before = std::fs::read(&path).unwrap();
+        // To a service running as someone else, this image is another user's.
+        let me = FileOwner::process();
+        let service = FileOwner {
+            uid: me.uid.wrapping_add(1),
+            ..me
+        };
+        for result in [
+            FileRpmb::open_for(&path, &service),
+            FileRpmb::open_or_create_for(&path, 16, &service),
+        ] {
+            let e = result.unwrap_err().to_string();
+            assert!(
+                e.contains(&path.display().to_string())
+                    && e.contains(&format!("owned by uid {}", me.uid))
+                    && e.contains("service.user"),
+                "{e}"
+            );
+        }
+        // Not even the torn write was replayed into it.
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        let shared = FileOwner {
+            accept_others: true,
+            ..service
+        };
+        let f = FileRpmb::open_for(&path, &shared).unwrap();
+        assert_eq!(f.recovery(), Recovery::Replayed { write_counter: 1 });
+    }
+
+    #[test]
+    fn as_root_a_new_image_is_born_the_service_users() {
+        use std::os::unix::fs::MetadataExt;
+        if !nix::unistd::geteuid().is_root() {
+            crate::harness::skip::skipped("giving an RPMB image to another user", "needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = image(&dir);
+        let nobody = FileOwner {
+            uid: 65534,
+            gid: 65534,
+            accept_others: false,
+        };
+        let mut f = FileRpmb::open_or_create_for(&path, 8, &nobody).unwrap();
+        f.program_key(&RpmbKey::new(KEY)).unwrap();
+        drop(f);
+        let st = std::fs::metadata(&path).unwrap();
+        assert_eq!(
+            (st.uid(), st.gid(), st.mode() & 0o7777, st.nlink()),
+            (65534, 65534, 0o600, 1)
+        );
+        assert!(FileRpmb::open_for(&path, &nobody).unwrap().key_programmed());
+        // Root's own image, as a release before this one left it, is refused, not chowned.
+        let old = dir.path().join("old.img");
+        drop(FileRpmb::create(&old, 8).unwrap());
+        let e = FileRpmb::open_or_create_for(&old, 8, &nobody).unwrap_err();
+        assert!(e.to_string().contains("owned by uid 0"), "{e}");
+        assert_eq!(std::fs::metadata(&old).unwrap().uid(), 0);
     }
 
     #[test]

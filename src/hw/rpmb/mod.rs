@@ -24,6 +24,7 @@ pub(crate) fn refuse_symlink(e: std::io::Error) -> std::io::Error {
     }
 }
 pub mod memory;
+pub mod owner;
 pub mod ufs;
 
 /// Bytes in one RPMB block.
