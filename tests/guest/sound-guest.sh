@@ -38,9 +38,7 @@ missing_tools() {
 build_base() {
   [ -f "$BASE" ] && return
   local root tmp
-  root="$(mktemp -d)"
-  mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,data,lib/modules,usr/share}
-  install -m 0755 /bin/busybox "$root/bin/busybox"
+  root="$(new_root data usr/share)"
   add_modules "$root" "${MODULES[@]}"
   for t in "${GUEST_TOOLS[@]}"; do copy_with_libs "$root" "$(command -v "$t")"; done
   # alsa-lib reads its configuration from here even for hw: devices.
@@ -83,27 +81,7 @@ run_guest() {
   if [ "$sock" != "-" ]; then
     snd=(-chardev socket,id=snd0,path="$sock" -device vhost-user-snd-pci,chardev=snd0,controls=on)
   fi
-  timeout "${GUEST_TIMEOUT:-180}" "$QEMU" -M q35 -accel tcg -cpu max -m 512 -smp 2 \
-    -nodefaults -no-user-config -display none -no-reboot \
-    -kernel "$KERNEL" -initrd "$work/initrd.gz" \
-    -append "console=ttyS0 panic=-1 loglevel=3" \
-    -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem \
-    "${snd[@]}" \
-    -serial file:"$work/console.log" -serial file:"$work/report.log" \
-    </dev/null
+  boot_guest --shared-ram "$work" 180 512 "${snd[@]}"
 }
 
-case "${1:-}" in
-  check)
-    missing_tools
-    report_missing
-    ;;
-  run)
-    [ $# -ge 3 ] && [ $# -le 4 ] || { echo "usage: $0 run SOCKET WORKDIR [INIT]" >&2; exit 2; }
-    run_guest "$2" "$3" "${4:-}"
-    ;;
-  *)
-    echo "usage: $0 check | run SOCKET WORKDIR [INIT]" >&2
-    exit 2
-    ;;
-esac
+guest_script_main "SOCKET WORKDIR [INIT]" "$@"
