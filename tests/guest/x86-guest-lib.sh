@@ -137,14 +137,16 @@ new_root() {
 # Options before $1: --reboot lets a guest reboot (the machine resets and boots again)
 # where by default its reboot ends QEMU; --loglevel=N sets the kernel's console log level
 # (default 3); --shared-ram backs the RAM with a shared memfd, which a vhost-user backend
-# process must map.
+# process must map; --background returns at once, with $! the pid of the timeout process
+# (killing it stops QEMU).
 run_qemu() {
-  local reboot=-no-reboot loglevel=3 shared=no ram=()
+  local reboot=-no-reboot loglevel=3 shared=no bg=no ram=() cmd
   while :; do
     case "${1:-}" in
       --reboot) reboot= ;;
       --loglevel=*) loglevel="${1#*=}" ;;
       --shared-ram) shared=yes ;;
+      --background) bg=yes ;;
       *) break ;;
     esac
     shift
@@ -154,12 +156,16 @@ run_qemu() {
   if [ "$shared" = yes ]; then
     ram=(-object "memory-backend-memfd,id=mem,size=${mem}M,share=on" -numa node,memdev=mem)
   fi
-  timeout "${GUEST_TIMEOUT:-$secs}" "$QEMU" -M q35 -accel tcg -cpu max -m "$mem" -smp 2 \
-    -nodefaults -no-user-config -display none ${reboot:+"$reboot"} \
-    -kernel "$KERNEL" -initrd "$initrd" \
-    -append "console=ttyS0 panic=-1 loglevel=$loglevel" \
-    "${ram[@]}" "$@" \
-    </dev/null
+  cmd=(timeout "${GUEST_TIMEOUT:-$secs}" "$QEMU" -M q35 -accel tcg -cpu max -m "$mem" -smp 2
+    -nodefaults -no-user-config -display none ${reboot:+"$reboot"}
+    -kernel "$KERNEL" -initrd "$initrd"
+    -append "console=ttyS0 panic=-1 loglevel=$loglevel"
+    "${ram[@]}" "$@")
+  if [ "$bg" = yes ]; then
+    "${cmd[@]}" </dev/null &
+  else
+    "${cmd[@]}" </dev/null
+  fi
 }
 
 # run_qemu on WORKDIR/initrd.gz: the options of run_qemu, then $1 is WORKDIR, $2 the
