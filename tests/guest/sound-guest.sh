@@ -21,9 +21,9 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=tests/guest/x86-guest-lib.sh
 . "$HERE/x86-guest-lib.sh"
-# The static initramfs part is keyed by this script's contents and the library's, so
-# changing how it is built rebuilds it.
-BASE="$CACHE/base-$(cat "$0" "$HERE/x86-guest-lib.sh" | sha256sum | cut -c1-12).cpio.gz"
+# The static initramfs part is keyed by this script's contents and the libraries' (the
+# guest's init library is in it), so changing how it is built rebuilds it.
+BASE="$CACHE/base-$(cat "$0" "$HERE/x86-guest-lib.sh" "$GUEST_INIT_LIB" | sha256sum | cut -c1-12).cpio.gz"
 # Host binaries whose copies (with their libraries) run inside the guest.
 GUEST_TOOLS=(aplay arecord amixer)
 MODULES=(soundcore snd snd-timer snd-pcm virtio_snd snd-aloop)

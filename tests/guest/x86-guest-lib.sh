@@ -14,6 +14,7 @@ DCACHE="${DRIVERVM_CACHE:-$HOME/.cache/drivervm}"
 CACHE="$DCACHE/guest-x86-6.12-v1"
 KERNEL="$CACHE/root/boot/vmlinuz-$KVER"
 QEMU="${QEMU:-qemu-system-x86_64}"
+GUEST_INIT_LIB="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/guest-init-lib.sh"
 
 # What the host lacks, one entry per item; each script adds its own to this list and ends
 # its `check` with report_missing.
@@ -119,8 +120,9 @@ pack_initrd() {
 }
 
 # Prints the path of a new initramfs root (a temporary directory; the caller removes it)
-# holding the static busybox and the directories every guest init uses, plus "$@" (paths
-# relative to the root).
+# holding the static busybox, the start every guest init sources (guest-init-lib.sh, as
+# /lib/guest-init.sh) and the directories every guest init uses, plus "$@" (paths relative
+# to the root).
 new_root() {
   # Run in a command substitution, where errexit does not hold: each step says so itself.
   local root d
@@ -128,6 +130,7 @@ new_root() {
   mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,lib/modules} || return
   for d in "$@"; do mkdir -p "$root/$d" || return; done
   install -m 0755 /bin/busybox "$root/bin/busybox" || return
+  install -m 0644 "$GUEST_INIT_LIB" "$root/lib/guest-init.sh" || return
   printf '%s\n' "$root"
 }
 
