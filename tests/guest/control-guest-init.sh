@@ -2,17 +2,10 @@
 # PID 1 of the control guest: drivervm's status interface over kernel binder (binder_linux +
 # rsbinder's service manager) and over vsock (vsock_loopback, CID 1), driven by drivervmctl;
 # the report goes to the second serial port (ttyS1), which tests/guest_control.rs parses.
-/bin/busybox --install -s /bin
-export PATH=/usr/bin:/bin:/sbin:/usr/sbin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
+# shellcheck source=tests/guest/guest-init-lib.sh
+. /lib/guest-init.sh
 mount -t tmpfs tmp /tmp
-exec 3>/dev/ttyS1
-say() { echo "$*" >&3; }
-for m in vsock vmw_vsock_virtio_transport_common vsock_loopback; do
-  insmod /lib/modules/$m.ko || say "insmod $m failed"
-done
+load_modules vsock vmw_vsock_virtio_transport_common vsock_loopback
 
 # Waits up to 20 s for a file (a socket) to appear.
 wait_for() {
