@@ -3,17 +3,10 @@
 # drivervm-ctlbench query the driver VM's drivervm over vsock (CID in /data/driver-cid),
 # port 5680 (this VM's CID is allowed) and port 5681 (it is not); the report goes to the
 # second serial port (ttyS1), which tests/guest_vsock_two_vm.rs parses.
-/bin/busybox --install -s /bin
-export PATH=/usr/bin:/bin:/sbin:/usr/sbin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
+# shellcheck source=tests/guest/guest-init-lib.sh
+. /lib/guest-init.sh
 mount -t tmpfs tmp /tmp
-exec 3>/dev/ttyS1
-say() { echo "$*" >&3; }
-for m in vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport; do
-  insmod /lib/modules/$m.ko || say "insmod $m failed"
-done
+load_modules vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport
 CID=$(cat /data/driver-cid)
 SVC=vsock:$CID:5680
 
