@@ -21,3 +21,21 @@ load_modules() {
     insmod "/lib/modules/$m.ko" || say "insmod $m failed"
   done
 }
+
+# Queries the drivervm service at --connect address $1 with drivervmctl: status and a
+# device, each as text and as JSON, output and exit status into the report under
+# "=== $2NAME" and "=== rc=N" ($2 prefixes the section names; it may be empty).
+ctl_queries() {
+  say "=== $2status"
+  drivervmctl --connect "$1" status >&3 2>&1
+  say "=== rc=$?"
+  say "=== $2status-json"
+  drivervmctl --connect "$1" --json status >&3 2>&1
+  say "=== rc=$?"
+  say "=== $2device"
+  drivervmctl --connect "$1" device vm0-scmi >&3 2>&1
+  say "=== rc=$?"
+  say "=== $2device-json"
+  drivervmctl --connect "$1" --json device vm0-rpmb >&3 2>&1
+  say "=== rc=$?"
+}
