@@ -56,18 +56,7 @@ wait_for /tmp/run/control.sock
 wait_lines /tmp/drivervm.log 1 "registered vendor.drivervm.IDriverVm/default"
 
 for t in binder vsock:1:5680; do
-  say "=== $t status"
-  drivervmctl --connect $t status >&3 2>&1
-  say "=== rc=$?"
-  say "=== $t status-json"
-  drivervmctl --connect $t --json status >&3 2>&1
-  say "=== rc=$?"
-  say "=== $t device"
-  drivervmctl --connect $t device vm0-scmi >&3 2>&1
-  say "=== rc=$?"
-  say "=== $t device-json"
-  drivervmctl --connect $t --json device vm0-rpmb >&3 2>&1
-  say "=== rc=$?"
+  ctl_queries $t "$t "
 done
 
 say "=== refused"
