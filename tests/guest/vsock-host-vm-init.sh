@@ -18,18 +18,7 @@ until drivervmctl --connect $SVC status >/dev/null 2>&1; do
 done
 say "=== reachable after $(( $(date +%s) - start )) s"
 
-say "=== status"
-drivervmctl --connect $SVC status >&3 2>&1
-say "=== rc=$?"
-say "=== status-json"
-drivervmctl --connect $SVC --json status >&3 2>&1
-say "=== rc=$?"
-say "=== device"
-drivervmctl --connect $SVC device vm0-scmi >&3 2>&1
-say "=== rc=$?"
-say "=== device-json"
-drivervmctl --connect $SVC --json device vm0-rpmb >&3 2>&1
-say "=== rc=$?"
+ctl_queries $SVC ""
 
 # The driver VM's other service does not list this VM's CID.
 say "=== refused"
