@@ -1,8 +1,9 @@
 //! The harness against a virtio-scmi backend nobody here wrote (rust-vmm's
 //! `vhost-device-scmi`), so that the harness is proven before drivervm's own transport exists.
 //!
-//! Set `DRIVERVM_THIRD_PARTY_SCMI=/path/to/vhost-device-scmi` to run; without it the tests
-//! print a notice and pass.
+//! The backend is `DRIVERVM_THIRD_PARTY_SCMI` if set, else the one `.ci/run` installs in
+//! `${DRIVERVM_CACHE:-~/.cache/drivervm}/vhost-device-scmi-0.4.0-v1/bin`; without either the
+//! tests print a SKIPPED notice and pass.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,6 +15,20 @@ use drivervm::harness::{
 };
 
 const ENV: &str = "DRIVERVM_THIRD_PARTY_SCMI";
+/// Where `.ci/run` installs vhost-device-scmi, under the cache directory.
+const CACHED: &str = "vhost-device-scmi-0.4.0-v1/bin/vhost-device-scmi";
+
+/// The backend binary: `ENV`, else the cached install if it exists.
+fn backend_binary() -> Option<PathBuf> {
+    if let Some(bin) = std::env::var_os(ENV) {
+        return Some(bin.into());
+    }
+    let cache = match std::env::var_os("DRIVERVM_CACHE") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var_os("HOME")?).join(".cache/drivervm"),
+    };
+    Some(cache.join(CACHED)).filter(|p| p.is_file())
+}
 const CMDQ: u16 = 0;
 const EVENTQ: u16 = 1;
 
@@ -38,10 +53,13 @@ struct Backend {
 
 impl Backend {
     fn start(name: &str) -> Option<Self> {
-        let Some(bin) = std::env::var_os(ENV) else {
+        let Some(bin) = backend_binary() else {
             drivervm::harness::skip::skipped(
                 &format!("third_party_scmi {name}"),
-                &format!("set {ENV} to a vhost-device-scmi binary to run it"),
+                &format!(
+                    "no vhost-device-scmi: set {ENV} to one, or run .ci/run once to install \
+                     it in the cache"
+                ),
             );
             return None;
         };
