@@ -2,15 +2,10 @@
 # PID 1 of the ALSA-backend guest: loads snd-aloop and runs drivervm's ALSA uAPI backend
 # (drivervm-pcm) against it, with alsa-utils on the other end of each loopback.
 #   loop card 0: playback hw:0,0,N is heard on capture hw:0,1,N.
-/bin/busybox --install -s /bin
-export PATH=/usr/bin:/bin:/sbin:/usr/sbin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
+# shellcheck source=tests/guest/guest-init-lib.sh
+. /lib/guest-init.sh
 for m in soundcore snd snd-timer snd-pcm; do insmod /lib/modules/$m.ko; done
 insmod /lib/modules/snd-aloop.ko index=0 pcm_substreams=2
-exec 3>/dev/ttyS1
-say() { echo "$*" >&3; }
 i=0
 while [ ! -e /dev/snd/pcmC0D1c ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 say "=== cards"

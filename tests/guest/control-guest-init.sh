@@ -2,17 +2,10 @@
 # PID 1 of the control guest: drivervm's status interface over kernel binder (binder_linux +
 # rsbinder's service manager) and over vsock (vsock_loopback, CID 1), driven by drivervmctl;
 # the report goes to the second serial port (ttyS1), which tests/guest_control.rs parses.
-/bin/busybox --install -s /bin
-export PATH=/usr/bin:/bin:/sbin:/usr/sbin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
+# shellcheck source=tests/guest/guest-init-lib.sh
+. /lib/guest-init.sh
 mount -t tmpfs tmp /tmp
-exec 3>/dev/ttyS1
-say() { echo "$*" >&3; }
-for m in vsock vmw_vsock_virtio_transport_common vsock_loopback; do
-  insmod /lib/modules/$m.ko || say "insmod $m failed"
-done
+load_modules vsock vmw_vsock_virtio_transport_common vsock_loopback
 
 # Waits up to 20 s for a file (a socket) to appear.
 wait_for() {
@@ -63,18 +56,7 @@ wait_for /tmp/run/control.sock
 wait_lines /tmp/drivervm.log 1 "registered vendor.drivervm.IDriverVm/default"
 
 for t in binder vsock:1:5680; do
-  say "=== $t status"
-  drivervmctl --connect $t status >&3 2>&1
-  say "=== rc=$?"
-  say "=== $t status-json"
-  drivervmctl --connect $t --json status >&3 2>&1
-  say "=== rc=$?"
-  say "=== $t device"
-  drivervmctl --connect $t device vm0-scmi >&3 2>&1
-  say "=== rc=$?"
-  say "=== $t device-json"
-  drivervmctl --connect $t --json device vm0-rpmb >&3 2>&1
-  say "=== rc=$?"
+  ctl_queries $t "$t "
 done
 
 say "=== refused"

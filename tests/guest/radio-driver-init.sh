@@ -4,14 +4,9 @@
 # unloads and reloads the module, then reboots; the second boot (told apart by a marker on
 # the virtio disk) checks the radio again and powers off. The report goes to ttyS1 in
 # "=== section" blocks that tests/guest_radio_driver.rs parses.
-/bin/busybox --install -s /bin
-export PATH=/usr/bin:/bin:/sbin:/usr/sbin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
+# shellcheck source=tests/guest/guest-init-lib.sh
+. /lib/guest-init.sh
 mount -t tmpfs tmp /tmp
-exec 3>/dev/ttyS1
-say() { echo "$*" >&3; }
 # Runs a command, its output and exit status into the report under section $1.
 step() {
   name="$1"
@@ -23,9 +18,7 @@ step() {
 # Hundredths of a second since boot.
 now() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
 
-for m in mc videodev soundcore snd snd-timer snd-pcm virtio_snd virtio_blk; do
-  insmod /lib/modules/$m.ko || say "insmod $m failed"
-done
+load_modules mc videodev soundcore snd snd-timer snd-pcm virtio_snd virtio_blk
 i=0
 while [ ! -b /dev/vda ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 boot="$(dd if=/dev/vda bs=5 count=1 2>/dev/null)"

@@ -76,9 +76,7 @@ build_module() {
 
 build_initrd() {
   local work="$1" root t
-  root="$(mktemp -d)"
-  mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,lib/modules,usr/share,usr/bin}
-  install -m 0755 /bin/busybox "$root/bin/busybox"
+  root="$(new_root usr/share usr/bin)"
   add_modules "$root" "${MODULES[@]}"
   install -m 0644 "$work/mod/virtio_radio.ko" "$root/lib/modules/virtio_radio.ko"
   for t in "${GUEST_TOOLS[@]}"; do copy_with_libs "$root" "$(command -v "$t")"; done
@@ -89,43 +87,23 @@ build_initrd() {
 }
 
 run_guest() {
-  local radio="$1" snd="$2" work="$3" qemu
-  qemu="$(bash "$HERE/build-qemu-x86.sh" path)"
+  # The QEMU that can create the radio device, not the host's (boot_guest runs $QEMU).
+  local radio="$1" snd="$2" work="$3" QEMU
+  QEMU="$(bash "$HERE/build-qemu-x86.sh" path)"
   fetch_kernel
   fetch_headers
   build_module "$work"
   build_initrd "$work"
   # A one-sector disk tells the guest which boot it is in (the reboot check).
   head -c 4096 /dev/zero > "$work/boot.img"
-  : > "$work/report.log"
-  # Without -no-reboot, the guest's reboot resets the machine and boots it again; the
-  # second boot powers off.
-  timeout "${GUEST_TIMEOUT:-600}" "$qemu" -M q35 -accel tcg -cpu max -m 512 -smp 2 \
-    -nodefaults -no-user-config -display none \
-    -kernel "$KERNEL" -initrd "$work/initrd.gz" \
-    -append "console=ttyS0 panic=-1 loglevel=4" \
-    -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem \
+  # The guest's reboot resets the machine and boots it again; the second boot powers off.
+  boot_guest --reboot --loglevel=4 --shared-ram "$work" 600 512 \
     -chardev socket,id=radio0,path="$radio" \
     -device vhost-user-device-pci,chardev=radio0,virtio-id=56,num_vqs=2,vq_size=256,config_size=160 \
     -chardev socket,id=snd0,path="$snd" \
     -device vhost-user-snd-pci,chardev=snd0,controls=on \
     -drive file="$work/boot.img",format=raw,if=none,id=boot0 \
-    -device virtio-blk-pci,drive=boot0 \
-    -serial file:"$work/console.log" -serial file:"$work/report.log" \
-    </dev/null
+    -device virtio-blk-pci,drive=boot0
 }
 
-case "${1:-}" in
-  check)
-    missing_tools
-    report_missing
-    ;;
-  run)
-    [ $# -eq 4 ] || { echo "usage: $0 run RADIO_SOCKET SND_SOCKET WORKDIR" >&2; exit 2; }
-    run_guest "$2" "$3" "$4"
-    ;;
-  *)
-    echo "usage: $0 check | run RADIO_SOCKET SND_SOCKET WORKDIR" >&2
-    exit 2
-    ;;
-esac
+guest_script_main "RADIO_SOCKET SND_SOCKET WORKDIR" "$@"

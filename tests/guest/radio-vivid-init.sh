@@ -2,11 +2,8 @@
 # PID 1 of the vivid guest: loads vivid with only a radio receiver, serves it as a
 # virtio-radio device with drivervm's v4l2 backend, drives that device with drivervm-load and
 # writes a report to the second serial port (ttyS1), which the host test parses.
-/bin/busybox --install -s /bin
-export PATH=/usr/bin:/bin:/sbin:/usr/sbin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
+# shellcheck source=tests/guest/guest-init-lib.sh
+. /lib/guest-init.sh
 mount -t tmpfs tmp /tmp
 for m in rc-core cec mc videobuf2-common videodev videobuf2-v4l2 videobuf2-memops \
   videobuf2-vmalloc videobuf2-dma-contig v4l2-dv-timings v4l2-tpg; do
@@ -14,8 +11,6 @@ for m in rc-core cec mc videobuf2-common videodev videobuf2-v4l2 videobuf2-memop
 done
 # node_types bit 4: the radio receiver alone, so it is /dev/radio0.
 insmod /lib/modules/vivid.ko node_types=0x10 || echo "insmod vivid failed"
-exec 3>/dev/ttyS1
-say() { echo "$*" >&3; }
 say "=== nodes"
 ls /dev/radio* >&3 2>&1
 drivervm --config /data/radio.toml --runtime-dir /tmp/run >/tmp/drivervm.log 2>&1 &

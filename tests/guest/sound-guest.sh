@@ -21,9 +21,9 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=tests/guest/x86-guest-lib.sh
 . "$HERE/x86-guest-lib.sh"
-# The static initramfs part is keyed by this script's contents and the library's, so
-# changing how it is built rebuilds it.
-BASE="$CACHE/base-$(cat "$0" "$HERE/x86-guest-lib.sh" | sha256sum | cut -c1-12).cpio.gz"
+# The static initramfs part is keyed by this script's contents and the libraries' (the
+# guest's init library is in it), so changing how it is built rebuilds it.
+BASE="$CACHE/base-$(cat "$0" "$HERE/x86-guest-lib.sh" "$GUEST_INIT_LIB" | sha256sum | cut -c1-12).cpio.gz"
 # Host binaries whose copies (with their libraries) run inside the guest.
 GUEST_TOOLS=(aplay arecord amixer)
 MODULES=(soundcore snd snd-timer snd-pcm virtio_snd snd-aloop)
@@ -38,9 +38,7 @@ missing_tools() {
 build_base() {
   [ -f "$BASE" ] && return
   local root tmp
-  root="$(mktemp -d)"
-  mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,data,lib/modules,usr/share}
-  install -m 0755 /bin/busybox "$root/bin/busybox"
+  root="$(new_root data usr/share)"
   add_modules "$root" "${MODULES[@]}"
   for t in "${GUEST_TOOLS[@]}"; do copy_with_libs "$root" "$(command -v "$t")"; done
   # alsa-lib reads its configuration from here even for hw: devices.
@@ -83,27 +81,7 @@ run_guest() {
   if [ "$sock" != "-" ]; then
     snd=(-chardev socket,id=snd0,path="$sock" -device vhost-user-snd-pci,chardev=snd0,controls=on)
   fi
-  timeout "${GUEST_TIMEOUT:-180}" "$QEMU" -M q35 -accel tcg -cpu max -m 512 -smp 2 \
-    -nodefaults -no-user-config -display none -no-reboot \
-    -kernel "$KERNEL" -initrd "$work/initrd.gz" \
-    -append "console=ttyS0 panic=-1 loglevel=3" \
-    -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem \
-    "${snd[@]}" \
-    -serial file:"$work/console.log" -serial file:"$work/report.log" \
-    </dev/null
+  boot_guest --shared-ram "$work" 180 512 "${snd[@]}"
 }
 
-case "${1:-}" in
-  check)
-    missing_tools
-    report_missing
-    ;;
-  run)
-    [ $# -ge 3 ] && [ $# -le 4 ] || { echo "usage: $0 run SOCKET WORKDIR [INIT]" >&2; exit 2; }
-    run_guest "$2" "$3" "${4:-}"
-    ;;
-  *)
-    echo "usage: $0 check | run SOCKET WORKDIR [INIT]" >&2
-    exit 2
-    ;;
-esac
+guest_script_main "SOCKET WORKDIR [INIT]" "$@"

@@ -1,16 +1,11 @@
 #!/bin/busybox sh
 # PID 1 of the sound guest: loads snd-virtio, runs ALSA's tools against the device and
 # writes a report to the second serial port (ttyS1), which the host test parses.
-/bin/busybox --install -s /bin
-export PATH=/usr/bin:/bin:/sbin:/usr/sbin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
+# shellcheck source=tests/guest/guest-init-lib.sh
+. /lib/guest-init.sh
 for m in soundcore snd snd-timer snd-pcm virtio_snd; do
   insmod /lib/modules/$m.ko || echo "insmod $m failed"
 done
-exec 3>/dev/ttyS1
-say() { echo "$*" >&3; }
 i=0
 while [ ! -e /dev/snd/controlC0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 say "=== cards"

@@ -4,17 +4,10 @@
 # (ttyS2, ttyS3) as well as to /tmp; this init's own report goes to ttyS1. When the host
 # VM's watcher has registered, a vhost-user frontend comes and goes so that it has a link
 # change to see; then the VM serves until vsock-two-vm.sh switches it off.
-/bin/busybox --install -s /bin
-export PATH=/usr/bin:/bin:/sbin:/usr/sbin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
+# shellcheck source=tests/guest/guest-init-lib.sh
+. /lib/guest-init.sh
 mount -t tmpfs tmp /tmp
-exec 3>/dev/ttyS1
-say() { echo "$*" >&3; }
-for m in vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport; do
-  insmod /lib/modules/$m.ko || say "insmod $m failed"
-done
+load_modules vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport
 
 # Waits up to $2 s for a file (a socket) to appear.
 wait_for() {

@@ -3,17 +3,10 @@
 # drivervm-ctlbench query the driver VM's drivervm over vsock (CID in /data/driver-cid),
 # port 5680 (this VM's CID is allowed) and port 5681 (it is not); the report goes to the
 # second serial port (ttyS1), which tests/guest_vsock_two_vm.rs parses.
-/bin/busybox --install -s /bin
-export PATH=/usr/bin:/bin:/sbin:/usr/sbin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
+# shellcheck source=tests/guest/guest-init-lib.sh
+. /lib/guest-init.sh
 mount -t tmpfs tmp /tmp
-exec 3>/dev/ttyS1
-say() { echo "$*" >&3; }
-for m in vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport; do
-  insmod /lib/modules/$m.ko || say "insmod $m failed"
-done
+load_modules vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport
 CID=$(cat /data/driver-cid)
 SVC=vsock:$CID:5680
 
@@ -25,18 +18,7 @@ until drivervmctl --connect $SVC status >/dev/null 2>&1; do
 done
 say "=== reachable after $(( $(date +%s) - start )) s"
 
-say "=== status"
-drivervmctl --connect $SVC status >&3 2>&1
-say "=== rc=$?"
-say "=== status-json"
-drivervmctl --connect $SVC --json status >&3 2>&1
-say "=== rc=$?"
-say "=== device"
-drivervmctl --connect $SVC device vm0-scmi >&3 2>&1
-say "=== rc=$?"
-say "=== device-json"
-drivervmctl --connect $SVC --json device vm0-rpmb >&3 2>&1
-say "=== rc=$?"
+ctl_queries $SVC ""
 
 # The driver VM's other service does not list this VM's CID.
 say "=== refused"

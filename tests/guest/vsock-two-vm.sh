@@ -43,9 +43,7 @@ missing_tools() {
 build_initrd() {
   local bindir="$1" out="$2" init="$3" data="$4" root b
   shift 4
-  root="$(mktemp -d)"
-  mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,usr/bin}
-  install -m 0755 /bin/busybox "$root/bin/busybox"
+  root="$(new_root usr/bin)"
   add_modules "$root" "${MODULES[@]}"
   for b in "$@"; do
     strip -o "$root/tmp/$b" "$bindir/$b"
@@ -65,13 +63,9 @@ boot() {
   shift 3
   local serial=(-serial file:"$WORK/$name-console.log")
   for p in "$@"; do serial+=(-serial file:"$WORK/$p"); done
-  timeout "${GUEST_TIMEOUT:-300}" "$QEMU" -M q35 -accel tcg -cpu max -m "$MEM" -smp 2 \
-    -nodefaults -no-user-config -display none -no-reboot \
-    -kernel "$KERNEL" -initrd "$initrd" \
-    -append "console=ttyS0 panic=-1 loglevel=3" \
-    -object memory-backend-memfd,id=mem,size="${MEM}M",share=on -numa node,memdev=mem \
+  run_qemu --background --shared-ram "$initrd" 300 "$MEM" \
     -chardev socket,id=vsock0,path="$sock" -device vhost-user-vsock-pci,chardev=vsock0 \
-    "${serial[@]}" </dev/null >"$WORK/$name-qemu.log" 2>&1 &
+    "${serial[@]}" >"$WORK/$name-qemu.log" 2>&1
   QEMU_PID=$!
 }
 
@@ -99,7 +93,7 @@ wait_report() {
   has_line "$1" "$2" || { echo "no '$2' from the driver VM in $3 s" >&2; return 1; }
 }
 
-# What run_vms started, vhost-device-vsock first: stopped in reverse, so no QEMU loses its
+# What run_guest started, vhost-device-vsock first: stopped in reverse, so no QEMU loses its
 # backend while it still runs.
 PIDS=()
 cleanup() {
@@ -111,7 +105,7 @@ cleanup() {
   PIDS=()
 }
 
-run_vms() {
+run_guest() {
   local bindir="$1"
   WORK="$2"
   fetch_kernel
@@ -164,17 +158,4 @@ run_vms() {
   return "$rc"
 }
 
-case "${1:-}" in
-  check)
-    missing_tools
-    report_missing
-    ;;
-  run)
-    [ $# -eq 3 ] || { echo "usage: $0 run BINDIR WORKDIR" >&2; exit 2; }
-    run_vms "$2" "$3"
-    ;;
-  *)
-    echo "usage: $0 check | run BINDIR WORKDIR" >&2
-    exit 2
-    ;;
-esac
+guest_script_main "BINDIR WORKDIR" "$@"

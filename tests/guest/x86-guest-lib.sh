@@ -1,8 +1,8 @@
 # Sourced by the x86 guest scripts (control-guest.sh, radio-driver.sh, radio-vivid.sh,
 # sound-guest.sh, vsock-two-vm.sh): the one guest kernel they all boot (Debian's 6.12, from
 # apt, cached), the host-tool check they share, how they fill an initramfs from host files,
-# and the QEMU machine and command line of a one-VM guest test. One copy, so the kernel
-# version and the cache key cannot drift apart between them.
+# the QEMU machine they boot it in, and the scripts' own command line. One copy, so the
+# kernel version and the cache key cannot drift apart between them.
 #
 # Cache: ${DRIVERVM_CACHE:-~/.cache/drivervm}/guest-x86-6.12-v1 (the unpacked kernel package;
 # delete it to download again).
@@ -14,6 +14,7 @@ DCACHE="${DRIVERVM_CACHE:-$HOME/.cache/drivervm}"
 CACHE="$DCACHE/guest-x86-6.12-v1"
 KERNEL="$CACHE/root/boot/vmlinuz-$KVER"
 QEMU="${QEMU:-qemu-system-x86_64}"
+GUEST_INIT_LIB="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/guest-init-lib.sh"
 
 # What the host lacks, one entry per item; each script adds its own to this list and ends
 # its `check` with report_missing.
@@ -119,8 +120,9 @@ pack_initrd() {
 }
 
 # Prints the path of a new initramfs root (a temporary directory; the caller removes it)
-# holding the static busybox and the directories every guest init uses, plus "$@" (paths
-# relative to the root).
+# holding the static busybox, the start every guest init sources (guest-init-lib.sh, as
+# /lib/guest-init.sh) and the directories every guest init uses, plus "$@" (paths relative
+# to the root).
 new_root() {
   # Run in a command substitution, where errexit does not hold: each step says so itself.
   local root d
@@ -128,33 +130,73 @@ new_root() {
   mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,lib/modules} || return
   for d in "$@"; do mkdir -p "$root/$d" || return; done
   install -m 0755 /bin/busybox "$root/bin/busybox" || return
+  install -m 0644 "$GUEST_INIT_LIB" "$root/lib/guest-init.sh" || return
   printf '%s\n' "$root"
 }
 
-# Boots the guest kernel on WORKDIR/initrd.gz in a 2-CPU q35 TCG machine without reboot:
-# $1 is WORKDIR, $2 the seconds it may take (GUEST_TIMEOUT overrides), $3 its RAM in MiB,
-# and "${@:4}" further QEMU arguments (devices). The console goes to WORKDIR/console.log,
-# the second serial port (the guest's report) to WORKDIR/report.log, emptied first.
+# Runs the guest kernel on initramfs $1 in a 2-CPU q35 TCG machine for at most $2 seconds
+# (GUEST_TIMEOUT overrides) with $3 MiB of RAM and the further QEMU arguments "${@:4}"
+# (devices, then the serial ports: the first is the guest's console), stdin closed.
+# Options before $1: --reboot lets a guest reboot (the machine resets and boots again)
+# where by default its reboot ends QEMU; --loglevel=N sets the kernel's console log level
+# (default 3); --shared-ram backs the RAM with a shared memfd, which a vhost-user backend
+# process must map; --background returns at once, with $! the pid of the timeout process
+# (killing it stops QEMU).
+run_qemu() {
+  local reboot=-no-reboot loglevel=3 shared=no bg=no ram=() cmd
+  while :; do
+    case "${1:-}" in
+      --reboot) reboot= ;;
+      --loglevel=*) loglevel="${1#*=}" ;;
+      --shared-ram) shared=yes ;;
+      --background) bg=yes ;;
+      *) break ;;
+    esac
+    shift
+  done
+  local initrd="$1" secs="$2" mem="$3"
+  shift 3
+  if [ "$shared" = yes ]; then
+    ram=(-object "memory-backend-memfd,id=mem,size=${mem}M,share=on" -numa node,memdev=mem)
+  fi
+  cmd=(timeout "${GUEST_TIMEOUT:-$secs}" "$QEMU" -M q35 -accel tcg -cpu max -m "$mem" -smp 2
+    -nodefaults -no-user-config -display none ${reboot:+"$reboot"}
+    -kernel "$KERNEL" -initrd "$initrd"
+    -append "console=ttyS0 panic=-1 loglevel=$loglevel"
+    "${ram[@]}" "$@")
+  if [ "$bg" = yes ]; then
+    "${cmd[@]}" </dev/null &
+  else
+    "${cmd[@]}" </dev/null
+  fi
+}
+
+# run_qemu on WORKDIR/initrd.gz: the options of run_qemu, then $1 is WORKDIR, $2 the
+# seconds, $3 the RAM in MiB and "${@:4}" further QEMU arguments (devices). The console
+# goes to WORKDIR/console.log, the second serial port (the guest's report) to
+# WORKDIR/report.log, emptied first.
 boot_guest() {
+  local opts=()
+  while [[ "${1:-}" == --* ]]; do
+    opts+=("$1")
+    shift
+  done
   local work="$1" secs="$2" mem="$3"
   shift 3
   : > "$work/report.log"
-  timeout "${GUEST_TIMEOUT:-$secs}" "$QEMU" -M q35 -accel tcg -cpu max -m "$mem" -smp 2 \
-    -nodefaults -no-user-config -display none -no-reboot \
-    -kernel "$KERNEL" -initrd "$work/initrd.gz" \
-    -append "console=ttyS0 panic=-1 loglevel=3" \
-    "$@" \
-    -serial file:"$work/console.log" -serial file:"$work/report.log" \
-    </dev/null
+  run_qemu "${opts[@]}" "$work/initrd.gz" "$secs" "$mem" "$@" \
+    -serial file:"$work/console.log" -serial file:"$work/report.log"
 }
 
 # The command line of a guest script whose `run` takes the words of $1 (e.g. "BINDIR
-# WORKDIR"): `check` runs the script's missing_tools and report_missing, `run ARGS` its
-# run_guest ARGS; anything else prints the usage and exits 2.
+# WORKDIR"; a word in brackets, "[INIT]", may be left out, from the end): `check` runs the
+# script's missing_tools and report_missing, `run ARGS` its run_guest ARGS; anything else
+# prints the usage and exits 2.
 guest_script_main() {
-  local args="$1" words
+  local args="$1" words w need=0
   shift
   read -ra words <<<"$args"
+  for w in "${words[@]}"; do [[ "$w" == \[* ]] || need=$((need + 1)); done
   case "${1:-}" in
     check)
       missing_tools
@@ -162,7 +204,7 @@ guest_script_main() {
       ;;
     run)
       shift
-      [ $# -eq ${#words[@]} ] || { echo "usage: $0 run $args" >&2; exit 2; }
+      [ $# -ge $need ] && [ $# -le ${#words[@]} ] || { echo "usage: $0 run $args" >&2; exit 2; }
       run_guest "$@"
       ;;
     *)
