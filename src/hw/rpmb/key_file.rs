@@ -98,6 +98,21 @@ fn open_key(path: &Path) -> std::io::Result<File> {
         .map_err(super::refuse_symlink)
 }
 
+/// Removes the temporary file an interrupted key creation left, if any.
+fn remove_leftover(temp: &Path) -> Result<(), KeyFileError> {
+    match std::fs::remove_file(temp) {
+        Ok(()) => {
+            log::warn!(
+                "removed {}, left by an interrupted key creation",
+                temp.display()
+            );
+            Ok(())
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io(temp, "remove")(e)),
+    }
+}
+
 /// Reads the key at `path`, which must be `owner`'s, or creates it durably from `fresh`,
 /// owned by `owner` with mode 0600 from the moment it has its name.
 ///
@@ -107,22 +122,20 @@ pub fn load_or_create(
     owner: &FileOwner,
     fresh: impl FnOnce() -> Result<[u8; 32], String>,
 ) -> Result<(RpmbKey, bool), KeyFileError> {
+    let temp = temp_path(path);
     match open_key(path) {
-        Ok(f) => return read_key(path, owner, f).map(|k| (k, false)),
+        Ok(f) => {
+            // A crash between the link and the temp's removal leaves a second name of the
+            // key behind.
+            remove_leftover(&temp)?;
+            return read_key(path, owner, f).map(|k| (k, false));
+        }
         Err(e) if e.kind() == ErrorKind::NotFound => {}
         Err(e) => return Err(io(path, "open")(e)),
     }
     let raw = fresh().map_err(KeyFileError::Random)?;
-    let temp = temp_path(path);
     // A leftover from a crash before the link: it never became the key, so it goes.
-    match std::fs::remove_file(&temp) {
-        Ok(()) => log::warn!(
-            "removed {}, left by an interrupted key creation",
-            temp.display()
-        ),
-        Err(e) if e.kind() == ErrorKind::NotFound => {}
-        Err(e) => return Err(io(&temp, "remove")(e)),
-    }
+    remove_leftover(&temp)?;
     // O_EXCL: never through a symlink, never someone else's file.
     let mut f = OpenOptions::new()
         .write(true)
@@ -175,6 +188,18 @@ mod tests {
 
     fn me() -> FileOwner {
         FileOwner::process()
+    }
+
+    #[test]
+    fn a_second_name_left_by_a_crash_after_the_link_goes_and_the_key_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("emmc0.key");
+        load_or_create(&path, &me(), || Ok([5; 32])).unwrap();
+        std::fs::hard_link(&path, temp_path(&path)).unwrap();
+        let (key, created) = load_or_create(&path, &me(), || panic!("no new key")).unwrap();
+        assert_eq!((key, created), (RpmbKey::new([5; 32]), false));
+        assert!(!temp_path(&path).exists());
+        assert_eq!(std::fs::read(&path).unwrap(), [5; 32]);
     }
 
     #[test]
