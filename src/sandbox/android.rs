@@ -11,6 +11,8 @@
 //! still holds a capability or runs as root, so a wrong .rc cannot go unnoticed. There is
 //! no landlock here: SELinux confines the files (docs/sandbox.md, "On Android").
 
+#[path = "gate.rs"]
+mod gate;
 // The SIGSYS handler reads the names; the lookup by name is for compiling filters.
 #[allow(dead_code)]
 #[path = "names.rs"]
@@ -26,7 +28,6 @@ mod sigsys;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use nix::unistd::{Gid, Uid};
@@ -35,6 +36,7 @@ pub use outcome::{Report, SandboxError};
 pub use role::{Link, Role};
 
 use crate::config::{Config, ServiceConfig};
+use gate::StartGate;
 use policy_file::{Policy, Program};
 
 /// The identity the process runs as: the one init gave it.
@@ -83,26 +85,8 @@ impl Identity {
 /// Each role's programs with this process's pid; `None` when `service.sandbox = false`.
 type Plan = Option<HashMap<Role, Vec<Program>>>;
 
-enum Gate {
-    /// No sandbox in this process: [`enter`] returns at once.
-    Off,
-    /// The daemon is starting: [`enter`] waits.
-    Pending,
-    /// The policy is loaded: [`enter`] installs it.
-    Open(Arc<Plan>),
-    /// Start-up failed: [`enter`] parks the thread until the process exits.
-    Failed,
-}
-
-static GATE: Mutex<Gate> = Mutex::new(Gate::Off);
-static OPENED: Condvar = Condvar::new();
-
-fn gate() -> MutexGuard<'static, Gate> {
-    match GATE.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    }
-}
+/// Opened by [`lock_down`] once the policy is loaded; [`enter`] waits for it.
+static GATE: StartGate<Plan> = StartGate::new();
 
 /// Sets no_new_privs and installs the SIGSYS handler; call first thing in `main`, before
 /// any thread. Threads then wait in [`enter`] until [`lock_down`].
@@ -111,20 +95,9 @@ pub fn announce() -> Result<(), SandboxError> {
         .map_err(|e| SandboxError::Privileges(format!("cannot set no_new_privs: {e}")))?;
     sigsys::install_handler()
         .map_err(|e| SandboxError::Seccomp(format!("cannot install the SIGSYS handler: {e}")))?;
-    *gate() = Gate::Pending;
-    crate::thread_role::set_hook(enter_thread_role);
+    GATE.pending();
+    crate::thread_role::set_hook(|role| enter(gate::role_of(role)));
     Ok(())
-}
-
-/// [`enter`] for threads that name their role through the `thread_role` leaf.
-fn enter_thread_role(role: crate::thread_role::ThreadRole) {
-    use crate::thread_role::ThreadRole;
-    enter(match role {
-        ThreadRole::JackWatch => Role::JackWatch,
-        ThreadRole::TunerWorker => Role::TunerWorker,
-        ThreadRole::Status => Role::Status,
-        ThreadRole::Control => Role::Control,
-    })
 }
 
 /// Checks that init started the service without root and without capabilities, loads
@@ -152,8 +125,7 @@ pub fn lock_down(
     match result {
         Ok(plan) => {
             let seccomp = plan.is_some();
-            *gate() = Gate::Open(Arc::new(plan));
-            OPENED.notify_all();
+            GATE.open(plan);
             Ok(Report {
                 landlock: false,
                 seccomp,
@@ -165,7 +137,7 @@ pub fn lock_down(
             })
         }
         Err(e) => {
-            *gate() = Gate::Failed;
+            GATE.fail();
             Err(e)
         }
     }
@@ -198,26 +170,14 @@ fn check_privileges(id: &Identity) -> Result<(), SandboxError> {
 /// starts. Does nothing in a process without a sandbox; a thread that cannot be sandboxed
 /// ends the process.
 pub fn enter(role: Role) {
-    let plan = {
-        let mut g = gate();
-        loop {
-            match &*g {
-                Gate::Off => return,
-                Gate::Open(plan) => break plan.clone(),
-                Gate::Pending | Gate::Failed => {
-                    g = match OPENED.wait(g) {
-                        Ok(g) => g,
-                        Err(poisoned) => poisoned.into_inner(),
-                    }
-                }
-            }
-        }
+    let Some(plan) = GATE.wait() else {
+        return;
     };
     let Some(programs) = plan.as_ref() else {
         return;
     };
     sigsys::set_role(role.name(), role.kind_name());
-    if already_filtered() {
+    if gate::already_filtered() {
         // Started by a sandboxed thread (a Gunyah label restarted by its supervisor): it
         // already has its parent's filter, which allows what it needs.
         return;
@@ -232,10 +192,4 @@ pub fn enter(role: Role) {
         log::error!("sandbox: cannot sandbox a {role} thread: {e}; exiting");
         std::process::exit(1);
     }
-}
-
-/// Whether the calling thread already runs under a seccomp filter.
-fn already_filtered() -> bool {
-    // SAFETY: PR_GET_SECCOMP takes no pointer; every filter allows it.
-    unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) == 2 }
 }

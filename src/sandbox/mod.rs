@@ -20,6 +20,7 @@
 
 mod filters;
 mod fs_limit;
+mod gate;
 mod groups;
 mod identity;
 mod ioctls;
@@ -32,7 +33,7 @@ mod sigsys;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use seccompiler::BpfProgram;
@@ -44,6 +45,7 @@ pub use outcome::{Report, SandboxError};
 pub use role::{Link, Role};
 
 use crate::config::Config;
+use gate::StartGate;
 
 /// What every thread applies to itself once the gate opens.
 struct Plan {
@@ -56,46 +58,17 @@ struct Plan {
     landlock: landlock::RulesetCreated,
 }
 
-enum Gate {
-    /// No sandbox in this process: [`enter`] returns at once.
-    Off,
-    /// The daemon is starting: [`enter`] waits.
-    Pending,
-    /// Privileges are dropped: [`enter`] applies the plan.
-    Open(Arc<Plan>),
-    /// Start-up failed: [`enter`] parks the thread until the process exits.
-    Failed,
-}
-
-static GATE: Mutex<Gate> = Mutex::new(Gate::Off);
-static OPENED: Condvar = Condvar::new();
-
-fn gate() -> MutexGuard<'static, Gate> {
-    match GATE.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    }
-}
+/// Opened by [`lock_down`] once privileges are dropped; [`enter`] waits for it.
+static GATE: StartGate<Plan> = StartGate::new();
 
 /// Starts the sandbox's start-up phase; call first thing in `main`, before any thread.
 pub fn announce() -> Result<(), SandboxError> {
     identity::no_new_privs()?;
     sigsys::install_handler()
         .map_err(|e| SandboxError::Seccomp(format!("cannot install the SIGSYS handler: {e}")))?;
-    *gate() = Gate::Pending;
-    crate::thread_role::set_hook(enter_thread_role);
+    GATE.pending();
+    crate::thread_role::set_hook(|role| enter(gate::role_of(role)));
     Ok(())
-}
-
-/// [`enter`] for threads that name their role through the `thread_role` leaf.
-fn enter_thread_role(role: crate::thread_role::ThreadRole) {
-    use crate::thread_role::ThreadRole;
-    enter(match role {
-        ThreadRole::JackWatch => Role::JackWatch,
-        ThreadRole::TunerWorker => Role::TunerWorker,
-        ThreadRole::Status => Role::Status,
-        ThreadRole::Control => Role::Control,
-    })
 }
 
 /// Drops the process to `id`, restricts the calling (main) thread's filesystem and
@@ -124,8 +97,7 @@ pub fn lock_down(
                 );
             }
             let seccomp = plan.filters.is_some();
-            *gate() = Gate::Open(Arc::new(plan));
-            OPENED.notify_all();
+            GATE.open(plan);
             Ok(Report {
                 landlock,
                 seccomp,
@@ -137,7 +109,7 @@ pub fn lock_down(
             })
         }
         Err(e) => {
-            *gate() = Gate::Failed;
+            GATE.fail();
             Err(e)
         }
     }
@@ -164,22 +136,10 @@ fn plan(
 /// installs its filter. Call first thing in every thread the service starts. Does nothing
 /// in a process without a sandbox; a thread that cannot be sandboxed ends the process.
 pub fn enter(role: Role) {
-    let plan = {
-        let mut g = gate();
-        loop {
-            match &*g {
-                Gate::Off => return,
-                Gate::Open(plan) => break plan.clone(),
-                Gate::Pending | Gate::Failed => {
-                    g = match OPENED.wait(g) {
-                        Ok(g) => g,
-                        Err(poisoned) => poisoned.into_inner(),
-                    }
-                }
-            }
-        }
+    let Some(plan) = GATE.wait() else {
+        return;
     };
-    if plan.filters.is_some() && already_filtered() {
+    if plan.filters.is_some() && gate::already_filtered() {
         // Started by a sandboxed thread (a Gunyah label restarted by its supervisor): it
         // already has its parent's filter, which allows what it needs, and no way to change
         // its privileges or filesystem view.
@@ -212,12 +172,6 @@ fn role_filters(
     let programs = Arc::new(filters::compile(role, pid)?);
     lock().insert(role, programs.clone());
     Ok(programs)
-}
-
-/// Whether the calling thread already runs under a seccomp filter.
-fn already_filtered() -> bool {
-    // SAFETY: PR_GET_SECCOMP takes no pointer; every filter allows it.
-    unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) == 2 }
 }
 
 fn apply(plan: &Plan, role: Role) -> Result<(), SandboxError> {
